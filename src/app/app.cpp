@@ -1,0 +1,114 @@
+// Composition root: store → metrics → SMTP server → admin listener; waits for a signal; then
+// stops in the reverse order so that every acknowledged message is committed before exit.
+#include "app/app.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "common/version.h"
+#include "config/config.h"
+#include "obs/admin_server.h"
+#include "obs/health.h"
+#include "obs/log.h"
+#include "obs/metrics.h"
+#include "smtp/server.h"
+#include "store/store.h"
+
+namespace app {
+namespace {
+
+// Blocks SIGTERM/SIGINT in every thread (they inherit the mask) so that sigwait gets them.
+sigset_t block_termination_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+void register_build_info(obs::Registry& registry) {
+  registry.gauge("smtp_bridge_build_info", "Build information; the value is always 1.")
+      .add({{"version", common::kVersion}})
+      .set(1);
+}
+
+}  // namespace
+
+int run(const config::Config& cfg) {
+  sigset_t signals = block_termination_signals();
+  obs::Level level = obs::Level::info;
+  obs::parse_level(cfg.log.level, level);
+  obs::set_level(level);
+
+  obs::Registry registry;
+  obs::Health health;
+  register_build_info(registry);
+
+  auto& commit_seconds = registry.histogram(
+      "smtp_bridge_store_commit_seconds",
+      "Duration of one store group commit (transaction and fsync), in seconds.",
+      obs::latency_buckets()).add({});
+  auto& commit_messages = registry.counter(
+      "smtp_bridge_store_committed_messages_total", "Messages committed durably to the store.").add({});
+  auto& commit_failures = registry.counter(
+      "smtp_bridge_store_commit_failures_total", "Group commits that failed (disk full, I/O error).").add({});
+
+  store::Options store_options;
+  store_options.path = cfg.store.path;
+  store_options.max_size = cfg.store.max_size;
+  store_options.commit_delay = cfg.store.commit_delay;
+  store_options.on_commit = [&](double seconds, size_t messages, store::Status status) {
+    commit_seconds.observe(seconds);
+    if (status == store::Status::ok) commit_messages.inc(static_cast<double>(messages));
+    else commit_failures.inc();
+  };
+  std::string error;
+  std::unique_ptr<store::Store> store = store::open_sqlite(store_options, error);
+  if (!store) {
+    obs::error("cannot open the store", {{"path", cfg.store.path}, {"error", error}});
+    return 1;
+  }
+  store::Store* store_ptr = store.get();
+  health.add_check("store", [store_ptr] { return store_ptr->writable(); });
+  auto& store_bytes = registry.gauge("smtp_bridge_store_size_bytes",
+                                     "Bytes the store's database files take on disk.").add({});
+  auto& store_messages = registry.gauge("smtp_bridge_store_inbound_messages",
+                                        "Inbound messages held in the store.").add({});
+  registry.add_collector([store_ptr, &store_bytes, &store_messages] {
+    store_bytes.set(static_cast<double>(store_ptr->size_bytes()));
+    store_messages.set(static_cast<double>(store_ptr->count_inbound()));
+  });
+
+  smtp::Server smtp_server(cfg, *store, registry);
+  if (!smtp_server.start(error)) {
+    obs::error("cannot start the SMTP server", {{"error", error}});
+    store->close();
+    return 1;
+  }
+
+  obs::AdminServer admin(registry, health);
+  auto admin_address = config::parse_host_port(cfg.admin.listen);
+  if (!admin_address || !admin.start(admin_address->host, admin_address->port, error)) {
+    obs::error("cannot start the admin listener", {{"address", cfg.admin.listen}, {"error", error}});
+    smtp_server.stop();
+    store->close();
+    return 1;
+  }
+  obs::info("started", {{"version", common::kVersion}, {"store", cfg.store.path}});
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  obs::info("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  health.set_draining(true);
+  smtp_server.stop();
+  admin.stop();
+  store->close();
+  obs::info("stopped");
+  return 0;
+}
+
+}  // namespace app

@@ -1,0 +1,178 @@
+// The typed configuration of smtp-bridge (CONTRACTS.md 4). Every field has a safe default, so a
+// default-constructed Config is the embedded default the bridge runs on without a file.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace config {
+
+using Duration = std::chrono::milliseconds;
+using namespace std::chrono_literals;
+inline constexpr uint64_t kMiB = uint64_t(1) << 20;
+
+struct TlsFiles {
+  std::string cert_file;  // PEM chain; empty = no TLS (no STARTTLS, no tls_listen)
+  std::string key_file;   // PEM private key
+  bool enabled() const { return !cert_file.empty(); }
+};
+
+struct SmtpUser {
+  std::string username;
+  std::string password;  // resolved from password / password_file / password_env; never logged
+};
+
+struct SmtpAuth {
+  std::vector<SmtpUser> users;  // AUTH is advertised only when there are users
+  bool required = false;        // MAIL before AUTH answers 530 5.7.0
+  bool allow_plaintext = false; // advertise/accept AUTH without TLS (SMTP.md)
+};
+
+struct SmtpLimits {
+  uint64_t max_message_size = 25 * kMiB;           // SIZE; 552 5.3.4
+  unsigned max_recipients = 100;                   // 452 4.5.3 beyond
+  unsigned max_connections = 1000;                 // 421 4.7.0 beyond
+  unsigned max_connections_per_ip = 50;            // 421 4.7.0 beyond
+  Duration command_timeout = 5min;                 // RFC 5321 4.5.3.2.7; 421 4.4.2
+  Duration data_timeout = 3min;                    // RFC 5321 4.5.3.2.5 (data block); 421 4.4.2
+  unsigned max_errors = 10;                        // bad commands before 421 4.7.0
+  unsigned max_command_line = 512;                 // bytes incl. CRLF, RFC 5321 4.5.3.1.4
+  unsigned max_line_length = 1000;                 // DATA text line incl. CRLF, 4.5.3.1.6
+  uint64_t max_buffered_bytes = 256 * kMiB;        // across sessions; 452 4.3.1 beyond
+};
+
+enum class BareLf { reject, accept };
+
+struct Smtp {
+  std::vector<std::string> listen{"0.0.0.0:2525"};  // plain + STARTTLS, "host:port"
+  std::vector<std::string> tls_listen;               // implicit TLS (RFC 8314)
+  std::string hostname;          // greeting and Received; empty in the file = the host name
+  TlsFiles tls;
+  bool require_tls = false;      // 530 5.7.0 to MAIL etc. before STARTTLS
+  SmtpAuth auth;
+  SmtpLimits limits;
+  BareLf bare_lf = BareLf::reject;
+  Duration greet_delay = 0ms;    // > 0: early talkers get 421
+  unsigned io_threads = 0;       // 0 = one per core
+};
+
+struct Endpoint {
+  std::string url;
+  std::vector<std::string> secrets;  // whsec_...; several while rotating; empty = unsigned
+  Duration timeout = 30s;
+  std::map<std::string, std::string> headers;
+};
+
+struct Route {
+  std::vector<std::string> match;    // "user@domain", "*@domain", or "*" (catch-all)
+  std::vector<Endpoint> endpoints;   // may be empty: messages are kept and browsable
+  bool include_raw = false;
+  uint64_t max_attachment_bytes = 10 * kMiB;
+};
+
+struct Retry {
+  Duration initial;
+  Duration max_interval;
+  Duration max_age;
+};
+
+struct Delivery {
+  unsigned workers = 16;
+  Retry retry{10s, 1h, 72h};
+};
+
+struct Store {
+  std::string backend = "sqlite";
+  std::string path = "./var/smtp-bridge.db";
+  uint64_t max_size = 0;           // bytes the database may grow to; 0 = unlimited. Full → 451
+  Duration retention_delivered = 24h;
+  Duration retention_dead = 7 * 24h;
+  Duration commit_delay = 0ms;     // extra wait to gather a larger group commit
+};
+
+struct ApiKey {
+  std::string name;
+  std::string key;  // resolved from key / key_file / key_env; never logged
+};
+
+struct Api {
+  std::string listen = "0.0.0.0:8080";
+  std::vector<ApiKey> keys;
+};
+
+enum class UpstreamTls { starttls, implicit, none };
+
+struct Relay {
+  std::string host;  // empty = relay disabled
+  unsigned port = 587;
+  UpstreamTls tls = UpstreamTls::starttls;
+  bool verify = true;
+  std::string ca_file;
+  std::string mechanism = "auto";
+  std::string username;
+  std::string password;
+  std::string hostname;
+  unsigned connections = 4;
+  Retry retry{30s, 1h, 72h};
+};
+
+struct Admin {
+  std::string listen = "0.0.0.0:8081";
+};
+
+struct Log {
+  std::string level = "info";  // debug | info | warn | error
+};
+
+struct Config {
+  Smtp smtp;
+  // Absent `routes` key = one catch-all route without endpoints (the embedded default).
+  // A present but empty list accepts no recipient at all.
+  std::vector<Route> routes{Route{{"*"}, {}, false, 10 * kMiB}};
+  Delivery delivery;
+  Store store;
+  Api api;
+  Relay relay;
+  Admin admin;
+  Log log;
+};
+
+// One problem found while loading: the dotted key ("smtp.limits.max_recipients"), the 1-based
+// line in the YAML file (0 when not from a file), and what is wrong.
+struct Error {
+  std::string key;
+  int line = 0;
+  std::string message;
+  std::string to_string() const;  // "line 12: smtp.limits.max_recipients: must be ..."
+};
+
+struct LoadResult {
+  std::optional<Config> config;  // set when errors is empty
+  std::vector<Error> errors;
+};
+
+// Parses YAML text. Unknown keys, wrong types, bad durations/sizes, unreadable secret files and
+// unset *_env variables are errors naming the key and line. Never throws.
+LoadResult load_string(std::string_view yaml);
+// Reads the file and parses it; an unreadable file is one error with key "" and line 0.
+LoadResult load_file(const std::string& path);
+
+// The host name for greetings when smtp.hostname is not set.
+std::string default_hostname();
+
+// Splits "host:port" / "[v6]:port"; nullopt if malformed or port not in 0..65535.
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+std::optional<HostPort> parse_host_port(std::string_view text);
+
+// Index of the first route whose match list accepts `address` (case-insensitive on the domain
+// and, for simplicity and safety, on the local part too), or nullopt (→ 550 5.1.1 at RCPT).
+std::optional<size_t> match_route(const std::vector<Route>& routes, std::string_view address);
+
+}  // namespace config

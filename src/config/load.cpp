@@ -1,0 +1,179 @@
+// Loading the YAML configuration (CONTRACTS.md 4) into config::Config: every key typed and
+// checked, ALL problems collected with their dotted key and line, never an exception to the caller.
+#include <algorithm>
+#include <set>
+
+#include "config/sections.h"
+
+namespace config {
+namespace detail {
+
+void load_retry(Reader& reader, const YAML::Node& node, const std::string& key, Retry& retry) {
+  if (!reader.expect_map(node, key, {"initial", "max_interval", "max_age"})) return;
+  const Duration minimum(1);
+  reader.read_duration(node, key, "initial", retry.initial, minimum);
+  reader.read_duration(node, key, "max_interval", retry.max_interval, minimum);
+  reader.read_duration(node, key, "max_age", retry.max_age, minimum);
+  if (retry.max_interval < retry.initial) {
+    auto at = Reader::field(node, "max_interval");
+    reader.error(key + ".max_interval", at ? *at : node, "must not be shorter than initial");
+  }
+}
+
+namespace {
+
+void load_delivery(Reader& reader, const YAML::Node& node, Delivery& delivery) {
+  if (!reader.expect_map(node, "delivery", {"workers", "retry"})) return;
+  reader.read_unsigned(node, "delivery", "workers", delivery.workers, 1, 4096);
+  if (auto retry = Reader::field(node, "retry"))
+    load_retry(reader, *retry, "delivery.retry", delivery.retry);
+}
+
+void load_store(Reader& reader, const YAML::Node& node, Store& store) {
+  const std::string key = "store";
+  if (!reader.expect_map(node, key, {"backend", "path", "max_size", "retention", "commit_delay"}))
+    return;
+  reader.read_choice(node, key, "backend", {"sqlite"}, store.backend);
+  reader.read_string(node, key, "path", store.path, false);
+  reader.read_size(node, key, "max_size", store.max_size);
+  reader.read_duration(node, key, "commit_delay", store.commit_delay);
+  if (auto retention = Reader::field(node, "retention")) {
+    if (reader.expect_map(*retention, "store.retention", {"delivered", "dead"})) {
+      const Duration minimum(1);
+      reader.read_duration(*retention, "store.retention", "delivered", store.retention_delivered, minimum);
+      reader.read_duration(*retention, "store.retention", "dead", store.retention_dead, minimum);
+    }
+  }
+}
+
+void load_api(Reader& reader, const YAML::Node& node, Api& api) {
+  if (!reader.expect_map(node, "api", {"listen", "keys"})) return;
+  reader.read_address(node, "api", "listen", api.listen);
+  auto keys = Reader::field(node, "keys");
+  if (!keys) return;
+  if (!keys->IsSequence()) {
+    reader.error("api.keys", *keys, "must be a list of {name, key...}");
+    return;
+  }
+  std::set<std::string> names;
+  for (size_t i = 0; i < keys->size(); ++i) {
+    const YAML::Node item = (*keys)[i];
+    std::string key = "api.keys[" + std::to_string(i) + "]";
+    if (!reader.expect_map(item, key, {"name", "key", "key_file", "key_env"})) continue;
+    ApiKey api_key;
+    if (!Reader::field(item, "name")) reader.error(key + ".name", item, "is required");
+    reader.read_string(item, key, "name", api_key.name, false);
+    if (!api_key.name.empty() && !names.insert(api_key.name).second)
+      reader.error(key + ".name", *Reader::field(item, "name"), "duplicate name '" + api_key.name + "'");
+    reader.read_secret(item, key, "key", api_key.key, true);
+    api.keys.push_back(std::move(api_key));
+  }
+}
+
+void load_upstream(Reader& reader, const YAML::Node& node, Relay& relay) {
+  const std::string key = "relay.upstream";
+  if (!reader.expect_map(node, key, {"host", "port", "tls", "verify", "ca_file"})) return;
+  if (reader.read_string(node, key, "host", relay.host) && !is_printable_token(relay.host))
+    reader.error(key + ".host", *Reader::field(node, "host"), "must be a host name or address");
+  reader.read_unsigned(node, key, "port", relay.port, 1, 65535);
+  std::string tls = relay.tls == UpstreamTls::implicit ? "implicit"
+                    : relay.tls == UpstreamTls::none   ? "none"
+                                                       : "starttls";
+  reader.read_choice(node, key, "tls", {"starttls", "implicit", "none"}, tls);
+  relay.tls = tls == "implicit" ? UpstreamTls::implicit
+              : tls == "none"   ? UpstreamTls::none
+                                : UpstreamTls::starttls;
+  reader.read_bool(node, key, "verify", relay.verify);
+  reader.read_string(node, key, "ca_file", relay.ca_file);
+}
+
+void load_relay_auth(Reader& reader, const YAML::Node& node, Relay& relay) {
+  const std::string key = "relay.auth";
+  if (!reader.expect_map(node, key, {"mechanism", "username", "password", "password_file",
+                                     "password_env"}))
+    return;
+  reader.read_choice(node, key, "mechanism", {"auto", "plain", "login", "cram-md5", "xoauth2"},
+                     relay.mechanism);
+  reader.read_string(node, key, "username", relay.username);
+  bool has_password = Reader::field(node, "password") || Reader::field(node, "password_file") ||
+                      Reader::field(node, "password_env");
+  if (!relay.username.empty() || has_password)
+    reader.read_secret(node, key, "password", relay.password, true);
+  if (has_password && relay.username.empty())
+    reader.error(key + ".username", node, "is required when a password is set");
+  if (relay.mechanism != "auto" && relay.username.empty() && !has_password)
+    reader.error(key + ".username", node, "is required for mechanism " + relay.mechanism);
+}
+
+void load_relay(Reader& reader, const YAML::Node& node, Relay& relay) {
+  const std::string key = "relay";
+  if (!reader.expect_map(node, key, {"upstream", "auth", "hostname", "connections", "retry"}))
+    return;
+  if (auto upstream = Reader::field(node, "upstream")) load_upstream(reader, *upstream, relay);
+  if (auto auth = Reader::field(node, "auth")) load_relay_auth(reader, *auth, relay);
+  if (reader.read_string(node, key, "hostname", relay.hostname) && !is_printable_token(relay.hostname))
+    reader.error("relay.hostname", *Reader::field(node, "hostname"),
+                 "must be one word without spaces or control characters");
+  reader.read_unsigned(node, key, "connections", relay.connections, 1, 1024);
+  if (auto retry = Reader::field(node, "retry")) load_retry(reader, *retry, "relay.retry", relay.retry);
+}
+
+void load_document(Reader& reader, const YAML::Node& root, Config& config) {
+  if (!root.IsNull() && !root.IsMap()) {
+    reader.error("", root, "the configuration must be a mapping of sections (smtp:, routes:, ...)");
+    return;
+  }
+  reader.expect_map(root, "", {"smtp", "routes", "delivery", "store", "api", "relay", "admin", "log"});
+  if (auto node = Reader::field(root, "smtp")) load_smtp(reader, *node, config.smtp);
+  if (auto node = Reader::field(root, "routes")) load_routes(reader, *node, config.routes);
+  if (auto node = Reader::field(root, "delivery")) load_delivery(reader, *node, config.delivery);
+  if (auto node = Reader::field(root, "store")) load_store(reader, *node, config.store);
+  if (auto node = Reader::field(root, "api")) load_api(reader, *node, config.api);
+  if (auto node = Reader::field(root, "relay")) load_relay(reader, *node, config.relay);
+  if (auto node = Reader::field(root, "admin")) {
+    if (reader.expect_map(*node, "admin", {"listen"}))
+      reader.read_address(*node, "admin", "listen", config.admin.listen);
+  }
+  if (auto node = Reader::field(root, "log")) {
+    if (reader.expect_map(*node, "log", {"level"}))
+      reader.read_choice(*node, "log", "level", {"debug", "info", "warn", "error"}, config.log.level);
+  }
+}
+
+}  // namespace
+}  // namespace detail
+
+LoadResult load_string(std::string_view yaml) {
+  LoadResult result;
+  Config config;
+  detail::Reader reader(result.errors);
+  try {
+    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
+    if (documents.size() > 1)
+      reader.error("", documents[1], "only one YAML document is allowed");
+    if (!documents.empty()) detail::load_document(reader, documents[0], config);
+  } catch (const YAML::Exception& e) {
+    int line = e.mark.is_null() || e.mark.line < 0 ? 0 : e.mark.line + 1;
+    reader.error("", line, "invalid YAML: " + e.msg);
+  } catch (const std::exception& e) {
+    reader.error("", 0, std::string("cannot load the configuration: ") + e.what());
+  }
+  // Report in file order, which is how a person fixes them.
+  std::stable_sort(result.errors.begin(), result.errors.end(),
+                   [](const Error& a, const Error& b) { return a.line < b.line; });
+  if (result.errors.empty()) result.config = std::move(config);
+  return result;
+}
+
+LoadResult load_file(const std::string& path) {
+  std::string reason;
+  auto text = detail::read_text_file(path, reason);
+  if (!text) {
+    LoadResult result;
+    result.errors.push_back(Error{"", 0, reason});
+    return result;
+  }
+  return load_string(*text);
+}
+
+}  // namespace config

@@ -1,0 +1,20 @@
+// The loaders of the configuration's sections (internal to src/config/): each reads one YAML
+// mapping into its part of Config, checks it, and reports every problem through the Reader.
+#pragma once
+#include <yaml-cpp/yaml.h>
+
+#include "config/config.h"
+#include "config/yaml_reader.h"
+
+namespace config::detail {
+
+// `smtp:` — listeners, TLS files, AUTH users, limits (load_smtp.cpp).
+void load_smtp(Reader& reader, const YAML::Node& node, Smtp& smtp);
+// `routes:` — a list replacing the default catch-all (load_routes.cpp).
+void load_routes(Reader& reader, const YAML::Node& node, std::vector<Route>& routes);
+// `retry:` under delivery and relay.
+void load_retry(Reader& reader, const YAML::Node& node, const std::string& key, Retry& retry);
+// True when `text` has no whitespace or control characters (safe in an SMTP line or a header).
+bool is_printable_token(std::string_view text);
+
+}  // namespace config::detail

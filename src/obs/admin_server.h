@@ -1,0 +1,31 @@
+// The admin listener (CONTRACTS.md 3): GET /metrics, /healthz, /readyz on its own thread.
+// cpp-httplib stays inside the .cpp so that this header is cheap to include.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace obs {
+
+class Registry;
+class Health;
+
+class AdminServer {
+ public:
+  AdminServer(Registry& registry, Health& health);
+  ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  // Binds host:port (port 0 = any free port) and starts serving on a thread of its own.
+  // False and `error` set when the address cannot be bound.
+  bool start(const std::string& host, uint16_t port, std::string& error);
+  uint16_t port() const;  // the bound port
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace obs

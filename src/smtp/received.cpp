@@ -1,0 +1,133 @@
+// Builds the store row for an accepted transaction: Received: header (RFC 5321 4.4, RFC 3848
+// protocol names), envelope JSON (CONTRACTS.md 1, passwords never included) and deliveries.
+// Promise: the message bytes are kept exactly as received; only the header is prepended.
+#include "smtp/received.h"
+
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "common/time.h"
+
+namespace smtp {
+
+std::string protocol_name(const Envelope& envelope) {
+  if (!envelope.esmtp) return "SMTP";
+  std::string name = "ESMTP";
+  if (envelope.tls) name += "S";
+  if (envelope.auth_user) name += "A";
+  return name;
+}
+
+std::string received_header(const Envelope& envelope, std::chrono::system_clock::time_point when) {
+  // RFC 5321 4.4: FROM clause with the EHLO name and the TCP-info, BY, WITH, ID, FOR.
+  std::string header = "Received: from " + envelope.helo + " ([" + envelope.client_ip + "])\r\n";
+  header += "\tby " + envelope.hostname + " (smtp-bridge) with " + protocol_name(envelope) +
+            " id " + envelope.id;
+  if (envelope.rcpts.size() == 1) {
+    // Only with one recipient: naming several would disclose Bcc recipients to each other.
+    header += "\r\n\tfor " + envelope.rcpts.front().address + "; ";
+  } else {
+    header += ";\r\n\t";
+  }
+  header += common::rfc5322_date(when) + "\r\n";
+  return header;
+}
+
+namespace {
+
+std::string lower(std::string text) {
+  for (char& c : text)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return text;
+}
+
+nlohmann::json params_json(const Envelope& envelope, uint64_t size) {
+  const MailFrom& mail = envelope.mail;
+  nlohmann::json params = {{"size", size},
+                           {"body", mail.body.empty() ? std::string("7BIT") : mail.body},
+                           {"smtputf8", mail.smtputf8}};
+  // RFC 3461 DSN parameters: stored even though the bridge does not act on them.
+  for (const char* key : {"RET", "ENVID"}) {
+    auto it = mail.params.find(key);
+    if (it != mail.params.end()) params[lower(key)] = it->second;
+  }
+  nlohmann::json rcpt = nlohmann::json::object();
+  for (const RcptTo& to : envelope.rcpts) {
+    nlohmann::json entry = nlohmann::json::object();
+    for (const auto& [key, value] : to.params)
+      if (key == "NOTIFY" || key == "ORCPT") entry[lower(key)] = value;
+    if (!entry.empty()) rcpt[to.address] = entry;
+  }
+  if (!rcpt.empty()) params["rcpt"] = rcpt;
+  return params;
+}
+
+}  // namespace
+
+std::string envelope_json(const Envelope& envelope, uint64_t size) {
+  nlohmann::json rcpt_to = nlohmann::json::array();
+  for (const RcptTo& to : envelope.rcpts) rcpt_to.push_back(to.address);
+  nlohmann::json doc = {
+      {"mail_from", envelope.mail.address},
+      {"rcpt_to", rcpt_to},
+      {"params", params_json(envelope, size)},
+      {"helo", envelope.helo},
+      {"client", {{"ip", envelope.client_ip}, {"port", envelope.client_port}}},
+      {"tls", nullptr},
+      {"auth", nullptr},
+  };
+  if (envelope.tls) doc["tls"] = {{"version", envelope.tls->version}, {"cipher", envelope.tls->cipher}};
+  if (envelope.auth_user) doc["auth"] = *envelope.auth_user;
+  // Addresses and EHLO names may carry bytes that are not UTF-8 only if the parsers let them
+  // through; replace rather than throw.
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::vector<store::Delivery> deliveries_for(const std::vector<config::Route>& routes,
+                                            const std::vector<std::string>& rcpt_to) {
+  struct Group {
+    size_t route;
+    size_t endpoint;
+    store::Delivery delivery;
+  };
+  std::vector<Group> groups;
+  for (const std::string& address : rcpt_to) {
+    std::optional<size_t> route = config::match_route(routes, address);
+    if (!route) continue;  // cannot happen: RCPT refused unrouted addresses
+    const auto& endpoints = routes[*route].endpoints;
+    for (size_t e = 0; e < endpoints.size(); ++e) {
+      Group* group = nullptr;
+      for (Group& g : groups)
+        if (g.route == *route && g.endpoint == e) group = &g;
+      if (!group) {
+        groups.push_back(Group{*route, e, store::Delivery{endpoints[e].url, {}}});
+        group = &groups.back();
+      }
+      group->delivery.rcpt_to.push_back(address);
+    }
+  }
+  std::vector<store::Delivery> result;
+  result.reserve(groups.size());
+  for (Group& g : groups) result.push_back(std::move(g.delivery));
+  return result;
+}
+
+store::InboundMessage make_inbound(const Envelope& envelope, std::string message,
+                                   const std::vector<config::Route>& routes) {
+  auto now = std::chrono::system_clock::now();
+  store::InboundMessage inbound;
+  inbound.id = envelope.id;
+  inbound.received_at_ms = common::unix_ms(now);
+  inbound.mail_from = envelope.mail.address;
+  for (const RcptTo& to : envelope.rcpts) inbound.rcpt_to.push_back(to.address);
+  std::string header = received_header(envelope, now);
+  inbound.data.reserve(header.size() + message.size());
+  inbound.data += header;
+  inbound.data += message;
+  std::string().swap(message);  // free the copy before the store holds the bytes
+  inbound.envelope_json = envelope_json(envelope, inbound.data.size());
+  inbound.deliveries = deliveries_for(routes, inbound.rcpt_to);
+  return inbound;
+}
+
+}  // namespace smtp

@@ -1,0 +1,50 @@
+// What a finished SMTP transaction becomes in the Store: the Received: header the bridge
+// prepends (RFC 5321 4.4), the envelope JSON (bridge.v1 "envelope", CONTRACTS.md 1) and the
+// delivery rows (per route endpoint). Pure functions: no I/O, no Asio.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "smtp/address.h"
+#include "store/store.h"
+
+namespace smtp {
+
+struct TlsInfo {
+  std::string version;  // "TLSv1.3"
+  std::string cipher;   // "TLS_AES_256_GCM_SHA384"
+};
+
+// Everything known about one transaction when its data has been received.
+struct Envelope {
+  std::string id;        // UUIDv7, named in the 250 reply
+  std::string hostname;  // ours
+  std::string helo;      // the client's EHLO/HELO argument
+  bool esmtp = true;     // EHLO (true) or HELO (false)
+  std::string client_ip;
+  uint16_t client_port = 0;
+  std::optional<TlsInfo> tls;
+  std::optional<std::string> auth_user;
+  MailFrom mail;
+  std::vector<RcptTo> rcpts;
+};
+
+// "SMTP", "ESMTP", "ESMTPS", "ESMTPA" or "ESMTPSA" (RFC 3848).
+std::string protocol_name(const Envelope& envelope);
+// The Received: trace header, folded, ending in CRLF; "for" only with exactly one recipient.
+std::string received_header(const Envelope& envelope, std::chrono::system_clock::time_point when);
+// The envelope object as bridge.v1 shows it; `size` is the stored message size in bytes.
+std::string envelope_json(const Envelope& envelope, uint64_t size);
+// One row per (route, endpoint) with the recipients whose first matching route it belongs to,
+// in the order recipients were given. Recipients of routes without endpoints get no row.
+std::vector<store::Delivery> deliveries_for(const std::vector<config::Route>& routes,
+                                            const std::vector<std::string>& rcpt_to);
+// Assembles the store row: Received: header + `message` (moved), envelope, deliveries.
+store::InboundMessage make_inbound(const Envelope& envelope, std::string message,
+                                   const std::vector<config::Route>& routes);
+
+}  // namespace smtp

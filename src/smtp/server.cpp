@@ -1,0 +1,322 @@
+// smtp::Server: binds the listeners, runs the io_context on N threads, accepts connections
+// (backing off on errors such as EMFILE), enforces the connection limits and drains on stop().
+// Promise: stop() returns only after every session has ended and every io thread is joined.
+#include "smtp/server.h"
+
+#include "smtp/asio_config.h"  // before any Asio header
+
+#include <algorithm>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/strand.hpp>
+#include <asio/use_awaitable.hpp>
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "config/config.h"
+#include "obs/log.h"
+#include "smtp/metrics.h"
+#include "smtp/session.h"
+#include "smtp/tls_context.h"
+
+namespace smtp {
+
+namespace {
+constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr auto kDrainTimeout = std::chrono::seconds(20);      // in-progress transactions
+constexpr auto kForceCloseTimeout = std::chrono::seconds(5);  // after closing their sockets
+constexpr auto kAcceptBackoffMin = std::chrono::milliseconds(10);
+constexpr auto kAcceptBackoffMax = std::chrono::seconds(1);
+
+std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint) {
+  auto address = endpoint.address();
+  std::string host = address.to_string();
+  if (address.is_v6()) host = "[" + host + "]";
+  return host + ":" + std::to_string(endpoint.port());
+}
+}  // namespace
+
+struct Server::Impl {
+  struct Listener {
+    Listener(asio::io_context& io, bool tls) : strand(asio::make_strand(io)), acceptor(strand), tls(tls) {}
+    asio::any_io_executor strand;
+    asio::ip::tcp::acceptor acceptor;
+    bool tls;
+    uint16_t port = 0;
+  };
+
+  Impl(const config::Config& config, store::Store& store, obs::Registry& registry)
+      : config(config), store(store), metrics(registry),
+        budget(config.smtp.limits.max_buffered_bytes) {}
+
+  bool bind(const std::string& address, bool tls, std::string& error);
+  asio::awaitable<void> accept_loop(Listener& listener);
+  void admit(asio::ip::tcp::socket socket, bool tls);
+  asio::awaitable<void> run_session(std::shared_ptr<Session> session, uint64_t id, std::string ip);
+  void for_each_session(void (Session::*action)());
+  bool wait_idle(std::chrono::seconds timeout);
+
+  const config::Config& config;
+  store::Store& store;
+  Metrics metrics;
+  MemoryBudget budget;
+  std::unique_ptr<asio::ssl::context> tls;
+  std::atomic<bool> stopping{false};
+  std::optional<SessionContext> context;
+
+  std::mutex mutex;  // guards the session registry and the connection counts
+  std::condition_variable idle;
+  std::map<uint64_t, std::weak_ptr<Session>> sessions;
+  std::map<std::string, unsigned> per_ip;
+  unsigned total = 0;
+  uint64_t next_id = 1;
+
+  // Declared after everything sessions use, so it is destroyed first.
+  asio::io_context io;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  std::vector<std::unique_ptr<Listener>> listeners;
+  std::vector<std::thread> threads;
+  bool started = false;
+  bool stopped = false;
+};
+
+bool Server::Impl::bind(const std::string& text, bool use_tls, std::string& error) {
+  std::optional<config::HostPort> host_port = config::parse_host_port(text);
+  if (!host_port) {
+    error = "invalid listen address '" + text + "'";
+    return false;
+  }
+  asio::error_code ec;
+  asio::ip::tcp::endpoint endpoint;
+  asio::ip::address address = asio::ip::make_address(host_port->host, ec);
+  if (!ec) {
+    endpoint = asio::ip::tcp::endpoint(address, host_port->port);
+  } else {  // a host name: resolve it once at start-up
+    asio::ip::tcp::resolver resolver(io);
+    auto results = resolver.resolve(host_port->host, std::to_string(host_port->port), ec);
+    if (ec || results.empty()) {
+      error = "cannot resolve listen address '" + text + "': " + ec.message();
+      return false;
+    }
+    endpoint = *results.begin();
+  }
+  auto listener = std::make_unique<Listener>(io, use_tls);
+  auto& acceptor = listener->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error = "cannot listen on '" + text + "': " + ec.message();
+    return false;
+  }
+  auto bound = acceptor.local_endpoint(ec);
+  listener->port = bound.port();
+  obs::info("listening", {{"listener", use_tls ? "smtps" : "smtp"}, {"address", endpoint_text(bound)}});
+  listeners.push_back(std::move(listener));
+  return true;
+}
+
+asio::awaitable<void> Server::Impl::accept_loop(Listener& listener) {
+  auto backoff = kAcceptBackoffMin;
+  asio::steady_timer timer(listener.strand);
+  while (!stopping.load()) {
+    asio::any_io_executor session_strand = asio::make_strand(io);  // one strand per connection
+    auto [ec, socket] = co_await listener.acceptor.async_accept(session_strand, use_nothrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || stopping.load()) break;
+      // EMFILE, ENFILE, ENOBUFS...: wait instead of spinning; the backlog keeps the clients.
+      obs::warn("accept failed", {{"error", ec.message()}, {"retry_ms", backoff.count()}});
+      timer.expires_after(backoff);
+      co_await timer.async_wait(use_nothrow);
+      backoff = std::min<std::chrono::milliseconds>(backoff * 2, kAcceptBackoffMax);
+      continue;
+    }
+    backoff = kAcceptBackoffMin;
+    admit(std::move(socket), listener.tls);
+  }
+}
+
+void Server::Impl::admit(asio::ip::tcp::socket socket, bool use_tls) {
+  asio::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (ec) return;  // already gone
+  auto address = remote.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped())
+    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  std::string ip = address.to_string();
+  const auto& limits = config.smtp.limits;
+  std::optional<Outcome> refusal;
+  uint64_t id = 0;
+  {
+    std::lock_guard lock(mutex);
+    if (stopping.load()) refusal = Outcome::shutting_down;
+    else if (total >= limits.max_connections) refusal = Outcome::too_many_connections;
+    else if (per_ip[ip] >= limits.max_connections_per_ip) refusal = Outcome::too_many_connections_from_ip;
+    if (!refusal) {
+      ++total;
+      ++per_ip[ip];
+      id = next_id++;
+    } else if (per_ip[ip] == 0) {
+      per_ip.erase(ip);
+    }
+  }
+  auto executor = socket.get_executor();
+  if (refusal) {
+    if (*refusal != Outcome::shutting_down)
+      metrics.connections_rejected
+          .add({{"reason", *refusal == Outcome::too_many_connections ? "max_connections" : "max_connections_per_ip"}})
+          .inc();
+    auto session = std::make_shared<Session>(*context, std::move(socket), use_tls, refusal);
+    asio::co_spawn(executor, Session::run(session), asio::detached);  // run() never throws
+    return;
+  }
+  metrics.connections.add({{"listener", use_tls ? "smtps" : "smtp"}}).inc();
+  metrics.connections_active.inc();
+  auto session = std::make_shared<Session>(*context, std::move(socket), use_tls);
+  {
+    std::lock_guard lock(mutex);
+    sessions[id] = session;
+  }
+  asio::co_spawn(executor, run_session(session, id, ip), [ip](std::exception_ptr error) {
+    if (!error) return;
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      obs::error("smtp session ended with an exception", {{"client_ip", ip}, {"error", e.what()}});
+    }
+  });
+}
+
+asio::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> session, uint64_t id, std::string ip) {
+  // Whatever happens inside, the connection's slot is given back.
+  struct Release {
+    Impl& impl;
+    uint64_t id;
+    std::string ip;
+    ~Release() {
+      impl.metrics.connections_active.dec();
+      std::lock_guard lock(impl.mutex);
+      impl.sessions.erase(id);
+      if (--impl.per_ip[ip] == 0) impl.per_ip.erase(ip);
+      --impl.total;
+      impl.idle.notify_all();
+    }
+  } release{*this, id, ip};
+  co_await Session::run(std::move(session));
+}
+
+void Server::Impl::for_each_session(void (Session::*action)()) {
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(mutex);
+    for (auto& [id, weak] : sessions)
+      if (auto session = weak.lock()) live.push_back(std::move(session));
+  }
+  for (auto& session : live) {
+    auto executor = session->executor();
+    asio::post(executor, [session, action]() { ((*session).*action)(); });
+  }
+}
+
+bool Server::Impl::wait_idle(std::chrono::seconds timeout) {
+  std::unique_lock lock(mutex);
+  return idle.wait_for(lock, timeout, [this] { return total == 0; });
+}
+
+Server::Server(const config::Config& config, store::Store& store, obs::Registry& registry)
+    : impl_(std::make_unique<Impl>(config, store, registry)) {}
+
+Server::~Server() { stop(); }
+
+bool Server::start(std::string& error) {
+  Impl& impl = *impl_;
+  if (impl.started) {
+    error = "already started";
+    return false;
+  }
+  const config::Smtp& smtp = impl.config.smtp;
+  impl.tls = make_tls_context(smtp.tls, error);
+  if (!impl.tls) return false;
+  if (!smtp.tls_listen.empty() && !smtp.tls.enabled()) {
+    error = "smtp.tls_listen needs a certificate in smtp.tls";
+    return false;
+  }
+  std::string hostname = smtp.hostname.empty() ? config::default_hostname() : smtp.hostname;
+  impl.context.emplace(SessionContext{impl.config, impl.store, impl.metrics, *impl.tls, hostname,
+                                      impl.budget, impl.stopping});
+  for (const std::string& address : smtp.listen)
+    if (!impl.bind(address, false, error)) return false;
+  for (const std::string& address : smtp.tls_listen)
+    if (!impl.bind(address, true, error)) return false;
+
+  impl.started = true;
+  impl.work.emplace(impl.io.get_executor());
+  for (auto& listener : impl.listeners)
+    asio::co_spawn(listener->strand, impl.accept_loop(*listener), [](std::exception_ptr error) {
+      if (!error) return;
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        obs::error("smtp accept loop failed", {{"error", e.what()}});
+      }
+    });
+  unsigned threads = smtp.io_threads ? smtp.io_threads : std::max(1u, std::thread::hardware_concurrency());
+  for (unsigned i = 0; i < threads; ++i)
+    impl.threads.emplace_back([&impl] {
+      for (;;) {
+        try {
+          impl.io.run();
+          return;
+        } catch (const std::exception& e) {  // a handler threw: log it and keep serving
+          obs::error("smtp io thread caught an exception", {{"error", e.what()}});
+        }
+      }
+    });
+  return true;
+}
+
+std::vector<uint16_t> Server::ports() const {
+  std::vector<uint16_t> result;
+  for (const auto& listener : impl_->listeners) result.push_back(listener->port);
+  return result;
+}
+
+void Server::stop() {
+  Impl& impl = *impl_;
+  if (!impl.started || impl.stopped) return;
+  impl.stopped = true;
+  impl.stopping.store(true);
+  for (auto& listener : impl.listeners) {
+    Impl::Listener* l = listener.get();
+    asio::post(l->strand, [l] {
+      asio::error_code ignored;
+      l->acceptor.close(ignored);
+    });
+  }
+  // Sessions waiting for a command answer 421 4.3.2 now; transactions in progress finish.
+  impl.for_each_session(&Session::shutdown);
+  if (!impl.wait_idle(kDrainTimeout)) {
+    obs::warn("smtp sessions still open after the drain timeout; closing them");
+    impl.for_each_session(&Session::force_close);
+    impl.wait_idle(kForceCloseTimeout);
+  }
+  impl.work.reset();
+  {
+    std::lock_guard lock(impl.mutex);
+    if (impl.total > 0) impl.io.stop();  // last resort: a session that never ends
+  }
+  for (auto& thread : impl.threads) thread.join();
+  impl.threads.clear();
+}
+
+}  // namespace smtp

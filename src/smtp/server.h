@@ -1,0 +1,43 @@
+// The inbound SMTP server (SMTP.md): listeners for plain/STARTTLS and implicit TLS, one
+// coroutine per connection on an io_context run by N threads. Asio stays inside the .cpp files.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace config {
+struct Config;
+}
+namespace store {
+class Store;
+}
+namespace obs {
+class Registry;
+}
+
+namespace smtp {
+
+class Server {
+ public:
+  // The server keeps references to all three; they must outlive it.
+  Server(const config::Config& config, store::Store& store, obs::Registry& registry);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Loads the certificate (if configured), binds every listener and starts the io threads.
+  // Logs {"msg":"listening","listener":"smtp"|"smtps","address":"host:port"} per listener.
+  // False and `error` set when a listener cannot bind or the certificate cannot be loaded.
+  bool start(std::string& error);
+  // Bound ports: those of smtp.listen in order, then those of smtp.tls_listen.
+  std::vector<uint16_t> ports() const;
+  // Stops accepting, closes sessions (421 4.3.2 to those waiting for a command), joins the threads.
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace smtp

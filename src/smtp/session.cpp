@@ -1,0 +1,235 @@
+// The session loop: TLS first on implicit-TLS listeners, greeting (with the optional
+// greet_delay early-talker check), then one command line at a time dispatched through the
+// command table (commands.cpp) with the RFC 2920 synchronisation, require_tls, state and
+// error-count checks applied in one place.
+#include "smtp/session.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <exception>
+
+#include "obs/log.h"
+
+namespace smtp {
+
+namespace {
+constexpr size_t kAuthLineLimit = 12288;  // RFC 4954 4: SASL lines may exceed 512 bytes
+}
+
+Session::Session(SessionContext& context, asio::ip::tcp::socket socket, bool implicit_tls,
+                 std::optional<Outcome> refusal)
+    : ctx_(context), conn_(std::move(socket), context.tls), implicit_tls_(implicit_tls), refusal_(refusal) {}
+
+asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
+  auto executor = co_await asio::this_coro::executor;
+  asio::co_spawn(executor, watch(self), asio::detached);  // watch() catches everything itself
+  std::string failure;
+  try {
+    co_await self->serve();
+  } catch (const std::exception& e) {
+    failure = e.what();
+  } catch (...) {
+    failure = "unknown exception";
+  }
+  if (!failure.empty())
+    obs::error("smtp session failed", {{"client_ip", self->client_ip()}, {"error", failure}});
+  try {
+    co_await self->conn_.close();
+  } catch (...) {
+  }
+  self->reset_transaction();  // gives back any budget still held
+}
+
+asio::awaitable<void> Session::watch(std::shared_ptr<Session> self) {
+  try {
+    co_await self->conn_.watchdog();
+  } catch (const std::exception& e) {
+    obs::error("smtp watchdog failed", {{"error", e.what()}});
+  }
+}
+
+void Session::shutdown() {
+  stopping_ = true;
+  if (waiting_for_command_) conn_.interrupt();
+}
+
+void Session::force_close() {
+  stopping_ = true;
+  closing_ = true;
+  conn_.interrupt();
+}
+
+void Session::send(Outcome outcome) { conn_.queue(format(reply(outcome))); }
+void Session::send(const Reply& r) { conn_.queue(format(r)); }
+
+void Session::refuse(Outcome outcome, const char* reason) { refuse(reply(outcome), reason); }
+
+void Session::refuse(const Reply& r, const char* reason) {
+  ctx_.metrics.command_rejected(reason);
+  if (++errors_ > ctx_.config.smtp.limits.max_errors) {
+    ctx_.metrics.command_rejected("too_many_errors");
+    send(Outcome::too_many_errors);
+    closing_ = true;
+    return;
+  }
+  send(r);
+}
+
+void Session::reset_transaction() {
+  mail_ = MailFrom{};
+  rcpts_.clear();
+  std::string().swap(bdat_data_);
+  bdat_checker_.reset();
+  bdat_over_budget_ = false;
+  if (reserved_ > 0) ctx_.budget.release(reserved_);
+  reserved_ = 0;
+  if (state_ != State::fresh) state_ = State::ready;
+}
+
+ContentLimits Session::content_limits(bool binary) const {
+  const auto& smtp = ctx_.config.smtp;
+  ContentLimits limits;
+  limits.max_size = smtp.limits.max_message_size;
+  limits.max_line = smtp.limits.max_line_length;
+  // BINARYMIME (RFC 3030 3) has no lines, so neither line length nor bare line ends apply.
+  limits.reject_bare_line_ends = !binary && smtp.bare_lf == config::BareLf::reject;
+  limits.check_lines = !binary;
+  return limits;
+}
+
+// Ends the session after a failed read: 421 for a timeout (RFC 5321 4.5.3.2) or shutdown;
+// nothing to say to a peer that has gone.
+void Session::end_on(ReadStatus status) {
+  if (status == ReadStatus::timeout) {
+    ctx_.metrics.command_rejected("timeout");
+    send(Outcome::timeout);
+  } else if (status == ReadStatus::cancelled) {
+    send(Outcome::shutting_down);
+  }
+  closing_ = true;
+}
+
+asio::awaitable<ReadStatus> Session::read_client_line(std::string& line, size_t limit, size_t auth_limit) {
+  if (stopping_ || ctx_.stopping.load()) co_return ReadStatus::cancelled;
+  conn_.set_timeout(ctx_.config.smtp.limits.command_timeout);
+  waiting_for_command_ = true;
+  ReadStatus status = co_await conn_.read_line(line, limit, auth_limit);
+  waiting_for_command_ = false;
+  co_return status;
+}
+
+// Implicit TLS handshake, greet_delay, greeting. False: the session is over.
+asio::awaitable<bool> Session::open() {
+  const auto& smtp = ctx_.config.smtp;
+  if (refusal_) {
+    if (!implicit_tls_) send(*refusal_);
+    co_return false;
+  }
+  if (implicit_tls_) {  // RFC 8314 3.3: TLS first, then the SMTP greeting inside it
+    conn_.set_timeout(smtp.limits.command_timeout);
+    bool ok = co_await conn_.handshake();
+    ctx_.metrics.tls_handshake(ok);
+    if (!ok) {
+      obs::info("tls handshake failed", {{"client_ip", client_ip()}, {"listener", "smtps"}});
+      co_return false;
+    }
+  }
+  if (smtp.greet_delay.count() > 0) {
+    // Postscreen-style pregreet test: a client that talks before the greeting is not SMTP.
+    conn_.set_timeout(smtp.greet_delay);
+    ReadStatus status = co_await conn_.wait_readable();
+    if (status == ReadStatus::ok) {
+      ctx_.metrics.command_rejected("early_talker");
+      obs::info("early talker", {{"client_ip", client_ip()}});
+      send(Outcome::early_talker);
+      co_return false;
+    }
+    if (status != ReadStatus::timeout) co_return false;
+  }
+  send(Reply{220, "", ctx_.hostname + " ESMTP smtp-bridge"});  // RFC 5321 4.3.1
+  co_return true;
+}
+
+asio::awaitable<void> Session::serve() {
+  if (!co_await open()) co_return;
+  const auto& limits = ctx_.config.smtp.limits;
+  std::string line;
+  while (!closing_) {
+    if (stopping_ || ctx_.stopping.load()) {  // a finished transaction during shutdown
+      send(Outcome::shutting_down);
+      break;
+    }
+    ReadStatus status = co_await read_client_line(line, limits.max_command_line, kAuthLineLimit);
+    if (status == ReadStatus::too_long) {  // RFC 5321 4.5.3.1.4; the rest is skipped
+      refuse(Outcome::line_too_long, "line_too_long");
+      continue;
+    }
+    if (status != ReadStatus::ok) {
+      end_on(status);
+      break;
+    }
+    co_await handle_line(line);
+  }
+}
+
+Outcome Session::wrong_state(Verb verb) const {
+  if (state_ == State::fresh) return Outcome::need_helo;
+  switch (verb) {
+    case Verb::mail:
+      return Outcome::nested_mail;
+    case Verb::rcpt:
+      return state_ == State::ready ? Outcome::need_mail : Outcome::bad_sequence;
+    case Verb::data:
+    case Verb::bdat:
+      if (state_ == State::ready) return Outcome::need_mail;
+      if (state_ == State::mail) return Outcome::need_rcpt;
+      return Outcome::bad_sequence;
+    default:
+      return Outcome::bad_sequence;
+  }
+}
+
+asio::awaitable<void> Session::handle_line(const std::string& line) {
+  if (looks_like_http(line)) {  // cross-protocol request to the SMTP port: not a client
+    ctx_.metrics.command_rejected("http_request");
+    obs::info("http request on smtp port", {{"client_ip", client_ip()}});
+    send(Outcome::http_request);
+    closing_ = true;
+    co_return;
+  }
+  CommandParse parse = parse_command(line);
+  if (!parse.command) {
+    refuse(parse.error, "syntax");
+    co_return;
+  }
+  const Command& command = *parse.command;
+  const CommandSpec* spec = find_command(command.verb);
+  // RFC 2920 3.1: EHLO, HELO and DATA end a group; without PIPELINING (HELO) every command
+  // does. Input already waiting there is a synchronisation error (Exim 0300).
+  bool pipelining = state_ == State::fresh || esmtp_;
+  if (((spec && spec->last_in_group) || !pipelining) && conn_.input_pending()) {
+    ctx_.metrics.command_rejected("sync_error");
+    obs::info("smtp synchronization error", {{"client_ip", client_ip()}, {"command", command.name}});
+    send(Outcome::sync_error);
+    closing_ = true;
+    co_return;
+  }
+  if (!spec) {
+    refuse(Outcome::unknown_command, "unknown_command");
+    co_return;
+  }
+  // RFC 3207 4: with require_tls only the commands that lead to TLS are served in clear.
+  if (ctx_.config.smtp.require_tls && !conn_.tls_active() && !spec->before_tls) {
+    refuse(Outcome::tls_required, "tls_required");
+    co_return;
+  }
+  if ((spec->states & static_cast<unsigned>(state_)) == 0) {
+    refuse(wrong_state(command.verb), "bad_sequence");
+    co_return;
+  }
+  co_await (this->*(spec->handler))(command);
+}
+
+}  // namespace smtp

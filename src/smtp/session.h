@@ -1,0 +1,159 @@
+// One inbound SMTP session (RFC 5321 + ESMTP, SMTP.md): the state machine, the command table
+// with its RFC 2920 pipelining flags, DATA/BDAT, STARTTLS and AUTH. One coroutine per
+// connection on its own strand; the io threads never block (the store answers via a post).
+#pragma once
+#include "smtp/asio_config.h"  // first: before any Asio header
+#include <asio/awaitable.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/ssl/context.hpp>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "smtp/address.h"
+#include "smtp/command.h"
+#include "smtp/connection.h"
+#include "smtp/data_reader.h"
+#include "smtp/metrics.h"
+#include "smtp/reply.h"
+#include "store/store.h"
+
+namespace smtp {
+
+// Bytes of message data held in memory by all sessions together (limits.max_buffered_bytes).
+class MemoryBudget {
+ public:
+  explicit MemoryBudget(uint64_t max) : max_(max) {}
+  bool try_reserve(uint64_t bytes) {
+    uint64_t used = used_.load(std::memory_order_relaxed);
+    do {
+      if (used + bytes > max_) return false;
+    } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+    return true;
+  }
+  void release(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+  bool exhausted() const { return used_.load(std::memory_order_relaxed) >= max_; }
+  bool can_fit(uint64_t bytes) const { return used_.load(std::memory_order_relaxed) + bytes <= max_; }
+
+ private:
+  const uint64_t max_;
+  std::atomic<uint64_t> used_{0};
+};
+
+// What every session shares; owned by the Server, outlives all sessions.
+struct SessionContext {
+  const config::Config& config;
+  store::Store& store;
+  Metrics& metrics;
+  asio::ssl::context& tls;
+  std::string hostname;
+  MemoryBudget& budget;
+  const std::atomic<bool>& stopping;
+};
+
+// RFC 5321 states; a bit mask in the command table.
+enum class State : unsigned {
+  fresh = 1,  // greeted, no EHLO/HELO yet (also right after STARTTLS)
+  ready = 2,  // EHLO/HELO done, no transaction
+  mail = 4,   // MAIL accepted, no recipient yet
+  rcpt = 8,   // at least one recipient accepted
+  bdat = 16,  // BDAT chunks received, LAST not yet
+};
+
+class Session;
+struct CommandSpec {
+  Verb verb;
+  asio::awaitable<void> (Session::*handler)(const Command&);
+  unsigned states;     // mask of State values in which the verb may run
+  bool last_in_group;  // RFC 2920 3.1: nothing may follow it before its reply (else 554)
+  bool before_tls;     // allowed while require_tls and TLS is not active (SMTP-CASES 5)
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  // `refusal` set: answer it (plain listeners only) and close, e.g. connection limits.
+  Session(SessionContext& context, asio::ip::tcp::socket socket, bool implicit_tls,
+          std::optional<Outcome> refusal = std::nullopt);
+  // The whole session, watchdog included; returns when the connection is closed. Never throws.
+  static asio::awaitable<void> run(std::shared_ptr<Session> self);
+  const std::string& client_ip() const { return conn_.remote_ip(); }
+  asio::any_io_executor executor() { return conn_.executor(); }
+  // Server shutdown (call on the session's executor): a session waiting for a command gets
+  // 421 4.3.2 at once; one in a transaction finishes it first.
+  void shutdown();
+  // Ends any pending I/O now (after the drain timeout).
+  void force_close();
+
+ private:
+  static asio::awaitable<void> watch(std::shared_ptr<Session> self);
+  static const CommandSpec* find_command(Verb verb);
+  asio::awaitable<void> serve();
+  asio::awaitable<bool> open();
+  asio::awaitable<void> handle_line(const std::string& line);
+  asio::awaitable<ReadStatus> read_client_line(std::string& line, size_t limit, size_t auth_limit);
+  void end_on(ReadStatus status);
+  Outcome wrong_state(Verb verb) const;
+
+  void send(Outcome outcome);
+  void send(const Reply& reply);
+  // A client error: counted (limits.max_errors, then 421 4.7.0 and close) and in the metrics.
+  void refuse(Outcome outcome, const char* reason);
+  void refuse(const Reply& reply, const char* reason);
+  void reset_transaction();
+  ContentLimits content_limits(bool binary) const;
+
+  // commands.cpp
+  asio::awaitable<void> cmd_ehlo(const Command& command);
+  asio::awaitable<void> cmd_helo(const Command& command);
+  asio::awaitable<void> cmd_mail(const Command& command);
+  asio::awaitable<void> cmd_rcpt(const Command& command);
+  asio::awaitable<void> cmd_rset(const Command& command);
+  asio::awaitable<void> cmd_noop(const Command& command);
+  asio::awaitable<void> cmd_quit(const Command& command);
+  asio::awaitable<void> cmd_vrfy(const Command& command);
+  asio::awaitable<void> cmd_help(const Command& command);
+  asio::awaitable<void> cmd_not_implemented(const Command& command);
+  // transfer.cpp
+  asio::awaitable<void> cmd_data(const Command& command);
+  asio::awaitable<void> cmd_bdat(const Command& command);
+  asio::awaitable<void> finish_message(Verdict verdict, bool over_budget, std::string message);
+  asio::awaitable<void> deliver(std::string message);
+  void account(std::string& held, bool& over_budget);
+  // auth.cpp
+  asio::awaitable<void> cmd_starttls(const Command& command);
+  asio::awaitable<void> cmd_auth(const Command& command);
+  asio::awaitable<void> auth_plain(std::optional<std::string> initial);
+  asio::awaitable<void> auth_login(std::optional<std::string> initial);
+  asio::awaitable<std::optional<std::string>> sasl_response(std::string_view challenge,
+                                                           const char* mechanism);
+  asio::awaitable<void> auth_result(const char* mechanism, std::string_view username,
+                                    std::string_view authzid, std::string_view password);
+
+  SessionContext& ctx_;
+  Connection conn_;
+  const bool implicit_tls_;
+  const std::optional<Outcome> refusal_;
+
+  State state_ = State::fresh;
+  bool esmtp_ = false;          // EHLO (PIPELINING negotiated) rather than HELO
+  std::string helo_;
+  std::optional<std::string> auth_user_;
+  unsigned errors_ = 0;
+  bool closing_ = false;        // a handler ended the session
+  bool stopping_ = false;       // server shutdown requested
+  bool waiting_for_command_ = false;
+
+  // The transaction (RFC 5321 3.3), cleared by reset_transaction().
+  MailFrom mail_;
+  std::vector<RcptTo> rcpts_;
+  std::string bdat_data_;
+  std::optional<ContentChecker> bdat_checker_;
+  bool bdat_over_budget_ = false;
+  uint64_t reserved_ = 0;       // bytes taken from the MemoryBudget
+};
+
+}  // namespace smtp

@@ -1,0 +1,252 @@
+// Message transfer: DATA (RFC 5321 4.1.1.4, only CRLF.CRLF ends it), BDAT (RFC 3030, exact byte
+// counts, never parsed as commands), and handing the message to the Store. Promise: 250 only
+// after the store reports a durable commit; the io thread never waits on the store.
+#include "smtp/asio_config.h"  // first: before any Asio header
+#include <asio/associated_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/post.hpp>
+#include <asio/this_coro.hpp>
+#include <asio/use_awaitable.hpp>
+#include <charconv>
+#include <functional>
+
+#include "common/ids.h"
+#include "obs/log.h"
+#include "smtp/received.h"
+#include "smtp/session.h"
+
+namespace smtp {
+
+namespace {
+
+// Store::enqueue_inbound calls `done` on its writer thread; the status is posted back to the
+// handler's executor (the session's strand), where the coroutine resumes.
+struct EnqueueInitiation {
+  store::Store* store;
+
+  template <typename Handler>
+  void operator()(Handler handler, store::InboundMessage* message) const {
+    asio::any_io_executor executor = asio::get_associated_executor(handler);
+    auto shared = std::make_shared<Handler>(std::move(handler));
+    store->enqueue_inbound(std::move(*message), [shared, executor](store::Status status) mutable {
+      asio::post(executor, [handler = std::move(shared), status]() { (*handler)(status); });
+    });
+  }
+};
+
+asio::awaitable<store::Status> enqueue(store::Store& store, store::InboundMessage message) {
+  // Only trivially destructible temporaries inside co_await: g++ 12 destroys some others twice.
+  EnqueueInitiation initiation{&store};
+  store::InboundMessage* pointer = &message;
+  store::Status status = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(store::Status)>(
+      initiation, asio::use_awaitable, pointer);
+  co_return status;
+}
+
+struct Rejection {
+  Outcome outcome;
+  const char* reason;
+};
+
+std::optional<Rejection> rejection_for(Verdict verdict, bool over_budget) {
+  switch (verdict) {
+    case Verdict::ok:
+      break;
+    case Verdict::too_big:
+      return Rejection{Outcome::message_too_big, "too_big"};  // RFC 1870 / 5321 4.5.3.1.7
+    case Verdict::line_too_long:
+      return Rejection{Outcome::data_line_too_long, "line_too_long"};  // RFC 5321 4.5.3.1.6
+    case Verdict::bare_line_end:
+      return Rejection{Outcome::bare_lf, "bare_lf"};  // RFC 5321 2.3.8, SMTP smuggling
+  }
+  if (over_budget) return Rejection{Outcome::insufficient_memory, "insufficient_memory"};
+  return std::nullopt;
+}
+
+struct BdatArgs {
+  uint64_t size = 0;
+  bool last = false;
+};
+
+// "BDAT" SP chunk-size [ SP end-marker ] (RFC 3030 2).
+std::optional<BdatArgs> parse_bdat(std::string_view args) {
+  BdatArgs result;
+  size_t space = args.find(' ');
+  std::string_view size = args.substr(0, space);
+  if (size.empty() || size.size() > 19) return std::nullopt;
+  auto [end, ec] = std::from_chars(size.data(), size.data() + size.size(), result.size);
+  if (ec != std::errc() || end != size.data() + size.size()) return std::nullopt;
+  if (space != std::string_view::npos) {
+    std::string_view marker = args.substr(space + 1);
+    if (marker.size() != 4) return std::nullopt;
+    for (size_t i = 0; i < 4; ++i)
+      if ((marker[i] & ~0x20) != "LAST"[i]) return std::nullopt;
+    result.last = true;
+  }
+  return result;
+}
+
+}  // namespace
+
+// Keeps the budget in step with the bytes `held`; past the budget the bytes are dropped and
+// the transaction ends in 452 4.3.1 after its end of data.
+void Session::account(std::string& held, bool& over_budget) {
+  if (over_budget) {
+    held.clear();
+    return;
+  }
+  if (held.size() <= reserved_) return;
+  uint64_t more = held.size() - reserved_;
+  if (ctx_.budget.try_reserve(more)) {
+    reserved_ += more;
+  } else {
+    over_budget = true;
+    held.clear();
+  }
+}
+
+asio::awaitable<void> Session::cmd_data(const Command& command) {
+  if (!command.args.empty()) {
+    refuse(Outcome::bad_arguments, "syntax");
+    co_return;
+  }
+  if (mail_.body == "BINARYMIME") {  // RFC 3030 3: BINARYMIME only with BDAT
+    refuse(Outcome::bad_sequence, "bad_sequence");
+    co_return;
+  }
+  if (ctx_.budget.exhausted()) {
+    ctx_.metrics.command_rejected("insufficient_memory");
+    send(Outcome::insufficient_memory);
+    co_return;
+  }
+  send(Outcome::start_data);
+  DataReader reader(content_limits(false));
+  bool over_budget = false;
+  conn_.set_timeout(ctx_.config.smtp.limits.data_timeout);  // RFC 5321 4.5.3.2.5
+  // Callbacks are named locals: g++ 12 mishandles some temporaries inside co_await.
+  const std::function<bool(std::string_view, size_t&)> consume = [&](std::string_view bytes, size_t& used) {
+    used = reader.feed(bytes);
+    account(reader.message(), over_budget);
+    return reader.done();
+  };
+  ReadStatus status = co_await conn_.read_until(consume);
+  if (status != ReadStatus::ok) {  // nothing is stored from an unfinished DATA
+    reset_transaction();
+    end_on(status == ReadStatus::cancelled ? ReadStatus::closed : status);
+    co_return;
+  }
+  ctx_.metrics.received_bytes.inc(static_cast<double>(reader.size()));
+  co_await finish_message(reader.verdict(), over_budget, std::move(reader.message()));
+}
+
+asio::awaitable<void> Session::cmd_bdat(const Command& command) {
+  std::optional<BdatArgs> args = parse_bdat(command.args);
+  if (!args) {
+    refuse(Outcome::bad_arguments, "syntax");
+    co_return;
+  }
+  if (args->size == 0 && !args->last) {  // Exim 0900: an empty non-final chunk is refused
+    refuse(Outcome::parameter_not_implemented, "syntax");
+    co_return;
+  }
+  std::optional<Outcome> rejection;
+  if (ctx_.config.smtp.require_tls && !conn_.tls_active()) rejection = Outcome::tls_required;
+  else if (state_ != State::rcpt && state_ != State::bdat) rejection = wrong_state(Verb::bdat);
+  else if (state_ == State::rcpt && ctx_.budget.exhausted()) rejection = Outcome::insufficient_memory;
+
+  conn_.set_timeout(ctx_.config.smtp.limits.data_timeout);
+  if (rejection) {
+    // The chunk's bytes follow the command regardless: consume them, never run them.
+    const std::function<void(std::string_view)> discard = [](std::string_view) {};
+    ReadStatus status = co_await conn_.read_exact(args->size, discard);
+    if (status != ReadStatus::ok) {
+      end_on(status == ReadStatus::cancelled ? ReadStatus::closed : status);
+      co_return;
+    }
+    if (*rejection == Outcome::insufficient_memory) {
+      ctx_.metrics.command_rejected("insufficient_memory");
+      send(*rejection);
+    } else {
+      refuse(*rejection, *rejection == Outcome::tls_required ? "tls_required" : "bad_sequence");
+    }
+    co_return;
+  }
+  if (state_ == State::rcpt) {
+    bdat_checker_.emplace(content_limits(mail_.body == "BINARYMIME"));
+    state_ = State::bdat;
+  }
+  const uint64_t max_size = ctx_.config.smtp.limits.max_message_size;
+  const std::function<void(std::string_view)> keep = [&](std::string_view bytes) {
+    bdat_checker_->feed(bytes);
+    if (bdat_checker_->size() <= max_size) {
+      bdat_data_.append(bytes);
+      account(bdat_data_, bdat_over_budget_);
+    }
+  };
+  ReadStatus status = co_await conn_.read_exact(args->size, keep);
+  if (status != ReadStatus::ok) {  // closed mid-chunk: nothing stored
+    reset_transaction();
+    end_on(status == ReadStatus::cancelled ? ReadStatus::closed : status);
+    co_return;
+  }
+  ctx_.metrics.received_bytes.inc(static_cast<double>(args->size));
+  if (!args->last) {
+    send(reply(Outcome::chunk_ok).with_text("Ok: " + std::to_string(args->size) + " octets received"));
+    co_return;
+  }
+  Verdict verdict = bdat_checker_->verdict();
+  co_await finish_message(verdict, bdat_over_budget_, std::move(bdat_data_));
+}
+
+asio::awaitable<void> Session::finish_message(Verdict verdict, bool over_budget, std::string message) {
+  if (std::optional<Rejection> rejection = rejection_for(verdict, over_budget)) {
+    ctx_.metrics.message_rejected(rejection->reason);
+    obs::info("message rejected", {{"reason", rejection->reason},
+                                   {"from", mail_.address},
+                                   {"rcpt_count", rcpts_.size()},
+                                   {"client_ip", client_ip()}});
+    send(rejection->outcome);
+    reset_transaction();
+    co_return;
+  }
+  co_await deliver(std::move(message));
+}
+
+asio::awaitable<void> Session::deliver(std::string message) {
+  Envelope envelope;
+  envelope.id = common::uuid_v7();
+  envelope.hostname = ctx_.hostname;
+  envelope.helo = helo_;
+  envelope.esmtp = esmtp_;
+  envelope.client_ip = conn_.remote_ip();
+  envelope.client_port = conn_.remote_port();
+  envelope.tls = conn_.tls_info();
+  envelope.auth_user = auth_user_;
+  envelope.mail = mail_;
+  envelope.rcpts = rcpts_;
+  store::InboundMessage inbound = make_inbound(envelope, std::move(message), ctx_.config.routes);
+  uint64_t size = inbound.data.size();
+
+  conn_.suspend_deadline();  // the store's time is not the client's
+  store::Status status = co_await enqueue(ctx_.store, std::move(inbound));
+  reset_transaction();  // gives the buffered bytes back to the budget after the commit
+  if (status == store::Status::ok) {
+    ctx_.metrics.messages_accepted.inc();
+    obs::info("message accepted", {{"id", envelope.id},
+                                   {"from", envelope.mail.address},
+                                   {"rcpt_count", envelope.rcpts.size()},
+                                   {"size", size},
+                                   {"client_ip", envelope.client_ip}});
+    send(reply(Outcome::queued).with_text("Ok: queued as " + envelope.id));
+  } else {
+    ctx_.metrics.message_rejected("store_failed");
+    obs::warn("message rejected", {{"reason", "store_failed"},
+                                   {"status", store::to_string(status)},
+                                   {"from", envelope.mail.address},
+                                   {"rcpt_count", envelope.rcpts.size()},
+                                   {"client_ip", envelope.client_ip}});
+    send(Outcome::store_failed);
+  }
+}
+
+}  // namespace smtp

@@ -1,0 +1,97 @@
+// Reads run on their own connection, so they see committed data only (WAL snapshot isolation)
+// and never wait for the writer's fsync. A message and its deliveries are read in one snapshot.
+#include "store/sqlite/reader.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include "store/sqlite/codec.h"
+
+namespace store::sqlite {
+
+bool Reader::open(const std::string& path, std::string& error) {
+  wal_path_ = path + "-wal";
+  if (!db_.open(path, /*create=*/false, error)) return false;
+  int rc = db_.exec("PRAGMA query_only=ON; PRAGMA foreign_keys=ON;");
+  auto prepare = [&](Statement& statement, const char* sql) {
+    if (rc == SQLITE_OK) rc = statement.prepare(db_.handle(), sql);
+  };
+  prepare(begin_, "BEGIN");
+  prepare(end_, "COMMIT");
+  prepare(find_message_,
+          "SELECT id, received_at, mail_from, rcpt_to, envelope, data"
+          " FROM inbound_messages WHERE id = ?1");
+  prepare(find_deliveries_,
+          "SELECT id, message_id, endpoint, rcpt_to, state, attempts, next_attempt_at"
+          " FROM inbound_deliveries WHERE message_id = ?1 ORDER BY id");
+  prepare(count_, "SELECT count(*) FROM inbound_messages");
+  prepare(page_count_, "PRAGMA page_count");
+  prepare(page_size_, "PRAGMA page_size");
+  if (rc != SQLITE_OK) {
+    error = "cannot prepare the reader's statements: " + db_.error_message();
+    return false;
+  }
+  return true;
+}
+
+std::optional<StoredInbound> Reader::find_inbound(const std::string& id) {
+  std::lock_guard lock(mutex_);
+  if (begin_.run() != SQLITE_OK) return std::nullopt;
+  std::optional<StoredInbound> found;
+  {
+    Reset reset(find_message_);
+    find_message_.bind_text(1, id);
+    if (find_message_.step() == SQLITE_ROW) {
+      StoredInbound message;
+      message.id = find_message_.column_text(0);
+      message.received_at_ms = find_message_.column_int(1);
+      message.mail_from = find_message_.column_text(2);
+      message.rcpt_to = decode_list(find_message_.column_text(3));
+      message.envelope_json = find_message_.column_text(4);
+      message.data = find_message_.column_blob(5);
+      found = std::move(message);
+    }
+  }
+  if (found && !read_deliveries(*found)) found.reset();
+  end_.run();
+  return found;
+}
+
+bool Reader::read_deliveries(StoredInbound& message) {
+  Reset reset(find_deliveries_);
+  find_deliveries_.bind_text(1, message.id);
+  int rc;
+  while ((rc = find_deliveries_.step()) == SQLITE_ROW) {
+    DeliveryRow row;
+    row.id = find_deliveries_.column_text(0);
+    row.message_id = find_deliveries_.column_text(1);
+    row.endpoint = find_deliveries_.column_text(2);
+    row.rcpt_to = decode_list(find_deliveries_.column_text(3));
+    row.state = find_deliveries_.column_text(4);
+    row.attempts = static_cast<int>(find_deliveries_.column_int(5));
+    row.next_attempt_at_ms = find_deliveries_.column_int(6);
+    message.deliveries.push_back(std::move(row));
+  }
+  return rc == SQLITE_DONE;
+}
+
+uint64_t Reader::count_inbound() {
+  std::lock_guard lock(mutex_);
+  Reset reset(count_);
+  if (count_.step() != SQLITE_ROW) return 0;
+  return static_cast<uint64_t>(count_.column_int(0));
+}
+
+uint64_t Reader::size_bytes() {
+  std::lock_guard lock(mutex_);
+  auto read_one = [](Statement& pragma) -> uint64_t {
+    Reset reset(pragma);
+    return pragma.step() == SQLITE_ROW ? static_cast<uint64_t>(pragma.column_int(0)) : 0;
+  };
+  uint64_t database = read_one(page_count_) * read_one(page_size_);
+  std::error_code ec;
+  uint64_t wal = std::filesystem::file_size(wal_path_, ec);
+  return database + (ec ? 0 : wal);
+}
+
+}  // namespace store::sqlite

@@ -1,0 +1,32 @@
+// The readers' connection (never the writer's): lookups and sizes for the API and metrics.
+// Thread-safe: one mutex guards the connection and its reused statements.
+#pragma once
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "store/sqlite/database.h"
+#include "store/store.h"
+
+namespace store::sqlite {
+
+class Reader {
+ public:
+  // Opens its own connection to the already created and migrated database at `path`.
+  bool open(const std::string& path, std::string& error);
+  std::optional<StoredInbound> find_inbound(const std::string& id);
+  uint64_t count_inbound();
+  // page_count × page_size of the database plus the size of its -wal file.
+  uint64_t size_bytes();
+
+ private:
+  bool read_deliveries(StoredInbound& message);
+
+  std::mutex mutex_;
+  std::string wal_path_;
+  Connection db_;
+  Statement begin_, end_, find_message_, find_deliveries_, count_, page_count_, page_size_;
+};
+
+}  // namespace store::sqlite

@@ -1,0 +1,30 @@
+// Backend-independent parts of the Store interface: the blocking enqueue and status names.
+// enqueue_inbound_wait returns only after `done` ran, i.e. after the durable commit (or refusal).
+#include "store/store.h"
+
+#include <future>
+
+namespace store {
+
+Status Store::enqueue_inbound_wait(InboundMessage message) {
+  auto promise = std::make_shared<std::promise<Status>>();
+  std::future<Status> result = promise->get_future();
+  enqueue_inbound(std::move(message), [promise](Status status) { promise->set_value(status); });
+  return result.get();
+}
+
+const char* to_string(Status status) {
+  switch (status) {
+    case Status::ok:
+      return "ok";
+    case Status::full:
+      return "full";
+    case Status::io_error:
+      return "io_error";
+    case Status::closed:
+      return "closed";
+  }
+  return "unknown";
+}
+
+}  // namespace store

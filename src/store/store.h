@@ -1,0 +1,95 @@
+// The durable queue between the receiving and the sending side of each direction
+// (ARCHITECTURE.md "The Store"). A message handed to enqueue_inbound is acknowledged to its
+// caller only after it is committed durably (fsync); nothing else in the bridge touches SQL.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace store {
+
+enum class Status {
+  ok,        // committed durably
+  full,      // the store reached its size limit (or the disk is full)
+  io_error,  // the commit failed (disk error, corrupt database)
+  closed,    // the store is shutting down and takes no more writes
+};
+const char* to_string(Status status);
+
+// One delivery row per (message, endpoint): the recipients that endpoint's route matched.
+struct Delivery {
+  std::string endpoint;  // the endpoint's URL
+  std::vector<std::string> rcpt_to;
+};
+
+struct InboundMessage {
+  std::string id;  // UUIDv7 chosen by the caller (the SMTP reply names it)
+  int64_t received_at_ms = 0;
+  std::string mail_from;  // "" for the null reverse-path
+  std::vector<std::string> rcpt_to;
+  std::string envelope_json;  // the envelope object as bridge.v1 shows it
+  std::string data;           // the message bytes exactly as stored (Received: prepended)
+  std::vector<Delivery> deliveries;
+};
+
+// Delivery states (ARCHITECTURE.md): queued → in_flight → delivered | deferred | dead.
+struct DeliveryRow {
+  std::string id;  // UUIDv7 of the delivery (the webhook-id)
+  std::string message_id;
+  std::string endpoint;
+  std::vector<std::string> rcpt_to;
+  std::string state;
+  int attempts = 0;
+  int64_t next_attempt_at_ms = 0;
+};
+
+struct StoredInbound {
+  std::string id;
+  int64_t received_at_ms = 0;
+  std::string mail_from;
+  std::vector<std::string> rcpt_to;
+  std::string envelope_json;
+  std::string data;
+  std::vector<DeliveryRow> deliveries;
+};
+
+struct Options {
+  std::string path = "./var/smtp-bridge.db";  // parent folders are created
+  uint64_t max_size = 0;                      // bytes; 0 = unlimited
+  std::chrono::milliseconds commit_delay{0};  // wait this long to gather a bigger group
+  size_t max_batch = 512;                     // messages in one transaction at most
+  // Called on the writer thread after each group commit: its duration and message count.
+  std::function<void(double seconds, size_t messages, Status status)> on_commit;
+};
+
+class Store {
+ public:
+  using Done = std::function<void(Status)>;
+  virtual ~Store() = default;
+
+  // Queues the message for the writer thread, which commits it with whatever else is waiting
+  // (group commit: one transaction, one fsync) and then calls `done` on the writer thread.
+  // `done` is always called exactly once, also when the store is closed.
+  virtual void enqueue_inbound(InboundMessage message, Done done) = 0;
+  // Blocking form for tools and tests.
+  Status enqueue_inbound_wait(InboundMessage message);
+
+  virtual std::optional<StoredInbound> find_inbound(const std::string& id) = 0;
+  virtual uint64_t count_inbound() = 0;
+  // True while the last write succeeded and the writer runs (for /readyz).
+  virtual bool writable() = 0;
+  // Bytes the database files take (for metrics).
+  virtual uint64_t size_bytes() = 0;
+  // Commits everything already queued, then refuses new writes with Status::closed.
+  virtual void close() = 0;
+};
+
+// Opens (creating if needed) the SQLite store: WAL, synchronous=FULL, schema migrated, deliveries
+// left in_flight by a dead process put back to queued. nullptr and `error` set on failure.
+std::unique_ptr<Store> open_sqlite(const Options& options, std::string& error);
+
+}  // namespace store

@@ -1,0 +1,77 @@
+// Unit tests for src/common: UUIDv7, base64, units, timestamps.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "common/base64.h"
+#include "common/ids.h"
+#include "common/time.h"
+#include "common/units.h"
+
+TEST(Uuid, v7_has_version_variant_and_sorts_in_creation_order) {
+  std::string previous;
+  std::set<std::string> seen;
+  for (int i = 0; i < 5000; ++i) {
+    std::string id = common::uuid_v7();
+    ASSERT_EQ(id.size(), 36u);
+    EXPECT_EQ(id[14], '7');
+    EXPECT_TRUE(id[19] == '8' || id[19] == '9' || id[19] == 'a' || id[19] == 'b') << id;
+    EXPECT_LT(previous, id);
+    EXPECT_TRUE(seen.insert(id).second);
+    previous = id;
+  }
+}
+
+TEST(Base64, round_trips_every_length) {
+  std::string bytes;
+  for (int n = 0; n < 40; ++n) {
+    auto encoded = common::base64_encode(bytes);
+    auto decoded = common::base64_decode(encoded);
+    ASSERT_TRUE(decoded) << encoded;
+    EXPECT_EQ(*decoded, bytes);
+    bytes.push_back(static_cast<char>(n * 37));
+  }
+  EXPECT_EQ(common::base64_encode(std::string("\0test\0test", 10)), "AHRlc3QAdGVzdA==");
+}
+
+TEST(Base64, rejects_malformed_input) {
+  EXPECT_FALSE(common::base64_decode("not-b64"));
+  EXPECT_FALSE(common::base64_decode("="));
+  EXPECT_FALSE(common::base64_decode("ab@%"));
+  EXPECT_FALSE(common::base64_decode("QQ=A"));
+  EXPECT_FALSE(common::base64_decode("Q==="));
+  EXPECT_FALSE(common::base64_decode("QQ==QQ=="));
+  EXPECT_FALSE(common::base64_decode("QUJD\r\n"));
+  EXPECT_EQ(common::base64_decode("").value(), "");
+}
+
+TEST(Units, parses_durations_with_units) {
+  using namespace std::chrono_literals;
+  EXPECT_EQ(common::parse_duration("30s"), std::chrono::milliseconds(30s));
+  EXPECT_EQ(common::parse_duration("5m"), std::chrono::milliseconds(5min));
+  EXPECT_EQ(common::parse_duration("72h"), std::chrono::milliseconds(72h));
+  EXPECT_EQ(common::parse_duration("7d"), std::chrono::milliseconds(7 * 24h));
+  EXPECT_EQ(common::parse_duration("250ms"), std::chrono::milliseconds(250));
+  EXPECT_FALSE(common::parse_duration("30"));
+  EXPECT_FALSE(common::parse_duration("s"));
+  EXPECT_FALSE(common::parse_duration("-5s"));
+  EXPECT_FALSE(common::parse_duration("5 s"));
+  EXPECT_FALSE(common::parse_duration("99999999999999999999d"));
+}
+
+TEST(Units, parses_sizes_binary_and_decimal) {
+  EXPECT_EQ(common::parse_size("25MiB"), 25u << 20);
+  EXPECT_EQ(common::parse_size("10MB"), 10'000'000u);
+  EXPECT_EQ(common::parse_size("1024"), 1024u);
+  EXPECT_EQ(common::parse_size("2KiB"), 2048u);
+  EXPECT_FALSE(common::parse_size("MiB"));
+  EXPECT_FALSE(common::parse_size("10 MiB"));
+  EXPECT_FALSE(common::parse_size("10mib"));
+  EXPECT_FALSE(common::parse_size("99999999999999GiB"));
+}
+
+TEST(Time, formats_rfc3339_and_rfc5322) {
+  auto t = common::Clock::time_point(std::chrono::milliseconds(1795739723123));
+  EXPECT_EQ(common::rfc3339_utc(t), "2026-11-27T00:35:23.123Z");
+  EXPECT_EQ(common::rfc5322_date(t), "Fri, 27 Nov 2026 00:35:23 +0000");
+}

@@ -1,0 +1,95 @@
+// Test helpers: temp folders, awkward message bytes and raw SQL access to the store's file.
+// The raw connection opens and closes per call, so it never holds a lock across a test step.
+#include "store_test_support.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "common/ids.h"
+
+namespace store_test {
+
+TempFolder::TempFolder() {
+  std::string pattern = testing::TempDir() + "store_test_XXXXXX";
+  char* made = mkdtemp(pattern.data());
+  if (made == nullptr) ADD_FAILURE() << "mkdtemp failed";
+  path_ = pattern;
+}
+
+TempFolder::~TempFolder() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+std::string awkward_bytes(const std::string& id) {
+  std::string data = "Subject: " + id + "\r\n\r\n";
+  data += std::string("nul\0byte", 8) + "bare\rcr bare\nlf\r\n.\r\n..\r\n";
+  for (int byte = 0; byte < 256; ++byte) data.push_back(static_cast<char>(byte));
+  size_t repeats = std::hash<std::string>{}(id) % 24;
+  for (size_t i = 0; i < repeats; ++i) data += data.substr(0, 320);
+  return data;
+}
+
+store::InboundMessage make_message(const std::string& data, int endpoints) {
+  store::InboundMessage message;
+  message.id = common::uuid_v7();
+  message.received_at_ms = 1764202523123;
+  message.mail_from = "sender@example.com";
+  message.rcpt_to = {"a@example.com", "b@example.org"};
+  message.envelope_json = R"({"mail_from":"sender@example.com","rcpt_to":["a@example.com"]})";
+  message.data = data;
+  for (int i = 0; i < endpoints; ++i) {
+    message.deliveries.push_back(
+        {"http://127.0.0.1:9/hook" + std::to_string(i), {"a@example.com"}});
+  }
+  return message;
+}
+
+namespace {
+template <typename Read>
+bool with_first_row(const std::string& db_path, const std::string& sql, Read read) {
+  sqlite3* db = nullptr;
+  bool found = false;
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK) {
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK) {
+      int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_ROW) found = read(stmt);
+      if (rc == SQLITE_DONE) found = true;
+    }
+    sqlite3_finalize(stmt);
+  }
+  sqlite3_close(db);
+  return found;
+}
+}  // namespace
+
+std::optional<int64_t> sql_int(const std::string& db_path, const std::string& sql) {
+  std::optional<int64_t> value;
+  with_first_row(db_path, sql, [&](sqlite3_stmt* stmt) {
+    value = sqlite3_column_int64(stmt, 0);
+    return true;
+  });
+  return value;
+}
+
+std::optional<std::string> sql_text(const std::string& db_path, const std::string& sql) {
+  std::optional<std::string> value;
+  with_first_row(db_path, sql, [&](sqlite3_stmt* stmt) {
+    const unsigned char* text = sqlite3_column_text(stmt, 0);
+    value = text == nullptr ? "" : reinterpret_cast<const char*>(text);
+    return true;
+  });
+  return value;
+}
+
+bool sql_exec(const std::string& db_path, const std::string& sql) {
+  return with_first_row(db_path, sql, [](sqlite3_stmt*) { return true; });
+}
+
+}  // namespace store_test

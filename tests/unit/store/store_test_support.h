@@ -1,0 +1,37 @@
+// Helpers for the store tests: a temporary folder per test, messages with awkward bytes, and a
+// raw sqlite3 connection to check what is really on disk (as other tools would read it).
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "store/store.h"
+
+namespace store_test {
+
+// A fresh folder under the test temp dir, removed with everything in it when the object dies.
+class TempFolder {
+ public:
+  TempFolder();
+  ~TempFolder();
+  TempFolder(const TempFolder&) = delete;
+  TempFolder& operator=(const TempFolder&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Bytes derived from the id: NUL, bare CR, bare LF, CRLF.CRLF, every 8-bit value; the length
+// varies with the id between about 300 bytes and 8 KiB.
+std::string awkward_bytes(const std::string& id);
+// A message with a new UUIDv7 id, two recipients and one delivery per endpoint given.
+store::InboundMessage make_message(const std::string& data, int endpoints = 1);
+
+// Direct SQL on the database file, bypassing the Store.
+std::optional<int64_t> sql_int(const std::string& db_path, const std::string& sql);
+std::optional<std::string> sql_text(const std::string& db_path, const std::string& sql);
+bool sql_exec(const std::string& db_path, const std::string& sql);
+
+}  // namespace store_test
