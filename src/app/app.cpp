@@ -40,6 +40,9 @@ void register_build_info(obs::Registry& registry) {
 
 int run(const config::Config& cfg) {
   sigset_t signals = block_termination_signals();
+  // A write past RLIMIT_FSIZE must fail (the store answers 451) rather than kill the process.
+  signal(SIGXFSZ, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);
   obs::Level level = obs::Level::info;
   obs::parse_level(cfg.log.level, level);
   obs::set_level(level);
@@ -63,8 +66,13 @@ int run(const config::Config& cfg) {
   store_options.commit_delay = cfg.store.commit_delay;
   store_options.on_commit = [&](double seconds, size_t messages, store::Status status) {
     commit_seconds.observe(seconds);
-    if (status == store::Status::ok) commit_messages.inc(static_cast<double>(messages));
-    else commit_failures.inc();
+    if (status == store::Status::ok) {
+      commit_messages.inc(static_cast<double>(messages));
+    } else {
+      commit_failures.inc();
+      obs::error("store commit failed", {{"status", store::to_string(status)},
+                                         {"messages", messages}});
+    }
   };
   std::string error;
   std::unique_ptr<store::Store> store = store::open_sqlite(store_options, error);

@@ -7,6 +7,7 @@ import ctypes
 import json
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -149,15 +150,22 @@ class Bridge:
 
     # process control
 
-    def start(self, deadline=None):
+    def start(self, deadline=None, file_size_limit=None):
+        """file_size_limit: RLIMIT_FSIZE in bytes for the bridge (a disk that fails writes)."""
         deadline = deadline or scaled(20)
+
+        def preexec():
+            _die_with_parent()
+            if file_size_limit is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
+
         self.addresses = {}
         self.lines = []
         self.stderr_path = os.path.join(self.folder, f"stderr.{int(time.time() * 1000)}.txt")
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen([BIN, "--config", self.config_path], stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=self._stderr, cwd=self.folder,
-                                     preexec_fn=_die_with_parent)
+                                     preexec_fn=preexec)
         _running.add(self.proc)
         self._cond = threading.Condition()
         self._reader = threading.Thread(target=self._read_stdout, args=(self.proc,), daemon=True)

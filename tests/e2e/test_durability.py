@@ -6,13 +6,18 @@ import subprocess
 import threading
 import unittest
 
-from bridge import Bridge, BridgeTest, Raw, queued_id, scaled
+from bridge import Bridge, BridgeTest, Raw, queued_id, scaled, split_received
 
 
 def body(i, thread):
     return (b"Subject: durable %d/%d\r\nMessage-ID: <d%d.%d@example.com>\r\n\r\n" % (thread, i, thread, i)
             + b"line of message %d from thread %d\r\n" % (i, thread) * (1 + i % 7)
             + b".dot line\r\n")
+
+
+def row_body(row):
+    """The stored bytes without the Received: header the bridge prepends."""
+    return split_received(row["data"])[1]
 
 
 class Durability(BridgeTest):
@@ -64,6 +69,72 @@ class Durability(BridgeTest):
         self.assertEqual(b.count(), 41)
         self.assertStillServes(b)
         self.assertEqual(b.count(), 42)
+
+    def test_kill_9_while_clients_are_sending_loses_no_acknowledged_message(self):
+        b = self.start_bridge()
+        acked = {}  # id -> (mail_from, bytes)
+        sent = set()  # every body handed to the bridge, acknowledged or not
+        lock = threading.Lock()
+        enough = threading.Event()
+
+        def sender(thread):
+            try:
+                s = smtplib.SMTP("127.0.0.1", b.port(), timeout=scaled(30))
+                s.ehlo()
+                for i in range(10_000):
+                    data = body(i, thread)
+                    with lock:
+                        sent.add(data)
+                    code, resp = s.data(data) if (s.mail(f"k{thread}@example.com")[0] == 250 and
+                                                  s.rcpt("b@example.com")[0] == 250) else (0, b"")
+                    if code != 250:
+                        return
+                    with lock:
+                        acked[queued_id(resp)] = (f"k{thread}@example.com", data)
+                        if len(acked) >= 200:
+                            enough.set()
+            except (OSError, smtplib.SMTPException):
+                return  # the bridge was killed under this client: expected
+
+        threads = [threading.Thread(target=sender, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        self.assertTrue(enough.wait(scaled(60)), "the bridge acknowledged fewer than 200 messages")
+        b.kill()  # while the four clients are mid-transaction
+        for t in threads:
+            t.join()
+        with lock:
+            acknowledged = dict(acked)
+        for msg_id, (mail_from, data) in acknowledged.items():
+            self.assertStored(b, msg_id, data, mail_from=mail_from, rcpt_to=["b@example.com"])
+        # Rows beyond the acknowledged ones may exist (committed, reply lost), but never a torn one.
+        for row in b.messages():
+            self.assertIn(row_body(row), sent, f"row {row['id']} holds bytes no client sent")
+        b.start()
+        self.assertGreaterEqual(b.count(), len(acknowledged))
+        self.assertStillServes(b)
+
+    def test_failing_disk_answers_451_and_recovers(self):
+        # RLIMIT_FSIZE makes every write past 256 KiB fail (EFBIG), as a full or failing disk does.
+        b = Bridge()
+        self.addCleanup(b.cleanup)
+        b.start(file_size_limit=256 * 1024)
+        self.assertStillServes(b)
+        before = b.count()
+        c = Raw(b.port())
+        self.addCleanup(c.close)
+        c.open_data(self)
+        big = b"Subject: does not fit on the disk\r\n\r\n" + (b"D" * 998 + b"\r\n") * 1000
+        c.send(big + b".\r\n")
+        self.assertReply(c.reply(timeout=scaled(30)), 451, "4.3.0")
+        self.assertTrue(b.alive(), "a failing write must not kill the bridge")
+        self.assertEqual(b.count(), before)
+        b.stop()
+        b.start()  # the disk is fine again
+        self.assertEqual(b.count(), before)
+        with Raw(b.port()) as c2:
+            c2.open_data(self)
+            self.assertStored(b, self.assertQueued(c2.cmd(big + b".")), big)
 
     def test_data_cut_off_before_the_final_dot_leaves_no_row(self):
         b = self.start_bridge()
