@@ -51,14 +51,20 @@ int run(const config::Config& cfg) {
   obs::Health health;
   register_build_info(registry);
 
-  auto& commit_seconds = registry.histogram(
-      "smtp_bridge_store_commit_seconds",
-      "Duration of one store group commit (transaction and fsync), in seconds.",
-      obs::latency_buckets()).add({});
-  auto& commit_messages = registry.counter(
-      "smtp_bridge_store_committed_messages_total", "Messages committed durably to the store.").add({});
-  auto& commit_failures = registry.counter(
-      "smtp_bridge_store_commit_failures_total", "Group commits that failed (disk full, I/O error).").add({});
+  auto& commit_seconds =
+      registry
+          .histogram("smtp_bridge_store_commit_seconds",
+                     "Duration of one store group commit (transaction and fsync), in seconds.",
+                     obs::latency_buckets())
+          .add({});
+  auto& commit_messages = registry
+                              .counter("smtp_bridge_store_committed_messages_total",
+                                       "Messages committed durably to the store.")
+                              .add({});
+  auto& commit_failures = registry
+                              .counter("smtp_bridge_store_commit_failures_total",
+                                       "Group commits that failed (disk full, I/O error).")
+                              .add({});
 
   store::Options store_options;
   store_options.path = cfg.store.path;
@@ -70,8 +76,8 @@ int run(const config::Config& cfg) {
       commit_messages.inc(static_cast<double>(messages));
     } else {
       commit_failures.inc();
-      obs::error("store commit failed", {{"status", store::to_string(status)},
-                                         {"messages", messages}});
+      obs::error("store commit failed",
+                 {{"status", store::to_string(status)}, {"messages", messages}});
     }
   };
   std::string error;
@@ -82,10 +88,13 @@ int run(const config::Config& cfg) {
   }
   store::Store* store_ptr = store.get();
   health.add_check("store", [store_ptr] { return store_ptr->writable(); });
-  auto& store_bytes = registry.gauge("smtp_bridge_store_size_bytes",
-                                     "Bytes the store's database files take on disk.").add({});
-  auto& store_messages = registry.gauge("smtp_bridge_store_inbound_messages",
-                                        "Inbound messages held in the store.").add({});
+  auto& store_bytes =
+      registry
+          .gauge("smtp_bridge_store_size_bytes", "Bytes the store's database files take on disk.")
+          .add({});
+  auto& store_messages =
+      registry.gauge("smtp_bridge_store_inbound_messages", "Inbound messages held in the store.")
+          .add({});
   registry.add_collector([store_ptr, &store_bytes, &store_messages] {
     store_bytes.set(static_cast<double>(store_ptr->size_bytes()));
     store_messages.set(static_cast<double>(store_ptr->count_inbound()));
@@ -101,7 +110,8 @@ int run(const config::Config& cfg) {
   obs::AdminServer admin(registry, health);
   auto admin_address = config::parse_host_port(cfg.admin.listen);
   if (!admin_address || !admin.start(admin_address->host, admin_address->port, error)) {
-    obs::error("cannot start the admin listener", {{"address", cfg.admin.listen}, {"error", error}});
+    obs::error("cannot start the admin listener",
+               {{"address", cfg.admin.listen}, {"error", error}});
     smtp_server.stop();
     store->close();
     return 1;

@@ -27,37 +27,37 @@ struct SmtpUser {
 };
 
 struct SmtpAuth {
-  std::vector<SmtpUser> users;  // AUTH is advertised only when there are users
-  bool required = false;        // MAIL before AUTH answers 530 5.7.0
-  bool allow_plaintext = false; // advertise/accept AUTH without TLS (SMTP.md)
+  std::vector<SmtpUser> users;   // AUTH is advertised only when there are users
+  bool required = false;         // MAIL before AUTH answers 530 5.7.0
+  bool allow_plaintext = false;  // advertise/accept AUTH without TLS (SMTP.md)
 };
 
 struct SmtpLimits {
-  uint64_t max_message_size = 25 * kMiB;           // SIZE; 552 5.3.4
-  unsigned max_recipients = 100;                   // 452 4.5.3 beyond
-  unsigned max_connections = 1000;                 // 421 4.7.0 beyond
-  unsigned max_connections_per_ip = 50;            // 421 4.7.0 beyond
-  Duration command_timeout = 5min;                 // RFC 5321 4.5.3.2.7; 421 4.4.2
-  Duration data_timeout = 3min;                    // RFC 5321 4.5.3.2.5 (data block); 421 4.4.2
-  unsigned max_errors = 10;                        // bad commands before 421 4.7.0
-  unsigned max_command_line = 512;                 // bytes incl. CRLF, RFC 5321 4.5.3.1.4
-  unsigned max_line_length = 1000;                 // DATA text line incl. CRLF, 4.5.3.1.6
-  uint64_t max_buffered_bytes = 256 * kMiB;        // across sessions; 452 4.3.1 beyond
+  uint64_t max_message_size = 25 * kMiB;     // SIZE; 552 5.3.4
+  unsigned max_recipients = 100;             // 452 4.5.3 beyond
+  unsigned max_connections = 1000;           // 421 4.7.0 beyond
+  unsigned max_connections_per_ip = 50;      // 421 4.7.0 beyond
+  Duration command_timeout = 5min;           // RFC 5321 4.5.3.2.7; 421 4.4.2
+  Duration data_timeout = 3min;              // RFC 5321 4.5.3.2.5 (data block); 421 4.4.2
+  unsigned max_errors = 10;                  // bad commands before 421 4.7.0
+  unsigned max_command_line = 512;           // bytes incl. CRLF, RFC 5321 4.5.3.1.4
+  unsigned max_line_length = 1000;           // DATA text line incl. CRLF, 4.5.3.1.6
+  uint64_t max_buffered_bytes = 256 * kMiB;  // across sessions; 452 4.3.1 beyond
 };
 
 enum class BareLf { reject, accept };
 
 struct Smtp {
   std::vector<std::string> listen{"0.0.0.0:2525"};  // plain + STARTTLS, "host:port"
-  std::vector<std::string> tls_listen;               // implicit TLS (RFC 8314)
-  std::string hostname;          // greeting and Received; empty in the file = the host name
+  std::vector<std::string> tls_listen;              // implicit TLS (RFC 8314)
+  std::string hostname;  // greeting and Received; empty in the file = the host name
   TlsFiles tls;
-  bool require_tls = false;      // 530 5.7.0 to MAIL etc. before STARTTLS
+  bool require_tls = false;  // 530 5.7.0 to MAIL etc. before STARTTLS
   SmtpAuth auth;
   SmtpLimits limits;
   BareLf bare_lf = BareLf::reject;
-  Duration greet_delay = 0ms;    // > 0: early talkers get 421
-  unsigned io_threads = 0;       // 0 = one per core
+  Duration greet_delay = 0ms;  // > 0: early talkers get 421
+  unsigned io_threads = 0;     // 0 = one per core
 };
 
 struct Endpoint {
@@ -68,8 +68,8 @@ struct Endpoint {
 };
 
 struct Route {
-  std::vector<std::string> match;    // "user@domain", "*@domain", or "*" (catch-all)
-  std::vector<Endpoint> endpoints;   // may be empty: messages are kept and browsable
+  std::vector<std::string> match;   // "user@domain", "*@domain", or "*" (catch-all)
+  std::vector<Endpoint> endpoints;  // may be empty: messages are kept and browsable
   bool include_raw = false;
   uint64_t max_attachment_bytes = 10 * kMiB;
 };
@@ -88,10 +88,10 @@ struct Delivery {
 struct Store {
   std::string backend = "sqlite";
   std::string path = "./var/smtp-bridge.db";
-  uint64_t max_size = 0;           // bytes the database may grow to; 0 = unlimited. Full → 451
+  uint64_t max_size = 0;  // bytes the database may grow to; 0 = unlimited. Full → 451
   Duration retention_delivered = 24h;
   Duration retention_dead = 7 * 24h;
-  Duration commit_delay = 0ms;     // extra wait to gather a larger group commit
+  Duration commit_delay = 0ms;  // extra wait to gather a larger group commit
 };
 
 struct ApiKey {

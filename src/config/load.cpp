@@ -40,7 +40,8 @@ void load_store(Reader& reader, const YAML::Node& node, Store& store) {
   if (auto retention = Reader::field(node, "retention")) {
     if (reader.expect_map(*retention, "store.retention", {"delivered", "dead"})) {
       const Duration minimum(1);
-      reader.read_duration(*retention, "store.retention", "delivered", store.retention_delivered, minimum);
+      reader.read_duration(*retention, "store.retention", "delivered", store.retention_delivered,
+                           minimum);
       reader.read_duration(*retention, "store.retention", "dead", store.retention_dead, minimum);
     }
   }
@@ -64,7 +65,8 @@ void load_api(Reader& reader, const YAML::Node& node, Api& api) {
     if (!Reader::field(item, "name")) reader.error(key + ".name", item, "is required");
     reader.read_string(item, key, "name", api_key.name, false);
     if (!api_key.name.empty() && !names.insert(api_key.name).second)
-      reader.error(key + ".name", *Reader::field(item, "name"), "duplicate name '" + api_key.name + "'");
+      reader.error(key + ".name", *Reader::field(item, "name"),
+                   "duplicate name '" + api_key.name + "'");
     reader.read_secret(item, key, "key", api_key.key, true);
     api.keys.push_back(std::move(api_key));
   }
@@ -89,8 +91,8 @@ void load_upstream(Reader& reader, const YAML::Node& node, Relay& relay) {
 
 void load_relay_auth(Reader& reader, const YAML::Node& node, Relay& relay) {
   const std::string key = "relay.auth";
-  if (!reader.expect_map(node, key, {"mechanism", "username", "password", "password_file",
-                                     "password_env"}))
+  if (!reader.expect_map(node, key,
+                         {"mechanism", "username", "password", "password_file", "password_env"}))
     return;
   reader.read_choice(node, key, "mechanism", {"auto", "plain", "login", "cram-md5", "xoauth2"},
                      relay.mechanism);
@@ -111,11 +113,13 @@ void load_relay(Reader& reader, const YAML::Node& node, Relay& relay) {
     return;
   if (auto upstream = Reader::field(node, "upstream")) load_upstream(reader, *upstream, relay);
   if (auto auth = Reader::field(node, "auth")) load_relay_auth(reader, *auth, relay);
-  if (reader.read_string(node, key, "hostname", relay.hostname) && !is_printable_token(relay.hostname))
+  if (reader.read_string(node, key, "hostname", relay.hostname) &&
+      !is_printable_token(relay.hostname))
     reader.error("relay.hostname", *Reader::field(node, "hostname"),
                  "must be one word without spaces or control characters");
   reader.read_unsigned(node, key, "connections", relay.connections, 1, 1024);
-  if (auto retry = Reader::field(node, "retry")) load_retry(reader, *retry, "relay.retry", relay.retry);
+  if (auto retry = Reader::field(node, "retry"))
+    load_retry(reader, *retry, "relay.retry", relay.retry);
 }
 
 void load_document(Reader& reader, const YAML::Node& root, Config& config) {
@@ -123,7 +127,8 @@ void load_document(Reader& reader, const YAML::Node& root, Config& config) {
     reader.error("", root, "the configuration must be a mapping of sections (smtp:, routes:, ...)");
     return;
   }
-  reader.expect_map(root, "", {"smtp", "routes", "delivery", "store", "api", "relay", "admin", "log"});
+  reader.expect_map(root, "",
+                    {"smtp", "routes", "delivery", "store", "api", "relay", "admin", "log"});
   if (auto node = Reader::field(root, "smtp")) load_smtp(reader, *node, config.smtp);
   if (auto node = Reader::field(root, "routes")) load_routes(reader, *node, config.routes);
   if (auto node = Reader::field(root, "delivery")) load_delivery(reader, *node, config.delivery);
@@ -136,7 +141,8 @@ void load_document(Reader& reader, const YAML::Node& root, Config& config) {
   }
   if (auto node = Reader::field(root, "log")) {
     if (reader.expect_map(*node, "log", {"level"}))
-      reader.read_choice(*node, "log", "level", {"debug", "info", "warn", "error"}, config.log.level);
+      reader.read_choice(*node, "log", "level", {"debug", "info", "warn", "error"},
+                         config.log.level);
   }
 }
 
@@ -149,8 +155,7 @@ LoadResult load_string(std::string_view yaml) {
   detail::Reader reader(result.errors);
   try {
     std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-    if (documents.size() > 1)
-      reader.error("", documents[1], "only one YAML document is allowed");
+    if (documents.size() > 1) reader.error("", documents[1], "only one YAML document is allowed");
     if (!documents.empty()) detail::load_document(reader, documents[0], config);
   } catch (const YAML::Exception& e) {
     int line = e.mark.is_null() || e.mark.line < 0 ? 0 : e.mark.line + 1;

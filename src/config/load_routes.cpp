@@ -29,8 +29,8 @@ bool valid_pattern(std::string_view pattern) {
 bool valid_header_name(std::string_view name) {
   if (name.empty()) return false;
   for (unsigned char c : name) {
-    if (!std::isalnum(c) && std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) ==
-                                std::string_view::npos)
+    if (!std::isalnum(c) &&
+        std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) == std::string_view::npos)
       return false;
   }
   return true;
@@ -72,8 +72,10 @@ void load_headers(Reader& reader, const YAML::Node& node, const std::string& key
     }
     auto value = reader.scalar(it->second, header_key, "a string");
     if (!value) continue;
-    if (!valid_header_value(*value)) reader.error(header_key, it->second, "must not contain CR, LF or NUL");
-    else if (!headers.emplace(name, *value).second) reader.error(header_key, it->first, "duplicate header");
+    if (!valid_header_value(*value))
+      reader.error(header_key, it->second, "must not contain CR, LF or NUL");
+    else if (!headers.emplace(name, *value).second)
+      reader.error(header_key, it->first, "duplicate header");
   }
 }
 
@@ -89,8 +91,10 @@ void load_secret_list(Reader& reader, const YAML::Node& node, const std::string&
     const YAML::Node item = node[i];
     std::string secret;
     if (item.IsScalar()) {
-      if (item.Scalar().empty()) reader.error(item_key, item, "the secret is empty");
-      else secrets.push_back(item.Scalar());
+      if (item.Scalar().empty())
+        reader.error(item_key, item, "the secret is empty");
+      else
+        secrets.push_back(item.Scalar());
     } else if (item.IsMap()) {
       if (reader.expect_map(item, item_key, {"secret", "secret_file", "secret_env"}) &&
           reader.read_secret(item, item_key, "secret", secret, true))
@@ -103,16 +107,19 @@ void load_secret_list(Reader& reader, const YAML::Node& node, const std::string&
 
 void load_endpoint(Reader& reader, const YAML::Node& node, const std::string& key,
                    Endpoint& endpoint) {
-  if (!reader.expect_map(node, key, {"url", "secret", "secret_file", "secret_env", "secrets",
-                                     "timeout", "headers"}))
+  if (!reader.expect_map(
+          node, key,
+          {"url", "secret", "secret_file", "secret_env", "secrets", "timeout", "headers"}))
     return;
   auto url = Reader::field(node, "url");
-  if (!url) reader.error(key + ".url", node, "is required");
+  if (!url)
+    reader.error(key + ".url", node, "is required");
   else if (reader.read_string(node, key, "url", endpoint.url)) {
     bool http = starts_with_nocase(endpoint.url, "http://") && endpoint.url.size() > 7;
     bool https = starts_with_nocase(endpoint.url, "https://") && endpoint.url.size() > 8;
     if ((!http && !https) || !is_printable_token(endpoint.url))
-      reader.error(key + ".url", *url, "must be an http:// or https:// URL, got '" + endpoint.url + "'");
+      reader.error(key + ".url", *url,
+                   "must be an http:// or https:// URL, got '" + endpoint.url + "'");
   }
   auto list = Reader::field(node, "secrets");
   bool single = Reader::field(node, "secret") || Reader::field(node, "secret_file") ||

@@ -31,8 +31,7 @@ void load_tls(Reader& reader, const YAML::Node& node, TlsFiles& tls) {
 }
 
 void load_user(Reader& reader, const YAML::Node& node, const std::string& key, SmtpUser& user) {
-  if (!reader.expect_map(node, key,
-                         {"username", "password", "password_file", "password_env"}))
+  if (!reader.expect_map(node, key, {"username", "password", "password_file", "password_env"}))
     return;
   if (!Reader::field(node, "username"))
     reader.error(join_key(key, "username"), node, "is required");
@@ -55,7 +54,8 @@ void load_auth(Reader& reader, const YAML::Node& node, SmtpAuth& auth) {
       SmtpUser user;
       load_user(reader, (*users)[i], user_key, user);
       if (!user.username.empty() && !names.insert(user.username).second)
-        reader.error(user_key + ".username", (*users)[i], "duplicate username '" + user.username + "'");
+        reader.error(user_key + ".username", (*users)[i],
+                     "duplicate username '" + user.username + "'");
       auth.users.push_back(std::move(user));
     }
   }
@@ -70,15 +70,15 @@ void load_limits(Reader& reader, const YAML::Node& node, SmtpLimits& limits) {
   const std::string key = "smtp.limits";
   if (!reader.expect_map(node, key,
                          {"max_message_size", "max_recipients", "max_connections",
-                          "max_connections_per_ip", "command_timeout", "data_timeout",
-                          "max_errors", "max_command_line", "max_line_length",
-                          "max_buffered_bytes"}))
+                          "max_connections_per_ip", "command_timeout", "data_timeout", "max_errors",
+                          "max_command_line", "max_line_length", "max_buffered_bytes"}))
     return;
   reader.read_size(node, key, "max_message_size", limits.max_message_size, 1);
   reader.read_unsigned(node, key, "max_recipients", limits.max_recipients, 1);
   reader.read_unsigned(node, key, "max_connections", limits.max_connections, 1);
   reader.read_unsigned(node, key, "max_connections_per_ip", limits.max_connections_per_ip, 1);
-  reader.read_duration(node, key, "command_timeout", limits.command_timeout, std::chrono::seconds(1));
+  reader.read_duration(node, key, "command_timeout", limits.command_timeout,
+                       std::chrono::seconds(1));
   reader.read_duration(node, key, "data_timeout", limits.data_timeout, std::chrono::seconds(1));
   reader.read_unsigned(node, key, "max_errors", limits.max_errors, 1);
   // RFC 5321 4.5.3.1.4: a command line of 512 octets (with CRLF) must be accepted.
@@ -98,7 +98,8 @@ void load_smtp(Reader& reader, const YAML::Node& node, Smtp& smtp) {
     return;
   reader.read_address_list(node, key, "listen", smtp.listen);
   reader.read_address_list(node, key, "tls_listen", smtp.tls_listen);
-  if (reader.read_string(node, key, "hostname", smtp.hostname) && !is_printable_token(smtp.hostname))
+  if (reader.read_string(node, key, "hostname", smtp.hostname) &&
+      !is_printable_token(smtp.hostname))
     reader.error("smtp.hostname", *Reader::field(node, "hostname"),
                  "must be one word without spaces or control characters");
   if (auto tls = Reader::field(node, "tls")) load_tls(reader, *tls, smtp.tls);

@@ -76,8 +76,10 @@ bool Reader::expect_map(const YAML::Node& node, const std::string& key,
     std::string full = join_key(key, name);
     bool known = false;
     for (auto a : allowed) known = known || a == name;
-    if (!known) error(full, it->first, "unknown key");
-    else if (!seen.insert(name).second) error(full, it->first, "duplicate key");
+    if (!known)
+      error(full, it->first, "unknown key");
+    else if (!seen.insert(name).second)
+      error(full, it->first, "duplicate key");
   }
   return true;
 }
@@ -146,10 +148,13 @@ bool Reader::read_unsigned(const YAML::Node& map, const std::string& prefix, std
   bool digits = !text->empty();
   for (char c : *text) digits = digits && c >= '0' && c <= '9';
   // More than 10 digits exceeds any unsigned; strtoull would only saturate.
-  uint64_t value = !digits ? 0 : text->size() > 10 ? UINT64_MAX : std::strtoull(text->c_str(), nullptr, 10);
+  uint64_t value = !digits             ? 0
+                   : text->size() > 10 ? UINT64_MAX
+                                       : std::strtoull(text->c_str(), nullptr, 10);
   if (!digits || value > max) {
-    error(key, *node, digits ? "must be at most " + std::to_string(max)
-                             : "must be a whole number, got '" + *text + "'");
+    error(key, *node,
+          digits ? "must be at most " + std::to_string(max)
+                 : "must be a whole number, got '" + *text + "'");
     return false;
   }
   if (value < min) {
@@ -180,8 +185,8 @@ bool Reader::read_size(const YAML::Node& map, const std::string& prefix, std::st
   return true;
 }
 
-bool Reader::read_duration(const YAML::Node& map, const std::string& prefix,
-                           std::string_view name, Duration& out, Duration min) {
+bool Reader::read_duration(const YAML::Node& map, const std::string& prefix, std::string_view name,
+                           Duration& out, Duration min) {
   auto node = field(map, name);
   if (!node) return true;
   std::string key = join_key(prefix, name);
@@ -217,8 +222,10 @@ bool Reader::read_string_list(const YAML::Node& map, const std::string& prefix,
   bool ok = true;
   for (size_t i = 0; i < node->size(); ++i) {
     auto text = scalar((*node)[i], key + "[" + std::to_string(i) + "]", "a string");
-    if (text) values.push_back(*text);
-    else ok = false;
+    if (text)
+      values.push_back(*text);
+    else
+      ok = false;
   }
   if (ok) out = std::move(values);
   return ok;

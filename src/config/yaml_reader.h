@@ -1,6 +1,7 @@
 // Typed, error-collecting reads of YAML nodes for the configuration loader (internal to
 // src/config/). Every problem becomes a config::Error naming the dotted key and the 1-based line;
-// nothing here throws on bad input, and an out-value is left untouched when its key is absent or bad.
+// nothing here throws on bad input, and an out-value is left untouched when its key is absent or
+// bad.
 #pragma once
 #include <yaml-cpp/yaml.h>
 
@@ -21,7 +22,8 @@ std::string join_key(const std::string& prefix, std::string_view name);
 int line_of(const YAML::Node& node);
 // Reads a whole file; nullopt + reason ("cannot read 'path': why") on failure.
 std::optional<std::string> read_text_file(const std::string& path, std::string& reason);
-// Reads a secret file; one trailing newline ("\n" or "\r\n") is stripped. nullopt + reason on failure.
+// Reads a secret file; one trailing newline ("\n" or "\r\n") is stripped. nullopt + reason on
+// failure.
 std::optional<std::string> read_secret_file(const std::string& path, std::string& reason);
 
 class Reader {
@@ -44,7 +46,8 @@ class Reader {
   // They return false only when the key was present and wrong.
   bool read_string(const YAML::Node& map, const std::string& prefix, std::string_view name,
                    std::string& out, bool allow_empty = true);
-  bool read_bool(const YAML::Node& map, const std::string& prefix, std::string_view name, bool& out);
+  bool read_bool(const YAML::Node& map, const std::string& prefix, std::string_view name,
+                 bool& out);
   bool read_unsigned(const YAML::Node& map, const std::string& prefix, std::string_view name,
                      unsigned& out, unsigned min = 0, unsigned max = UINT32_MAX);
   bool read_size(const YAML::Node& map, const std::string& prefix, std::string_view name,

@@ -15,10 +15,19 @@ void set_level(Level level);
 bool enabled(Level level);
 
 // Writes {"ts":"…","level":"…","msg":msg, ...fields} and a newline atomically (one write).
-void log(Level level, std::string_view msg, const nlohmann::json& fields = nlohmann::json::object());
-inline void debug(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) { log(Level::debug, msg, f); }
-inline void info(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) { log(Level::info, msg, f); }
-inline void warn(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) { log(Level::warn, msg, f); }
-inline void error(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) { log(Level::error, msg, f); }
+void log(Level level, std::string_view msg,
+         const nlohmann::json& fields = nlohmann::json::object());
+inline void debug(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) {
+  log(Level::debug, msg, f);
+}
+inline void info(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) {
+  log(Level::info, msg, f);
+}
+inline void warn(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) {
+  log(Level::warn, msg, f);
+}
+inline void error(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) {
+  log(Level::error, msg, f);
+}
 
 }  // namespace obs

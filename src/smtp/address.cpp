@@ -11,17 +11,29 @@
 namespace smtp {
 namespace {
 
-char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+char to_upper(char c) {
+  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+}
 std::string upper(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = to_upper(c);
   return out;
 }
-bool iequals(std::string_view a, std::string_view b) { return a.size() == b.size() && upper(a) == upper(b); }
-bool is_alpha(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alnum(char c) { return is_alpha(c) || is_digit(c); }
-bool is_non_ascii(char c) { return static_cast<unsigned char>(c) >= 0x80; }
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && upper(a) == upper(b);
+}
+bool is_alpha(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_alnum(char c) {
+  return is_alpha(c) || is_digit(c);
+}
+bool is_non_ascii(char c) {
+  return static_cast<unsigned char>(c) >= 0x80;
+}
 
 // Decodes the code point starting at text[i] (text is valid UTF-8) and advances i.
 char32_t next_code_point(std::string_view text, size_t& i) {
@@ -53,7 +65,8 @@ bool clean_text(std::string_view text) {
 
 // RFC 5321 4.1.2 atext, extended by RFC 6531 3.3 with UTF-8 non-ASCII.
 bool is_atext(char c) {
-  return is_alnum(c) || is_non_ascii(c) || (c != '\0' && std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr);
+  return is_alnum(c) || is_non_ascii(c) ||
+         (c != '\0' && std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr);
 }
 
 bool valid_dot_string(std::string_view text) {
@@ -97,7 +110,8 @@ bool valid_domain(std::string_view domain, size_t max_domain) {
   size_t start = 0;
   while (start <= domain.size()) {
     size_t dot = domain.find('.', start);
-    std::string_view label = domain.substr(start, dot == std::string_view::npos ? dot : dot - start);
+    std::string_view label =
+        domain.substr(start, dot == std::string_view::npos ? dot : dot - start);
     if (label.empty() || label.size() > 63) return false;  // RFC 1035 2.3.4
     if (label.front() == '-' || label.back() == '-') return false;
     for (char c : label) {
@@ -118,8 +132,10 @@ bool strip_source_route(std::string_view& inner, size_t max_domain) {
   size_t start = 0;
   while (start < route.size()) {
     size_t comma = route.find(',', start);
-    std::string_view hop = route.substr(start, comma == std::string_view::npos ? comma : comma - start);
-    if (hop.size() < 2 || hop.front() != '@' || !valid_domain(hop.substr(1), max_domain)) return false;
+    std::string_view hop =
+        route.substr(start, comma == std::string_view::npos ? comma : comma - start);
+    if (hop.size() < 2 || hop.front() != '@' || !valid_domain(hop.substr(1), max_domain))
+      return false;
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
@@ -135,7 +151,9 @@ bool valid_mailbox(std::string_view mailbox, const Limits& limits) {
     if (local_length == 0) return false;
   } else {
     local_length = mailbox.find('@');
-    if (local_length == std::string_view::npos || !valid_dot_string(mailbox.substr(0, local_length))) return false;
+    if (local_length == std::string_view::npos ||
+        !valid_dot_string(mailbox.substr(0, local_length)))
+      return false;
   }
   if (local_length > limits.max_local_part) return false;  // RFC 5321 4.5.3.1.1
   if (local_length >= mailbox.size() || mailbox[local_length] != '@') return false;
@@ -166,15 +184,18 @@ struct ParsedPath {
 };
 
 // `args` after the verb: "FROM:<path> params". `keyword` is "FROM:" or "TO:".
-ParsedPath parse_path(std::string_view args, std::string_view keyword, Outcome bad_path, const Limits& limits) {
+ParsedPath parse_path(std::string_view args, std::string_view keyword, Outcome bad_path,
+                      const Limits& limits) {
   ParsedPath result;
-  if (args.size() < keyword.size() || !iequals(args.substr(0, keyword.size()), keyword)) return result;
+  if (args.size() < keyword.size() || !iequals(args.substr(0, keyword.size()), keyword))
+    return result;
   args.remove_prefix(keyword.size());
   if (!args.empty() && args.front() == ' ') args.remove_prefix(1);  // common client habit
   if (args.empty() || args.front() != '<') return result;
   size_t end = path_end(args);
   result.error = bad_path;
-  if (end == std::string_view::npos || end + 1 > limits.max_path) return result;  // RFC 5321 4.5.3.1.3
+  if (end == std::string_view::npos || end + 1 > limits.max_path)
+    return result;  // RFC 5321 4.5.3.1.3
   std::string_view inner = args.substr(1, end - 1);
   result.rest = args.substr(end + 1);
   if (!clean_text(inner) || !strip_source_route(inner, limits.max_domain)) return result;
@@ -209,7 +230,8 @@ bool valid_value(std::string_view value) {
 
 // Splits " KEY=value KEY2" into the params map (upper-case keys); the handler is called with
 // each key and its optional raw value and returns an error outcome or nothing.
-using ParamHandler = std::function<std::optional<Outcome>(const std::string&, std::optional<std::string_view>)>;
+using ParamHandler =
+    std::function<std::optional<Outcome>(const std::string&, std::optional<std::string_view>)>;
 std::optional<Outcome> parse_params(std::string_view rest, const ParamHandler& handle) {
   if (rest.empty()) return std::nullopt;
   if (rest.front() != ' ') return Outcome::bad_arguments;
@@ -253,7 +275,8 @@ std::optional<uint64_t> parse_size(std::string_view value) {
   return size;
 }
 
-std::optional<Outcome> mail_param(MailFrom& mail, const std::string& key, std::optional<std::string_view> raw) {
+std::optional<Outcome> mail_param(MailFrom& mail, const std::string& key,
+                                  std::optional<std::string_view> raw) {
   if (mail.params.count(key)) return Outcome::bad_arguments;  // duplicate parameter
   const std::string value = raw ? std::string(*raw) : std::string();
   std::string stored = upper(value);
@@ -265,7 +288,8 @@ std::optional<Outcome> mail_param(MailFrom& mail, const std::string& key, std::o
     if (!size) return Outcome::bad_arguments;
     mail.size = size;
   } else if (key == "BODY") {  // RFC 6152 2, RFC 3030 3
-    if (stored != "7BIT" && stored != "8BITMIME" && stored != "BINARYMIME") return Outcome::bad_arguments;
+    if (stored != "7BIT" && stored != "8BITMIME" && stored != "BINARYMIME")
+      return Outcome::bad_arguments;
     mail.body = stored;
   } else if (key == "RET") {  // RFC 3461 4.3
     if (stored != "FULL" && stored != "HDRS") return Outcome::bad_arguments;
@@ -296,9 +320,11 @@ bool valid_notify(const std::string& value) {
   }
 }
 
-std::optional<Outcome> rcpt_param(RcptTo& rcpt, const std::string& key, std::optional<std::string_view> raw) {
+std::optional<Outcome> rcpt_param(RcptTo& rcpt, const std::string& key,
+                                  std::optional<std::string_view> raw) {
   if (rcpt.params.count(key)) return Outcome::bad_arguments;
-  if (!raw) return key == "NOTIFY" || key == "ORCPT" ? Outcome::bad_arguments : Outcome::unknown_parameter;
+  if (!raw)
+    return key == "NOTIFY" || key == "ORCPT" ? Outcome::bad_arguments : Outcome::unknown_parameter;
   std::string stored;
   if (key == "NOTIFY") {
     stored = upper(*raw);
@@ -360,9 +386,10 @@ PathParse<MailFrom> parse_mail_from(std::string_view args, const Limits& limits)
   MailFrom mail;
   mail.address = std::move(path.address);
   mail.body = "7BIT";
-  auto error = parse_params(path.rest, [&](const std::string& key, std::optional<std::string_view> value) {
-    return mail_param(mail, key, value);
-  });
+  auto error =
+      parse_params(path.rest, [&](const std::string& key, std::optional<std::string_view> value) {
+        return mail_param(mail, key, value);
+      });
   if (error) return {std::nullopt, reply(*error)};
   return {std::move(mail), Reply{}};
 }
@@ -373,9 +400,10 @@ PathParse<RcptTo> parse_rcpt_to(std::string_view args, const Limits& limits) {
   if (!path.ok) return {std::nullopt, reply(path.error)};
   RcptTo rcpt;
   rcpt.address = std::move(path.address);
-  auto error = parse_params(path.rest, [&](const std::string& key, std::optional<std::string_view> value) {
-    return rcpt_param(rcpt, key, value);
-  });
+  auto error =
+      parse_params(path.rest, [&](const std::string& key, std::optional<std::string_view> value) {
+        return rcpt_param(rcpt, key, value);
+      });
   if (error) return {std::nullopt, reply(*error)};
   return {std::move(rcpt), Reply{}};
 }

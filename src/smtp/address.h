@@ -13,9 +13,9 @@
 namespace smtp {
 
 struct MailFrom {
-  std::string address;               // "" for the null reverse-path <>
-  std::optional<uint64_t> size;      // SIZE=
-  std::string body;                  // "7BIT" (default), "8BITMIME" or "BINARYMIME"
+  std::string address;           // "" for the null reverse-path <>
+  std::optional<uint64_t> size;  // SIZE=
+  std::string body;              // "7BIT" (default), "8BITMIME" or "BINARYMIME"
   bool smtputf8 = false;
   std::map<std::string, std::string> params;  // every parameter, upper-case key, decoded value
 };

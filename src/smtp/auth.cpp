@@ -2,7 +2,6 @@
 // Promises: plaintext pipelined after STARTTLS is discarded (CVE-2011-0411) and all session
 // state is forgotten after the handshake; passwords are compared in constant time and never
 // logged; a failed AUTH is answered only after a delay.
-#include "smtp/asio_config.h"  // first: before any Asio header
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -97,7 +96,8 @@ asio::awaitable<void> Session::cmd_auth(const Command& command) {
   std::string initial;
   bool has_initial = space != std::string_view::npos;
   if (has_initial) initial = std::string(args.substr(space + 1));
-  if (mechanism.empty() || (has_initial && (initial.empty() || initial.find(' ') != std::string::npos))) {
+  if (mechanism.empty() ||
+      (has_initial && (initial.empty() || initial.find(' ') != std::string::npos))) {
     refuse(Outcome::bad_arguments, "syntax");
     co_return;
   }
@@ -119,7 +119,7 @@ asio::awaitable<void> Session::cmd_auth(const Command& command) {
 
 // Sends a 334 challenge and reads the answer. nullopt: the exchange is over (reply queued).
 asio::awaitable<std::optional<std::string>> Session::sasl_response(std::string_view challenge,
-                                                                  const char* mechanism) {
+                                                                   const char* mechanism) {
   conn_.queue("334 " + std::string(challenge) + "\r\n");
   std::string line;
   ReadStatus status = co_await read_client_line(line, kAuthLineLimit, kAuthLineLimit);
@@ -161,8 +161,11 @@ asio::awaitable<void> Session::auth_login(std::optional<std::string> initial) {
   std::string password;
   for (int step = 0; step < 2; ++step) {
     std::optional<std::string> response;
-    if (step == 0 && initial) response = std::move(initial);  // RFC 4954 4 initial response
-    else response = co_await sasl_response(step == 0 ? kLoginUserChallenge : kLoginPasswordChallenge, "LOGIN");
+    if (step == 0 && initial)
+      response = std::move(initial);  // RFC 4954 4 initial response
+    else
+      response = co_await sasl_response(step == 0 ? kLoginUserChallenge : kLoginPasswordChallenge,
+                                        "LOGIN");
     if (!response) co_return;
     auto decoded = decode_login(*response);
     if (auto* error = std::get_if<Reply>(&decoded)) {
@@ -196,7 +199,9 @@ asio::awaitable<void> Session::auth_result(const char* mechanism, std::string_vi
   }
   auth_user_ = std::string(username);
   ctx_.metrics.auth_attempt(mechanism, "success");
-  obs::info("authenticated", {{"client_ip", client_ip()}, {"mechanism", mechanism}, {"user", std::string(username)}});
+  obs::info(
+      "authenticated",
+      {{"client_ip", client_ip()}, {"mechanism", mechanism}, {"user", std::string(username)}});
   send(Outcome::auth_ok);
 }
 

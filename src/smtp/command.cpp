@@ -11,22 +11,41 @@ namespace {
 
 constexpr size_t kMaxVerbLength = 16;
 
-bool is_letter(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
-char to_upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+bool is_letter(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+char to_upper(char c) {
+  return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c;
+}
+bool is_control(unsigned char c) {
+  return c < 0x20 || c == 0x7f;
+}
 
 struct VerbName {
   const char* name;
   Verb verb;
 };
 constexpr std::array<VerbName, 19> kVerbs{{
-    {"EHLO", Verb::ehlo}, {"HELO", Verb::helo}, {"MAIL", Verb::mail}, {"RCPT", Verb::rcpt},
-    {"DATA", Verb::data}, {"BDAT", Verb::bdat}, {"RSET", Verb::rset}, {"NOOP", Verb::noop},
-    {"QUIT", Verb::quit}, {"VRFY", Verb::vrfy}, {"EXPN", Verb::expn}, {"HELP", Verb::help},
-    {"STARTTLS", Verb::starttls}, {"AUTH", Verb::auth},
+    {"EHLO", Verb::ehlo},
+    {"HELO", Verb::helo},
+    {"MAIL", Verb::mail},
+    {"RCPT", Verb::rcpt},
+    {"DATA", Verb::data},
+    {"BDAT", Verb::bdat},
+    {"RSET", Verb::rset},
+    {"NOOP", Verb::noop},
+    {"QUIT", Verb::quit},
+    {"VRFY", Verb::vrfy},
+    {"EXPN", Verb::expn},
+    {"HELP", Verb::help},
+    {"STARTTLS", Verb::starttls},
+    {"AUTH", Verb::auth},
     // RFC 5321 4.1.1 drops SEND, SOML, SAML; TURN and ETRN are not offered (502).
-    {"SEND", Verb::obsolete}, {"SOML", Verb::obsolete}, {"SAML", Verb::obsolete},
-    {"TURN", Verb::obsolete}, {"ETRN", Verb::obsolete},
+    {"SEND", Verb::obsolete},
+    {"SOML", Verb::obsolete},
+    {"SAML", Verb::obsolete},
+    {"TURN", Verb::obsolete},
+    {"ETRN", Verb::obsolete},
 }};
 
 Verb verb_of(std::string_view upper_name) {
@@ -36,7 +55,9 @@ Verb verb_of(std::string_view upper_name) {
   return Verb::unknown;
 }
 
-CommandParse syntax_error() { return CommandParse{std::nullopt, reply(Outcome::bad_syntax)}; }
+CommandParse syntax_error() {
+  return CommandParse{std::nullopt, reply(Outcome::bad_syntax)};
+}
 
 bool starts_with_ci(std::string_view text, std::string_view prefix) {
   if (text.size() < prefix.size()) return false;
@@ -127,7 +148,8 @@ bool looks_like_http(std::string_view line) {
       continue;
     }
     std::string_view target = line.substr(method.size() + 1);
-    if (target.front() == '/' || starts_with_ci(target, "http://") || starts_with_ci(target, "https://")) {
+    if (target.front() == '/' || starts_with_ci(target, "http://") ||
+        starts_with_ci(target, "https://")) {
       return true;
     }
     // Authority form (CONNECT host:port HTTP/1.1): recognised by the protocol version at the end.

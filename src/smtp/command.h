@@ -10,7 +10,20 @@
 namespace smtp {
 
 enum class Verb {
-  ehlo, helo, mail, rcpt, data, bdat, rset, noop, quit, vrfy, expn, help, starttls, auth,
+  ehlo,
+  helo,
+  mail,
+  rcpt,
+  data,
+  bdat,
+  rset,
+  noop,
+  quit,
+  vrfy,
+  expn,
+  help,
+  starttls,
+  auth,
   obsolete,  // SEND, SOML, SAML, TURN, ETRN: 502
   unknown,   // well-formed but not a command we know: 500
 };
@@ -33,8 +46,8 @@ struct CommandParse {
 // Command with Verb::unknown (the session answers 500 5.5.2 command not recognized).
 CommandParse parse_command(std::string_view line);
 
-// "GET", "POST", "HEAD", "PUT", "CONNECT", ... followed by " /" or " http": a HTTP request line sent
-// to the SMTP port (answered 421 and closed).
+// "GET", "POST", "HEAD", "PUT", "CONNECT", ... followed by " /" or " http": a HTTP request line
+// sent to the SMTP port (answered 421 and closed).
 bool looks_like_http(std::string_view line);
 
 // True if every byte sequence is valid UTF-8 (RFC 3629), no overlongs or surrogates.

@@ -16,7 +16,8 @@ constexpr unsigned states(std::initializer_list<State> list) {
 }
 
 bool is_ascii(std::string_view text) {
-  return std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  return std::all_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
 }  // namespace
@@ -61,13 +62,13 @@ asio::awaitable<void> Session::cmd_ehlo(const Command& command) {
   std::vector<std::string> lines = {
       ctx_.hostname,
       "SIZE " + std::to_string(smtp.limits.max_message_size),  // RFC 1870
-      "8BITMIME",             // RFC 6152
-      "PIPELINING",           // RFC 2920
-      "ENHANCEDSTATUSCODES",  // RFC 2034
-      "SMTPUTF8",             // RFC 6531
-      "CHUNKING",             // RFC 3030
-      "BINARYMIME",           // RFC 3030
-      "DSN",                  // RFC 3461 (parameters stored, not acted on)
+      "8BITMIME",                                              // RFC 6152
+      "PIPELINING",                                            // RFC 2920
+      "ENHANCEDSTATUSCODES",                                   // RFC 2034
+      "SMTPUTF8",                                              // RFC 6531
+      "CHUNKING",                                              // RFC 3030
+      "BINARYMIME",                                            // RFC 3030
+      "DSN",  // RFC 3461 (parameters stored, not acted on)
   };
   if (smtp.tls.enabled() && !conn_.tls_active()) lines.push_back("STARTTLS");  // RFC 3207
   if (!smtp.auth.users.empty() && (conn_.tls_active() || smtp.auth.allow_plaintext))

@@ -60,7 +60,9 @@ void Connection::arm() {
   if (timer_.expiry() > deadline_) timer_.expires_at(deadline_);
 }
 
-void Connection::suspend_deadline() { deadline_ = std::chrono::steady_clock::time_point::max(); }
+void Connection::suspend_deadline() {
+  deadline_ = std::chrono::steady_clock::time_point::max();
+}
 
 asio::awaitable<void> Connection::watchdog() {
   while (!closed_) {
@@ -108,7 +110,8 @@ asio::awaitable<ReadStatus> Connection::fill() {
   asio::error_code ec;
   size_t n = 0;
   if (tls_)
-    std::tie(ec, n) = co_await stream_.async_read_some(asio::buffer(in_.data() + old_size, kReadChunk), use_nothrow);
+    std::tie(ec, n) = co_await stream_.async_read_some(
+        asio::buffer(in_.data() + old_size, kReadChunk), use_nothrow);
   else
     std::tie(ec, n) = co_await stream_.next_layer().async_read_some(
         asio::buffer(in_.data() + old_size, kReadChunk), use_nothrow);
@@ -117,7 +120,8 @@ asio::awaitable<ReadStatus> Connection::fill() {
   co_return failure(ec);
 }
 
-asio::awaitable<ReadStatus> Connection::read_line(std::string& line, size_t limit, size_t auth_limit) {
+asio::awaitable<ReadStatus> Connection::read_line(std::string& line, size_t limit,
+                                                  size_t auth_limit) {
   for (;;) {
     if (discarding_) {
       std::string_view view = buffered();
@@ -155,8 +159,8 @@ asio::awaitable<ReadStatus> Connection::read_line(std::string& line, size_t limi
   }
 }
 
-asio::awaitable<ReadStatus> Connection::read_exact(uint64_t count,
-                                                   const std::function<void(std::string_view)>& sink) {
+asio::awaitable<ReadStatus> Connection::read_exact(
+    uint64_t count, const std::function<void(std::string_view)>& sink) {
   for (;;) {
     std::string_view view = buffered();
     size_t take = static_cast<size_t>(std::min<uint64_t>(count, view.size()));
@@ -189,7 +193,8 @@ asio::awaitable<ReadStatus> Connection::read_until(
 asio::awaitable<ReadStatus> Connection::wait_readable() {
   if (!buffered().empty()) co_return ReadStatus::ok;
   arm();
-  auto [ec] = co_await stream_.next_layer().async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);
+  auto [ec] =
+      co_await stream_.next_layer().async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);
   if (ec) co_return failure(ec);
   co_return ReadStatus::ok;
 }
@@ -214,7 +219,8 @@ asio::awaitable<bool> Connection::flush() {
   arm();
   asio::error_code ec;
   if (tls_)
-    std::tie(ec, std::ignore) = co_await asio::async_write(stream_, asio::buffer(out_), use_nothrow);
+    std::tie(ec, std::ignore) =
+        co_await asio::async_write(stream_, asio::buffer(out_), use_nothrow);
   else
     std::tie(ec, std::ignore) =
         co_await asio::async_write(stream_.next_layer(), asio::buffer(out_), use_nothrow);

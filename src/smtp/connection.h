@@ -3,7 +3,6 @@
 // exact-length reads (BDAT), batched replies, and a per-operation deadline enforced by a
 // watchdog on the connection's strand. Internal to src/smtp/ (Asio in the interface).
 #pragma once
-#include "smtp/asio_config.h"  // first: before any Asio header
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/context.hpp>
@@ -54,10 +53,12 @@ class Connection {
   // once and their remainder is discarded as it arrives, never buffered.
   asio::awaitable<ReadStatus> read_line(std::string& line, size_t limit, size_t auth_limit);
   // Hands exactly `count` bytes to `sink` as they arrive (BDAT, RFC 3030 2).
-  asio::awaitable<ReadStatus> read_exact(uint64_t count, const std::function<void(std::string_view)>& sink);
+  asio::awaitable<ReadStatus> read_exact(uint64_t count,
+                                         const std::function<void(std::string_view)>& sink);
   // Offers buffered bytes to `consume`, which returns how many it took; reads more until
   // `consume` reports it is done (DATA).
-  asio::awaitable<ReadStatus> read_until(const std::function<bool(std::string_view, size_t&)>& consume);
+  asio::awaitable<ReadStatus> read_until(
+      const std::function<bool(std::string_view, size_t&)>& consume);
   // Waits until the client sends something (before the greeting, greet_delay).
   asio::awaitable<ReadStatus> wait_readable();
 

@@ -21,7 +21,8 @@ void ContentChecker::feed(std::string_view bytes) {
 }
 
 void ContentChecker::finish() {
-  if (pending_cr_ && limits_.check_lines && limits_.reject_bare_line_ends) fail(Verdict::bare_line_end);
+  if (pending_cr_ && limits_.check_lines && limits_.reject_bare_line_ends)
+    fail(Verdict::bare_line_end);
   pending_cr_ = false;
 }
 
@@ -29,7 +30,8 @@ void ContentChecker::finish() {
 // follows it; a CR at the very end is held in pending_cr_ until the next byte is known.
 void ContentChecker::scan_lines(std::string_view text) {
   const bool strict = limits_.reject_bare_line_ends;
-  const size_t max_content = limits_.max_line >= 2 ? limits_.max_line - 2 : 0;  // RFC 5321 4.5.3.1.6
+  const size_t max_content =
+      limits_.max_line >= 2 ? limits_.max_line - 2 : 0;  // RFC 5321 4.5.3.1.6
   const char* base = text.data();
   const size_t n = text.size();
   size_t i = 0;

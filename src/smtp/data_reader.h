@@ -12,8 +12,8 @@ namespace smtp {
 enum class Verdict { ok, too_big, line_too_long, bare_line_end };
 
 struct ContentLimits {
-  uint64_t max_size = 25u << 20;  // message bytes after unstuffing
-  size_t max_line = 1000;         // including CR LF; RFC 5321 4.5.3.1.6
+  uint64_t max_size = 25u << 20;      // message bytes after unstuffing
+  size_t max_line = 1000;             // including CR LF; RFC 5321 4.5.3.1.6
   bool reject_bare_line_ends = true;  // bare LF or bare CR anywhere → Verdict::bare_line_end
   bool check_lines = true;            // false for BODY=BINARYMIME (BDAT): no line length and
                                       // no bare line end checks, only the size
@@ -38,8 +38,8 @@ class ContentChecker {
   ContentLimits limits_;
   Verdict verdict_ = Verdict::ok;
   uint64_t size_ = 0;
-  size_t line_length_ = 0;  // bytes of the current line so far, excluding its CR LF
-  bool pending_cr_ = false; // the last byte seen was CR
+  size_t line_length_ = 0;   // bytes of the current line so far, excluding its CR LF
+  bool pending_cr_ = false;  // the last byte seen was CR
 };
 
 class DataReader {

@@ -11,21 +11,30 @@ namespace smtp {
 struct Metrics {
   explicit Metrics(obs::Registry& registry);
 
-  obs::Family<obs::Counter>& connections;             // {listener="smtp"|"smtps"}
+  obs::Family<obs::Counter>& connections;  // {listener="smtp"|"smtps"}
   obs::Gauge& connections_active;
-  obs::Family<obs::Counter>& connections_rejected;    // {reason="max_connections"|"max_connections_per_ip"}
+  obs::Family<obs::Counter>&
+      connections_rejected;  // {reason="max_connections"|"max_connections_per_ip"}
   obs::Counter& messages_accepted;
-  obs::Family<obs::Counter>& messages_rejected;       // {reason="too_big"|"line_too_long"|"bare_lf"|...}
-  obs::Family<obs::Counter>& recipients_rejected;     // {reason="unknown"|"too_many"|"syntax"|...}
+  obs::Family<obs::Counter>& messages_rejected;  // {reason="too_big"|"line_too_long"|"bare_lf"|...}
+  obs::Family<obs::Counter>& recipients_rejected;  // {reason="unknown"|"too_many"|"syntax"|...}
   obs::Counter& received_bytes;
-  obs::Family<obs::Counter>& tls_handshakes;          // {result="success"|"failure"}
-  obs::Family<obs::Counter>& auth;                    // {mechanism, result}
-  obs::Family<obs::Counter>& commands_rejected;       // {reason}
+  obs::Family<obs::Counter>& tls_handshakes;     // {result="success"|"failure"}
+  obs::Family<obs::Counter>& auth;               // {mechanism, result}
+  obs::Family<obs::Counter>& commands_rejected;  // {reason}
 
-  void message_rejected(const std::string& reason) { messages_rejected.add({{"reason", reason}}).inc(); }
-  void recipient_rejected(const std::string& reason) { recipients_rejected.add({{"reason", reason}}).inc(); }
-  void command_rejected(const std::string& reason) { commands_rejected.add({{"reason", reason}}).inc(); }
-  void tls_handshake(bool ok) { tls_handshakes.add({{"result", ok ? "success" : "failure"}}).inc(); }
+  void message_rejected(const std::string& reason) {
+    messages_rejected.add({{"reason", reason}}).inc();
+  }
+  void recipient_rejected(const std::string& reason) {
+    recipients_rejected.add({{"reason", reason}}).inc();
+  }
+  void command_rejected(const std::string& reason) {
+    commands_rejected.add({{"reason", reason}}).inc();
+  }
+  void tls_handshake(bool ok) {
+    tls_handshakes.add({{"result", ok ? "success" : "failure"}}).inc();
+  }
   void auth_attempt(const std::string& mechanism, const std::string& result) {
     auth.add({{"mechanism", mechanism}, {"result", result}}).inc();
   }

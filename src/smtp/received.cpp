@@ -76,7 +76,8 @@ std::string envelope_json(const Envelope& envelope, uint64_t size) {
       {"tls", nullptr},
       {"auth", nullptr},
   };
-  if (envelope.tls) doc["tls"] = {{"version", envelope.tls->version}, {"cipher", envelope.tls->cipher}};
+  if (envelope.tls)
+    doc["tls"] = {{"version", envelope.tls->version}, {"cipher", envelope.tls->cipher}};
   if (envelope.auth_user) doc["auth"] = *envelope.auth_user;
   // Addresses and EHLO names may carry bytes that are not UTF-8 only if the parsers let them
   // through; replace rather than throw.

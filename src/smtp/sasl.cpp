@@ -26,11 +26,15 @@ bool clean_field(std::string_view field) {
   return valid_utf8(field);
 }
 
-Reply control_characters() { return reply(Outcome::auth_bad_value).with_text("Invalid characters in auth value"); }
+Reply control_characters() {
+  return reply(Outcome::auth_bad_value).with_text("Invalid characters in auth value");
+}
 
 }  // namespace
 
-bool is_cancel(std::string_view response) { return response == "*"; }
+bool is_cancel(std::string_view response) {
+  return response == "*";
+}
 
 std::variant<PlainCredentials, Reply> decode_plain(std::string_view response) {
   auto decoded = decode_response(response);

@@ -3,8 +3,6 @@
 // Promise: stop() returns only after every session has ended and every io thread is joined.
 #include "smtp/server.h"
 
-#include "smtp/asio_config.h"  // before any Asio header
-
 #include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
@@ -47,7 +45,8 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint) {
 
 struct Server::Impl {
   struct Listener {
-    Listener(asio::io_context& io, bool tls) : strand(asio::make_strand(io)), acceptor(strand), tls(tls) {}
+    Listener(asio::io_context& io, bool tls)
+        : strand(asio::make_strand(io)), acceptor(strand), tls(tls) {}
     asio::any_io_executor strand;
     asio::ip::tcp::acceptor acceptor;
     bool tls;
@@ -55,7 +54,9 @@ struct Server::Impl {
   };
 
   Impl(const config::Config& config, store::Store& store, obs::Registry& registry)
-      : config(config), store(store), metrics(registry),
+      : config(config),
+        store(store),
+        metrics(registry),
         budget(config.smtp.limits.max_buffered_bytes) {}
 
   bool bind(const std::string& address, bool tls, std::string& error);
@@ -121,7 +122,8 @@ bool Server::Impl::bind(const std::string& text, bool use_tls, std::string& erro
   }
   auto bound = acceptor.local_endpoint(ec);
   listener->port = bound.port();
-  obs::info("listening", {{"listener", use_tls ? "smtps" : "smtp"}, {"address", endpoint_text(bound)}});
+  obs::info("listening",
+            {{"listener", use_tls ? "smtps" : "smtp"}, {"address", endpoint_text(bound)}});
   listeners.push_back(std::move(listener));
   return true;
 }
@@ -159,9 +161,12 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, bool use_tls) {
   uint64_t id = 0;
   {
     std::lock_guard lock(mutex);
-    if (stopping.load()) refusal = Outcome::shutting_down;
-    else if (total >= limits.max_connections) refusal = Outcome::too_many_connections;
-    else if (per_ip[ip] >= limits.max_connections_per_ip) refusal = Outcome::too_many_connections_from_ip;
+    if (stopping.load())
+      refusal = Outcome::shutting_down;
+    else if (total >= limits.max_connections)
+      refusal = Outcome::too_many_connections;
+    else if (per_ip[ip] >= limits.max_connections_per_ip)
+      refusal = Outcome::too_many_connections_from_ip;
     if (!refusal) {
       ++total;
       ++per_ip[ip];
@@ -174,7 +179,8 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, bool use_tls) {
   if (refusal) {
     if (*refusal != Outcome::shutting_down)
       metrics.connections_rejected
-          .add({{"reason", *refusal == Outcome::too_many_connections ? "max_connections" : "max_connections_per_ip"}})
+          .add({{"reason", *refusal == Outcome::too_many_connections ? "max_connections"
+                                                                     : "max_connections_per_ip"}})
           .inc();
     auto session = std::make_shared<Session>(*context, std::move(socket), use_tls, refusal);
     asio::co_spawn(executor, Session::run(session), asio::detached);  // run() never throws
@@ -197,7 +203,8 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, bool use_tls) {
   });
 }
 
-asio::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> session, uint64_t id, std::string ip) {
+asio::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> session, uint64_t id,
+                                                std::string ip) {
   // Whatever happens inside, the connection's slot is given back.
   struct Release {
     Impl& impl;
@@ -236,7 +243,9 @@ bool Server::Impl::wait_idle(std::chrono::seconds timeout) {
 Server::Server(const config::Config& config, store::Store& store, obs::Registry& registry)
     : impl_(std::make_unique<Impl>(config, store, registry)) {}
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
 bool Server::start(std::string& error) {
   Impl& impl = *impl_;
@@ -270,7 +279,8 @@ bool Server::start(std::string& error) {
         obs::error("smtp accept loop failed", {{"error", e.what()}});
       }
     });
-  unsigned threads = smtp.io_threads ? smtp.io_threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned threads =
+      smtp.io_threads ? smtp.io_threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < threads; ++i)
     impl.threads.emplace_back([&impl] {
       for (;;) {

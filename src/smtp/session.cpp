@@ -20,7 +20,10 @@ constexpr size_t kAuthLineLimit = 12288;  // RFC 4954 4: SASL lines may exceed 5
 
 Session::Session(SessionContext& context, asio::ip::tcp::socket socket, bool implicit_tls,
                  std::optional<Outcome> refusal)
-    : ctx_(context), conn_(std::move(socket), context.tls), implicit_tls_(implicit_tls), refusal_(refusal) {}
+    : ctx_(context),
+      conn_(std::move(socket), context.tls),
+      implicit_tls_(implicit_tls),
+      refusal_(refusal) {}
 
 asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
   auto executor = co_await asio::this_coro::executor;
@@ -61,10 +64,16 @@ void Session::force_close() {
   conn_.interrupt();
 }
 
-void Session::send(Outcome outcome) { conn_.queue(format(reply(outcome))); }
-void Session::send(const Reply& r) { conn_.queue(format(r)); }
+void Session::send(Outcome outcome) {
+  conn_.queue(format(reply(outcome)));
+}
+void Session::send(const Reply& r) {
+  conn_.queue(format(r));
+}
 
-void Session::refuse(Outcome outcome, const char* reason) { refuse(reply(outcome), reason); }
+void Session::refuse(Outcome outcome, const char* reason) {
+  refuse(reply(outcome), reason);
+}
 
 void Session::refuse(const Reply& r, const char* reason) {
   ctx_.metrics.command_rejected(reason);
@@ -111,7 +120,8 @@ void Session::end_on(ReadStatus status) {
   closing_ = true;
 }
 
-asio::awaitable<ReadStatus> Session::read_client_line(std::string& line, size_t limit, size_t auth_limit) {
+asio::awaitable<ReadStatus> Session::read_client_line(std::string& line, size_t limit,
+                                                      size_t auth_limit) {
   if (stopping_ || ctx_.stopping.load()) co_return ReadStatus::cancelled;
   conn_.set_timeout(ctx_.config.smtp.limits.command_timeout);
   waiting_for_command_ = true;
@@ -211,7 +221,8 @@ asio::awaitable<void> Session::handle_line(const std::string& line) {
   bool pipelining = state_ == State::fresh || esmtp_;
   if (((spec && spec->last_in_group) || !pipelining) && conn_.input_pending()) {
     ctx_.metrics.command_rejected("sync_error");
-    obs::info("smtp synchronization error", {{"client_ip", client_ip()}, {"command", command.name}});
+    obs::info("smtp synchronization error",
+              {{"client_ip", client_ip()}, {"command", command.name}});
     send(Outcome::sync_error);
     closing_ = true;
     co_return;

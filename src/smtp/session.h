@@ -2,7 +2,6 @@
 // with its RFC 2920 pipelining flags, DATA/BDAT, STARTTLS and AUTH. One coroutine per
 // connection on its own strand; the io threads never block (the store answers via a post).
 #pragma once
-#include "smtp/asio_config.h"  // first: before any Asio header
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/context.hpp>
@@ -37,7 +36,9 @@ class MemoryBudget {
   }
   void release(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
   bool exhausted() const { return used_.load(std::memory_order_relaxed) >= max_; }
-  bool can_fit(uint64_t bytes) const { return used_.load(std::memory_order_relaxed) + bytes <= max_; }
+  bool can_fit(uint64_t bytes) const {
+    return used_.load(std::memory_order_relaxed) + bytes <= max_;
+  }
 
  private:
   const uint64_t max_;
@@ -129,7 +130,7 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> auth_plain(std::optional<std::string> initial);
   asio::awaitable<void> auth_login(std::optional<std::string> initial);
   asio::awaitable<std::optional<std::string>> sasl_response(std::string_view challenge,
-                                                           const char* mechanism);
+                                                            const char* mechanism);
   asio::awaitable<void> auth_result(const char* mechanism, std::string_view username,
                                     std::string_view authzid, std::string_view password);
 
@@ -139,12 +140,12 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::optional<Outcome> refusal_;
 
   State state_ = State::fresh;
-  bool esmtp_ = false;          // EHLO (PIPELINING negotiated) rather than HELO
+  bool esmtp_ = false;  // EHLO (PIPELINING negotiated) rather than HELO
   std::string helo_;
   std::optional<std::string> auth_user_;
   unsigned errors_ = 0;
-  bool closing_ = false;        // a handler ended the session
-  bool stopping_ = false;       // server shutdown requested
+  bool closing_ = false;   // a handler ended the session
+  bool stopping_ = false;  // server shutdown requested
   bool waiting_for_command_ = false;
 
   // The transaction (RFC 5321 3.3), cleared by reset_transaction().
@@ -153,7 +154,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string bdat_data_;
   std::optional<ContentChecker> bdat_checker_;
   bool bdat_over_budget_ = false;
-  uint64_t reserved_ = 0;       // bytes taken from the MemoryBudget
+  uint64_t reserved_ = 0;  // bytes taken from the MemoryBudget
 };
 
 }  // namespace smtp

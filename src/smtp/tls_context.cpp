@@ -21,7 +21,8 @@ std::string openssl_error(const std::string& what, const asio::error_code& ec) {
 }
 }  // namespace
 
-std::unique_ptr<asio::ssl::context> make_tls_context(const config::TlsFiles& files, std::string& error) {
+std::unique_ptr<asio::ssl::context> make_tls_context(const config::TlsFiles& files,
+                                                     std::string& error) {
   auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
   context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |

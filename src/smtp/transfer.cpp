@@ -1,7 +1,6 @@
 // Message transfer: DATA (RFC 5321 4.1.1.4, only CRLF.CRLF ends it), BDAT (RFC 3030, exact byte
 // counts, never parsed as commands), and handing the message to the Store. Promise: 250 only
 // after the store reports a durable commit; the io thread never waits on the store.
-#include "smtp/asio_config.h"  // first: before any Asio header
 #include <asio/associated_executor.hpp>
 #include <asio/async_result.hpp>
 #include <asio/post.hpp>
@@ -38,8 +37,9 @@ asio::awaitable<store::Status> enqueue(store::Store& store, store::InboundMessag
   // Only trivially destructible temporaries inside co_await: g++ 12 destroys some others twice.
   EnqueueInitiation initiation{&store};
   store::InboundMessage* pointer = &message;
-  store::Status status = co_await asio::async_initiate<const asio::use_awaitable_t<>, void(store::Status)>(
-      initiation, asio::use_awaitable, pointer);
+  store::Status status =
+      co_await asio::async_initiate<const asio::use_awaitable_t<>, void(store::Status)>(
+          initiation, asio::use_awaitable, pointer);
   co_return status;
 }
 
@@ -124,7 +124,8 @@ asio::awaitable<void> Session::cmd_data(const Command& command) {
   bool over_budget = false;
   conn_.set_timeout(ctx_.config.smtp.limits.data_timeout);  // RFC 5321 4.5.3.2.5
   // Callbacks are named locals: g++ 12 mishandles some temporaries inside co_await.
-  const std::function<bool(std::string_view, size_t&)> consume = [&](std::string_view bytes, size_t& used) {
+  const std::function<bool(std::string_view, size_t&)> consume = [&](std::string_view bytes,
+                                                                     size_t& used) {
     used = reader.feed(bytes);
     account(reader.message(), over_budget);
     return reader.done();
@@ -150,9 +151,12 @@ asio::awaitable<void> Session::cmd_bdat(const Command& command) {
     co_return;
   }
   std::optional<Outcome> rejection;
-  if (ctx_.config.smtp.require_tls && !conn_.tls_active()) rejection = Outcome::tls_required;
-  else if (state_ != State::rcpt && state_ != State::bdat) rejection = wrong_state(Verb::bdat);
-  else if (state_ == State::rcpt && ctx_.budget.exhausted()) rejection = Outcome::insufficient_memory;
+  if (ctx_.config.smtp.require_tls && !conn_.tls_active())
+    rejection = Outcome::tls_required;
+  else if (state_ != State::rcpt && state_ != State::bdat)
+    rejection = wrong_state(Verb::bdat);
+  else if (state_ == State::rcpt && ctx_.budget.exhausted())
+    rejection = Outcome::insufficient_memory;
 
   conn_.set_timeout(ctx_.config.smtp.limits.data_timeout);
   if (rejection) {
@@ -191,14 +195,16 @@ asio::awaitable<void> Session::cmd_bdat(const Command& command) {
   }
   ctx_.metrics.received_bytes.inc(static_cast<double>(args->size));
   if (!args->last) {
-    send(reply(Outcome::chunk_ok).with_text("Ok: " + std::to_string(args->size) + " octets received"));
+    send(reply(Outcome::chunk_ok)
+             .with_text("Ok: " + std::to_string(args->size) + " octets received"));
     co_return;
   }
   Verdict verdict = bdat_checker_->verdict();
   co_await finish_message(verdict, bdat_over_budget_, std::move(bdat_data_));
 }
 
-asio::awaitable<void> Session::finish_message(Verdict verdict, bool over_budget, std::string message) {
+asio::awaitable<void> Session::finish_message(Verdict verdict, bool over_budget,
+                                              std::string message) {
   if (std::optional<Rejection> rejection = rejection_for(verdict, over_budget)) {
     ctx_.metrics.message_rejected(rejection->reason);
     obs::info("message rejected", {{"reason", rejection->reason},

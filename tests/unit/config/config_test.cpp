@@ -101,8 +101,8 @@ TEST(ParseHostPort, AcceptsHostAndPort) {
 
 TEST(ParseHostPort, RejectsMalformed) {
   for (const char* text : {"localhost", "localhost:", ":25", "0.0.0.0:65536", "0.0.0.0:99999999",
-                           "host:-1", "host:+25", "host:2x5", "::1:25", "[::1]", "[::1]25",
-                           "[]:25", "[::1:25", "", "a b:25", "host:25 "}) {
+                           "host:-1", "host:+25", "host:2x5", "::1:25", "[::1]", "[::1]25", "[]:25",
+                           "[::1:25", "", "a b:25", "host:25 "}) {
     EXPECT_FALSE(config::parse_host_port(text)) << text;
   }
 }
@@ -135,8 +135,7 @@ TEST(MatchRoute, ExactAddressIsCaseInsensitive) {
 
 TEST(MatchRoute, FirstMatchingRouteWins) {
   std::vector<config::Route> routes{route({"vip@example.com"}),
-                                    route({"nobody@other.example", "*@example.com"}),
-                                    route({"*"})};
+                                    route({"nobody@other.example", "*@example.com"}), route({"*"})};
   EXPECT_EQ(config::match_route(routes, "vip@example.com"), 0u);
   EXPECT_EQ(config::match_route(routes, "joe@example.com"), 1u);
   EXPECT_EQ(config::match_route(routes, "joe@elsewhere.example"), 2u);

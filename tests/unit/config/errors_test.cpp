@@ -26,13 +26,16 @@ std::string expect_error(const std::string& yaml, const std::string& key, int li
 }
 
 TEST(LoadErrors, UnknownKeysAnywhere) {
-  EXPECT_EQ(expect_error("smtp:\n  limits:\n    max_recipientz: 5\n",
-                         "smtp.limits.max_recipientz", 3), "unknown key");
+  EXPECT_EQ(
+      expect_error("smtp:\n  limits:\n    max_recipientz: 5\n", "smtp.limits.max_recipientz", 3),
+      "unknown key");
   expect_error("log: {level: info}\nsmpt: {}\n", "smpt", 2);
-  expect_error("routes:\n  - match: \"*\"\n    endpoints:\n      - url: http://x/\n        secrte: a\n",
-               "routes[0].endpoints[0].secrte", 5);
+  expect_error(
+      "routes:\n  - match: \"*\"\n    endpoints:\n      - url: http://x/\n        secrte: a\n",
+      "routes[0].endpoints[0].secrte", 5);
   expect_error("relay:\n  upstream: {host: h, tsl: none}\n", "relay.upstream.tsl", 2);
-  expect_error("api:\n  keys:\n    - name: a\n      key: b\n      role: admin\n", "api.keys[0].role", 5);
+  expect_error("api:\n  keys:\n    - name: a\n      key: b\n      role: admin\n",
+               "api.keys[0].role", 5);
 }
 
 TEST(LoadErrors, DuplicateKey) {
@@ -51,8 +54,10 @@ TEST(LoadErrors, WrongTypes) {
 }
 
 TEST(LoadErrors, NegativeAndZeroWhereNonsensical) {
-  EXPECT_NE(expect_error("smtp:\n  limits:\n    max_recipients: -1\n",
-                         "smtp.limits.max_recipients", 3).find("negative"), std::string::npos);
+  EXPECT_NE(
+      expect_error("smtp:\n  limits:\n    max_recipients: -1\n", "smtp.limits.max_recipients", 3)
+          .find("negative"),
+      std::string::npos);
   expect_error("smtp:\n  limits:\n    max_recipients: 0\n", "smtp.limits.max_recipients", 3);
   expect_error("smtp:\n  limits:\n    max_connections: 0\n", "smtp.limits.max_connections", 3);
   expect_error("smtp:\n  limits:\n    max_message_size: 0\n", "smtp.limits.max_message_size", 3);
@@ -104,12 +109,14 @@ TEST(LoadErrors, BadRoutes) {
                "routes[0].endpoints[0].url", 4);
   expect_error("routes:\n  - match: \"*\"\n    endpoints:\n      - timeout: 1s\n",
                "routes[0].endpoints[0].url", 4);
-  expect_error("routes:\n  - match: \"*\"\n    endpoints:\n      - url: http://x/\n"
-               "        headers: {\"Bad Name\": v}\n",
-               "routes[0].endpoints[0].headers.Bad Name", 5);
-  expect_error("routes:\n  - match: \"*\"\n    endpoints:\n      - url: http://x/\n"
-               "        secret: a\n        secrets: [b]\n",
-               "routes[0].endpoints[0]", 4);
+  expect_error(
+      "routes:\n  - match: \"*\"\n    endpoints:\n      - url: http://x/\n"
+      "        headers: {\"Bad Name\": v}\n",
+      "routes[0].endpoints[0].headers.Bad Name", 5);
+  expect_error(
+      "routes:\n  - match: \"*\"\n    endpoints:\n      - url: http://x/\n"
+      "        secret: a\n        secrets: [b]\n",
+      "routes[0].endpoints[0]", 4);
 }
 
 TEST(LoadErrors, TlsFilesMustComeInPairsAndBeNeededFirst) {
@@ -125,9 +132,11 @@ TEST(LoadErrors, TlsFilesMustComeInPairsAndBeNeededFirst) {
 
 TEST(LoadErrors, UnreadableSecretFileNamesKeyAndLine) {
   TempDir dir;
-  std::string message = expect_error("smtp:\n  auth:\n    users:\n      - username: app\n"
-                                     "        password_file: " + dir.path() + "/missing\n",
-                                     "smtp.auth.users[0].password_file", 5);
+  std::string message = expect_error(
+      "smtp:\n  auth:\n    users:\n      - username: app\n"
+      "        password_file: " +
+          dir.path() + "/missing\n",
+      "smtp.auth.users[0].password_file", 5);
   EXPECT_NE(message.find("missing"), std::string::npos);
   expect_error("api:\n  keys: [{name: a, key_file: " + dir.path() + "}]\n",  // a directory
                "api.keys[0].key_file", 2);
@@ -138,18 +147,20 @@ TEST(LoadErrors, UnreadableSecretFileNamesKeyAndLine) {
 
 TEST(LoadErrors, UnsetEnvironmentVariable) {
   unsetenv("CONFIG_TEST_SURELY_UNSET");
-  std::string message = expect_error("relay:\n  auth:\n    username: u\n"
-                                     "    password_env: CONFIG_TEST_SURELY_UNSET\n",
-                                     "relay.auth.password_env", 4);
+  std::string message = expect_error(
+      "relay:\n  auth:\n    username: u\n"
+      "    password_env: CONFIG_TEST_SURELY_UNSET\n",
+      "relay.auth.password_env", 4);
   EXPECT_NE(message.find("CONFIG_TEST_SURELY_UNSET"), std::string::npos);
 }
 
 TEST(LoadErrors, ExactlyOneSecretSource) {
-  expect_error("smtp:\n  auth:\n    users:\n      - username: a\n        password: x\n"
-               "        password_env: HOME\n",
-               "smtp.auth.users[0]", 4);
-  expect_error("smtp:\n  auth:\n    users:\n      - username: a\n",
-               "smtp.auth.users[0].password", 4);
+  expect_error(
+      "smtp:\n  auth:\n    users:\n      - username: a\n        password: x\n"
+      "        password_env: HOME\n",
+      "smtp.auth.users[0]", 4);
+  expect_error("smtp:\n  auth:\n    users:\n      - username: a\n", "smtp.auth.users[0].password",
+               4);
   expect_error("api:\n  keys:\n    - name: a\n", "api.keys[0].key", 3);
   expect_error("api:\n  keys:\n    - key: a\n", "api.keys[0].name", 3);
   expect_error("relay:\n  auth:\n    password: x\n", "relay.auth.username", 3);
@@ -161,20 +172,23 @@ TEST(LoadErrors, AuthRequiredWithoutUsers) {
 
 TEST(LoadErrors, CollectsAllErrorsNotJustTheFirst) {
   config::LoadResult result = config::load_string(
-      "smtp:\n"                                    // 1
-      "  listen: [\"nowhere\"]\n"                  // 2
-      "  limits:\n"                                // 3
-      "    max_recipients: 0\n"                    // 4
-      "    max_recipientz: 5\n"                    // 5
-      "routes:\n"                                  // 6
-      "  - match: []\n"                            // 7
-      "store: {backend: mysql}\n"                  // 8
-      "relay: {upstream: {port: 0}}\n");           // 9
+      "smtp:\n"                           // 1
+      "  listen: [\"nowhere\"]\n"         // 2
+      "  limits:\n"                       // 3
+      "    max_recipients: 0\n"           // 4
+      "    max_recipientz: 5\n"           // 5
+      "routes:\n"                         // 6
+      "  - match: []\n"                   // 7
+      "store: {backend: mysql}\n"         // 8
+      "relay: {upstream: {port: 0}}\n");  // 9
   EXPECT_FALSE(result.config);
   ASSERT_EQ(result.errors.size(), 6u) << dump(result);
-  const std::pair<const char*, int> expected[] = {
-      {"smtp.listen[0]", 2}, {"smtp.limits.max_recipients", 4}, {"smtp.limits.max_recipientz", 5},
-      {"routes[0].match", 7}, {"store.backend", 8}, {"relay.upstream.port", 9}};
+  const std::pair<const char*, int> expected[] = {{"smtp.listen[0]", 2},
+                                                  {"smtp.limits.max_recipients", 4},
+                                                  {"smtp.limits.max_recipientz", 5},
+                                                  {"routes[0].match", 7},
+                                                  {"store.backend", 8},
+                                                  {"relay.upstream.port", 9}};
   for (const auto& [key, line] : expected) {
     const config::Error* error = find_error(result, key);
     ASSERT_NE(error, nullptr) << key << "\n" << dump(result);

@@ -124,7 +124,8 @@ TEST(LoadExample, ContractExampleLoadsWithEveryValue) {
 
 TEST(LoadExample, LoadFileReadsTheSameConfiguration) {
   TempDir dir;
-  std::string path = dir.write("bridge.yaml", "smtp: {hostname: mx.test, listen: \"127.0.0.1:0\"}\n");
+  std::string path =
+      dir.write("bridge.yaml", "smtp: {hostname: mx.test, listen: \"127.0.0.1:0\"}\n");
   config::LoadResult result = config::load_file(path);
   ASSERT_TRUE(result.config) << dump(result);
   EXPECT_EQ(result.config->smtp.hostname, "mx.test");
@@ -174,18 +175,21 @@ TEST(LoadRoutes, EndpointSecretsListAndInlineSecret) {
   TempDir dir;
   std::string file = dir.write("old", "whsec_old\n");
   setenv("CONFIG_TEST_WHSEC", "whsec_env", 1);
-  config::Config c = load_ok("routes:\n"
-                             "  - match: \"*\"\n"
-                             "    include_raw: true\n"
-                             "    max_attachment_bytes: 1048576\n"
-                             "    endpoints:\n"
-                             "      - url: http://127.0.0.1:9/a\n"
-                             "        secrets: [whsec_new, {secret_file: " + file + "},"
-                             " {secret_env: CONFIG_TEST_WHSEC}]\n"
-                             "      - url: HTTPS://b.example/\n"
-                             "        secret: whsec_inline\n"
-                             "        timeout: 250ms\n"
-                             "      - url: https://c.example/\n");
+  config::Config c = load_ok(
+      "routes:\n"
+      "  - match: \"*\"\n"
+      "    include_raw: true\n"
+      "    max_attachment_bytes: 1048576\n"
+      "    endpoints:\n"
+      "      - url: http://127.0.0.1:9/a\n"
+      "        secrets: [whsec_new, {secret_file: " +
+      file +
+      "},"
+      " {secret_env: CONFIG_TEST_WHSEC}]\n"
+      "      - url: HTTPS://b.example/\n"
+      "        secret: whsec_inline\n"
+      "        timeout: 250ms\n"
+      "      - url: https://c.example/\n");
   unsetenv("CONFIG_TEST_WHSEC");
   ASSERT_EQ(c.routes.size(), 1u);
   EXPECT_TRUE(c.routes[0].include_raw);
@@ -205,12 +209,21 @@ TEST(LoadSecrets, FileStripsExactlyOneTrailingNewline) {
   std::string two = dir.write("two", "pw2\n\n");
   std::string crlf = dir.write("crlf", "pw3\r\n");
   std::string none = dir.write("none", "pw 4");
-  config::Config c = load_ok("smtp:\n  auth:\n    users:\n"
-                             "      - {username: a, password_file: " + one + "}\n"
-                             "      - {username: b, password_file: " + two + "}\n"
-                             "      - {username: c, password_file: " + crlf + "}\n"
-                             "      - {username: d, password_file: " + none + "}\n"
-                             "      - {username: e, password: inline}\n");
+  config::Config c = load_ok(
+      "smtp:\n  auth:\n    users:\n"
+      "      - {username: a, password_file: " +
+      one +
+      "}\n"
+      "      - {username: b, password_file: " +
+      two +
+      "}\n"
+      "      - {username: c, password_file: " +
+      crlf +
+      "}\n"
+      "      - {username: d, password_file: " +
+      none +
+      "}\n"
+      "      - {username: e, password: inline}\n");
   ASSERT_EQ(c.smtp.auth.users.size(), 5u);
   EXPECT_EQ(c.smtp.auth.users[0].password, "pw1");
   EXPECT_EQ(c.smtp.auth.users[1].password, "pw2\n");
@@ -222,9 +235,10 @@ TEST(LoadSecrets, FileStripsExactlyOneTrailingNewline) {
 TEST(LoadSecrets, EnvironmentVariables) {
   setenv("CONFIG_TEST_API_KEY", "key-from-env", 1);
   setenv("CONFIG_TEST_RELAY_PW", "relay-from-env", 1);
-  config::Config c = load_ok("api:\n  keys:\n    - {name: ci, key_env: CONFIG_TEST_API_KEY}\n"
-                             "relay:\n  upstream: {host: 127.0.0.1, port: 2587, tls: none}\n"
-                             "  auth: {mechanism: plain, username: u, password_env: CONFIG_TEST_RELAY_PW}\n");
+  config::Config c = load_ok(
+      "api:\n  keys:\n    - {name: ci, key_env: CONFIG_TEST_API_KEY}\n"
+      "relay:\n  upstream: {host: 127.0.0.1, port: 2587, tls: none}\n"
+      "  auth: {mechanism: plain, username: u, password_env: CONFIG_TEST_RELAY_PW}\n");
   unsetenv("CONFIG_TEST_API_KEY");
   unsetenv("CONFIG_TEST_RELAY_PW");
   ASSERT_EQ(c.api.keys.size(), 1u);
@@ -236,10 +250,11 @@ TEST(LoadSecrets, EnvironmentVariables) {
 }
 
 TEST(LoadUnits, SizesAcceptUnitsAndPlainIntegers) {
-  config::Config c = load_ok("smtp:\n  limits:\n    max_message_size: 10MB\n"
-                             "    max_buffered_bytes: 1GiB\n"
-                             "store: {max_size: 2048}\n"
-                             "routes: [{match: \"*\", max_attachment_bytes: 512KiB}]\n");
+  config::Config c = load_ok(
+      "smtp:\n  limits:\n    max_message_size: 10MB\n"
+      "    max_buffered_bytes: 1GiB\n"
+      "store: {max_size: 2048}\n"
+      "routes: [{match: \"*\", max_attachment_bytes: 512KiB}]\n");
   EXPECT_EQ(c.smtp.limits.max_message_size, 10'000'000u);
   EXPECT_EQ(c.smtp.limits.max_buffered_bytes, uint64_t(1) << 30);
   EXPECT_EQ(c.store.max_size, 2048u);
@@ -247,10 +262,11 @@ TEST(LoadUnits, SizesAcceptUnitsAndPlainIntegers) {
 }
 
 TEST(LoadUnits, DurationsInEveryUnit) {
-  config::Config c = load_ok("smtp:\n  greet_delay: 1500ms\n"
-                             "  limits: {command_timeout: 90s, data_timeout: 2m}\n"
-                             "delivery: {retry: {initial: 1s, max_interval: 2h, max_age: 3d}}\n"
-                             "store: {commit_delay: 5ms, retention: {delivered: 12h, dead: 30d}}\n");
+  config::Config c = load_ok(
+      "smtp:\n  greet_delay: 1500ms\n"
+      "  limits: {command_timeout: 90s, data_timeout: 2m}\n"
+      "delivery: {retry: {initial: 1s, max_interval: 2h, max_age: 3d}}\n"
+      "store: {commit_delay: 5ms, retention: {delivered: 12h, dead: 30d}}\n");
   EXPECT_EQ(c.smtp.greet_delay, 1500ms);
   EXPECT_EQ(c.smtp.limits.command_timeout, 90s);
   EXPECT_EQ(c.smtp.limits.data_timeout, 2min);
@@ -266,15 +282,18 @@ TEST(LoadSmtp, EnumsFlagsAndListeners) {
   TempDir dir;
   std::string cert = dir.write("c.pem", "x");
   std::string key = dir.write("k.pem", "x");
-  config::Config c = load_ok("smtp:\n  listen: [\"127.0.0.1:0\", \"[::1]:2525\"]\n"
-                             "  tls_listen: \"127.0.0.1:4650\"\n"
-                             "  tls: {cert_file: " + cert + ", key_file: " + key + "}\n"
-                             "  require_tls: true\n  bare_lf: accept\n  io_threads: 2\n"
-                             "  auth: {required: true, allow_plaintext: true,"
-                             " users: [{username: u, password: p}]}\n"
-                             "  limits: {max_recipients: 5, max_command_line: 2048,"
-                             " max_line_length: 1000, max_errors: 3}\n"
-                             "log: {level: debug}\n");
+  config::Config c = load_ok(
+      "smtp:\n  listen: [\"127.0.0.1:0\", \"[::1]:2525\"]\n"
+      "  tls_listen: \"127.0.0.1:4650\"\n"
+      "  tls: {cert_file: " +
+      cert + ", key_file: " + key +
+      "}\n"
+      "  require_tls: true\n  bare_lf: accept\n  io_threads: 2\n"
+      "  auth: {required: true, allow_plaintext: true,"
+      " users: [{username: u, password: p}]}\n"
+      "  limits: {max_recipients: 5, max_command_line: 2048,"
+      " max_line_length: 1000, max_errors: 3}\n"
+      "log: {level: debug}\n");
   EXPECT_EQ(c.smtp.listen, (std::vector<std::string>{"127.0.0.1:0", "[::1]:2525"}));
   EXPECT_EQ(c.smtp.tls_listen, std::vector<std::string>{"127.0.0.1:4650"});
   EXPECT_TRUE(c.smtp.tls.enabled());

@@ -80,8 +80,9 @@ TEST(MailFrom, from_keyword_and_parameters_are_case_insensitive) {
 
 TEST(MailFrom, body_values) {
   EXPECT_EQ(mail_ok("FROM:<a@example.com> BODY=7BIT").body, "7BIT");
-  EXPECT_EQ(mail_ok("FROM:<root@nsa.gov> BODY=BINARYMIME").body, "BINARYMIME");  // GO Chunking_Binarymime
-  EXPECT_EQ(mail_error("FROM: <anne@example.com> BODY=FOOBAR"), kBadArguments);   // AIO
+  EXPECT_EQ(mail_ok("FROM:<root@nsa.gov> BODY=BINARYMIME").body,
+            "BINARYMIME");  // GO Chunking_Binarymime
+  EXPECT_EQ(mail_error("FROM: <anne@example.com> BODY=FOOBAR"), kBadArguments);  // AIO
 }
 
 TEST(MailFrom, bad_size_values_are_rejected) {
@@ -104,7 +105,8 @@ TEST(MailFrom, smtputf8_address_and_parameter) {  // GO TestServerSMTPUTF8, DC v
 
 TEST(MailFrom, auth_parameter_is_recorded_decoded) {  // RFC 4954 5
   EXPECT_EQ(mail_ok("FROM:<a@example.com> AUTH=<>").params.at("AUTH"), "<>");
-  EXPECT_EQ(mail_ok("FROM:<a@example.com> AUTH=e+3Dmc2@example.com").params.at("AUTH"), "e=mc2@example.com");
+  EXPECT_EQ(mail_ok("FROM:<a@example.com> AUTH=e+3Dmc2@example.com").params.at("AUTH"),
+            "e=mc2@example.com");
 }
 
 TEST(MailFrom, dsn_ret_and_envid) {  // RFC 3461 4.3, 4.4
@@ -121,7 +123,9 @@ TEST(MailFrom, envid_xtext_is_decoded) {  // NM
 }
 
 TEST(MailFrom, envid_with_nul_or_encoded_crlf_is_rejected) {  // NM
-  EXPECT_EQ(mail_error("FROM:<test@example.com> ENVID=ab\x00"s "cd"), kBadArguments);
+  EXPECT_EQ(mail_error("FROM:<test@example.com> ENVID=ab\x00"s
+                       "cd"),
+            kBadArguments);
   EXPECT_EQ(mail_error("FROM:<test@example.com> ENVID=ab+0D+0Acd"), kBadArguments);
   EXPECT_EQ(mail_error("FROM:<test@example.com> ENVID=ab+00cd"), kBadArguments);
   EXPECT_EQ(mail_error("FROM:<test@example.com> ENVID=ab+2"), kBadArguments);
@@ -159,7 +163,8 @@ TEST(MailFrom, quoted_local_part_is_kept_as_sent) {
 }
 
 TEST(MailFrom, source_route_is_dropped) {  // RFC 5321 4.1.1.3
-  EXPECT_EQ(mail_ok("FROM:<@relay.example,@other.example:anne@example.com>").address, "anne@example.com");
+  EXPECT_EQ(mail_ok("FROM:<@relay.example,@other.example:anne@example.com>").address,
+            "anne@example.com");
   EXPECT_EQ(mail_error("FROM:<@relay.example anne@example.com>"), kBadSender);
 }
 
@@ -170,16 +175,19 @@ TEST(MailFrom, address_literals) {
 }
 
 TEST(MailFrom, malformed_addresses_are_bad_sender_syntax) {
-  for (const char* args : {"FROM:<anne>", "FROM:<@example.com>", "FROM:<anne@>", "FROM:<anne@@example.com>",
-                           "FROM:<.anne@example.com>", "FROM:<an..ne@example.com>", "FROM:<an ne@example.com>",
-                           "FROM:<anne@exa mple.com>", "FROM:<anne@-example.com>", "FROM:<anne@example..com>",
-                           "FROM:<anne@example.com", "FROM:<anne@example.com.>", "FROM:<a(b)@example.com>"}) {
+  for (const char* args :
+       {"FROM:<anne>", "FROM:<@example.com>", "FROM:<anne@>", "FROM:<anne@@example.com>",
+        "FROM:<.anne@example.com>", "FROM:<an..ne@example.com>", "FROM:<an ne@example.com>",
+        "FROM:<anne@exa mple.com>", "FROM:<anne@-example.com>", "FROM:<anne@example..com>",
+        "FROM:<anne@example.com", "FROM:<anne@example.com.>", "FROM:<a(b)@example.com>"}) {
     EXPECT_EQ(mail_error(args), kBadSender) << args;
   }
 }
 
 TEST(MailFrom, control_and_invisible_characters_are_rejected) {  // NM address tests
-  EXPECT_EQ(mail_error("FROM:<te\x00"s "st@example.com>"), kBadSender);
+  EXPECT_EQ(mail_error("FROM:<te\x00"s
+                       "st@example.com>"),
+            kBadSender);
   EXPECT_EQ(mail_error("FROM:<te\x1bst@example.com>"), kBadSender);
   EXPECT_EQ(mail_error("FROM:<te\x7fst@example.com>"), kBadSender);
   EXPECT_EQ(mail_error("FROM:<te\u0085st@example.com>"), kBadSender);
@@ -198,7 +206,8 @@ TEST(MailFrom, length_limits) {  // RFC 5321 4.5.3.1.1-3
   EXPECT_EQ(mail_error("FROM:<" + local64 + "l@example.com>"), kBadSender);
 
   // 189-byte domain: "<" + 64 + "@" + 189 + ">" = 256 bytes.
-  const std::string domain189 = std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(61, 'c');
+  const std::string domain189 =
+      std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(61, 'c');
   ASSERT_EQ(domain189.size(), 189u);
   EXPECT_TRUE(parse_mail_from("FROM:<" + local64 + "@" + domain189 + ">").value.has_value());
   EXPECT_EQ(mail_error("FROM:<" + local64 + "@" + domain189 + "d>"), kBadSender);
@@ -217,7 +226,9 @@ TEST(RcptTo, plain_address) {
   EXPECT_EQ(rcpt_ok("to: <bart@example.com>").address, "bart@example.com");
 }
 
-TEST(RcptTo, null_path_is_rejected) { EXPECT_EQ(rcpt_error("TO:<>"), kBadRecipient); }
+TEST(RcptTo, null_path_is_rejected) {
+  EXPECT_EQ(rcpt_error("TO:<>"), kBadRecipient);
+}
 
 TEST(RcptTo, missing_path_is_rejected) {
   EXPECT_EQ(rcpt_error("TO:"), kBadArguments);
@@ -240,7 +251,11 @@ TEST(RcptTo, zero_width_characters_are_rejected) {  // NM
 }
 
 TEST(RcptTo, utf8_address_is_accepted) {
-  EXPECT_EQ(rcpt_ok("TO:<\xc3\xb6@b\xc3\xbc" "cher.example>").address, "\xc3\xb6@b\xc3\xbc" "cher.example");
+  EXPECT_EQ(rcpt_ok("TO:<\xc3\xb6@b\xc3\xbc"
+                    "cher.example>")
+                .address,
+            "\xc3\xb6@b\xc3\xbc"
+            "cher.example");
 }
 
 TEST(RcptTo, notify_values) {  // RFC 3461 4.1
@@ -248,8 +263,8 @@ TEST(RcptTo, notify_values) {  // RFC 3461 4.1
   EXPECT_EQ(rcpt_ok("TO:<b@example.com> notify=success,failure,delay").params.at("NOTIFY"),
             "SUCCESS,FAILURE,DELAY");
   EXPECT_EQ(rcpt_ok("TO:<b@example.com> NOTIFY=FAILURE").params.at("NOTIFY"), "FAILURE");
-  for (const char* bad : {"NOTIFY=NEVER,SUCCESS", "NOTIFY=SOMETIMES", "NOTIFY=SUCCESS,", "NOTIFY=,DELAY",
-                          "NOTIFY=DELAY,DELAY", "NOTIFY"}) {
+  for (const char* bad : {"NOTIFY=NEVER,SUCCESS", "NOTIFY=SOMETIMES", "NOTIFY=SUCCESS,",
+                          "NOTIFY=,DELAY", "NOTIFY=DELAY,DELAY", "NOTIFY"}) {
     EXPECT_EQ(rcpt_error("TO:<b@example.com> "s + bad), kBadArguments) << bad;
   }
 }

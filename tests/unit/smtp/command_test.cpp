@@ -54,10 +54,14 @@ TEST(Command, dovecot_valid_commands_parse) {
   EXPECT_EQ(vrfy.args, "\"Sherlock Holmes\"");
 }
 
-TEST(Command, empty_line_is_bad_syntax) { expect_bad_syntax(""); }
+TEST(Command, empty_line_is_bad_syntax) {
+  expect_bad_syntax("");
+}
 
 TEST(Command, control_characters_anywhere_are_bad_syntax) {
-  expect_bad_syntax("NOOP a\x00"s "b");
+  expect_bad_syntax(
+      "NOOP a\x00"s
+      "b");
   expect_bad_syntax("NOOP a\tb");
   expect_bad_syntax("NOOP a\nb");
   expect_bad_syntax("NOOP \x7f");
@@ -75,9 +79,10 @@ TEST(Command, verbs_are_case_insensitive_and_upper_cased) {
 
 TEST(Command, every_known_verb_is_recognised) {
   const std::pair<const char*, Verb> verbs[] = {
-      {"EHLO", Verb::ehlo}, {"HELO", Verb::helo}, {"MAIL", Verb::mail}, {"RCPT", Verb::rcpt},
-      {"DATA", Verb::data}, {"BDAT", Verb::bdat}, {"RSET", Verb::rset}, {"NOOP", Verb::noop},
-      {"QUIT", Verb::quit}, {"VRFY", Verb::vrfy}, {"EXPN", Verb::expn}, {"HELP", Verb::help},
+      {"EHLO", Verb::ehlo},         {"HELO", Verb::helo}, {"MAIL", Verb::mail},
+      {"RCPT", Verb::rcpt},         {"DATA", Verb::data}, {"BDAT", Verb::bdat},
+      {"RSET", Verb::rset},         {"NOOP", Verb::noop}, {"QUIT", Verb::quit},
+      {"VRFY", Verb::vrfy},         {"EXPN", Verb::expn}, {"HELP", Verb::help},
       {"STARTTLS", Verb::starttls}, {"AUTH", Verb::auth}};
   for (const auto& [name, verb] : verbs) EXPECT_EQ(parsed(name).verb, verb) << name;
 }
@@ -105,7 +110,8 @@ TEST(Command, arguments_keep_inner_spaces_and_lose_trailing_ones) {
   Command data = parsed("DATA FOOBAR");
   EXPECT_EQ(data.verb, Verb::data);
   EXPECT_EQ(data.args, "FOOBAR");
-  EXPECT_EQ(parsed("MAIL FROM:<a@b.c> SIZE=10  BODY=8BITMIME  ").args, "FROM:<a@b.c> SIZE=10  BODY=8BITMIME");
+  EXPECT_EQ(parsed("MAIL FROM:<a@b.c> SIZE=10  BODY=8BITMIME  ").args,
+            "FROM:<a@b.c> SIZE=10  BODY=8BITMIME");
   EXPECT_EQ(parsed("AUTH PLAIN").args, "PLAIN");
 }
 
@@ -132,12 +138,12 @@ TEST(Command, smtp_lines_are_not_http) {
 TEST(Utf8, accepts_ascii_and_well_formed_sequences) {
   EXPECT_TRUE(valid_utf8(""));
   EXPECT_TRUE(valid_utf8("plain ascii"));
-  EXPECT_TRUE(valid_utf8("f\xc3\xb6\xc3\xa4"));         // U+00F6 U+00E4
-  EXPECT_TRUE(valid_utf8("\xe2\x82\xac"));              // U+20AC
-  EXPECT_TRUE(valid_utf8("\xed\x9f\xbf"));              // U+D7FF, just below the surrogates
-  EXPECT_TRUE(valid_utf8("\xee\x80\x80"));              // U+E000, just above them
-  EXPECT_TRUE(valid_utf8("\xf0\x9f\x98\x80"));          // U+1F600
-  EXPECT_TRUE(valid_utf8("\xf4\x8f\xbf\xbf"));          // U+10FFFF
+  EXPECT_TRUE(valid_utf8("f\xc3\xb6\xc3\xa4"));  // U+00F6 U+00E4
+  EXPECT_TRUE(valid_utf8("\xe2\x82\xac"));       // U+20AC
+  EXPECT_TRUE(valid_utf8("\xed\x9f\xbf"));       // U+D7FF, just below the surrogates
+  EXPECT_TRUE(valid_utf8("\xee\x80\x80"));       // U+E000, just above them
+  EXPECT_TRUE(valid_utf8("\xf0\x9f\x98\x80"));   // U+1F600
+  EXPECT_TRUE(valid_utf8("\xf4\x8f\xbf\xbf"));   // U+10FFFF
 }
 
 TEST(Utf8, rejects_overlongs) {
@@ -150,8 +156,8 @@ TEST(Utf8, rejects_overlongs) {
 }
 
 TEST(Utf8, rejects_surrogates_and_code_points_above_10ffff) {
-  EXPECT_FALSE(valid_utf8("\xed\xa0\x80"));  // U+D800
-  EXPECT_FALSE(valid_utf8("\xed\xbf\xbf"));  // U+DFFF
+  EXPECT_FALSE(valid_utf8("\xed\xa0\x80"));      // U+D800
+  EXPECT_FALSE(valid_utf8("\xed\xbf\xbf"));      // U+DFFF
   EXPECT_FALSE(valid_utf8("\xf4\x90\x80\x80"));  // U+110000
   EXPECT_FALSE(valid_utf8("\xf5\x80\x80\x80"));
   EXPECT_FALSE(valid_utf8("\xff"));

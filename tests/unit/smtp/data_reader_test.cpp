@@ -121,7 +121,8 @@ TEST(DataReaderSmuggling, fake_end_of_data_with_bare_line_end_is_rejected_after_
     ReadResult result = read(wire);
     EXPECT_TRUE(result.done) << fake.name;
     EXPECT_EQ(result.consumed, wire.size() - kAfter.size()) << fake.name;
-    EXPECT_EQ(result.verdict, fake.has_bare_line_end ? Verdict::bare_line_end : Verdict::ok) << fake.name;
+    EXPECT_EQ(result.verdict, fake.has_bare_line_end ? Verdict::bare_line_end : Verdict::ok)
+        << fake.name;
   }
 }
 
@@ -151,30 +152,35 @@ TEST(DataReaderSmuggling, aiosmtpd_vector_is_one_message_containing_no_smuggling
 }
 
 TEST(DataReaderSmuggling, go_smtp_crlf_dot_lf_is_data) {  // TestServer_smtpSmuggling
-  ReadResult result = read("Hey\r\nThis line ends in a dot:\r\n.\nFinal dot comes after.\r\n.\r\n", accept_bare());
+  ReadResult result =
+      read("Hey\r\nThis line ends in a dot:\r\n.\nFinal dot comes after.\r\n.\r\n", accept_bare());
   EXPECT_TRUE(result.done);
   EXPECT_EQ(result.message, "Hey\r\nThis line ends in a dot:\r\n\nFinal dot comes after.\r\n");
 }
 
 TEST(DataReaderSmuggling, go_smtp_lf_dot_crlf_is_data) {  // TestServer_smtpSmuggling
-  ReadResult result = read("Hey\r\nThis line ends in a dot:\n.\r\nFinal dot comes after.\r\n.\r\n", accept_bare());
+  ReadResult result =
+      read("Hey\r\nThis line ends in a dot:\n.\r\nFinal dot comes after.\r\n.\r\n", accept_bare());
   EXPECT_TRUE(result.done);
   EXPECT_EQ(result.message, "Hey\r\nThis line ends in a dot:\n.\r\nFinal dot comes after.\r\n");
 }
 
 TEST(DataReaderSmuggling, bare_lf_dot_never_ends_data) {  // GO TestServer_LFDotLF
-  const std::string wire = "From: root@nsa.gov\r\n\r\nhey\r\n\n.\nthis is going to break your server\r\n.\r\n";
+  const std::string wire =
+      "From: root@nsa.gov\r\n\r\nhey\r\n\n.\nthis is going to break your server\r\n.\r\n";
   ReadResult result = read(wire, accept_bare());
   EXPECT_TRUE(result.done);
   EXPECT_EQ(result.consumed, wire.size());
-  EXPECT_EQ(result.message, "From: root@nsa.gov\r\n\r\nhey\r\n\n.\nthis is going to break your server\r\n");
+  EXPECT_EQ(result.message,
+            "From: root@nsa.gov\r\n\r\nhey\r\n\n.\nthis is going to break your server\r\n");
 }
 
 TEST(DataReaderSmuggling, exim_bare_dot_lf_then_commands_stay_in_one_message) {  // EX 0900
   const std::string body = "Subject: test of smuggled smtp\r\n\r\nbody text\r\n";
   const std::string smuggled =
       "mail from:<smuggler@y>\r\nrcpt to:<CALLER@test.ex>\r\nbdat 86 last\r\n"
-      "Subject: send me all your money!\r\n\r\nAll your base are belong to us.  Send Bitcoins.\r\nQUIT\r\n";
+      "Subject: send me all your money!\r\n\r\nAll your base are belong to us.  Send "
+      "Bitcoins.\r\nQUIT\r\n";
   const std::string wire = body + ".\n" + smuggled + ".\r\n" + "QUIT\r\n";
   ReadResult result = read(wire, accept_bare());
   EXPECT_TRUE(result.done);
@@ -184,7 +190,8 @@ TEST(DataReaderSmuggling, exim_bare_dot_lf_then_commands_stay_in_one_message) { 
 }
 
 TEST(DataReaderSmuggling, exim_bare_lf_inside_header_is_rejected_or_kept_verbatim) {  // EX 0460
-  const std::string wire = "Subject: contains >\n< bare lf\r\nFrom: x@y\nBheader: some text\r\n\r\nbody\r\n.\r\n";
+  const std::string wire =
+      "Subject: contains >\n< bare lf\r\nFrom: x@y\nBheader: some text\r\n\r\nbody\r\n.\r\n";
   EXPECT_EQ(read(wire).verdict, Verdict::bare_line_end);
   ReadResult kept = read(wire, accept_bare());
   EXPECT_EQ(kept.message, wire.substr(0, wire.size() - 3));
@@ -192,7 +199,8 @@ TEST(DataReaderSmuggling, exim_bare_lf_inside_header_is_rejected_or_kept_verbati
 
 TEST(DataReaderSmuggling, pipelined_second_transaction_after_real_end_is_not_consumed) {  // HB
   const std::string first = "Subject: one\r\n\r\nfirst\r\n.\r\n";
-  const std::string rest = "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\nsecond\r\n.\r\n";
+  const std::string rest =
+      "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nDATA\r\nsecond\r\n.\r\n";
   ReadResult result = read(first + rest);
   EXPECT_TRUE(result.done);
   EXPECT_EQ(result.consumed, first.size());
@@ -254,8 +262,12 @@ TEST(DataReader, empty_feed_consumes_nothing) {
 }
 
 TEST(DataReader, nul_bytes_are_data) {
-  ReadResult result = read("a\x00" "b\r\n\x00\r\n.\r\n"s);
-  EXPECT_EQ(result.message, "a\x00" "b\r\n\x00\r\n"s);
+  ReadResult result = read(
+      "a\x00"
+      "b\r\n\x00\r\n.\r\n"s);
+  EXPECT_EQ(result.message,
+            "a\x00"
+            "b\r\n\x00\r\n"s);
   EXPECT_EQ(result.verdict, Verdict::ok);
 }
 
@@ -290,7 +302,8 @@ TEST(DataReaderLimits, line_of_998_bytes_is_allowed_999_is_not) {  // RFC 5321 4
   EXPECT_EQ(read(std::string(999, 'a') + "\r\n.\r\n").verdict, Verdict::line_too_long);
   // The stuffed dot does not count.
   EXPECT_EQ(read("." + std::string(998, 'a') + "\r\n.\r\n").verdict, Verdict::ok);
-  EXPECT_EQ(read(std::string(998, 'a') + "\r\n" + std::string(998, 'b') + "\r\n.\r\n").verdict, Verdict::ok);
+  EXPECT_EQ(read(std::string(998, 'a') + "\r\n" + std::string(998, 'b') + "\r\n.\r\n").verdict,
+            Verdict::ok);
 }
 
 TEST(DataReaderLimits, too_much_mail_data_is_reported_after_terminator) {  // AIO, limit 20
@@ -333,12 +346,14 @@ TEST(DataReaderLimits, too_long_lines_then_too_big_reports_line_too_long) {  // 
 TEST(DataReaderLimits, first_violation_inside_one_line_wins) {
   const std::string wire = std::string(30, 'a') + "\r\n.\r\n";
   EXPECT_EQ(read(wire, sized(20, 10)).verdict, Verdict::line_too_long);  // byte 9 before byte 21
-  EXPECT_EQ(read(wire, sized(5, 10)).verdict, Verdict::too_big);          // byte 6 before byte 9
+  EXPECT_EQ(read(wire, sized(5, 10)).verdict, Verdict::too_big);         // byte 6 before byte 9
 }
 
 TEST(DataReaderLimits, bare_line_end_before_long_line_wins_and_vice_versa) {
-  EXPECT_EQ(read("a\nb" + std::string(50, 'c') + "\r\n.\r\n", sized(1000, 10)).verdict, Verdict::bare_line_end);
-  EXPECT_EQ(read(std::string(50, 'c') + "\rx\r\n.\r\n", sized(1000, 10)).verdict, Verdict::line_too_long);
+  EXPECT_EQ(read("a\nb" + std::string(50, 'c') + "\r\n.\r\n", sized(1000, 10)).verdict,
+            Verdict::bare_line_end);
+  EXPECT_EQ(read(std::string(50, 'c') + "\rx\r\n.\r\n", sized(1000, 10)).verdict,
+            Verdict::line_too_long);
 }
 
 // --- ContentChecker directly (BDAT, SMTP-CASES 4) ----------------------------------------------
@@ -365,7 +380,8 @@ TEST(ContentChecker, go_chunking_too_long_message) {  // limit 50: 30 + 96 bytes
 }
 
 TEST(ContentChecker, exim_bdat_with_bare_lf_header_is_rejected) {  // EX 0900
-  EXPECT_EQ(check({"To: Susan@random.com\nFrom: Sam@random.com\r\n\r\nbody\r\n"}), Verdict::bare_line_end);
+  EXPECT_EQ(check({"To: Susan@random.com\nFrom: Sam@random.com\r\n\r\nbody\r\n"}),
+            Verdict::bare_line_end);
 }
 
 TEST(ContentChecker, body_not_ending_in_crlf_is_accepted) {  // EX 0900 bdat 98 last

@@ -21,7 +21,8 @@ std::string plain_error(std::string_view response) {
 PlainCredentials plain_ok(std::string_view response) {
   auto result = decode_plain(response);
   EXPECT_TRUE(std::holds_alternative<PlainCredentials>(result)) << "rejected: " << response;
-  return std::holds_alternative<PlainCredentials>(result) ? std::get<PlainCredentials>(result) : PlainCredentials{};
+  return std::holds_alternative<PlainCredentials>(result) ? std::get<PlainCredentials>(result)
+                                                          : PlainCredentials{};
 }
 
 std::string login_error(std::string_view response) {
@@ -72,7 +73,10 @@ TEST(SaslPlain, empty_username_is_rejected) {
 }
 
 TEST(SaslPlain, control_characters_in_fields_are_rejected) {  // NM
-  EXPECT_EQ(plain_error(common::base64_encode("\0us\x01" "er\0pass"s)).substr(0, 10), "501 5.5.2 ");
+  EXPECT_EQ(plain_error(common::base64_encode("\0us\x01"
+                                              "er\0pass"s))
+                .substr(0, 10),
+            "501 5.5.2 ");
   EXPECT_EQ(plain_error(common::base64_encode("\0user\0pa\nss"s)).substr(0, 10), "501 5.5.2 ");
   EXPECT_EQ(plain_error(common::base64_encode("\0user\0pa\xc3ss"s)).substr(0, 10), "501 5.5.2 ");
 }
@@ -95,7 +99,10 @@ TEST(SaslLogin, equals_sign_is_an_empty_value) {  // AIO: "=" / "=" reaches the 
 
 TEST(SaslLogin, bad_base64_and_control_characters_are_rejected) {
   EXPECT_EQ(login_error("ab@%"), kBadBase64);
-  EXPECT_EQ(login_error(common::base64_encode("us\x1b" "er")).substr(0, 10), "501 5.5.2 ");
+  EXPECT_EQ(login_error(common::base64_encode("us\x1b"
+                                              "er"))
+                .substr(0, 10),
+            "501 5.5.2 ");
   EXPECT_EQ(login_error(common::base64_encode("us\0er"s)).substr(0, 10), "501 5.5.2 ");
 }
 
