@@ -1,0 +1,213 @@
+// Address lists (RFC 5322 3.4): display names (quoted, RFC 2047 encoded), groups, comments,
+// quoted local parts, UTF-8 addresses (RFC 6532), and the obsolete forms of RFC 5322 4.4 (routes
+// "<@a,@b:user@c>", CFWS around dots), plus missing angle brackets ("Name user@host").
+#include "mime/internal.h"
+
+namespace mime {
+namespace {
+
+enum class Kind { atom, quoted, comment, angle, special };
+
+struct Token {
+  Kind kind;
+  std::string text;
+  bool space_before = false;
+};
+
+bool is_atom_char(char c) {
+  return !detail::is_space(c) && c != '(' && c != ')' && c != '<' && c != '>' && c != ',' && c != ';' &&
+         c != ':' && c != '@' && c != '"';
+}
+
+// Reads a comment at s[i] == '(' (nested, escapes removed); returns its text without the parens.
+std::string read_comment(std::string_view s, size_t& i) {
+  std::string out;
+  int nesting = 0;
+  while (i < s.size()) {
+    char c = s[i++];
+    if (c == '\\' && i < s.size()) {
+      out += s[i++];
+      continue;
+    }
+    if (c == '(' && nesting++ == 0) continue;
+    if (c == ')' && --nesting == 0) break;
+    out += c;
+  }
+  return out;
+}
+
+std::string read_quoted(std::string_view s, size_t& i) {
+  std::string out;
+  ++i;
+  while (i < s.size() && s[i] != '"') {
+    if (s[i] == '\\' && i + 1 < s.size()) ++i;
+    out += s[i++];
+  }
+  ++i;
+  return out;
+}
+
+// The addr-spec inside < >: comments and white space dropped, quoted local parts unquoted, an
+// obsolete route (RFC 5322 4.4 obs-route) removed.
+std::string clean_angle(std::string_view s) {
+  std::string out;
+  size_t i = 0;
+  while (i < s.size()) {
+    char c = s[i];
+    if (c == '(') read_comment(s, i);
+    else if (c == '"') out += read_quoted(s, i);
+    else if (detail::is_space(c)) ++i;
+    else out += s[i++];
+  }
+  if (!out.empty() && out.front() == '@') {
+    size_t colon = out.rfind(':');
+    if (colon != std::string::npos) out.erase(0, colon + 1);
+  }
+  return out;
+}
+
+std::vector<Token> tokenize(std::string_view s) {
+  std::vector<Token> tokens;
+  size_t i = 0;
+  bool space = false;
+  while (i < s.size()) {
+    char c = s[i];
+    if (detail::is_space(c)) {
+      space = true;
+      ++i;
+      continue;
+    }
+    Token t{Kind::atom, {}, space};
+    space = false;
+    if (c == '(') {
+      t.kind = Kind::comment;
+      t.text = read_comment(s, i);
+      space = true;
+    } else if (c == '"') {
+      t.kind = Kind::quoted;
+      t.text = read_quoted(s, i);
+    } else if (c == '<') {
+      size_t j = i + 1;
+      while (j < s.size() && s[j] != '>') {
+        if (s[j] == '"') {
+          size_t close = s.find('"', j + 1);
+          j = close == std::string_view::npos ? s.size() : close + 1;  // unterminated: to the end
+        } else {
+          ++j;
+        }
+      }
+      t.kind = Kind::angle;
+      t.text = clean_angle(s.substr(i + 1, j - i - 1));
+      i = j + 1;
+    } else if (!is_atom_char(c)) {
+      t.kind = Kind::special;
+      t.text = std::string(1, c);
+      ++i;
+    } else {
+      size_t j = i;
+      while (j < s.size() && is_atom_char(s[j])) ++j;
+      t.text = std::string(s.substr(i, j - i));
+      i = j;
+    }
+    tokens.push_back(std::move(t));
+  }
+  return tokens;
+}
+
+std::string join_words(const std::vector<std::string>& words) {
+  std::string out;
+  for (const auto& w : words) {
+    if (!out.empty()) out += ' ';
+    out += w;
+  }
+  return decode_unstructured(out);
+}
+
+// One mailbox from its tokens (RFC 5322 3.4 mailbox, name-addr / addr-spec), lenient.
+std::optional<Address> make_mailbox(const std::vector<Token>& tokens) {
+  Address a;
+  std::vector<std::string> before, after, comments;
+  bool have_angle = false;
+  for (const auto& t : tokens) {
+    if (t.kind == Kind::comment) {
+      if (!detail::trim(t.text).empty()) comments.push_back(t.text);
+    } else if (t.kind == Kind::angle && !have_angle) {
+      have_angle = true;
+      a.address = t.text;
+    } else {
+      (have_angle ? after : before).push_back(t.text);
+    }
+  }
+  if (!have_angle) {
+    // Group tokens into words: '@', '.' and quoted local parts glue to their neighbours.
+    std::vector<std::string> words;
+    bool glue_next = false;
+    for (const auto& t : tokens) {
+      if (t.kind == Kind::comment) continue;
+      bool glue = glue_next || (!t.space_before && !words.empty()) || t.text == "@" || t.text.front() == '.';
+      if (glue && !words.empty()) words.back() += t.text;
+      else words.push_back(t.text);
+      glue_next = t.text == "@" || t.text.back() == '.';
+    }
+    before.clear();
+    for (const auto& w : words) {
+      if (w.find('@') != std::string::npos) a.address = w;  // the last one with '@' wins
+      else before.push_back(w);
+    }
+    if (a.address.empty() && words.size() == 1) {
+      a.address = words.front();
+      before.clear();
+    }
+    if (!a.address.empty()) {
+      std::vector<std::string> rest;
+      for (const auto& w : words)
+        if (w != a.address) rest.push_back(w);
+      before = rest;
+    }
+  }
+  a.name = join_words(before);
+  if (a.name.empty()) a.name = join_words(after);
+  if (a.name.empty()) a.name = join_words(comments);
+  a.address = detail::undeclared_to_utf8(a.address);
+  if (a.name.empty() && a.address.empty()) return std::nullopt;
+  return a;
+}
+
+}  // namespace
+
+std::vector<Address> parse_address_list(std::string_view value) {
+  std::vector<Token> tokens = tokenize(detail::unfold(value));
+  std::vector<Address> out;
+  std::vector<Token> current;
+  std::string group;
+  bool in_group = false;
+  auto emit = [&] {
+    if (auto a = make_mailbox(current)) {
+      a->group = group;
+      out.push_back(std::move(*a));
+    }
+    current.clear();
+  };
+  for (auto& t : tokens) {
+    if (t.kind == Kind::special && t.text == ",") {
+      emit();
+    } else if (t.kind == Kind::special && t.text == ";") {
+      emit();
+      group.clear();  // RFC 5322 3.4 group ends with ';'
+      in_group = false;
+    } else if (t.kind == Kind::special && t.text == ":" && !in_group) {
+      // display-name ':' starts a group
+      std::vector<std::string> words, comments;
+      for (const auto& g : current) (g.kind == Kind::comment ? comments : words).push_back(g.text);
+      group = join_words(words);
+      in_group = true;
+      current.clear();
+    } else {
+      current.push_back(std::move(t));
+    }
+  }
+  emit();
+  return out;
+}
+
+}  // namespace mime

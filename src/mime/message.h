@@ -1,0 +1,112 @@
+// mime::parse: RFC 5322 + MIME bytes → a Message (a flat table of parts with offsets into the
+// one raw buffer, Stalwart-style). Pure (no I/O), lenient: malformed input never throws, what
+// was repaired is recorded in `defects`. Every string it returns is valid UTF-8.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mime {
+
+struct Limits {
+  size_t max_depth = 50;         // multipart / message/rfc822 nesting; deeper → one leaf + defect
+  size_t max_parts = 5000;       // parts in the table; more → the rest stays in the last body
+  size_t max_header_fields = 2000;  // per part
+};
+
+// One header field: the name as written, the value unfolded (CRLF WSP → WSP), RFC 2047 decoded
+// and converted to UTF-8.
+struct Header {
+  std::string name;
+  std::string value;
+};
+
+struct Address {
+  std::string name;     // display name, decoded, UTF-8; "" when none
+  std::string address;  // addr-spec as written (quoted local parts unquoted); "" when none
+  std::string group;    // the RFC 5322 group it was listed in, "" when none
+};
+
+struct Part {
+  std::string number;  // IMAP part number (RFC 3501 6.4.5): "" for the root, "1", "2.1", ...
+  int parent = -1;     // index into Message::parts; -1 for the root
+  std::vector<int> children;  // multipart: its body parts; message/rfc822: the one embedded message
+  int depth = 0;
+
+  std::string content_type = "text/plain";  // "type/subtype", lower-case; default per RFC 2045 5.2
+                                            // ("message/rfc822" inside multipart/digest)
+  std::map<std::string, std::string> params;  // Content-Type parameters, lower-case names,
+                                              // RFC 2231 continuations joined and decoded
+  std::string charset;             // declared charset, lower-case; "" when none
+  std::string transfer_encoding = "7bit";  // lower-case
+  std::string disposition;         // "inline", "attachment", other as written lower-case, or ""
+  std::string filename;            // Content-Disposition filename or Content-Type name, decoded
+  std::string content_id;          // without < >
+  std::string description;
+  std::vector<Header> headers;     // this part's own header fields, in order, repeats kept
+
+  // Byte offsets into the raw message.
+  size_t begin = 0;        // first byte of the part's header
+  size_t body_begin = 0;   // first byte after the blank line ending the header
+  size_t end = 0;          // one past the body's last byte (before the CRLF of the next boundary)
+  // multipart only
+  std::string boundary;
+  size_t preamble_begin = 0, preamble_end = 0;
+  size_t epilogue_begin = 0, epilogue_end = 0;
+
+  bool is_multipart() const { return content_type.rfind("multipart/", 0) == 0; }
+  bool is_message() const { return content_type == "message/rfc822" || content_type == "message/global"; }
+  size_t body_size() const { return end - body_begin; }
+};
+
+struct Message {
+  std::vector<Part> parts;  // parts[0] is the message itself (its header is the top header)
+
+  // Summaries of the top-level header (parts[0].headers), decoded.
+  std::string subject;
+  std::vector<Address> from, to, cc, bcc, reply_to;
+  std::optional<Address> sender;
+  std::optional<std::string> date;  // RFC 3339 ("2025-11-27T00:00:00Z" / "+01:00" offsets kept)
+  std::string message_id;           // without < >
+  std::vector<std::string> in_reply_to, references;
+
+  // The main bodies (CONTRACTS.md 1): the text/plain and text/html alternatives of the first
+  // body part, not attachments; -1 when absent.
+  int text_part = -1;
+  int html_part = -1;
+  // Every leaf part that is not a main body (inline ones with a content id included). An
+  // attached message/rfc822 part counts as one attachment (the whole embedded message); its
+  // own parts are not listed again.
+  std::vector<int> attachments;
+
+  std::vector<std::string> defects;  // short stable words: "missing_closing_boundary", ...
+};
+
+Message parse(std::string_view raw, const Limits& limits = {});
+
+// The body bytes of a leaf part with its Content-Transfer-Encoding removed (base64 and
+// quoted-printable survive bad input; defects appended). Unknown encodings: bytes as they are.
+std::string decode_body(std::string_view raw, const Part& part, std::vector<std::string>* defects = nullptr);
+// Bytes in `charset` → UTF-8 with iconv (every charset glibc knows); bytes invalid in it become
+// U+FFFD (defect appended). Empty or unknown charset (defect "unknown_charset"): UTF-8 if valid,
+// else windows-1252.
+std::string to_utf8(std::string_view bytes, std::string_view charset, std::vector<std::string>* defects = nullptr);
+// A text part's content: decode_body then to_utf8 with the part's charset.
+std::string decode_text(std::string_view raw, const Part& part, std::vector<std::string>* defects = nullptr);
+
+// Header grammars, each usable alone (tested against the corpora's single-header cases).
+std::string decode_unstructured(std::string_view value);  // RFC 2047 encoded words, unfolding
+std::vector<Address> parse_address_list(std::string_view value);  // RFC 5322 3.4, groups, obsolete
+std::optional<std::string> parse_date(std::string_view value);    // RFC 5322 3.3 → RFC 3339
+std::vector<std::string> parse_message_ids(std::string_view value);  // RFC 5322 3.6.4, no < >
+struct ContentType {
+  std::string type, subtype;  // lower-case; empty when unparseable
+  std::map<std::string, std::string> params;  // RFC 2045 + RFC 2231 (continuations, charset)
+};
+ContentType parse_content_type(std::string_view value);
+
+}  // namespace mime

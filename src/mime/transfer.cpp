@@ -1,0 +1,167 @@
+// Content-Transfer-Encoding removal (RFC 2045 6): base64 and quoted-printable decoders that never
+// fail. Bad input is skipped and recorded as a defect; decoding is a table lookup per byte into a
+// preallocated buffer (no per-byte appends), linear in the input.
+#include <array>
+#include <cstring>
+
+#include "mime/internal.h"
+
+namespace mime {
+namespace detail {
+namespace {
+
+constexpr uint8_t kInvalid = 0xFF, kSpace = 0xFE, kPad = 0xFD;
+
+constexpr std::array<uint8_t, 256> make_base64_table() {
+  std::array<uint8_t, 256> t{};
+  for (auto& v : t) v = kInvalid;
+  const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  for (uint8_t i = 0; i < 64; ++i) t[static_cast<uint8_t>(alphabet[i])] = i;
+  t['-'] = 62;  // base64url, seen in the wild
+  t['_'] = 63;
+  t[' '] = t['\t'] = t['\r'] = t['\n'] = kSpace;
+  t['='] = kPad;
+  return t;
+}
+constexpr auto kBase64 = make_base64_table();
+
+}  // namespace
+
+// RFC 2045 6.8: characters outside the alphabet are ignored; we also tolerate missing padding
+// and data after padding (concatenated encodings).
+std::string decode_base64(std::string_view in, std::vector<std::string>* defects) {
+  std::string out;
+  out.resize(in.size() / 4 * 3 + 3);
+  char* o = out.data();
+  auto* s = reinterpret_cast<const unsigned char*>(in.data());
+  size_t n = in.size();
+  uint32_t acc = 0;
+  int count = 0;
+  bool invalid = false;
+  size_t i = 0;
+  while (i < n) {
+    // Fast path: four alphabet characters in a row.
+    if (count == 0 && i + 4 <= n) {
+      uint8_t a = kBase64[s[i]], b = kBase64[s[i + 1]], c = kBase64[s[i + 2]], d = kBase64[s[i + 3]];
+      if ((a | b | c | d) < 64) {
+        uint32_t v = (uint32_t(a) << 18) | (uint32_t(b) << 12) | (uint32_t(c) << 6) | d;
+        o[0] = static_cast<char>(v >> 16);
+        o[1] = static_cast<char>(v >> 8);
+        o[2] = static_cast<char>(v);
+        o += 3;
+        i += 4;
+        continue;
+      }
+    }
+    uint8_t v = kBase64[s[i++]];
+    if (v < 64) {
+      acc = (acc << 6) | v;
+      if (++count == 4) {
+        o[0] = static_cast<char>(acc >> 16);
+        o[1] = static_cast<char>(acc >> 8);
+        o[2] = static_cast<char>(acc);
+        o += 3;
+        acc = 0;
+        count = 0;
+      }
+    } else if (v == kPad) {
+      // End of a quantum: emit what the sextets so far carry (RFC 4648 4).
+      if (count == 2) *o++ = static_cast<char>(acc >> 4);
+      if (count == 3) {
+        *o++ = static_cast<char>(acc >> 10);
+        *o++ = static_cast<char>(acc >> 2);
+      }
+      if (count == 1) invalid = true;
+      acc = 0;
+      count = 0;
+    } else if (v == kInvalid) {
+      invalid = true;
+    }
+  }
+  if (count != 0) {
+    add_defect(defects, "base64_missing_padding");
+    if (count == 2) *o++ = static_cast<char>(acc >> 4);
+    if (count == 3) {
+      *o++ = static_cast<char>(acc >> 10);
+      *o++ = static_cast<char>(acc >> 2);
+    }
+  }
+  if (invalid) add_defect(defects, "invalid_base64");
+  out.resize(o - out.data());
+  return out;
+}
+
+namespace {
+// Decodes one line's text (without its line break) into `o`; returns the new end.
+char* decode_qp_line(std::string_view line, char* o, bool* invalid) {
+  size_t i = 0;
+  while (i < line.size()) {
+    const void* eq = std::memchr(line.data() + i, '=', line.size() - i);
+    size_t stop = eq ? static_cast<const char*>(eq) - line.data() : line.size();
+    std::memcpy(o, line.data() + i, stop - i);
+    o += stop - i;
+    i = stop;
+    if (i >= line.size()) break;
+    int hi = i + 1 < line.size() ? hex_value(line[i + 1]) : -1;
+    int lo = i + 2 < line.size() ? hex_value(line[i + 2]) : -1;
+    if (hi >= 0 && lo >= 0) {  // RFC 2045 6.7 (1); lower-case hex tolerated
+      *o++ = static_cast<char>(hi * 16 + lo);
+      i += 3;
+    } else {
+      *o++ = '=';  // RFC 2045 6.7 note (2): keep a bad '=' as it is
+      *invalid = true;
+      ++i;
+    }
+  }
+  return o;
+}
+}  // namespace
+
+std::string decode_quoted_printable(std::string_view in, std::vector<std::string>* defects) {
+  std::string out;
+  out.resize(in.size());
+  char* o = out.data();
+  bool invalid = false;
+  size_t pos = 0;
+  while (pos < in.size()) {
+    const void* nl = std::memchr(in.data() + pos, '\n', in.size() - pos);
+    size_t lf = nl ? static_cast<const char*>(nl) - in.data() : in.size();
+    size_t next = nl ? lf + 1 : in.size();
+    std::string_view line = in.substr(pos, lf - pos);
+    std::string_view line_break = in.substr(lf, next - lf);
+    if (!line.empty() && line.back() == '\r') {
+      line.remove_suffix(1);
+      line_break = in.substr(lf - 1, next - lf + 1);
+    }
+    // RFC 2045 6.7 (3): trailing white space on a line is padding, not data.
+    while (!line.empty() && is_wsp(line.back())) line.remove_suffix(1);
+    bool soft = !line.empty() && line.back() == '=';  // RFC 2045 6.7 (5)
+    if (soft) line.remove_suffix(1);
+    o = decode_qp_line(line, o, &invalid);
+    if (!soft) {
+      std::memcpy(o, line_break.data(), line_break.size());
+      o += line_break.size();
+    }
+    pos = next;
+  }
+  if (invalid) add_defect(defects, "invalid_quoted_printable");
+  out.resize(o - out.data());
+  return out;
+}
+
+}  // namespace detail
+
+std::string decode_body(std::string_view raw, const Part& part, std::vector<std::string>* defects) {
+  size_t begin = std::min(part.body_begin, raw.size());
+  size_t end = std::min(std::max(part.end, begin), raw.size());
+  std::string_view body = raw.substr(begin, end - begin);
+  if (part.transfer_encoding == "base64") return detail::decode_base64(body, defects);
+  if (part.transfer_encoding == "quoted-printable") return detail::decode_quoted_printable(body, defects);
+  return std::string(body);  // 7bit, 8bit, binary and unknown encodings: bytes as they are
+}
+
+std::string decode_text(std::string_view raw, const Part& part, std::vector<std::string>* defects) {
+  return to_utf8(decode_body(raw, part, defects), part.charset, defects);
+}
+
+}  // namespace mime

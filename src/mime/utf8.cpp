@@ -1,0 +1,160 @@
+// Byte and UTF-8 utilities for the mime parser: validation, repair with U+FFFD, the
+// undeclared-bytes fallback (UTF-8 if valid, else windows-1252) and small string helpers.
+#include <algorithm>
+#include <cstring>
+
+#include "mime/internal.h"
+
+namespace mime::detail {
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = lower_ascii(c);
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (lower_ascii(a[i]) != lower_ascii(b[i])) return false;
+  return true;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+void add_defect(std::vector<std::string>* defects, std::string_view defect) {
+  if (defects == nullptr) return;
+  if (std::find(defects->begin(), defects->end(), defect) == defects->end()) defects->emplace_back(defect);
+}
+
+namespace {
+// Length of the valid UTF-8 sequence at s[i], or 0 when invalid (RFC 3629 4: no overlongs,
+// no surrogates, nothing above U+10FFFF).
+size_t valid_sequence(const unsigned char* s, size_t n, size_t i) {
+  unsigned char c = s[i];
+  if (c < 0x80) return 1;
+  size_t len;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) len = 2;
+  else if (c == 0xE0) { len = 3; lo = 0xA0; }
+  else if (c == 0xED) { len = 3; hi = 0x9F; }
+  else if (c >= 0xE1 && c <= 0xEF) len = 3;
+  else if (c == 0xF0) { len = 4; lo = 0x90; }
+  else if (c == 0xF4) { len = 4; hi = 0x8F; }
+  else if (c >= 0xF1 && c <= 0xF3) len = 4;
+  else return 0;
+  if (i + len > n) return 0;
+  if (s[i + 1] < lo || s[i + 1] > hi) return 0;
+  for (size_t k = 2; k < len; ++k)
+    if (s[i + k] < 0x80 || s[i + k] > 0xBF) return 0;
+  return len;
+}
+
+// Index of the first byte that is not plain ASCII, 8 bytes at a time.
+size_t ascii_prefix(const unsigned char* s, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s + i, 8);
+    if (w & 0x8080808080808080ULL) break;
+  }
+  while (i < n && s[i] < 0x80) ++i;
+  return i;
+}
+}  // namespace
+
+bool is_valid_utf8(std::string_view sv) {
+  auto* s = reinterpret_cast<const unsigned char*>(sv.data());
+  size_t n = sv.size();
+  size_t i = ascii_prefix(s, n);
+  while (i < n) {
+    size_t len = valid_sequence(s, n, i);
+    if (len == 0) return false;
+    i += len;
+    if (len == 1) i += ascii_prefix(s + i, n - i);
+  }
+  return true;
+}
+
+std::string sanitize_utf8(std::string_view sv) {
+  auto* s = reinterpret_cast<const unsigned char*>(sv.data());
+  size_t n = sv.size();
+  size_t i = ascii_prefix(s, n);
+  if (i == n) return std::string(sv);
+  std::string out;
+  out.reserve(n + 16);
+  out.append(sv.data(), i);
+  while (i < n) {
+    size_t len = valid_sequence(s, n, i);
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+      while (i < n && s[i] >= 0x80 && s[i] <= 0xBF) ++i;  // the rest of the broken sequence
+      continue;
+    }
+    size_t start = i;
+    i += len;
+    if (len == 1) i += ascii_prefix(s + i, n - i);
+    out.append(sv.data() + start, i - start);
+  }
+  return out;
+}
+
+namespace {
+// windows-1252 0x80..0x9F as code points (undefined ones → U+FFFD).
+constexpr char16_t kCp1252High[32] = {
+    0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD, 0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178};
+
+void append_code_point(std::string& out, uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+}  // namespace
+
+std::string undeclared_to_utf8(std::string_view s) {
+  if (is_valid_utf8(s)) return std::string(s);
+  std::string out;
+  out.reserve(s.size() * 2);
+  for (unsigned char c : s) {
+    if (c < 0x80) out += static_cast<char>(c);
+    else if (c < 0xA0) append_code_point(out, kCp1252High[c - 0x80]);
+    else append_code_point(out, c);
+  }
+  return out;
+}
+
+std::string unfold(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t j = s.find_first_of("\r\n", i);
+    if (j == std::string_view::npos) j = s.size();
+    out.append(s.data() + i, j - i);
+    i = j + 1;
+  }
+  return out;
+}
+
+}  // namespace mime::detail
