@@ -123,10 +123,41 @@ std::string join_words(const std::vector<std::string>& words) {
   return decode_unstructured(out);
 }
 
+// A display name from its phrase tokens, with their original spacing (RFC 5322 3.2.5 phrase): a
+// space only where the input had white space, so "phil@example.com" stays one word. Quoted
+// strings without encoded words are kept verbatim (RFC 5322 3.2.4 qcontent, leading spaces
+// included); runs of atoms and quoted strings with encoded words are RFC 2047 decoded together.
+std::string phrase_name(const std::vector<const Token*>& tokens) {
+  std::string out, run;
+  bool run_open = false;
+  auto flush = [&] {
+    if (run_open) out += decode_unstructured(run);
+    run.clear();
+    run_open = false;
+  };
+  for (const Token* t : tokens) {
+    bool verbatim = t->kind == Kind::quoted && t->text.find("=?") == std::string::npos;
+    bool space = t->space_before && (!out.empty() || run_open);
+    if (verbatim) {
+      flush();
+      if (space) out += ' ';
+      out += detail::undeclared_to_utf8(t->text);
+    } else {
+      if (!run_open && space) out += ' ';
+      else if (space) run += ' ';
+      run += t->text;
+      run_open = true;
+    }
+  }
+  flush();
+  return out;
+}
+
 // One mailbox from its tokens (RFC 5322 3.4 mailbox, name-addr / addr-spec), lenient.
 std::optional<Address> make_mailbox(const std::vector<Token>& tokens) {
   Address a;
   std::vector<std::string> before, after, comments;
+  std::vector<const Token*> phrase;
   bool have_angle = false;
   for (const auto& t : tokens) {
     if (t.kind == Kind::comment) {
@@ -136,9 +167,12 @@ std::optional<Address> make_mailbox(const std::vector<Token>& tokens) {
       a.address = t.text;
     } else {
       (have_angle ? after : before).push_back(t.text);
+      if (!have_angle) phrase.push_back(&t);
     }
   }
-  if (!have_angle) {
+  if (have_angle) {
+    a.name = phrase_name(phrase);
+  } else {
     // Group tokens into words: '@', '.' and quoted local parts glue to their neighbours.
     std::vector<std::string> words;
     bool glue_next = false;
@@ -165,7 +199,7 @@ std::optional<Address> make_mailbox(const std::vector<Token>& tokens) {
       before = rest;
     }
   }
-  a.name = join_words(before);
+  if (!have_angle) a.name = join_words(before);
   if (a.name.empty()) a.name = join_words(after);
   if (a.name.empty()) a.name = join_words(comments);
   a.address = detail::undeclared_to_utf8(a.address);

@@ -1,6 +1,7 @@
 // Content-Type and Content-Disposition parameters: RFC 2045 5.1 (token / quoted-string values,
 // comments), RFC 2231 (continuations name*0, name*1*, charset'lang'%XX, mixed plain and encoded
-// pieces) and RFC 2047 words inside quoted values (a common violation, decoded anyway).
+// pieces), RFC 2047 words inside values (a common violation, decoded anyway; never in the
+// boundary), and parameters after white space where the ';' is missing (Stalwart/mime4j do too).
 #include <algorithm>
 
 #include "mime/internal.h"
@@ -72,13 +73,20 @@ std::string percent_decode(std::string_view s) {
 }
 
 // RFC 2231 3-4: joins the sections in order; the first extended one carries charset'lang'.
-std::string join_pieces(std::vector<Piece>& pieces) {
+// `words`: RFC 2047 words inside a plain value are decoded (a common violation), the white space
+// around the value kept as written; false for the boundary, which is matched as bytes (RFC 2046
+// 5.1.1: "=?" and trailing spaces are legal boundary characters).
+std::string join_pieces(std::vector<Piece>& pieces, bool words) {
   std::stable_sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) { return a.index < b.index; });
   bool any_extended = std::any_of(pieces.begin(), pieces.end(), [](const Piece& p) { return p.extended; });
   if (!any_extended) {
     std::string joined;
     for (const auto& p : pieces) joined += p.value;
-    return joined.find("=?") != std::string::npos ? decode_unstructured(joined) : undeclared_to_utf8(joined);
+    if (!words || joined.find("=?") == std::string::npos) return undeclared_to_utf8(joined);
+    size_t lead = joined.find_first_not_of(" \t");
+    if (lead == std::string::npos) return joined;
+    size_t tail = joined.find_last_not_of(" \t") + 1;
+    return joined.substr(0, lead) + decode_unstructured(joined) + joined.substr(tail);
   }
   std::string charset, bytes;
   bool first_extended = true;
@@ -92,64 +100,87 @@ std::string join_pieces(std::vector<Piece>& pieces) {
         charset = std::string(v.substr(0, q1));
         v = v.substr(q2 + 1);
       }
+    } else if (p.extended && !charset.empty() && v.size() > charset.size() && v[charset.size()] == '\'' &&
+               iequals(v.substr(0, charset.size()), charset)) {
+      // A later section repeating "charset'": "'" is not an attribute-char (RFC 2231 7), so the
+      // prefix cannot be value; some mailers repeat it, drop it.
+      v = v.substr(charset.size() + 1);
     }
     bytes += p.extended ? percent_decode(v) : std::string(v);
   }
   return to_utf8(bytes, charset);
 }
 
+// The head: a token, and for "type/subtype" a second one after '/' (CFWS allowed around the
+// '/', as in "message / rfc822 (x)"). The subtype ends at white space, ';' or a comment, so a
+// header missing the ';' before its parameters ("multipart/mixed boundary=x") keeps them apart.
+std::string read_head(Cursor& c) {
+  c.skip_cfws();
+  std::string out(c.token(";/"));
+  size_t after_type = c.i;
+  c.skip_cfws();
+  if (!c.done() && c.peek() == '/') {
+    ++c.i;
+    c.skip_cfws();
+    out += '/';
+    out += c.token(";");
+  } else {
+    c.i = after_type;
+  }
+  return out;
+}
+
+// True when a parameter "name=" (RFC 2045 5.1, attribute then optional WSP and '=') starts at s[i].
+bool starts_parameter(std::string_view s, size_t i) {
+  size_t j = i;
+  while (j < s.size() && !is_space(s[j]) && s[j] != '=' && s[j] != ';' && s[j] != '"' && s[j] != '(') ++j;
+  if (j == i) return false;
+  while (j < s.size() && is_wsp(s[j])) ++j;
+  return j < s.size() && s[j] == '=';
+}
+
+// An unquoted value (RFC 2045 5.1 token), leniently extended over white space to the next word
+// for values like "name=my file.pdf" and unquoted encoded words; it stops at ';', a comment, and
+// before a word that starts another parameter ("access-type=x server=y", a missing ';').
+std::string read_unquoted(Cursor& c) {
+  size_t begin = c.i;
+  size_t end = c.i;
+  while (true) {
+    c.token(";");
+    end = c.i;
+    size_t next = c.i;
+    while (next < c.s.size() && is_wsp(c.s[next])) ++next;
+    if (next == c.i || next >= c.s.size() || c.s[next] == ';' || c.s[next] == '(' || starts_parameter(c.s, next)) break;
+    c.i = next;
+  }
+  return std::string(c.s.substr(begin, end - begin));
+}
+
 }  // namespace
 
 std::map<std::string, std::string> parse_params(std::string_view value, std::string* head) {
   Cursor c{value};
-  c.skip_cfws();
-  size_t head_begin = c.i;
-  size_t semicolon = value.find(';', head_begin);
-  if (head != nullptr) {
-    std::string_view h = value.substr(head_begin, semicolon == std::string_view::npos ? std::string_view::npos
-                                                                                       : semicolon - head_begin);
-    // Drop comments and white space inside the head ("message / rfc822 (x)").
-    Cursor hc{h};
-    std::string out;
-    while (true) {
-      hc.skip_cfws();
-      if (hc.done()) break;
-      std::string_view t = hc.token("");
-      if (t.empty()) t = h.substr(hc.i++, 1);
-      out += t;
-    }
-    *head = to_lower(out);
-  }
+  std::string h = read_head(c);
+  if (head != nullptr) *head = to_lower(h);
   std::map<std::string, std::vector<Piece>> collected;
-  c.i = semicolon == std::string_view::npos ? value.size() : semicolon;
-  while (!c.done()) {
-    if (c.peek() != ';') {  // junk between parameters: skip to the next ';'
+  while (true) {
+    c.skip_cfws();
+    if (c.done()) break;
+    if (c.peek() == ';') {
+      ++c.i;
+      continue;
+    }
+    // A parameter after ';' (RFC 2045 5.1), or after only white space (missing ';', lenient).
+    if (!starts_parameter(value, c.i)) {  // junk: skip to the next ';'
       size_t next = value.find(';', c.i);
       c.i = next == std::string_view::npos ? value.size() : next;
       continue;
     }
-    ++c.i;
-    c.skip_cfws();
     std::string name = to_lower(c.token("=;\""));
     c.skip_cfws();
-    if (name.empty() || c.done() || c.peek() != '=') continue;
-    ++c.i;
+    ++c.i;  // '='
     c.skip_cfws();
-    std::string val;
-    if (!c.done() && c.peek() == '"') {
-      val = c.quoted();
-    } else {
-      val = std::string(c.token(";"));
-      // Unquoted values with spaces ("name=my file.pdf"): take words up to ';' or a comment.
-      size_t save = c.i;
-      while (c.i < value.size() && is_wsp(value[c.i])) ++c.i;
-      if (c.i < value.size() && value[c.i] != ';' && value[c.i] != '(') {
-        size_t stop = value.find(';', c.i);
-        if (stop == std::string_view::npos) stop = value.size();
-        val = std::string(trim(value.substr(save - val.size(), stop - (save - val.size()))));
-        c.i = stop;
-      }
-    }
+    std::string val = !c.done() && c.peek() == '"' ? c.quoted() : read_unquoted(c);
     // RFC 2231 3-4: name*, name*N, name*N*.
     Piece piece{-1, false, std::move(val)};
     if (!name.empty() && name.back() == '*') {
@@ -178,7 +209,7 @@ std::map<std::string, std::string> parse_params(std::string_view value, std::str
                    pieces.end());
     else if (pieces.size() > 1)
       pieces.resize(1);  // repeated parameter: the first one
-    params[name] = join_pieces(pieces);
+    params[name] = join_pieces(pieces, name != "boundary");
   }
   return params;
 }

@@ -210,7 +210,16 @@ class Parser {
       return;
     }
     size_t room = limits_.max_parts - reserved_;
-    Split split = split_multipart(raw_, part.body_begin, part.end, it->second, room);
+    // Delimiters match the declared boundary bytes exactly, trailing spaces included, so a line
+    // lacking one of them is body text. RFC 2046 5.1.1 ends a boundary in bcharsnospace because
+    // gateways strip trailing white space: when the exact bytes never occur, retry without it.
+    std::string_view boundary = it->second;
+    Split split = split_multipart(raw_, part.body_begin, part.end, boundary, room);
+    std::string_view stripped = boundary.substr(0, boundary.find_last_not_of(" \t") + 1);
+    if (!split.found && !stripped.empty() && stripped.size() < boundary.size()) {
+      add_defect(&m_.defects, "boundary_trailing_space");
+      split = split_multipart(raw_, part.body_begin, part.end, stripped, room);
+    }
     part.boundary = it->second;
     part.preamble_begin = part.body_begin;
     if (!split.found) {

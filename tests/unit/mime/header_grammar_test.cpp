@@ -88,6 +88,58 @@ TEST(ContentType, unquoted_value_with_spaces_runs_to_the_semicolon) {
   EXPECT_EQ(ct.params["x"], "1");
 }
 
+TEST(ContentType, parameters_after_white_space_without_semicolon_are_still_read) {
+  auto mixed = mime::parse_content_type("multipart/mixed\r\n\tboundary=\"b1\"");
+  EXPECT_EQ(mixed.type, "multipart");
+  EXPECT_EQ(mixed.subtype, "mixed");
+  EXPECT_EQ(mixed.params["boundary"], "b1");
+  auto stuff = mime::parse_content_type(
+      "application/x-stuff\r\n   title*0*=us-ascii'en'This%20is%20even%20more%20\r\n"
+      "   title*1*=%2A%2A%2Afun%2A%2A%2A%20\r\n   title*2=\"isn't it!\"");
+  EXPECT_EQ(stuff.subtype, "x-stuff");
+  EXPECT_EQ(stuff.params.size(), 1u);
+  EXPECT_EQ(stuff.params["title"], "This is even more ***fun*** isn't it!");
+}
+
+TEST(ContentType, an_unquoted_value_ends_before_the_next_parameter) {
+  auto ct = mime::parse_content_type(
+      "message/external-body;\r\n    access-type=mail-server\r\n     server=\"listserv@bogus.bitnet\";\r\n"
+      "     expiration=\"Fri, 14 Jun 1991 19:13:14 -0400 (EDT)\"");
+  EXPECT_EQ(ct.params.size(), 3u);
+  EXPECT_EQ(ct.params["access-type"], "mail-server");
+  EXPECT_EQ(ct.params["server"], "listserv@bogus.bitnet");
+  EXPECT_EQ(ct.params["expiration"], "Fri, 14 Jun 1991 19:13:14 -0400 (EDT)");
+  auto spaced = mime::parse_content_type("application/pdf; name=my report.pdf x=1");
+  EXPECT_EQ(spaced.params["name"], "my report.pdf");
+  EXPECT_EQ(spaced.params["x"], "1");
+}
+
+TEST(ContentType, later_rfc2231_sections_repeating_the_charset_are_joined) {
+  auto ct = mime::parse_content_type(
+      "application/pdf\r\n   filename*0*=iso-8859-1'es'%D1and%FA\r\n   filename*1*=iso-8859-1'%20r%E1pido\r\n"
+      "   filename*2*=\"iso-8859-1' (versi%F3n \\'99 \\\"oficial\\\").pdf\"");
+  EXPECT_EQ(ct.params["filename"], "Ñandú rápido (versión '99 \"oficial\").pdf");
+}
+
+TEST(ContentType, the_boundary_is_kept_byte_for_byte) {
+  auto ct = mime::parse_content_type("multipart/mixed; boundary=\"=?x?q?y?=  \"; name=\"  =?UTF-8?Q?caf=C3=A9?= \"");
+  EXPECT_EQ(ct.params["boundary"], "=?x?q?y?=  ");  // no RFC 2047 decoding, trailing spaces kept
+  EXPECT_EQ(ct.params["name"], "  café ");          // decoded, the quoted spaces kept
+}
+
+TEST(Addresses, display_names_keep_their_original_spacing_and_quoted_content) {
+  auto list = mime::parse_address_list(
+      "phil@example.com <phil@example.com>, phil @ example . com <p@x.test>, \"  James Smythe\" <james@example.com>,"
+      " \"John\r\n Doe\" <a@b.com>, \"John\" =?utf-8?q?Doe?= <c@d.com>");
+  ASSERT_EQ(list.size(), 5u);
+  EXPECT_EQ(list[0].name, "phil@example.com");
+  EXPECT_EQ(list[0].address, "phil@example.com");
+  EXPECT_EQ(list[1].name, "phil @ example . com");
+  EXPECT_EQ(list[2].name, "  James Smythe");
+  EXPECT_EQ(list[3].name, "John Doe");  // unfolded (RFC 5322 2.2.3)
+  EXPECT_EQ(list[4].name, "John Doe");
+}
+
 TEST(Addresses, parses_display_names_and_bare_addresses) {
   auto list = mime::parse_address_list("Mary Smith <mary@x.test>, jdoe@example.org, \"Giant; \\\"Big\\\" Box\" <sys@example.net>");
   ASSERT_EQ(list.size(), 3u);

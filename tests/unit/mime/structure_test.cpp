@@ -223,6 +223,34 @@ TEST(Boundaries, bare_lf_lines_work_and_are_reported_once) {
   EXPECT_EQ(std::count(m.defects.begin(), m.defects.end(), "bare_lf"), 1);
 }
 
+TEST(Boundaries, a_boundary_ending_in_spaces_matches_only_with_those_spaces) {
+  std::string raw = "Content-Type: multipart/mixed; boundary=\"b:=?  \"\r\n\r\n"
+                    "--b:=?  \r\n\r\nText body\r\n--b:=? \r\nnot a delimiter: one space missing\r\n\r\n--b:=?  --\r\n";
+  mime::Message m = mime::parse(raw);
+  ASSERT_EQ(m.parts.size(), 2u);
+  EXPECT_EQ(m.parts[0].boundary, "b:=?  ");
+  EXPECT_EQ(body_of(raw, m.parts[1]), "Text body\r\n--b:=? \r\nnot a delimiter: one space missing\r\n");
+  EXPECT_TRUE(m.defects.empty());
+}
+
+TEST(Boundaries, a_boundary_whose_trailing_space_was_stripped_in_transit_still_splits) {
+  // RFC 2046 5.1.1 (bcharsnospace): gateways may strip the trailing space from delimiter lines.
+  std::string raw = "Content-Type: multipart/mixed; boundary=\"ab \"\r\n\r\n--ab\r\n\r\none\r\n--ab\r\n\r\ntwo\r\n--ab--\r\n";
+  mime::Message m = mime::parse(raw);
+  ASSERT_EQ(m.parts.size(), 3u);
+  EXPECT_EQ(body_of(raw, m.parts[1]), "one");
+  EXPECT_EQ(body_of(raw, m.parts[2]), "two");
+  EXPECT_TRUE(has(m.defects, "boundary_trailing_space"));
+}
+
+TEST(Boundaries, a_boundary_after_the_type_without_semicolon_is_found) {
+  std::string raw = "Content-Type: multipart/mixed\r\n\tboundary=\"x\"\r\n\r\n--x\r\n\r\none\r\n--x\r\n\r\ntwo\r\n--x--\r\n";
+  mime::Message m = mime::parse(raw);
+  ASSERT_EQ(m.parts.size(), 3u);
+  EXPECT_EQ(m.parts[0].content_type, "multipart/mixed");
+  EXPECT_EQ(body_of(raw, m.parts[2]), "two");
+}
+
 TEST(Boundaries, multipart_without_boundary_is_one_leaf) {
   mime::Message m = mime::parse("Content-Type: multipart/mixed\r\n\r\nbody\r\n");
   EXPECT_EQ(m.parts.size(), 1u);
