@@ -57,6 +57,20 @@ struct StoredInbound {
   std::vector<DeliveryRow> deliveries;
 };
 
+// A due delivery handed to the dispatcher, with what it needs to render the payload.
+struct DeliveryJob {
+  DeliveryRow delivery;  // state in_flight, attempts already counting this attempt
+  int64_t received_at_ms = 0;
+  std::string envelope_json;
+  std::string data;
+};
+
+enum class DeliveryOutcome {
+  delivered,  // 2xx
+  deferred,   // retried at next_attempt_at_ms
+  dead,       // 406/410, or out of retries: kept for its retention, replayable
+};
+
 struct Options {
   std::string path = "./var/smtp-bridge.db";  // parent folders are created
   uint64_t max_size = 0;                      // bytes; 0 = unlimited
@@ -80,6 +94,27 @@ class Store {
 
   virtual std::optional<StoredInbound> find_inbound(const std::string& id) = 0;
   virtual uint64_t count_inbound() = 0;
+  // Deliveries (ARCHITECTURE.md states). Claims up to `limit` rows that are queued, or deferred
+  // with next_attempt_at <= now_ms, oldest first: each becomes in_flight with attempts + 1 in one
+  // committed transaction, and is returned with its message.
+  virtual std::vector<DeliveryJob> claim_deliveries(size_t limit, int64_t now_ms) = 0;
+  // Records an attempt's outcome for an in_flight row (durably). `next_attempt_at_ms` is used for
+  // deferred; `last_error` is a short text ("HTTP 500", "timeout", ...), "" when delivered.
+  virtual void finish_delivery(const std::string& delivery_id, DeliveryOutcome outcome,
+                               int64_t next_attempt_at_ms, const std::string& last_error) = 0;
+  // Retention (ARCHITECTURE.md): deletes each message that has deliveries, all of them finished,
+  // every delivered one last updated before delivered_before_ms and every dead one before
+  // dead_before_ms (its rows go with it). Messages without deliveries (no endpoints: kept for
+  // browsing) are never pruned here. Returns the number of messages deleted.
+  virtual uint64_t prune(int64_t delivered_before_ms, int64_t dead_before_ms) = 0;
+  // Rows per state ("queued", "in_flight", "deferred", "delivered", "dead") and the oldest
+  // received_at of a queued or deferred row (0 when none), for metrics.
+  struct QueueStats {
+    std::vector<std::pair<std::string, uint64_t>> by_state;
+    int64_t oldest_pending_ms = 0;
+  };
+  virtual QueueStats queue_stats() = 0;
+
   // True while the last write succeeded and the writer runs (for /readyz).
   virtual bool writable() = 0;
   // Bytes the database files take (for metrics).

@@ -25,6 +25,12 @@ bool Reader::open(const std::string& path, std::string& error) {
           "SELECT id, message_id, endpoint, rcpt_to, state, attempts, next_attempt_at"
           " FROM inbound_deliveries WHERE message_id = ?1 ORDER BY id");
   prepare(count_, "SELECT count(*) FROM inbound_messages");
+  prepare(count_by_state_,
+          "SELECT state, count(*) FROM inbound_deliveries GROUP BY state ORDER BY state");
+  prepare(oldest_pending_,
+          "SELECT min(m.received_at) FROM inbound_deliveries d"
+          " JOIN inbound_messages m ON m.id = d.message_id"
+          " WHERE d.state IN ('queued', 'deferred')");
   prepare(page_count_, "PRAGMA page_count");
   prepare(page_size_, "PRAGMA page_size");
   if (rc != SQLITE_OK) {
@@ -80,6 +86,35 @@ uint64_t Reader::count_inbound() {
   Reset reset(count_);
   if (count_.step() != SQLITE_ROW) return 0;
   return static_cast<uint64_t>(count_.column_int(0));
+}
+
+Store::QueueStats Reader::queue_stats() {
+  std::lock_guard lock(mutex_);
+  Store::QueueStats stats;
+  // Every state is listed, 0 included, so that a gauge drops to 0 instead of going stale.
+  for (const char* state : {"queued", "in_flight", "deferred", "delivered", "dead"}) {
+    stats.by_state.emplace_back(state, 0);
+  }
+  if (begin_.run() != SQLITE_OK) return stats;
+  {
+    Reset reset(count_by_state_);
+    while (count_by_state_.step() == SQLITE_ROW) {
+      std::string state = count_by_state_.column_text(0);
+      auto count = static_cast<uint64_t>(count_by_state_.column_int(1));
+      bool known = false;
+      for (auto& [name, value] : stats.by_state) {
+        if (name == state) value = count, known = true;
+      }
+      if (!known) stats.by_state.emplace_back(state, count);
+    }
+  }
+  {
+    Reset reset(oldest_pending_);
+    if (oldest_pending_.step() == SQLITE_ROW)
+      stats.oldest_pending_ms = oldest_pending_.column_int(0);
+  }
+  end_.run();
+  return stats;
 }
 
 uint64_t Reader::size_bytes() {

@@ -19,6 +19,8 @@ class Reader {
   uint64_t count_inbound();
   // page_count × page_size of the database plus the size of its -wal file.
   uint64_t size_bytes();
+  // Rows per state and the oldest pending received_at, read in one snapshot.
+  Store::QueueStats queue_stats();
 
  private:
   bool read_deliveries(StoredInbound& message);
@@ -26,7 +28,8 @@ class Reader {
   std::mutex mutex_;
   std::string wal_path_;
   Connection db_;
-  Statement begin_, end_, find_message_, find_deliveries_, count_, page_count_, page_size_;
+  Statement begin_, end_, find_message_, find_deliveries_, count_, page_count_, page_size_,
+      count_by_state_, oldest_pending_;
 };
 
 }  // namespace store::sqlite

@@ -1,11 +1,14 @@
 // The embedded SQLite Store: callers queue messages; ONE writer thread commits whatever is waiting
 // as one group (one transaction, one fsync) and only then calls each message's `done`.
 // A failed group is retried message by message, so one bad message cannot fail the others.
+// Delivery state changes (claim, finish, prune) are tasks on the same thread: SQLite has one
+// writer.
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -43,6 +46,35 @@ class SqliteStore final : public Store {
     done(Status::closed);
   }
 
+  std::vector<DeliveryJob> claim_deliveries(size_t limit, int64_t now_ms) override {
+    return run_on_writer(std::vector<DeliveryJob>{}, [limit, now_ms](sqlite::Writer& writer) {
+      return writer.claim(limit, now_ms);
+    });
+  }
+
+  void finish_delivery(const std::string& delivery_id, DeliveryOutcome outcome,
+                       int64_t next_attempt_at_ms, const std::string& last_error) override {
+    run_on_writer(0, [&](sqlite::Writer& writer) {
+      return writer.finish(delivery_id, outcome, next_attempt_at_ms, last_error,
+                           common::unix_ms(common::Clock::now()));
+    });
+  }
+
+  uint64_t prune(int64_t delivered_before_ms, int64_t dead_before_ms) override {
+    // Small batches, each its own transaction, so that inbound commits are not held up long.
+    constexpr size_t kBatch = 256;
+    uint64_t total = 0;
+    for (;;) {
+      uint64_t deleted = run_on_writer(uint64_t{0}, [&](sqlite::Writer& writer) {
+        return writer.prune(delivered_before_ms, dead_before_ms, kBatch);
+      });
+      total += deleted;
+      if (deleted < kBatch) return total;
+    }
+  }
+
+  QueueStats queue_stats() override { return reader_->queue_stats(); }
+
   std::optional<StoredInbound> find_inbound(const std::string& id) override {
     return reader_->find_inbound(id);
   }
@@ -66,28 +98,58 @@ class SqliteStore final : public Store {
     Done done;
   };
   using Group = std::vector<Pending>;
-
-  // Blocks until messages wait (or close); an empty group means closed and drained.
-  Group take_group() {
-    std::unique_lock lock(mutex_);
-    wake_.wait(lock, [this] { return closing_ || !queue_.empty(); });
-    if (options_.commit_delay.count() > 0 && !closing_ && queue_.size() < options_.max_batch) {
-      // Give other sessions a moment to join this transaction's fsync.
-      wake_.wait_for(lock, options_.commit_delay,
-                     [this] { return closing_ || queue_.size() >= options_.max_batch; });
-    }
+  using Task = std::function<void(sqlite::Writer&)>;
+  struct Work {
+    std::vector<Task> tasks;
     Group group;
+    bool empty() const { return tasks.empty() && group.empty(); }
+  };
+
+  // Runs `work(writer)` on the writer thread and returns its result; `when_closed` if the store
+  // no longer takes writes. Tasks queued before close() still run (close drains the queue).
+  template <typename Result, typename Function>
+  Result run_on_writer(Result when_closed, Function work) {
+    auto promise = std::make_shared<std::promise<Result>>();
+    std::future<Result> result = promise->get_future();
+    {
+      std::lock_guard lock(mutex_);
+      if (closing_) return when_closed;
+      tasks_.push_back(
+          [promise, &work](sqlite::Writer& writer) { promise->set_value(work(writer)); });
+      wake_.notify_one();
+    }
+    return result.get();  // `work` outlives the task: this frame waits for it
+  }
+
+  // Blocks until messages or tasks wait (or close); empty work means closed and drained.
+  Work take_work() {
+    std::unique_lock lock(mutex_);
+    wake_.wait(lock, [this] { return closing_ || !queue_.empty() || !tasks_.empty(); });
+    if (options_.commit_delay.count() > 0 && !closing_ && tasks_.empty() && !queue_.empty() &&
+        queue_.size() < options_.max_batch) {
+      // Give other sessions a moment to join this transaction's fsync.
+      wake_.wait_for(lock, options_.commit_delay, [this] {
+        return closing_ || queue_.size() >= options_.max_batch || !tasks_.empty();
+      });
+    }
+    Work work;
+    work.tasks.assign(std::make_move_iterator(tasks_.begin()),
+                      std::make_move_iterator(tasks_.end()));
+    tasks_.clear();
     size_t take = std::min(queue_.size(), options_.max_batch);
-    group.reserve(take);
+    work.group.reserve(take);
     for (size_t i = 0; i < take; ++i) {
-      group.push_back(std::move(queue_.front()));
+      work.group.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
-    return group;
+    return work;
   }
 
   void run_writer() {
-    for (Group group = take_group(); !group.empty(); group = take_group()) commit_group(group);
+    for (Work work = take_work(); !work.empty(); work = take_work()) {
+      for (Task& task : work.tasks) task(*writer_);
+      if (!work.group.empty()) commit_group(work.group);
+    }
     writable_ = false;
     writer_->close();
   }
@@ -130,9 +192,10 @@ class SqliteStore final : public Store {
   std::atomic<bool> writable_{true};
   std::chrono::steady_clock::time_point started_;  // writer thread only
 
-  std::mutex mutex_;  // guards queue_ and closing_
+  std::mutex mutex_;  // guards queue_, tasks_ and closing_
   std::condition_variable wake_;
   std::deque<Pending> queue_;
+  std::deque<Task> tasks_;
   bool closing_ = false;
 
   std::mutex close_mutex_;  // close() may be called from several threads

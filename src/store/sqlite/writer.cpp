@@ -1,5 +1,6 @@
 // Group commit's transaction: one BEGIN IMMEDIATE, the inserts of every message of the group,
 // one COMMIT. On any failure the whole group is rolled back, so the caller may retry it piecemeal.
+// Delivery state changes are small transactions of their own on the same (only) writer.
 #include "store/sqlite/writer.h"
 
 #include "common/ids.h"
@@ -25,6 +26,28 @@ bool Writer::open(Connection db, std::string& error) {
           "INSERT INTO inbound_deliveries (id, message_id, endpoint, rcpt_to, state, attempts,"
           " next_attempt_at, created_at, updated_at)"
           " VALUES (?1, ?2, ?3, ?4, 'queued', 0, ?5, ?5, ?5)");
+  // Due = queued, or deferred and its time has come; oldest due first (ARCHITECTURE.md states).
+  prepare(statements_.select_due,
+          "SELECT d.id, d.message_id, d.endpoint, d.rcpt_to, d.attempts, d.next_attempt_at,"
+          " m.received_at, m.envelope, m.data"
+          " FROM inbound_deliveries d JOIN inbound_messages m ON m.id = d.message_id"
+          " WHERE d.state = 'queued' OR (d.state = 'deferred' AND d.next_attempt_at <= ?1)"
+          " ORDER BY d.next_attempt_at, d.id LIMIT ?2");
+  prepare(statements_.mark_in_flight,
+          "UPDATE inbound_deliveries SET state = 'in_flight', attempts = attempts + 1,"
+          " updated_at = ?2 WHERE id = ?1");
+  prepare(statements_.finish,
+          "UPDATE inbound_deliveries SET state = ?2,"
+          " next_attempt_at = CASE WHEN ?2 = 'deferred' THEN ?3 ELSE next_attempt_at END,"
+          " last_error = ?4, updated_at = ?5 WHERE id = ?1 AND state = 'in_flight'");
+  // A message goes when every one of its rows is finished and past its retention; the foreign
+  // key's ON DELETE CASCADE takes its rows with it.
+  prepare(statements_.prune,
+          "DELETE FROM inbound_messages WHERE id IN ("
+          " SELECT message_id FROM inbound_deliveries GROUP BY message_id HAVING"
+          " sum(CASE WHEN state = 'delivered' AND updated_at < ?1 THEN 0"
+          "          WHEN state = 'dead' AND updated_at < ?2 THEN 0 ELSE 1 END) = 0"
+          " LIMIT ?3)");
   if (rc != SQLITE_OK) {
     error = "cannot prepare the writer's statements: " + db_.error_message();
     return false;
@@ -68,6 +91,77 @@ int Writer::insert(const InboundMessage& message, int64_t now_ms) {
     rc = delivery_row.run();
   }
   return rc;
+}
+
+std::vector<DeliveryJob> Writer::claim(size_t limit, int64_t now_ms) {
+  std::vector<DeliveryJob> jobs;
+  if (db_.handle() == nullptr || limit == 0) return jobs;
+  int rc = statements_.begin.run();
+  if (rc == SQLITE_OK) rc = read_due(limit, now_ms, jobs);
+  for (DeliveryJob& job : jobs) {
+    if (rc != SQLITE_OK) break;
+    Statement& mark = statements_.mark_in_flight;
+    mark.bind_text(1, job.delivery.id);
+    mark.bind_int(2, now_ms);
+    rc = mark.run();
+    job.delivery.state = "in_flight";
+    job.delivery.attempts += 1;
+  }
+  if (rc == SQLITE_OK) rc = statements_.commit.run();
+  if (rc != SQLITE_OK) {
+    fail(rc);
+    jobs.clear();
+  }
+  return jobs;
+}
+
+int Writer::read_due(size_t limit, int64_t now_ms, std::vector<DeliveryJob>& jobs) {
+  Statement& due = statements_.select_due;
+  Reset reset(due);
+  due.bind_int(1, now_ms);
+  due.bind_int(2, static_cast<int64_t>(limit));
+  int rc;
+  while ((rc = due.step()) == SQLITE_ROW) {
+    DeliveryJob job;
+    job.delivery.id = due.column_text(0);
+    job.delivery.message_id = due.column_text(1);
+    job.delivery.endpoint = due.column_text(2);
+    job.delivery.rcpt_to = decode_list(due.column_text(3));
+    job.delivery.attempts = static_cast<int>(due.column_int(4));
+    job.delivery.next_attempt_at_ms = due.column_int(5);
+    job.received_at_ms = due.column_int(6);
+    job.envelope_json = due.column_text(7);
+    job.data = due.column_blob(8);
+    jobs.push_back(std::move(job));
+  }
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int Writer::finish(const std::string& delivery_id, DeliveryOutcome outcome,
+                   int64_t next_attempt_at_ms, const std::string& last_error, int64_t now_ms) {
+  if (db_.handle() == nullptr) return SQLITE_MISUSE;
+  const char* state = outcome == DeliveryOutcome::delivered  ? "delivered"
+                      : outcome == DeliveryOutcome::deferred ? "deferred"
+                                                             : "dead";
+  Statement& finish = statements_.finish;
+  finish.bind_text(1, delivery_id);
+  finish.bind_text(2, state);
+  finish.bind_int(3, next_attempt_at_ms);
+  if (!last_error.empty()) finish.bind_text(4, last_error);  // else NULL
+  finish.bind_int(5, now_ms);
+  // One statement in autocommit mode: its own transaction, fsynced like any COMMIT.
+  return finish.run();
+}
+
+uint64_t Writer::prune(int64_t delivered_before_ms, int64_t dead_before_ms, size_t limit) {
+  if (db_.handle() == nullptr) return 0;
+  Statement& prune = statements_.prune;
+  prune.bind_int(1, delivered_before_ms);
+  prune.bind_int(2, dead_before_ms);
+  prune.bind_int(3, static_cast<int64_t>(limit));
+  if (prune.run() != SQLITE_OK) return 0;
+  // Counts the messages only: rows deleted by the cascade are not counted by sqlite3_changes.
+  return static_cast<uint64_t>(sqlite3_changes64(db_.handle()));
 }
 
 Status Writer::fail(int result_code) {

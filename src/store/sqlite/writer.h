@@ -1,5 +1,6 @@
 // The writer connection: writes a group of inbound messages and their delivery rows in ONE
-// transaction (BEGIN IMMEDIATE … COMMIT; the COMMIT fsyncs the WAL). Used by one thread only.
+// transaction (BEGIN IMMEDIATE … COMMIT; the COMMIT fsyncs the WAL), and the deliveries'
+// state changes (claim, finish, prune), each in its own transaction. Used by one thread only.
 #pragma once
 #include <string>
 #include <vector>
@@ -15,6 +16,13 @@ class Writer {
   bool open(Connection db, std::string& error);
   // All of `messages` committed, or none (rolled back): ok, full or io_error.
   Status write(const std::vector<const InboundMessage*>& messages);
+  // Claims up to `limit` due rows (Store::claim_deliveries); empty on failure (rolled back).
+  std::vector<DeliveryJob> claim(size_t limit, int64_t now_ms);
+  // Records an in_flight row's outcome; SQLITE_OK or the failing code.
+  int finish(const std::string& delivery_id, DeliveryOutcome outcome, int64_t next_attempt_at_ms,
+             const std::string& last_error, int64_t now_ms);
+  // Deletes at most `limit` finished messages past their retention; the number deleted.
+  uint64_t prune(int64_t delivered_before_ms, int64_t dead_before_ms, size_t limit);
   // Finalizes the statements and closes the connection; write() then answers closed.
   void close() {
     statements_ = {};
@@ -23,11 +31,13 @@ class Writer {
 
  private:
   int insert(const InboundMessage& message, int64_t now_ms);
+  int read_due(size_t limit, int64_t now_ms, std::vector<DeliveryJob>& jobs);
   Status fail(int result_code);
 
   Connection db_;
   struct Statements {
     Statement begin, commit, rollback, insert_message, insert_delivery;
+    Statement select_due, mark_in_flight, finish, prune;
   } statements_;
 };
 
