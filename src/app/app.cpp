@@ -1,15 +1,18 @@
-// Composition root: store → metrics → SMTP server → admin listener; waits for a signal; then
-// stops in the reverse order so that every acknowledged message is committed before exit.
+// Composition root: store → metrics → SMTP server → webhook dispatcher → admin listener; waits for
+// a signal; then stops in the reverse order so that every acknowledged message is committed
+// before exit (the dispatcher stops before the store closes: its in-flight POSTs finish first).
 #include "app/app.h"
 
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 
 #include "common/version.h"
 #include "config/config.h"
+#include "delivery/dispatcher.h"
 #include "obs/admin_server.h"
 #include "obs/health.h"
 #include "obs/log.h"
@@ -66,6 +69,8 @@ int run(const config::Config& cfg) {
                                        "Group commits that failed (disk full, I/O error).")
                               .add({});
 
+  // Set once the dispatcher exists: new rows wake it instead of waiting for its next poll.
+  std::atomic<delivery::Dispatcher*> dispatcher_to_notify{nullptr};
   store::Options store_options;
   store_options.path = cfg.store.path;
   store_options.max_size = cfg.store.max_size;
@@ -74,6 +79,7 @@ int run(const config::Config& cfg) {
     commit_seconds.observe(seconds);
     if (status == store::Status::ok) {
       commit_messages.inc(static_cast<double>(messages));
+      if (delivery::Dispatcher* dispatcher = dispatcher_to_notify.load()) dispatcher->notify();
     } else {
       commit_failures.inc();
       obs::error("store commit failed",
@@ -100,12 +106,19 @@ int run(const config::Config& cfg) {
     store_messages.set(static_cast<double>(store_ptr->count_inbound()));
   });
 
+  delivery::Dispatcher dispatcher(cfg, *store, registry);
   smtp::Server smtp_server(cfg, *store, registry);
   if (!smtp_server.start(error)) {
     obs::error("cannot start the SMTP server", {{"error", error}});
     store->close();
     return 1;
   }
+  dispatcher.start();
+  dispatcher_to_notify = &dispatcher;
+  auto stop_dispatcher = [&] {
+    dispatcher_to_notify = nullptr;
+    dispatcher.stop();
+  };
 
   obs::AdminServer admin(registry, health);
   auto admin_address = config::parse_host_port(cfg.admin.listen);
@@ -113,6 +126,7 @@ int run(const config::Config& cfg) {
     obs::error("cannot start the admin listener",
                {{"address", cfg.admin.listen}, {"error", error}});
     smtp_server.stop();
+    stop_dispatcher();
     store->close();
     return 1;
   }
@@ -123,6 +137,7 @@ int run(const config::Config& cfg) {
   obs::info("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
   health.set_draining(true);
   smtp_server.stop();
+  stop_dispatcher();
   admin.stop();
   store->close();
   obs::info("stopped");

@@ -1,0 +1,278 @@
+// The webhook dispatcher: one poller thread claims due rows (woken by notify(), by a retry coming
+// due, or every second) for as many workers as are free, so nothing waits in memory for long;
+// `delivery.workers` threads POST them with their own keep-alive clients and record each outcome.
+#include "delivery/dispatcher.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <queue>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "common/time.h"
+#include "common/version.h"
+#include "config/config.h"
+#include "delivery/dispatcher_http.h"
+#include "delivery/dispatcher_metrics.h"
+#include "delivery/dispatcher_policy.h"
+#include "delivery/payload.h"
+#include "delivery/signing.h"
+#include "obs/log.h"
+#include "store/store.h"
+
+namespace delivery {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr auto kPollInterval = std::chrono::seconds(1);
+constexpr auto kPruneInterval = std::chrono::minutes(1);
+
+int64_t now_ms() {
+  return common::unix_ms(common::Clock::now());
+}
+
+struct Target {
+  const config::Route* route = nullptr;
+  const config::Endpoint* endpoint = nullptr;
+};
+
+// The first configured endpoint with this URL (rows name their endpoint by URL).
+Target find_target(const config::Config& config, const std::string& url) {
+  for (const config::Route& route : config.routes) {
+    for (const config::Endpoint& endpoint : route.endpoints) {
+      if (endpoint.url == url) return {&route, &endpoint};
+    }
+  }
+  return {};
+}
+
+bool reserved_header(std::string name) {
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name == "content-type" || name == "content-length" || name == "user-agent" ||
+         name == "host" || name.rfind("webhook-", 0) == 0;
+}
+
+}  // namespace
+
+struct Dispatcher::Impl {
+  Impl(const config::Config& config, store::Store& store, obs::Registry& registry)
+      : config(config), store(store), metrics(registry, store) {}
+
+  const config::Config& config;
+  store::Store& store;
+  Metrics metrics;
+
+  std::mutex mutex;  // guards everything below
+  std::condition_variable poll_wake, work_wake;
+  bool started = false, stopping = false;
+  bool notified = false;  // notify() since the last claim
+  bool rearm = false;     // a retry time was added: recompute the poller's deadline
+  bool more_due = false;  // the last claim was cut short by the free workers
+  std::deque<store::DeliveryJob> jobs;
+  size_t busy = 0;
+  std::priority_queue<int64_t, std::vector<int64_t>, std::greater<>> retry_times;
+  std::thread poller;
+  std::vector<std::thread> workers;
+
+  size_t worker_count() const { return std::max(1u, config.delivery.workers); }
+  size_t free_slots() const {
+    size_t taken = busy + jobs.size();
+    return taken >= worker_count() ? 0 : worker_count() - taken;
+  }
+
+  void run_poller();
+  SteadyClock::time_point next_deadline(SteadyClock::time_point prune_at);
+  void prune();
+  void run_worker();
+  void deliver(const store::DeliveryJob& job, Clients& clients, std::mt19937_64& random);
+  void finish(const store::DeliveryJob& job, const std::string& label, const Decision& decision,
+              double seconds);
+};
+
+SteadyClock::time_point Dispatcher::Impl::next_deadline(SteadyClock::time_point prune_at) {
+  auto deadline = std::min(SteadyClock::now() + kPollInterval, prune_at);
+  if (!retry_times.empty()) {
+    auto wait = std::chrono::milliseconds(std::max<int64_t>(0, retry_times.top() - now_ms()));
+    deadline = std::min(deadline, SteadyClock::now() + wait);
+  }
+  return deadline;
+}
+
+void Dispatcher::Impl::run_poller() {
+  auto prune_at = SteadyClock::now();
+  std::unique_lock lock(mutex);
+  while (!stopping) {
+    auto deadline = next_deadline(prune_at);
+    poll_wake.wait_until(lock, deadline, [this] {
+      return stopping || notified || rearm || (more_due && free_slots() > 0);
+    });
+    if (stopping) break;
+    bool due = notified || (more_due && free_slots() > 0) || SteadyClock::now() >= deadline;
+    rearm = false;
+    if (!due) continue;  // only the deadline moved
+    notified = false;
+    int64_t now = now_ms();
+    while (!retry_times.empty() && retry_times.top() <= now) retry_times.pop();
+    size_t limit = free_slots();
+    lock.unlock();  // never hold the lock across the store: its writer calls notify()
+    if (SteadyClock::now() >= prune_at) {
+      prune();
+      prune_at = SteadyClock::now() + kPruneInterval;
+    }
+    std::vector<store::DeliveryJob> claimed;
+    if (limit > 0) claimed = store.claim_deliveries(limit, now);
+    lock.lock();
+    more_due = limit == 0 || claimed.size() == limit;
+    for (auto& job : claimed) jobs.push_back(std::move(job));
+    if (!claimed.empty()) work_wake.notify_all();
+  }
+}
+
+// Retention (ARCHITECTURE.md "The Store"): finished messages go after their time.
+void Dispatcher::Impl::prune() {
+  int64_t now = now_ms();
+  uint64_t deleted = store.prune(now - config.store.retention_delivered.count(),
+                                 now - config.store.retention_dead.count());
+  if (deleted > 0) obs::info("pruned inbound messages past retention", {{"messages", deleted}});
+}
+
+void Dispatcher::Impl::run_worker() {
+  Clients clients;
+  std::mt19937_64 random{std::random_device{}()};
+  std::unique_lock lock(mutex);
+  for (;;) {
+    work_wake.wait(lock, [this] { return stopping || !jobs.empty(); });
+    // Jobs still queued at stop stay in_flight: the next start queues them again (at least once).
+    if (stopping) return;
+    store::DeliveryJob job = std::move(jobs.front());
+    jobs.pop_front();
+    ++busy;
+    lock.unlock();
+    deliver(job, clients, random);
+    lock.lock();
+    --busy;
+    if (more_due) poll_wake.notify_one();
+  }
+}
+
+void Dispatcher::Impl::deliver(const store::DeliveryJob& job, Clients& clients,
+                               std::mt19937_64& random) {
+  const store::DeliveryRow& row = job.delivery;
+  std::optional<EndpointUrl> url = parse_endpoint_url(row.endpoint);
+  Target target = find_target(config, row.endpoint);
+  if (!url || target.endpoint == nullptr) {
+    Decision dead{store::DeliveryOutcome::dead, 0,
+                  url ? "endpoint not configured" : "endpoint URL not usable"};
+    finish(job, url ? url->origin : "invalid", dead, -1);
+    return;
+  }
+  std::string body;
+  Attempt attempt;
+  try {
+    InboundView view{row.message_id, job.received_at_ms, job.envelope_json, job.data};
+    body = render_bridge_v1_text(
+        view, {row.rcpt_to, target.route->include_raw, target.route->max_attachment_bytes});
+  } catch (const std::exception& error) {  // a renderer bug: retried, then dead, never lost
+    attempt.error = std::string("cannot render the payload: ") + error.what();
+    finish(
+        job, url->origin,
+        decide(attempt, row.attempts, job.received_at_ms, now_ms(), config.delivery.retry, random),
+        -1);
+    return;
+  }
+  // Standard Webhooks headers (CONTRACTS.md 1); the row id is the stable webhook-id.
+  int64_t timestamp = now_ms() / 1000;
+  std::vector<std::pair<std::string, std::string>> headers = {
+      {"User-Agent", std::string("smtp-bridge/") + common::kVersion},
+      {"webhook-id", row.id},
+      {"webhook-timestamp", std::to_string(timestamp)},
+      {"webhook-attempt", std::to_string(row.attempts)},
+  };
+  std::string signature = sign(target.endpoint->secrets, row.id, timestamp, body);
+  if (!signature.empty()) headers.emplace_back("webhook-signature", std::move(signature));
+  for (const auto& [name, value] : target.endpoint->headers) {
+    if (!reserved_header(name)) headers.emplace_back(name, value);
+  }
+  PostResult posted = clients.post(*url, headers, body, target.endpoint->timeout);
+  attempt.status = posted.status;
+  attempt.error = posted.error;
+  attempt.retry_after = posted.retry_after;
+  finish(job, url->origin,
+         decide(attempt, row.attempts, job.received_at_ms, now_ms(), config.delivery.retry, random),
+         posted.seconds);
+}
+
+void Dispatcher::Impl::finish(const store::DeliveryJob& job, const std::string& label,
+                              const Decision& decision, double seconds) {
+  store.finish_delivery(job.delivery.id, decision.outcome, decision.next_attempt_at_ms,
+                        decision.last_error);
+  metrics.attempt(label, decision.outcome, seconds);
+  nlohmann::json fields = {{"delivery", job.delivery.id},
+                           {"message", job.delivery.message_id},
+                           {"endpoint", label},
+                           {"attempt", job.delivery.attempts},
+                           {"outcome", outcome_name(decision.outcome)}};
+  if (decision.outcome == store::DeliveryOutcome::delivered) {
+    obs::debug("webhook delivered", fields);
+    return;
+  }
+  fields["error"] = decision.last_error;
+  if (decision.outcome == store::DeliveryOutcome::dead) {
+    obs::warn("webhook delivery is a dead letter", fields);
+    return;
+  }
+  fields["next_attempt_at"] = common::rfc3339_utc(
+      common::Clock::time_point(std::chrono::milliseconds(decision.next_attempt_at_ms)));
+  obs::info("webhook delivery deferred", fields);
+  std::lock_guard lock(mutex);
+  retry_times.push(decision.next_attempt_at_ms);
+  rearm = true;
+  poll_wake.notify_one();
+}
+
+Dispatcher::Dispatcher(const config::Config& config, store::Store& store, obs::Registry& registry)
+    : impl_(std::make_unique<Impl>(config, store, registry)) {}
+
+Dispatcher::~Dispatcher() {
+  stop();
+  impl_->metrics.detach();
+}
+
+void Dispatcher::start() {
+  std::lock_guard lock(impl_->mutex);
+  if (impl_->started) return;
+  impl_->started = true;
+  impl_->stopping = false;
+  impl_->poller = std::thread([impl = impl_.get()] { impl->run_poller(); });
+  for (size_t i = 0; i < impl_->worker_count(); ++i) {
+    impl_->workers.emplace_back([impl = impl_.get()] { impl->run_worker(); });
+  }
+}
+
+void Dispatcher::notify() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->notified = true;
+  impl_->poll_wake.notify_one();
+}
+
+void Dispatcher::stop() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->started) return;
+    impl_->stopping = true;
+  }
+  impl_->poll_wake.notify_all();
+  impl_->work_wake.notify_all();
+  if (impl_->poller.joinable()) impl_->poller.join();
+  for (std::thread& worker : impl_->workers) worker.join();
+  std::lock_guard lock(impl_->mutex);
+  impl_->workers.clear();
+  impl_->jobs.clear();  // still in_flight in the store: queued again at the next open
+  impl_->started = false;
+}
+
+}  // namespace delivery

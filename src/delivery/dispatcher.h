@@ -1,0 +1,40 @@
+// delivery::Dispatcher: takes due delivery rows from the Store, renders each message's bridge.v1
+// document for its endpoint, signs it, POSTs it with keep-alive clients on worker threads of its
+// own, and records the outcome (CONTRACTS.md 1 "Delivery semantics"). At least once: a row is
+// finished only after the endpoint answered. cpp-httplib stays inside the .cpp files.
+#pragma once
+#include <memory>
+
+namespace config {
+struct Config;
+}
+namespace store {
+class Store;
+}
+namespace obs {
+class Registry;
+}
+
+namespace delivery {
+
+class Dispatcher {
+ public:
+  // Keeps references to all three; they must outlive it.
+  Dispatcher(const config::Config& config, store::Store& store, obs::Registry& registry);
+  ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  void start();
+  // New rows may be due (called after a commit): wakes the poller instead of waiting for its tick.
+  void notify();
+  // Stops taking rows, lets in-flight POSTs finish (bounded by their timeouts), joins the threads.
+  // Rows still in flight stay in_flight and are queued again at the next start (at least once).
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace delivery

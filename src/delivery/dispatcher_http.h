@@ -1,0 +1,40 @@
+// One worker's HTTP side: a keep-alive client per endpoint origin, reused across deliveries, with
+// the endpoint's timeout on connect, read and write. HTTPS verifies the server's certificate
+// against the system trust store. cpp-httplib stays inside dispatcher_http.cpp.
+#pragma once
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "delivery/dispatcher_policy.h"
+
+namespace delivery {
+
+struct PostResult {
+  int status = 0;                          // 0: no HTTP answer (see error)
+  std::string error;                       // "timeout", "connection refused", "TLS ...", ...
+  std::optional<std::string> retry_after;  // the answer's Retry-After header
+  double seconds = 0;                      // how long the POST took
+};
+
+class Clients {
+ public:
+  Clients();
+  ~Clients();
+  Clients(const Clients&) = delete;
+  Clients& operator=(const Clients&) = delete;
+
+  // POSTs `body` as application/json; charset=utf-8 with `headers` to url.path on url.origin.
+  PostResult post(const EndpointUrl& url,
+                  const std::vector<std::pair<std::string, std::string>>& headers,
+                  const std::string& body, std::chrono::milliseconds timeout);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace delivery

@@ -1,0 +1,37 @@
+// Every metric of webhook delivery, declared once here. Labels name an endpoint by its origin
+// (scheme://host:port) only: a URL's path may carry a secret token.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "obs/metrics.h"
+#include "store/store.h"
+
+namespace delivery {
+
+class Metrics {
+ public:
+  // Registers the families, and a collector that samples store.queue_stats() before each render
+  // until detach() (the registry outlives the dispatcher; its collectors cannot be removed).
+  Metrics(obs::Registry& registry, store::Store& store);
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
+  // One finished attempt: smtp_bridge_delivery_attempts_total{endpoint,outcome}, the POST's
+  // duration (when a POST was made, seconds >= 0) and dead letters.
+  void attempt(const std::string& endpoint, store::DeliveryOutcome outcome, double seconds);
+  // Stops the collector from touching the store.
+  void detach();
+
+ private:
+  struct Sampler;
+  obs::Family<obs::Counter>& attempts_;
+  obs::Histogram& latency_;
+  obs::Family<obs::Counter>& dead_letters_;
+  std::shared_ptr<Sampler> sampler_;
+};
+
+const char* outcome_name(store::DeliveryOutcome outcome);
+
+}  // namespace delivery

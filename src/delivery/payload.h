@@ -1,0 +1,32 @@
+// The bridge.v1 webhook document (CONTRACTS.md 1): one stored inbound message, parsed with
+// mime::parse, rendered as the JSON an endpoint receives. Pure: bytes in, JSON out; every string
+// valid UTF-8.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace delivery {
+
+struct InboundView {
+  std::string_view id;            // the message's UUIDv7
+  int64_t received_at_ms = 0;     // unix ms
+  std::string_view envelope_json; // the envelope object the SMTP session stored
+  std::string_view data;          // the stored message bytes (Received: included)
+};
+
+struct RenderOptions {
+  std::vector<std::string> rcpt_to;  // this endpoint's recipients (envelope.rcpt_to is replaced)
+  bool include_raw = false;          // "raw": base64 of the bytes, else null
+  uint64_t max_attachment_bytes = 10u << 20;  // larger: "content" omitted, "omitted": true
+};
+
+// The whole document: {"type":"message.received","version":"bridge.v1","id",...}.
+nlohmann::json render_bridge_v1(const InboundView& message, const RenderOptions& options);
+// The same, serialised compactly (what is POSTed and signed).
+std::string render_bridge_v1_text(const InboundView& message, const RenderOptions& options);
+
+}  // namespace delivery

@@ -1,0 +1,315 @@
+// delivery::Dispatcher end to end inside one process: a real SQLite store in a temp folder, real
+// HTTP receivers on 127.0.0.1, short retry settings. Asserts what receivers depend on: headers,
+// signatures, retries with a stable webhook-id, Retry-After, dead letters, isolation of endpoints.
+#include "delivery/dispatcher.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <nlohmann/json.hpp>
+
+#include "common/ids.h"
+#include "common/time.h"
+#include "common/version.h"
+#include "config/config.h"
+#include "dispatcher_test_support.h"
+#include "obs/metrics.h"
+#include "store/store.h"
+#include "store_test_support.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using dispatcher_test::Received;
+using dispatcher_test::Receiver;
+using dispatcher_test::wait_until;
+
+const std::string kSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+int64_t now_ms() {
+  return common::unix_ms(common::Clock::now());
+}
+
+class DispatcherTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    cfg_.delivery.workers = 4;
+    cfg_.delivery.retry = {100ms, 400ms, 1h};
+    cfg_.routes = {config::Route{{"*"}, {}, false, 10 * config::kMiB}};
+    store::Options options;
+    options.path = folder_.file("smtp-bridge.db");
+    options.on_commit = [this](double, size_t, store::Status status) {
+      if (status == store::Status::ok && dispatcher_ != nullptr) dispatcher_.load()->notify();
+    };
+    std::string error;
+    store_ = store::open_sqlite(options, error);
+    ASSERT_NE(store_, nullptr) << error;
+  }
+  void TearDown() override { stop(); }
+
+  // Adds an endpoint to the catch-all route; returns its URL.
+  std::string add_endpoint(int port, std::chrono::milliseconds timeout = 5s,
+                           std::vector<std::string> secrets = {kSecret}) {
+    std::string url = "http://127.0.0.1:" + std::to_string(port) + "/hook?token=s3cret";
+    cfg_.routes[0].endpoints.push_back(
+        config::Endpoint{url, secrets, timeout, {{"X-Tenant", "acme"}}});
+    return url;
+  }
+
+  void start() {
+    owned_ = std::make_unique<delivery::Dispatcher>(cfg_, *store_, registry_);
+    owned_->start();
+    dispatcher_ = owned_.get();
+  }
+  void stop() {
+    dispatcher_ = nullptr;
+    if (owned_) owned_->stop();
+    owned_.reset();
+  }
+
+  // Stores a message with one delivery per URL; returns its id.
+  std::string send(const std::vector<std::string>& urls, int64_t received_at_ms = now_ms()) {
+    store::InboundMessage message;
+    message.id = common::uuid_v7();
+    message.received_at_ms = received_at_ms;
+    message.mail_from = "alice@sender.example";
+    message.rcpt_to = {"bob@bridge.example", "carol@bridge.example"};
+    message.envelope_json =
+        R"({"mail_from":"alice@sender.example","rcpt_to":["bob@bridge.example","carol@bridge.example"],)"
+        R"("params":{"size":60,"body":null,"smtputf8":false},"helo":"client.example",)"
+        R"("client":{"ip":"127.0.0.1","port":40000},"tls":null,"auth":null})";
+    message.data = "From: alice@sender.example\r\nSubject: hello\r\n\r\nbody text\r\n";
+    for (const auto& url : urls) message.deliveries.push_back({url, {"bob@bridge.example"}});
+    EXPECT_EQ(store_->enqueue_inbound_wait(message), store::Status::ok);
+    return message.id;
+  }
+
+  // The delivery row of message `id` for `url`.
+  store::DeliveryRow row(const std::string& id, const std::string& url) {
+    auto found = store_->find_inbound(id);
+    if (!found) return {};
+    for (const auto& delivery : found->deliveries) {
+      if (delivery.endpoint == url) return delivery;
+    }
+    return {};
+  }
+  bool state_is(const std::string& id, const std::string& url, const std::string& state) {
+    return row(id, url).state == state;
+  }
+  std::string last_error(const std::string& id) {
+    return store_test::sql_text(
+               folder_.file("smtp-bridge.db"),
+               "SELECT last_error FROM inbound_deliveries WHERE message_id='" + id + "'")
+        .value_or("<none>");
+  }
+
+  store_test::TempFolder folder_;
+  config::Config cfg_;
+  obs::Registry registry_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<delivery::Dispatcher> owned_;
+  std::atomic<delivery::Dispatcher*> dispatcher_{nullptr};
+};
+
+TEST_F(DispatcherTest, delivers_2xx_with_standard_webhooks_headers_and_a_valid_signature) {
+  Receiver receiver(
+      [](size_t, const Received&, httplib::Response& response) { response.status = 204; });
+  ASSERT_TRUE(receiver.start());
+  std::string url = add_endpoint(receiver.port());
+  start();
+  std::string id = send({url});
+  ASSERT_TRUE(wait_until([&] { return state_is(id, url, "delivered"); }));
+
+  auto requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 1u);
+  const Received& got = requests[0];
+  store::DeliveryRow delivered = row(id, url);
+  EXPECT_EQ(delivered.attempts, 1);
+  EXPECT_EQ(got.path, "/hook?token=s3cret");
+  EXPECT_EQ(got.header("Content-Type"), "application/json; charset=utf-8");
+  EXPECT_EQ(got.header("User-Agent"), std::string("smtp-bridge/") + common::kVersion);
+  EXPECT_EQ(got.header("webhook-id"), delivered.id);
+  EXPECT_EQ(got.header("webhook-attempt"), "1");
+  EXPECT_EQ(got.header("X-Tenant"), "acme");
+  int64_t timestamp = std::stoll(got.header("webhook-timestamp"));
+  EXPECT_NEAR(static_cast<double>(timestamp), now_ms() / 1000.0, 30);
+  EXPECT_EQ(got.header("webhook-signature"),
+            dispatcher_test::expected_signature(kSecret, delivered.id,
+                                                got.header("webhook-timestamp"), got.body));
+
+  auto document = nlohmann::json::parse(got.body, nullptr, false);
+  ASSERT_TRUE(document.is_object()) << got.body;
+  EXPECT_EQ(document["type"], "message.received");
+  EXPECT_EQ(document["id"], id);
+  EXPECT_EQ(document["envelope"]["rcpt_to"], nlohmann::json::array({"bob@bridge.example"}));
+  EXPECT_EQ(document["message"]["subject"], "hello");
+
+  std::string origin = "http://127.0.0.1:" + std::to_string(receiver.port());
+  std::string metrics = registry_.render();
+  EXPECT_NE(metrics.find("smtp_bridge_delivery_attempts_total{endpoint=\"" + origin +
+                         "\",outcome=\"delivered\"} 1"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("smtp_bridge_delivery_queue_depth{state=\"delivered\"} 1"),
+            std::string::npos);
+  EXPECT_NE(metrics.find("smtp_bridge_delivery_latency_seconds_count 1"), std::string::npos);
+  EXPECT_EQ(metrics.find("s3cret"), std::string::npos);  // the path's secret never in a label
+}
+
+TEST_F(DispatcherTest, unsigned_when_the_endpoint_has_no_secret) {
+  Receiver receiver(
+      [](size_t, const Received&, httplib::Response& response) { response.status = 200; });
+  ASSERT_TRUE(receiver.start());
+  std::string url = add_endpoint(receiver.port(), 5s, {});
+  start();
+  std::string id = send({url});
+  ASSERT_TRUE(wait_until([&] { return state_is(id, url, "delivered"); }));
+  EXPECT_EQ(receiver.requests().at(0).header("webhook-signature"), "<absent>");
+}
+
+TEST_F(DispatcherTest, retries_a_500_with_the_same_webhook_id_and_the_next_attempt_number) {
+  Receiver receiver([](size_t index, const Received&, httplib::Response& response) {
+    response.status = index == 0 ? 500 : 200;
+  });
+  ASSERT_TRUE(receiver.start());
+  std::string url = add_endpoint(receiver.port());
+  start();
+  std::string id = send({url});
+  ASSERT_TRUE(wait_until([&] { return state_is(id, url, "delivered"); }));
+  auto requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].header("webhook-id"), row(id, url).id);
+  EXPECT_EQ(requests[1].header("webhook-id"), requests[0].header("webhook-id"));
+  EXPECT_EQ(requests[0].header("webhook-attempt"), "1");
+  EXPECT_EQ(requests[1].header("webhook-attempt"), "2");
+  EXPECT_EQ(row(id, url).attempts, 2);
+  EXPECT_NE(registry_.render().find("outcome=\"deferred\"} 1"), std::string::npos);
+}
+
+TEST_F(DispatcherTest, waits_for_retry_after_on_429) {
+  Receiver receiver([](size_t index, const Received&, httplib::Response& response) {
+    response.status = index == 0 ? 429 : 200;
+    if (index == 0) response.set_header("Retry-After", "1");
+  });
+  ASSERT_TRUE(receiver.start());
+  std::string url = add_endpoint(receiver.port());
+  start();
+  std::string id = send({url});
+  ASSERT_TRUE(wait_until([&] { return receiver.count() >= 1; }));
+  ASSERT_TRUE(wait_until([&] { return state_is(id, url, "deferred"); }));
+  EXPECT_EQ(last_error(id), "HTTP 429");
+  ASSERT_TRUE(wait_until([&] { return state_is(id, url, "delivered"); }));
+  auto requests = receiver.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_GE(requests[1].at - requests[0].at, 1000ms);  // the backoff alone would be <= 100 ms
+}
+
+TEST_F(DispatcherTest, gone_410_is_a_dead_letter_without_retry) {
+  Receiver receiver([](size_t index, const Received&, httplib::Response& response) {
+    response.status = index == 0 ? 410 : 200;
+  });
+  ASSERT_TRUE(receiver.start());
+  std::string url = add_endpoint(receiver.port());
+  start();
+  std::string gone = send({url});
+  ASSERT_TRUE(wait_until([&] { return state_is(gone, url, "dead"); }));
+  EXPECT_EQ(last_error(gone), "HTTP 410");
+  EXPECT_EQ(row(gone, url).attempts, 1);
+  // A later message is delivered; by then a retry of the dead one would have had its chance.
+  std::string later = send({url});
+  ASSERT_TRUE(wait_until([&] { return state_is(later, url, "delivered"); }));
+  EXPECT_EQ(receiver.count(), 2u);
+  EXPECT_TRUE(state_is(gone, url, "dead"));
+  std::string origin = "http://127.0.0.1:" + std::to_string(receiver.port());
+  EXPECT_NE(registry_.render().find("smtp_bridge_delivery_dead_letters_total{endpoint=\"" + origin +
+                                    "\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(DispatcherTest, defers_while_the_receiver_is_down_and_delivers_when_it_is_up) {
+  int port = dispatcher_test::closed_port();
+  ASSERT_GT(port, 0);
+  std::string url = add_endpoint(port);
+  start();
+  std::string id = send({url});
+  ASSERT_TRUE(
+      wait_until([&] { return row(id, url).attempts >= 2 && state_is(id, url, "deferred"); }));
+  EXPECT_EQ(last_error(id), "connection failed");
+
+  Receiver receiver(
+      [](size_t, const Received&, httplib::Response& response) { response.status = 200; });
+  ASSERT_TRUE(receiver.start(port));
+  ASSERT_TRUE(wait_until([&] { return state_is(id, url, "delivered"); }));
+  EXPECT_EQ(receiver.count(), 1u);
+  EXPECT_EQ(receiver.requests()[0].header("webhook-attempt"),
+            std::to_string(row(id, url).attempts));
+}
+
+TEST_F(DispatcherTest, a_slow_endpoint_does_not_hold_up_another) {
+  std::mutex mutex;
+  std::condition_variable released_cv;
+  bool released = false;
+  Receiver slow([&](size_t, const Received&, httplib::Response& response) {
+    std::unique_lock lock(mutex);
+    released_cv.wait_for(lock, 20s, [&] { return released; });
+    response.status = 200;
+  });
+  Receiver fast(
+      [](size_t, const Received&, httplib::Response& response) { response.status = 200; });
+  ASSERT_TRUE(slow.start());
+  ASSERT_TRUE(fast.start());
+  std::string slow_url = add_endpoint(slow.port(), 2s);
+  std::string fast_url = add_endpoint(fast.port(), 2s);
+  cfg_.delivery.workers = 2;
+  start();
+  std::string first = send({slow_url});
+  ASSERT_TRUE(wait_until([&] { return slow.count() == 1; }));
+  std::string second = send({fast_url});
+  ASSERT_TRUE(wait_until([&] { return state_is(second, fast_url, "delivered"); }));
+  EXPECT_TRUE(state_is(first, slow_url, "in_flight"));  // still waiting for its answer
+  // The slow POST ends at its timeout and is retried later.
+  ASSERT_TRUE(wait_until([&] { return state_is(first, slow_url, "deferred"); }));
+  EXPECT_EQ(last_error(first), "read failed or timed out");
+  {
+    std::lock_guard lock(mutex);
+    released = true;
+  }
+  released_cv.notify_all();
+  ASSERT_TRUE(wait_until([&] { return state_is(first, slow_url, "delivered"); }));
+}
+
+TEST_F(DispatcherTest, gives_up_after_max_age) {
+  Receiver receiver(
+      [](size_t, const Received&, httplib::Response& response) { response.status = 500; });
+  ASSERT_TRUE(receiver.start());
+  std::string url = add_endpoint(receiver.port());
+  cfg_.delivery.retry.max_age = 1s;
+  start();
+  std::string id = send({url}, now_ms() - 5000);  // received longer ago than max_age
+  ASSERT_TRUE(wait_until([&] { return state_is(id, url, "dead"); }));
+  EXPECT_EQ(last_error(id), "HTTP 500 (retries exhausted)");
+  EXPECT_EQ(receiver.count(), 1u);
+}
+
+TEST_F(DispatcherTest, a_row_for_an_endpoint_no_longer_configured_is_dead) {
+  start();  // the catch-all route has no endpoints
+  std::string url = "http://127.0.0.1:9/removed";
+  std::string id = send({url});
+  ASSERT_TRUE(wait_until([&] { return state_is(id, url, "dead"); }));
+  EXPECT_EQ(last_error(id), "endpoint not configured");
+}
+
+TEST_F(DispatcherTest, stop_leaves_unfinished_rows_for_the_next_start) {
+  Receiver receiver(
+      [](size_t, const Received&, httplib::Response& response) { response.status = 200; });
+  ASSERT_TRUE(receiver.start());
+  std::string url = add_endpoint(receiver.port());
+  start();
+  stop();
+  std::string id = send({url});  // nobody claims it while stopped
+  EXPECT_TRUE(state_is(id, url, "queued"));
+  start();
+  ASSERT_TRUE(wait_until([&] { return state_is(id, url, "delivered"); }));
+}
+
+}  // namespace

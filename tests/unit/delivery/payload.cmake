@@ -1,0 +1,19 @@
+# The bridge.v1 payload and Standard Webhooks signing (src/delivery/payload.cpp, signing.cpp):
+# GoogleTest unit tests, and the schema test that validates rendered documents (a few messages
+# and the shared corpora) against openapi/openapi.yaml with /usr/bin/python3 + python3-jsonschema.
+smtp_bridge_unit_test(payload_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/payload_test.cpp ${CMAKE_CURRENT_SOURCE_DIR}/signing_test.cpp
+  LIBS delivery_payload mime common nlohmann_json::nlohmann_json OpenSSL::Crypto)
+target_include_directories(payload_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+
+set(SMTP_BRIDGE_SCHEMA_DIR ${PROJECT_SOURCE_DIR}/tests/schema)
+add_executable(payload_dump ${SMTP_BRIDGE_SCHEMA_DIR}/payload_dump.cpp)
+target_link_libraries(payload_dump PRIVATE delivery_payload common)
+add_dependencies(payload_test payload_dump)  # building payload_test builds what the schema test runs
+add_test(NAME schema_bridge_v1
+  COMMAND /usr/bin/python3 ${SMTP_BRIDGE_SCHEMA_DIR}/test_bridge_schema.py
+          --dump $<TARGET_FILE:payload_dump>
+          --openapi ${PROJECT_SOURCE_DIR}/openapi/openapi.yaml
+          --messages ${SMTP_BRIDGE_SCHEMA_DIR}/messages
+          --corpora ${PROJECT_SOURCE_DIR}/../shared/corpora)
+set_tests_properties(schema_bridge_v1 PROPERTIES TIMEOUT 120)

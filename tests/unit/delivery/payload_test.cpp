@@ -1,0 +1,307 @@
+// Unit tests of delivery::render_bridge_v1 (CONTRACTS.md 1): the fields an endpoint reads, for
+// multipart mail with non-ASCII headers, inline images, nested messages, oversized attachments,
+// fan-out recipients and garbage that must still render.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/base64.h"
+#include "delivery/payload.h"
+#include "payload_test_util.h"
+
+namespace delivery {
+namespace {
+
+using nlohmann::json;
+using test::crlf;
+using test::expect_valid_utf8;
+using test::sha256_hex;
+
+constexpr const char* kId = "01936d2e-8c1a-7b7e-9c2a-5b1e2f3a4b5c";
+constexpr int64_t kReceivedMs = 1795738523123;  // 2026-11-27T00:15:23.123Z
+
+const std::string kEnvelope =
+    R"({"mail_from":"alice@sender.example","rcpt_to":["bob@bridge.example","hidden@bridge.example","other@elsewhere.example"],)"
+    R"("params":{"size":1234,"body":"8BITMIME","smtputf8":false,"rcpt":{"hidden@bridge.example":{"notify":"NEVER"},)"
+    R"("other@elsewhere.example":{"notify":"SUCCESS"}}},"helo":"client.sender.example",)"
+    R"("client":{"ip":"192.0.2.10","port":53422},"tls":{"version":"TLSv1.3","cipher":"TLS_AES_256_GCM_SHA384"},"auth":null})";
+
+const std::string kImageBytes = std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);
+const std::string kBinaryBase64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJw==";  // bytes 0..39
+
+std::string multipart_message() {
+  return crlf(
+      "Received: from client.sender.example by bridge.example; Fri, 27 Nov 2026 00:15:23 +0000\n"
+      "From: =?UTF-8?B?0JDQu9C40YHQsA==?= <alice@sender.example>\n"
+      "To: Bob <bob@bridge.example>, \"Carol C.\" <carol@bridge.example>\n"
+      "Cc: dave@bridge.example\n"
+      "Reply-To: replies@sender.example\n"
+      "Subject: =?UTF-8?B?0J7RgtGH0ZHRgiDQt9CwINC90L7Rj9Cx0YDRjA==?=\n"
+      "Date: Thu, 27 Nov 2025 00:00:00 +0000\n"
+      "Message-ID: <179573884599.8289@sender.example>\n"
+      "In-Reply-To: <parent@sender.example>\n"
+      "References: <root@sender.example> <parent@sender.example>\n"
+      "MIME-Version: 1.0\n"
+      "Content-Type: multipart/mixed; boundary=\"outer\"\n"
+      "\n"
+      "preamble\n"
+      "--outer\n"
+      "Content-Type: multipart/alternative; boundary=\"alt\"\n"
+      "\n"
+      "--alt\n"
+      "Content-Type: text/plain; charset=utf-8\n"
+      "Content-Transfer-Encoding: quoted-printable\n"
+      "\n"
+      "Hall=C3=B6 Bob, see the report.\n"
+      "--alt\n"
+      "Content-Type: text/html; charset=iso-8859-1\n"
+      "\n"
+      "<p>Hall\xf6 <img src=\"cid:img1@sender.example\"></p>\n"
+      "--alt--\n"
+      "--outer\n"
+      "Content-Type: image/png\n"
+      "Content-Disposition: inline\n"
+      "Content-ID: <img1@sender.example>\n"
+      "Content-Transfer-Encoding: base64\n"
+      "\n"
+      "iVBORw0KGgoAAAANSUhEUg==\n"
+      "--outer\n"
+      "Content-Type: application/octet-stream\n"
+      "Content-Disposition: attachment; filename*=UTF-8''%D0%B4%D0%B0%D0%BD%D0%BD%D1%8B%D0%B5.bin\n"
+      "Content-Transfer-Encoding: base64\n"
+      "\n"
+      "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g\n"
+      "ISIjJCUmJw==\n"
+      "--outer\n"
+      "Content-Type: message/rfc822\n"
+      "\n"
+      "From: Eve <eve@inner.example>\n"
+      "Subject: inner\n"
+      "Content-Type: text/plain; charset=us-ascii\n"
+      "\n"
+      "inner body\n"
+      "--outer--\n");
+}
+
+json render(const std::string& data, RenderOptions options = {}, const std::string& envelope = kEnvelope) {
+  if (options.rcpt_to.empty()) options.rcpt_to = {"bob@bridge.example"};
+  InboundView view{kId, kReceivedMs, envelope, data};
+  std::string text = render_bridge_v1_text(view, options);
+  json doc = json::parse(text);  // throws on invalid UTF-8: the text must parse back
+  EXPECT_EQ(doc, render_bridge_v1(view, options));
+  expect_valid_utf8(doc);
+  return doc;
+}
+
+TEST(Payload, renders_top_level_fields_and_envelope) {
+  std::string data = multipart_message();
+  json doc = render(data);
+  EXPECT_EQ(doc["type"], "message.received");
+  EXPECT_EQ(doc["version"], "bridge.v1");
+  EXPECT_EQ(doc["id"], kId);
+  EXPECT_EQ(doc["received_at"], "2026-11-27T00:15:23.123Z");
+  const json& envelope = doc["envelope"];
+  EXPECT_EQ(envelope["mail_from"], "alice@sender.example");
+  EXPECT_EQ(envelope["rcpt_to"], json::array({"bob@bridge.example"}));
+  EXPECT_EQ(envelope["params"]["size"], 1234);
+  EXPECT_EQ(envelope["params"]["body"], "8BITMIME");
+  EXPECT_FALSE(envelope["params"].contains("rcpt"));  // no per-recipient params for bob
+  EXPECT_EQ(envelope["helo"], "client.sender.example");
+  EXPECT_EQ(envelope["client"], json({{"ip", "192.0.2.10"}, {"port", 53422}}));
+  EXPECT_EQ(envelope["tls"]["version"], "TLSv1.3");
+  EXPECT_TRUE(envelope["auth"].is_null());
+  EXPECT_TRUE(doc["raw"].is_null());
+  EXPECT_EQ(doc["message"]["size"], data.size());
+  EXPECT_EQ(doc["message"]["sha256"], sha256_hex(data));
+}
+
+TEST(Payload, decodes_non_ascii_headers_and_address_lists) {
+  json m = render(multipart_message())["message"];
+  EXPECT_EQ(m["subject"], "Отчёт за ноябрь");
+  EXPECT_EQ(m["from"], json::parse(R"([{"name":"Алиса","address":"alice@sender.example"}])"));
+  EXPECT_EQ(m["to"], json::parse(R"([{"name":"Bob","address":"bob@bridge.example"},)"
+                                 R"({"name":"Carol C.","address":"carol@bridge.example"}])"));
+  EXPECT_EQ(m["cc"], json::parse(R"([{"name":"","address":"dave@bridge.example"}])"));
+  EXPECT_EQ(m["bcc"], json::array());
+  EXPECT_EQ(m["reply_to"][0]["address"], "replies@sender.example");
+  EXPECT_TRUE(m["sender"].is_null());
+  EXPECT_EQ(m["date"], "2025-11-27T00:00:00Z");
+  EXPECT_EQ(m["message_id"], "179573884599.8289@sender.example");
+  EXPECT_EQ(m["in_reply_to"], json::array({"parent@sender.example"}));
+  EXPECT_EQ(m["references"], json::array({"root@sender.example", "parent@sender.example"}));
+  ASSERT_EQ(m["headers"].size(), 12u);  // every top-level field, in order, Received included
+  EXPECT_EQ(m["headers"][0]["name"], "Received");
+  EXPECT_EQ(m["headers"][5], json({{"name", "Subject"}, {"value", "Отчёт за ноябрь"}}));
+}
+
+TEST(Payload, main_bodies_are_decoded_to_utf8) {
+  json m = render(multipart_message())["message"];
+  EXPECT_EQ(m["text"], "Hallö Bob, see the report.");
+  EXPECT_EQ(m["html"], "<p>Hallö <img src=\"cid:img1@sender.example\"></p>");  // from ISO-8859-1
+}
+
+TEST(Payload, lists_inline_image_attachment_and_nested_message_as_attachments) {
+  json attachments = render(multipart_message())["message"]["attachments"];
+  ASSERT_EQ(attachments.size(), 3u);
+  const json& image = attachments[0];
+  EXPECT_EQ(image["part"], "2");
+  EXPECT_EQ(image["content_type"], "image/png");
+  EXPECT_EQ(image["disposition"], "inline");
+  EXPECT_EQ(image["content_id"], "img1@sender.example");
+  EXPECT_TRUE(image["filename"].is_null());
+  EXPECT_EQ(image["size"], kImageBytes.size());
+  EXPECT_EQ(image["sha256"], sha256_hex(kImageBytes));
+  EXPECT_EQ(common::base64_decode(image["content"].get<std::string>()), kImageBytes);
+
+  const json& file = attachments[1];
+  EXPECT_EQ(file["part"], "3");
+  EXPECT_EQ(file["filename"], "данные.bin");  // RFC 2231 filename*
+  EXPECT_EQ(file["content_type"], "application/octet-stream");
+  EXPECT_EQ(file["disposition"], "attachment");
+  EXPECT_TRUE(file["content_id"].is_null());
+  EXPECT_EQ(file["size"], 40);
+  EXPECT_EQ(file["content"], kBinaryBase64);  // one line, no breaks
+  EXPECT_EQ(file["sha256"], sha256_hex(*common::base64_decode(kBinaryBase64)));
+  EXPECT_FALSE(file.contains("omitted"));
+
+  const json& nested = attachments[2];
+  EXPECT_EQ(nested["part"], "4");
+  EXPECT_EQ(nested["content_type"], "message/rfc822");
+  std::string inner = *common::base64_decode(nested["content"].get<std::string>());
+  EXPECT_EQ(inner.rfind("From: Eve <eve@inner.example>\r\n", 0), 0u);
+}
+
+TEST(Payload, parts_tree_uses_imap_numbers_and_nests_embedded_messages) {
+  json parts = render(multipart_message())["message"]["parts"];
+  ASSERT_EQ(parts.size(), 4u);
+  const json& alternative = parts[0];
+  EXPECT_EQ(alternative["part"], "1");
+  EXPECT_EQ(alternative["content_type"], "multipart/alternative");
+  ASSERT_EQ(alternative["parts"].size(), 2u);
+  EXPECT_EQ(alternative["parts"][0]["part"], "1.1");
+  EXPECT_EQ(alternative["parts"][0]["charset"], "utf-8");
+  EXPECT_EQ(alternative["parts"][0]["transfer_encoding"], "quoted-printable");
+  EXPECT_EQ(alternative["parts"][1]["part"], "1.2");
+  EXPECT_EQ(alternative["parts"][1]["content_type"], "text/html");
+  EXPECT_EQ(alternative["parts"][1]["charset"], "iso-8859-1");
+  EXPECT_EQ(parts[1]["content_id"], "img1@sender.example");
+  EXPECT_EQ(parts[1]["transfer_encoding"], "base64");
+  EXPECT_EQ(parts[1]["parts"], json::array());
+  EXPECT_EQ(parts[2]["filename"], "данные.bin");
+  EXPECT_EQ(parts[2]["headers"][0]["name"], "Content-Type");
+
+  const json& message = parts[3];
+  EXPECT_EQ(message["part"], "4");
+  EXPECT_EQ(message["content_type"], "message/rfc822");
+  ASSERT_EQ(message["parts"].size(), 1u);
+  const json& embedded = message["parts"][0];
+  EXPECT_EQ(embedded["part"], "4.1");  // RFC 3501 6.4.5: a non-multipart embedded body
+  EXPECT_EQ(embedded["content_type"], "text/plain");
+  EXPECT_EQ(embedded["headers"][1], json({{"name", "Subject"}, {"value", "inner"}}));
+  EXPECT_EQ(embedded["size"], std::string("inner body").size());
+}
+
+TEST(Payload, omits_content_of_attachments_over_max_attachment_bytes) {
+  RenderOptions options;
+  options.max_attachment_bytes = 16;  // the image is exactly 16 bytes, the file 40
+  json attachments = render(multipart_message(), options)["message"]["attachments"];
+  EXPECT_FALSE(attachments[0].contains("omitted"));
+  EXPECT_TRUE(attachments[0].contains("content"));
+  EXPECT_EQ(attachments[1]["omitted"], true);
+  EXPECT_FALSE(attachments[1].contains("content"));
+  EXPECT_EQ(attachments[1]["size"], 40);  // size and hash still describe the bytes
+  EXPECT_EQ(attachments[1]["sha256"], sha256_hex(*common::base64_decode(kBinaryBase64)));
+}
+
+TEST(Payload, include_raw_carries_the_stored_bytes_as_base64) {
+  std::string data = multipart_message();
+  RenderOptions options;
+  options.include_raw = true;
+  json doc = render(data, options);
+  ASSERT_TRUE(doc["raw"].is_string());
+  EXPECT_EQ(doc["raw"].get<std::string>().find('\n'), std::string::npos);
+  EXPECT_EQ(common::base64_decode(doc["raw"].get<std::string>()), data);
+}
+
+TEST(Payload, null_reverse_path_stays_an_empty_mail_from) {
+  std::string envelope = R"({"mail_from":"","rcpt_to":["bob@bridge.example"],"params":{"size":5,"body":"7BIT",)"
+                         R"("smtputf8":false},"helo":"h","client":{"ip":"::1","port":25},"tls":null,"auth":"user1"})";
+  json doc = render(crlf("Subject: bounce\n\nbody\n"), {}, envelope);
+  EXPECT_EQ(doc["envelope"]["mail_from"], "");
+  EXPECT_EQ(doc["envelope"]["auth"], "user1");
+  EXPECT_TRUE(doc["envelope"]["tls"].is_null());
+}
+
+TEST(Payload, bcc_recipients_appear_only_in_this_endpoints_rcpt_to) {
+  RenderOptions options;
+  options.rcpt_to = {"hidden@bridge.example"};
+  json doc = render(multipart_message(), options);
+  EXPECT_EQ(doc["envelope"]["rcpt_to"], json::array({"hidden@bridge.example"}));
+  EXPECT_EQ(doc["envelope"]["params"]["rcpt"], json::parse(R"({"hidden@bridge.example":{"notify":"NEVER"}})"));
+  std::string text = doc.dump();
+  EXPECT_EQ(text.find("other@elsewhere.example"), std::string::npos);  // another route's recipient
+  EXPECT_EQ(doc["message"]["bcc"], json::array());
+  EXPECT_EQ(text.find("hidden@bridge.example", text.find("\"message\"")), std::string::npos);
+}
+
+TEST(Payload, single_part_message_is_part_one_with_absent_fields_null) {
+  json m = render(crlf("From: a@example.com\n\nplain body\n"))["message"];
+  EXPECT_TRUE(m["subject"].is_null());
+  EXPECT_TRUE(m["message_id"].is_null());
+  EXPECT_TRUE(m["date"].is_null());
+  EXPECT_TRUE(m["html"].is_null());
+  EXPECT_EQ(m["text"], "plain body\r\n");
+  EXPECT_EQ(m["attachments"], json::array());
+  ASSERT_EQ(m["parts"].size(), 1u);
+  EXPECT_EQ(m["parts"][0]["part"], "1");
+  EXPECT_EQ(m["parts"][0]["content_type"], "text/plain");
+  EXPECT_TRUE(m["parts"][0]["charset"].is_null());
+}
+
+TEST(Payload, sender_field_is_an_address_object) {
+  json m = render(crlf("From: a@example.com\nSender: Secretary <sec@example.com>\n\nx\n"))["message"];
+  EXPECT_EQ(m["sender"], json({{"name", "Secretary"}, {"address", "sec@example.com"}}));
+}
+
+TEST(Payload, decoding_defects_join_parse_defects) {
+  std::string data = crlf(
+      "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: application/pdf\n"
+      "Content-Transfer-Encoding: base64\n\n@@not*base64@@\n");  // and no closing boundary
+  json m = render(data)["message"];
+  json defects = m["defects"];
+  EXPECT_NE(std::find(defects.begin(), defects.end(), "missing_closing_boundary"), defects.end());
+  EXPECT_NE(std::find(defects.begin(), defects.end(), "invalid_base64"), defects.end());
+  ASSERT_EQ(m["attachments"].size(), 1u);
+}
+
+TEST(Payload, garbage_still_renders_headers_raw_part_and_defects) {
+  static const char bytes[] =
+      "Subject: \xff\xfe broken \xc3\n\x01\x02 no colon here\nContent-Type: multipart/mixed\n\0\xff--x\r\n\xfe";
+  std::string data(bytes, sizeof bytes - 1);
+  RenderOptions options;
+  options.include_raw = true;
+  json doc = render(data, options, "not json at all");
+  EXPECT_EQ(common::base64_decode(doc["raw"].get<std::string>()), data);
+  json m = doc["message"];
+  EXPECT_FALSE(m["defects"].empty());
+  EXPECT_FALSE(m["headers"].empty());
+  EXPECT_EQ(m["headers"][0]["name"], "Subject");
+  ASSERT_EQ(m["parts"].size(), 1u);  // the root stays one raw part
+  EXPECT_EQ(m["parts"][0]["part"], "1");
+  EXPECT_EQ(m["size"], data.size());
+  // An envelope that cannot be read still has every field.
+  EXPECT_EQ(doc["envelope"]["mail_from"], "");
+  EXPECT_EQ(doc["envelope"]["rcpt_to"], json::array({"bob@bridge.example"}));
+  EXPECT_EQ(doc["envelope"]["params"]["size"], data.size());
+}
+
+TEST(Payload, empty_message_renders) {
+  json m = render("")["message"];
+  EXPECT_EQ(m["size"], 0);
+  EXPECT_EQ(m["sha256"], "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(m["headers"], json::array());
+}
+
+}  // namespace
+}  // namespace delivery
