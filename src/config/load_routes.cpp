@@ -107,9 +107,9 @@ void load_secret_list(Reader& reader, const YAML::Node& node, const std::string&
 
 void load_endpoint(Reader& reader, const YAML::Node& node, const std::string& key,
                    Endpoint& endpoint) {
-  if (!reader.expect_map(
-          node, key,
-          {"url", "secret", "secret_file", "secret_env", "secrets", "timeout", "headers"}))
+  if (!reader.expect_map(node, key,
+                         {"url", "secret", "secret_file", "secret_env", "secrets", "timeout",
+                          "headers", "ca_file"}))
     return;
   auto url = Reader::field(node, "url");
   if (!url)
@@ -135,6 +135,9 @@ void load_endpoint(Reader& reader, const YAML::Node& node, const std::string& ke
   reader.read_duration(node, key, "timeout", endpoint.timeout, std::chrono::milliseconds(1));
   if (auto headers = Reader::field(node, "headers"))
     load_headers(reader, *headers, key + ".headers", endpoint.headers);
+  // A PEM bundle the HTTPS client trusts instead of the system store; opened at each connect.
+  if (reader.read_string(node, key, "ca_file", endpoint.ca_file))
+    check_readable(reader, node, key, "ca_file", endpoint.ca_file);
 }
 
 void load_route(Reader& reader, const YAML::Node& node, const std::string& key, Route& route) {

@@ -9,14 +9,6 @@
 namespace config::detail {
 namespace {
 
-// A file the server must open at start-up: say so now rather than at the first STARTTLS.
-void check_readable(Reader& reader, const YAML::Node& map, const std::string& prefix,
-                    std::string_view name, const std::string& path) {
-  if (path.empty() || access(path.c_str(), R_OK) == 0) return;
-  auto node = Reader::field(map, name);
-  reader.error(join_key(prefix, name), node ? *node : map, "cannot read '" + path + "'");
-}
-
 void load_tls(Reader& reader, const YAML::Node& node, TlsFiles& tls) {
   const std::string key = "smtp.tls";
   if (!reader.expect_map(node, key, {"cert_file", "key_file"})) return;
@@ -89,6 +81,13 @@ void load_limits(Reader& reader, const YAML::Node& node, SmtpLimits& limits) {
 }
 
 }  // namespace
+
+void check_readable(Reader& reader, const YAML::Node& map, const std::string& prefix,
+                    std::string_view name, const std::string& path) {
+  if (path.empty() || access(path.c_str(), R_OK) == 0) return;
+  auto node = Reader::field(map, name);
+  reader.error(join_key(prefix, name), node ? *node : map, "cannot read '" + path + "'");
+}
 
 void load_smtp(Reader& reader, const YAML::Node& node, Smtp& smtp) {
   const std::string key = "smtp";

@@ -14,6 +14,10 @@ void load_smtp(Reader& reader, const YAML::Node& node, Smtp& smtp);
 void load_routes(Reader& reader, const YAML::Node& node, std::vector<Route>& routes);
 // `retry:` under delivery and relay.
 void load_retry(Reader& reader, const YAML::Node& node, const std::string& key, Retry& retry);
+// A file the bridge must open later (TLS key, CA bundle): an error under prefix.name when `path`
+// is set but not readable now, rather than at the first handshake (load_smtp.cpp).
+void check_readable(Reader& reader, const YAML::Node& map, const std::string& prefix,
+                    std::string_view name, const std::string& path);
 // True when `text` has no whitespace or control characters (safe in an SMTP line or a header).
 bool is_printable_token(std::string_view text);
 

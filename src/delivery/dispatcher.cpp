@@ -197,7 +197,7 @@ void Dispatcher::Impl::deliver(const store::DeliveryJob& job, Clients& clients,
   for (const auto& [name, value] : target.endpoint->headers) {
     if (!reserved_header(name)) headers.emplace_back(name, value);
   }
-  PostResult posted = clients.post(*url, headers, body, target.endpoint->timeout);
+  PostResult posted = clients.post(*url, headers, body, target.endpoint->timeout, target.endpoint->ca_file);
   attempt.status = posted.status;
   attempt.error = posted.error;
   attempt.retry_after = posted.retry_after;

@@ -1,6 +1,7 @@
-// One worker's HTTP side: a keep-alive client per endpoint origin, reused across deliveries, with
-// the endpoint's timeout on connect, read and write. HTTPS verifies the server's certificate
-// against the system trust store. cpp-httplib stays inside dispatcher_http.cpp.
+// One worker's HTTP side: a keep-alive client per (endpoint origin, CA file), reused across
+// deliveries, with the endpoint's timeout on connect, read and write. HTTPS always verifies the
+// server's certificate: against the endpoint's ca_file, else the system trust store.
+// cpp-httplib stays inside dispatcher_http.cpp.
 #pragma once
 #include <chrono>
 #include <memory>
@@ -28,9 +29,12 @@ class Clients {
   Clients& operator=(const Clients&) = delete;
 
   // POSTs `body` as application/json; charset=utf-8 with `headers` to url.path on url.origin.
+  // `ca_file` (config::Endpoint::ca_file): the PEM bundle an https:// origin is verified
+  // against; "" = the system trust store.
   PostResult post(const EndpointUrl& url,
                   const std::vector<std::pair<std::string, std::string>>& headers,
-                  const std::string& body, std::chrono::milliseconds timeout);
+                  const std::string& body, std::chrono::milliseconds timeout,
+                  const std::string& ca_file = {});
 
  private:
   struct Impl;

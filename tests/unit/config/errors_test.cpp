@@ -130,6 +130,21 @@ TEST(LoadErrors, TlsFilesMustComeInPairsAndBeNeededFirst) {
                "smtp.tls.key_file", 2);
 }
 
+TEST(LoadErrors, EndpointCaFileMustBeReadableAtLoad) {
+  TempDir dir;
+  std::string missing = dir.path() + "/none.pem";
+  std::string message = expect_error(
+      "routes:\n  - match: \"*\"\n    endpoints:\n      - url: https://x.example/\n"
+      "      - url: https://y.example/\n        ca_file: " +
+          missing + "\n",
+      "routes[0].endpoints[1].ca_file", 6);
+  EXPECT_NE(message.find(missing), std::string::npos) << message;
+  expect_error(
+      "routes:\n  - match: \"*\"\n    endpoints:\n      - url: https://x.example/\n"
+      "        ca_file: [a, b]\n",
+      "routes[0].endpoints[0].ca_file", 5);
+}
+
 TEST(LoadErrors, UnreadableSecretFileNamesKeyAndLine) {
   TempDir dir;
   std::string message = expect_error(

@@ -203,6 +203,25 @@ TEST(LoadRoutes, EndpointSecretsListAndInlineSecret) {
   EXPECT_EQ(c.routes[0].endpoints[2].timeout, 30s);
 }
 
+TEST(LoadRoutes, EndpointCaFileIsKeptAndDefaultsToTheSystemStore) {
+  TempDir dir;
+  std::string bundle = dir.write("ca.pem", "-----BEGIN CERTIFICATE-----\n");
+  config::Config c = load_ok(
+      "routes:\n"
+      "  - match: \"*\"\n"
+      "    endpoints:\n"
+      "      - url: https://127.0.0.1:8443/a\n"
+      "        ca_file: " +
+      bundle +
+      "\n"
+      "      - url: https://b.example/\n");
+  ASSERT_EQ(c.routes.size(), 1u);
+  ASSERT_EQ(c.routes[0].endpoints.size(), 2u);
+  EXPECT_EQ(c.routes[0].endpoints[0].ca_file, bundle);
+  EXPECT_EQ(c.routes[0].endpoints[1].ca_file, "");
+  EXPECT_EQ(config::Endpoint{}.ca_file, "");
+}
+
 TEST(LoadSecrets, FileStripsExactlyOneTrailingNewline) {
   TempDir dir;
   std::string one = dir.write("one", "pw1\n");
