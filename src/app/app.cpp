@@ -1,6 +1,7 @@
-// Composition root: store → metrics → SMTP server → webhook dispatcher → admin listener; waits for
-// a signal; then stops in the reverse order so that every acknowledged message is committed
-// before exit (the dispatcher stops before the store closes: its in-flight POSTs finish first).
+// Composition root: store → metrics → SMTP server → webhook dispatcher → REST API → admin
+// listener; waits for a signal; then stops in the reverse order so that every acknowledged message
+// is committed before exit (the dispatcher stops before the store closes: its in-flight POSTs
+// finish first).
 #include "app/app.h"
 
 #include <pthread.h>
@@ -10,9 +11,11 @@
 #include <chrono>
 #include <filesystem>
 
+#include "api/server.h"
 #include "common/version.h"
 #include "config/config.h"
 #include "delivery/dispatcher.h"
+#include "delivery/payload.h"
 #include "obs/admin_server.h"
 #include "obs/health.h"
 #include "obs/log.h"
@@ -37,6 +40,15 @@ void register_build_info(obs::Registry& registry) {
   registry.gauge("smtp_bridge_build_info", "Build information; the value is always 1.")
       .add({{"version", common::kVersion}})
       .set(1);
+}
+
+// GET /v1/inbound/{id} shows the bridge.v1 document for all the message's recipients; api/ may
+// not include delivery/, so the renderer is handed to it from here.
+std::string render_for_api(const store::StoredInbound& stored) {
+  delivery::InboundView view{stored.id, stored.received_at_ms, stored.envelope_json, stored.data};
+  delivery::RenderOptions options;
+  options.rcpt_to = stored.rcpt_to;
+  return delivery::render_bridge_v1_text(view, options);
 }
 
 }  // namespace
@@ -120,11 +132,24 @@ int run(const config::Config& cfg) {
     dispatcher.stop();
   };
 
+  api::Server api_server(cfg.api, *store, registry, render_for_api, [&dispatcher_to_notify] {
+    if (delivery::Dispatcher* dispatcher = dispatcher_to_notify.load()) dispatcher->notify();
+  });
+  auto api_address = config::parse_host_port(cfg.api.listen);
+  if (!api_address || !api_server.start(api_address->host, api_address->port, error)) {
+    obs::error("cannot start the api listener", {{"address", cfg.api.listen}, {"error", error}});
+    smtp_server.stop();
+    stop_dispatcher();
+    store->close();
+    return 1;
+  }
+
   obs::AdminServer admin(registry, health);
   auto admin_address = config::parse_host_port(cfg.admin.listen);
   if (!admin_address || !admin.start(admin_address->host, admin_address->port, error)) {
     obs::error("cannot start the admin listener",
                {{"address", cfg.admin.listen}, {"error", error}});
+    api_server.stop();
     smtp_server.stop();
     stop_dispatcher();
     store->close();
@@ -137,6 +162,7 @@ int run(const config::Config& cfg) {
   obs::info("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
   health.set_draining(true);
   smtp_server.stop();
+  api_server.stop();
   stop_dispatcher();
   admin.stop();
   store->close();

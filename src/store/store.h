@@ -45,6 +45,7 @@ struct DeliveryRow {
   std::string state;
   int attempts = 0;
   int64_t next_attempt_at_ms = 0;
+  std::string last_error;  // the last failed attempt's short text; "" when none
 };
 
 struct StoredInbound {
@@ -55,6 +56,33 @@ struct StoredInbound {
   std::string envelope_json;
   std::string data;
   std::vector<DeliveryRow> deliveries;
+};
+
+// One message as the API lists it: the envelope, the size, the first bytes (enough for the
+// header's summary) and its delivery rows.
+struct InboundSummary {
+  std::string id;
+  int64_t received_at_ms = 0;
+  std::string mail_from;
+  std::vector<std::string> rcpt_to;
+  uint64_t size = 0;  // bytes of the stored message
+  std::string head;   // the first InboundQuery::head_bytes bytes of the stored message
+  std::vector<DeliveryRow> deliveries;
+};
+
+struct InboundQuery {
+  std::string state;      // "" = every message; else those with a delivery in this state
+  std::string before_id;  // "" = from the newest; else only ids ordered before this one (paging)
+  size_t limit = 50;
+  size_t head_bytes = 16384;
+};
+
+// What redeliver_inbound did: found = the message exists; deliveries = its rows; requeued = the
+// rows put back to queued (a row in flight right now is left to finish its attempt).
+struct Redelivery {
+  bool found = false;
+  uint64_t deliveries = 0;
+  uint64_t requeued = 0;
 };
 
 // A due delivery handed to the dispatcher, with what it needs to render the payload.
@@ -94,6 +122,12 @@ class Store {
 
   virtual std::optional<StoredInbound> find_inbound(const std::string& id) = 0;
   virtual uint64_t count_inbound() = 0;
+  // Newest first (ids are UUIDv7, so id order is arrival order), at most query.limit messages,
+  // read in one snapshot on the readers' connection.
+  virtual std::vector<InboundSummary> list_inbound(const InboundQuery& query) = 0;
+  // Puts every delivery of the message back to queued, due at now_ms, attempts and last_error
+  // kept (dead letters included), in one committed transaction on the writer.
+  virtual Redelivery redeliver_inbound(const std::string& id, int64_t now_ms) = 0;
   // Deliveries (ARCHITECTURE.md states). Claims up to `limit` rows that are queued, or deferred
   // with next_attempt_at <= now_ms, oldest first: each becomes in_flight with attempts + 1 in one
   // committed transaction, and is returned with its message.

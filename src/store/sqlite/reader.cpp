@@ -22,8 +22,16 @@ bool Reader::open(const std::string& path, std::string& error) {
           "SELECT id, received_at, mail_from, rcpt_to, envelope, data"
           " FROM inbound_messages WHERE id = ?1");
   prepare(find_deliveries_,
-          "SELECT id, message_id, endpoint, rcpt_to, state, attempts, next_attempt_at"
-          " FROM inbound_deliveries WHERE message_id = ?1 ORDER BY id");
+          "SELECT id, message_id, endpoint, rcpt_to, state, attempts, next_attempt_at,"
+          " coalesce(last_error, '') FROM inbound_deliveries WHERE message_id = ?1 ORDER BY id");
+  // Newest first by id (UUIDv7: time-ordered); ?1 = '' or the cursor, ?2 = '' or a state.
+  prepare(list_,
+          "SELECT m.id, m.received_at, m.mail_from, m.rcpt_to, m.size, substr(m.data, 1, ?4)"
+          " FROM inbound_messages m"
+          " WHERE (?1 = '' OR m.id < ?1)"
+          " AND (?2 = '' OR EXISTS (SELECT 1 FROM inbound_deliveries d"
+          "                         WHERE d.message_id = m.id AND d.state = ?2))"
+          " ORDER BY m.id DESC LIMIT ?3");
   prepare(count_, "SELECT count(*) FROM inbound_messages");
   prepare(count_by_state_,
           "SELECT state, count(*) FROM inbound_deliveries GROUP BY state ORDER BY state");
@@ -58,14 +66,46 @@ std::optional<StoredInbound> Reader::find_inbound(const std::string& id) {
       found = std::move(message);
     }
   }
-  if (found && !read_deliveries(*found)) found.reset();
+  if (found && !read_deliveries(found->id, found->deliveries)) found.reset();
   end_.run();
   return found;
 }
 
-bool Reader::read_deliveries(StoredInbound& message) {
+std::vector<InboundSummary> Reader::list_inbound(const InboundQuery& query) {
+  std::lock_guard lock(mutex_);
+  std::vector<InboundSummary> page;
+  if (query.limit == 0 || begin_.run() != SQLITE_OK) return page;
+  bool complete = false;
+  {
+    Reset reset(list_);
+    list_.bind_text(1, query.before_id);
+    list_.bind_text(2, query.state);
+    list_.bind_int(3, static_cast<int64_t>(query.limit));
+    list_.bind_int(4, static_cast<int64_t>(query.head_bytes));
+    int rc;
+    while ((rc = list_.step()) == SQLITE_ROW) {
+      InboundSummary item;
+      item.id = list_.column_text(0);
+      item.received_at_ms = list_.column_int(1);
+      item.mail_from = list_.column_text(2);
+      item.rcpt_to = decode_list(list_.column_text(3));
+      item.size = static_cast<uint64_t>(list_.column_int(4));
+      item.head = list_.column_blob(5);
+      page.push_back(std::move(item));
+    }
+    complete = rc == SQLITE_DONE;
+  }
+  for (InboundSummary& item : page) {
+    if (complete) complete = read_deliveries(item.id, item.deliveries);
+  }
+  end_.run();
+  if (!complete) page.clear();
+  return page;
+}
+
+bool Reader::read_deliveries(const std::string& message_id, std::vector<DeliveryRow>& rows) {
   Reset reset(find_deliveries_);
-  find_deliveries_.bind_text(1, message.id);
+  find_deliveries_.bind_text(1, message_id);
   int rc;
   while ((rc = find_deliveries_.step()) == SQLITE_ROW) {
     DeliveryRow row;
@@ -76,7 +116,8 @@ bool Reader::read_deliveries(StoredInbound& message) {
     row.state = find_deliveries_.column_text(4);
     row.attempts = static_cast<int>(find_deliveries_.column_int(5));
     row.next_attempt_at_ms = find_deliveries_.column_int(6);
-    message.deliveries.push_back(std::move(row));
+    row.last_error = find_deliveries_.column_text(7);
+    rows.push_back(std::move(row));
   }
   return rc == SQLITE_DONE;
 }

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "store/sqlite/database.h"
 #include "store/store.h"
@@ -17,19 +18,20 @@ class Reader {
   bool open(const std::string& path, std::string& error);
   std::optional<StoredInbound> find_inbound(const std::string& id);
   uint64_t count_inbound();
+  std::vector<InboundSummary> list_inbound(const InboundQuery& query);
   // page_count × page_size of the database plus the size of its -wal file.
   uint64_t size_bytes();
   // Rows per state and the oldest pending received_at, read in one snapshot.
   Store::QueueStats queue_stats();
 
  private:
-  bool read_deliveries(StoredInbound& message);
+  bool read_deliveries(const std::string& message_id, std::vector<DeliveryRow>& rows);
 
   std::mutex mutex_;
   std::string wal_path_;
   Connection db_;
   Statement begin_, end_, find_message_, find_deliveries_, count_, page_count_, page_size_,
-      count_by_state_, oldest_pending_;
+      count_by_state_, oldest_pending_, list_;
 };
 
 }  // namespace store::sqlite

@@ -73,6 +73,15 @@ class SqliteStore final : public Store {
     }
   }
 
+  Redelivery redeliver_inbound(const std::string& id, int64_t now_ms) override {
+    return run_on_writer(Redelivery{},
+                         [&](sqlite::Writer& writer) { return writer.redeliver(id, now_ms); });
+  }
+
+  std::vector<InboundSummary> list_inbound(const InboundQuery& query) override {
+    return reader_->list_inbound(query);
+  }
+
   QueueStats queue_stats() override { return reader_->queue_stats(); }
 
   std::optional<StoredInbound> find_inbound(const std::string& id) override {

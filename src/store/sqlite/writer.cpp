@@ -48,6 +48,13 @@ bool Writer::open(Connection db, std::string& error) {
           " sum(CASE WHEN state = 'delivered' AND updated_at < ?1 THEN 0"
           "          WHEN state = 'dead' AND updated_at < ?2 THEN 0 ELSE 1 END) = 0"
           " LIMIT ?3)");
+  // ?2 = -1 when the message does not exist, else the number of its delivery rows.
+  prepare(statements_.count_rows,
+          "SELECT CASE WHEN EXISTS (SELECT 1 FROM inbound_messages WHERE id = ?1)"
+          " THEN (SELECT count(*) FROM inbound_deliveries WHERE message_id = ?1) ELSE -1 END");
+  prepare(statements_.requeue,
+          "UPDATE inbound_deliveries SET state = 'queued', next_attempt_at = ?2, updated_at = ?2"
+          " WHERE message_id = ?1 AND state <> 'in_flight'");
   if (rc != SQLITE_OK) {
     error = "cannot prepare the writer's statements: " + db_.error_message();
     return false;
@@ -162,6 +169,37 @@ uint64_t Writer::prune(int64_t delivered_before_ms, int64_t dead_before_ms, size
   if (prune.run() != SQLITE_OK) return 0;
   // Counts the messages only: rows deleted by the cascade are not counted by sqlite3_changes.
   return static_cast<uint64_t>(sqlite3_changes64(db_.handle()));
+}
+
+Redelivery Writer::redeliver(const std::string& message_id, int64_t now_ms) {
+  Redelivery result;
+  if (db_.handle() == nullptr) return result;
+  int rc = statements_.begin.run();
+  int64_t rows = -1;
+  if (rc == SQLITE_OK) {
+    Statement& count = statements_.count_rows;
+    Reset reset(count);
+    count.bind_text(1, message_id);
+    rc = count.step();
+    if (rc == SQLITE_ROW) rows = count.column_int(0), rc = SQLITE_OK;
+  }
+  uint64_t requeued = 0;
+  if (rc == SQLITE_OK && rows > 0) {
+    Statement& requeue = statements_.requeue;
+    requeue.bind_text(1, message_id);
+    requeue.bind_int(2, now_ms);
+    rc = requeue.run();
+    if (rc == SQLITE_OK) requeued = static_cast<uint64_t>(sqlite3_changes64(db_.handle()));
+  }
+  if (rc == SQLITE_OK) rc = statements_.commit.run();
+  if (rc != SQLITE_OK) {
+    fail(rc);
+    return result;
+  }
+  result.found = rows >= 0;
+  result.deliveries = rows > 0 ? static_cast<uint64_t>(rows) : 0;
+  result.requeued = requeued;
+  return result;
 }
 
 Status Writer::fail(int result_code) {

@@ -23,6 +23,9 @@ class Writer {
              const std::string& last_error, int64_t now_ms);
   // Deletes at most `limit` finished messages past their retention; the number deleted.
   uint64_t prune(int64_t delivered_before_ms, int64_t dead_before_ms, size_t limit);
+  // Puts every row of the message that is not in flight back to queued, due at now_ms
+  // (Store::redeliver_inbound); found = false also when the transaction failed.
+  Redelivery redeliver(const std::string& message_id, int64_t now_ms);
   // Finalizes the statements and closes the connection; write() then answers closed.
   void close() {
     statements_ = {};
@@ -38,6 +41,7 @@ class Writer {
   struct Statements {
     Statement begin, commit, rollback, insert_message, insert_delivery;
     Statement select_due, mark_in_flight, finish, prune;
+    Statement count_rows, requeue;
   } statements_;
 };
 

@@ -1,0 +1,193 @@
+// The inbound routes: validate parameters (422 with the failing fields), read the Store on the
+// readers' connection, shape the JSON the OpenAPI document describes. The list shows each
+// message's subject from its header only (parsed from the first bytes, never the whole body).
+#include "api/inbound.h"
+
+#include <nlohmann/json.hpp>
+
+#include <array>
+#include <chrono>
+
+#include "common/base64.h"
+#include "common/time.h"
+#include "mime/message.h"
+
+namespace api {
+namespace {
+
+constexpr std::array<const char*, 4> kStatuses = {"queued", "deferred", "dead", "delivered"};
+constexpr size_t kHeadBytes = 16384;  // enough for any ordinary header, Received lines included
+
+std::string rfc3339(int64_t unix_ms) {
+  return common::rfc3339_utc(common::Clock::time_point(std::chrono::milliseconds(unix_ms)));
+}
+
+nlohmann::json delivery_json(const store::DeliveryRow& row) {
+  bool pending = row.state == "queued" || row.state == "deferred";
+  return {
+      {"id", row.id},
+      {"endpoint", row.endpoint},
+      {"rcpt_to", row.rcpt_to},
+      {"state", row.state},
+      {"attempts", row.attempts},
+      {"last_error", row.last_error.empty() ? nlohmann::json() : nlohmann::json(row.last_error)},
+      {"next_attempt_at",
+       pending ? nlohmann::json(rfc3339(row.next_attempt_at_ms)) : nlohmann::json()}};
+}
+
+nlohmann::json deliveries_json(const std::vector<store::DeliveryRow>& rows) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const store::DeliveryRow& row : rows) list.push_back(delivery_json(row));
+  return list;
+}
+
+// The decoded Subject of a message's header (RFC 5322 3.6.5), or null when it has none.
+nlohmann::json subject_of(const std::string& head) {
+  size_t end = head.find("\r\n\r\n");
+  if (end == std::string::npos) end = head.find("\n\n");
+  std::string header = end == std::string::npos ? head : head.substr(0, end);
+  header += "\r\n\r\n";  // a complete header with an empty body: parsed alone
+  mime::Message parsed = mime::parse(header);
+  if (parsed.parts.empty()) return nullptr;
+  for (const mime::Header& field : parsed.parts[0].headers) {
+    std::string name = field.name;
+    for (char& c : name) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    if (name == "subject") return parsed.subject;
+  }
+  return nullptr;
+}
+
+nlohmann::json summary_json(const store::InboundSummary& item) {
+  return {{"id", item.id},
+          {"received_at", rfc3339(item.received_at_ms)},
+          {"mail_from", item.mail_from},
+          {"rcpt_to", item.rcpt_to},
+          {"size", item.size},
+          {"subject", subject_of(item.head)},
+          {"deliveries", deliveries_json(item.deliveries)}};
+}
+
+std::optional<size_t> parse_limit(const std::string& text) {
+  if (text.empty() || text.size() > 4) return std::nullopt;
+  size_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    value = value * 10 + static_cast<size_t>(c - '0');
+  }
+  if (value < 1 || value > kMaxLimit) return std::nullopt;
+  return value;
+}
+
+bool is_uuid(const std::string& text) {
+  if (text.size() != 36) return false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? c != '-' : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// The one value of a query parameter; a repeated parameter is an error of its own.
+const std::string* single(const Params& params, const std::string& name,
+                          std::vector<FieldError>& errors) {
+  auto [first, last] = params.equal_range(name);
+  if (first == last) return nullptr;
+  if (std::next(first) != last) {
+    errors.push_back({name, "must be given at most once"});
+    return nullptr;
+  }
+  return &first->second;
+}
+
+}  // namespace
+
+std::string encode_cursor(const std::string& id) {
+  std::string text = common::base64_encode(id);
+  std::string cursor;
+  for (char c : text) {
+    if (c == '=') break;
+    cursor.push_back(c == '+' ? '-' : c == '/' ? '_' : c);
+  }
+  return cursor;
+}
+
+std::optional<std::string> decode_cursor(const std::string& cursor) {
+  if (cursor.empty() || cursor.size() > 64) return std::nullopt;
+  std::string text;
+  for (char c : cursor) {
+    if (c == '+' || c == '/' || c == '=') return std::nullopt;  // RFC 4648 5 alphabet only
+    text.push_back(c == '-' ? '+' : c == '_' ? '/' : c);
+  }
+  while (text.size() % 4 != 0) text.push_back('=');
+  std::optional<std::string> id = common::base64_decode(text);
+  if (!id || !is_uuid(*id) || encode_cursor(*id) != cursor) return std::nullopt;
+  return id;
+}
+
+Reply list_inbound(store::Store& store, const Params& params) {
+  std::vector<FieldError> errors;
+  store::InboundQuery query;
+  query.limit = kDefaultLimit;
+  query.head_bytes = kHeadBytes;
+  if (const std::string* status = single(params, "status", errors)) {
+    bool known = false;
+    for (const char* name : kStatuses) known = known || *status == name;
+    if (known) {
+      query.state = *status;
+    } else {
+      errors.push_back({"status", "must be one of queued, deferred, dead, delivered"});
+    }
+  }
+  if (const std::string* limit = single(params, "limit", errors)) {
+    if (auto value = parse_limit(*limit)) {
+      query.limit = *value;
+    } else {
+      errors.push_back({"limit", "must be an integer from 1 to " + std::to_string(kMaxLimit)});
+    }
+  }
+  if (const std::string* cursor = single(params, "cursor", errors)) {
+    if (auto id = decode_cursor(*cursor)) {
+      query.before_id = *id;
+    } else {
+      errors.push_back({"cursor", "is not a cursor this API returned"});
+    }
+  }
+  if (!errors.empty()) {
+    return problem(422, "invalid-parameters", "Invalid Parameters",
+                   "the query parameters are not valid", errors);
+  }
+  // One more than asked tells whether another page follows.
+  size_t limit = query.limit;
+  query.limit = limit + 1;
+  std::vector<store::InboundSummary> page = store.list_inbound(query);
+  bool more = page.size() > limit;
+  if (more) page.resize(limit);
+  nlohmann::json items = nlohmann::json::array();
+  for (const store::InboundSummary& item : page) items.push_back(summary_json(item));
+  nlohmann::json next = more ? nlohmann::json(encode_cursor(page.back().id)) : nlohmann::json();
+  return json_reply(200, {{"items", std::move(items)}, {"next_cursor", std::move(next)}});
+}
+
+Reply get_inbound(store::Store& store, const RenderInbound& render, const std::string& id) {
+  std::optional<store::StoredInbound> stored = store.find_inbound(id);
+  if (!stored) return not_found("no inbound message has the id '" + id + "'");
+  nlohmann::json document = nlohmann::json::parse(render(*stored), nullptr, false);
+  if (document.is_discarded()) return internal_error("the message could not be rendered");
+  return json_reply(
+      200, {{"message", std::move(document)}, {"deliveries", deliveries_json(stored->deliveries)}});
+}
+
+Reply redeliver_inbound(store::Store& store, const std::string& id, int64_t now_ms,
+                        const std::function<void()>& requeued) {
+  store::Redelivery result = store.redeliver_inbound(id, now_ms);
+  if (!result.found) return not_found("no inbound message has the id '" + id + "'");
+  if (result.deliveries == 0) {
+    return problem(409, "no-endpoints", "No Endpoints",
+                   "the message matched no webhook endpoint: there is nothing to redeliver");
+  }
+  if (result.requeued > 0 && requeued) requeued();
+  return json_reply(202, {{"id", id}, {"deliveries", result.requeued}});
+}
+
+}  // namespace api
