@@ -12,6 +12,7 @@
 int main() {
   std::atomic<uint64_t> ok{0}, bad{0}, bytes{0};
   httplib::Server server;
+  server.set_tcp_nodelay(true);
   // One thread per kept-alive connection: the dispatcher holds `delivery.workers` of them open.
   server.new_task_queue = [] { return new httplib::ThreadPool(128); };
   server.set_keep_alive_max_count(1u << 30);

@@ -79,9 +79,16 @@ struct Dispatcher::Impl {
   std::vector<std::thread> workers;
 
   size_t worker_count() const { return std::max(1u, config.delivery.workers); }
+  // Claimed rows wait in `jobs` up to one more worker's worth, so that each claim (a transaction
+  // with its fsync) hands out a batch instead of one row whenever one worker frees up.
+  size_t capacity() const { return 2 * worker_count(); }
   size_t free_slots() const {
     size_t taken = busy + jobs.size();
-    return taken >= worker_count() ? 0 : worker_count() - taken;
+    return taken >= capacity() ? 0 : capacity() - taken;
+  }
+  // A backlog is refilled only once this many slots are free (a batch per claim).
+  bool refill_due() const {
+    return more_due && free_slots() >= std::max<size_t>(1, worker_count() / 2);
   }
 
   void run_poller();
@@ -107,11 +114,10 @@ void Dispatcher::Impl::run_poller() {
   std::unique_lock lock(mutex);
   while (!stopping) {
     auto deadline = next_deadline(prune_at);
-    poll_wake.wait_until(lock, deadline, [this] {
-      return stopping || notified || rearm || (more_due && free_slots() > 0);
-    });
+    poll_wake.wait_until(lock, deadline,
+                         [this] { return stopping || notified || rearm || refill_due(); });
     if (stopping) break;
-    bool due = notified || (more_due && free_slots() > 0) || SteadyClock::now() >= deadline;
+    bool due = notified || refill_due() || SteadyClock::now() >= deadline;
     rearm = false;
     if (!due) continue;  // only the deadline moved
     notified = false;
@@ -155,7 +161,7 @@ void Dispatcher::Impl::run_worker() {
     deliver(job, clients, random);
     lock.lock();
     --busy;
-    if (more_due) poll_wake.notify_one();
+    if (refill_due()) poll_wake.notify_one();
   }
 }
 
@@ -197,7 +203,8 @@ void Dispatcher::Impl::deliver(const store::DeliveryJob& job, Clients& clients,
   for (const auto& [name, value] : target.endpoint->headers) {
     if (!reserved_header(name)) headers.emplace_back(name, value);
   }
-  PostResult posted = clients.post(*url, headers, body, target.endpoint->timeout, target.endpoint->ca_file);
+  PostResult posted =
+      clients.post(*url, headers, body, target.endpoint->timeout, target.endpoint->ca_file);
   attempt.status = posted.status;
   attempt.error = posted.error;
   attempt.retry_after = posted.retry_after;

@@ -47,6 +47,9 @@ struct Clients::Impl {
     auto client = std::make_unique<httplib::Client>(origin);
     client->set_keep_alive(true);
     client->set_follow_location(false);  // 3xx is retried, never followed (CONTRACTS.md 1)
+    // Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm and the
+    // receiver's delayed ACK stall every POST on a kept-alive connection by ~40 ms.
+    client->set_tcp_nodelay(true);
     // HTTPS: verify the chain and host name, against the endpoint's CA bundle when it has one
     // (read at each new connection), else the system trust store. Never switched off.
     if (!ca_file.empty()) client->set_ca_cert_path(ca_file);

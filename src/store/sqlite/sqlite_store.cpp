@@ -9,6 +9,7 @@
 #include <deque>
 #include <filesystem>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <utility>
@@ -52,12 +53,20 @@ class SqliteStore final : public Store {
     });
   }
 
+  // Outcomes wait in their own queue; the writer commits all that wait in one transaction (group
+  // commit for delivery outcomes: one fsync for many workers). Returns once durably recorded.
   void finish_delivery(const std::string& delivery_id, DeliveryOutcome outcome,
                        int64_t next_attempt_at_ms, const std::string& last_error) override {
-    run_on_writer(0, [&](sqlite::Writer& writer) {
-      return writer.finish(delivery_id, outcome, next_attempt_at_ms, last_error,
-                           common::unix_ms(common::Clock::now()));
-    });
+    auto committed = std::make_shared<std::promise<void>>();
+    std::future<void> done = committed->get_future();
+    {
+      std::lock_guard lock(mutex_);
+      if (closing_) return;  // stays in_flight: queued again at the next start (at least once)
+      finishes_.push_back(
+          {{delivery_id, outcome, next_attempt_at_ms, last_error}, std::move(committed)});
+      wake_.notify_one();
+    }
+    done.get();
   }
 
   uint64_t prune(int64_t delivered_before_ms, int64_t dead_before_ms) override {
@@ -108,10 +117,15 @@ class SqliteStore final : public Store {
   };
   using Group = std::vector<Pending>;
   using Task = std::function<void(sqlite::Writer&)>;
+  struct PendingFinish {
+    sqlite::Writer::Finish finish;
+    std::shared_ptr<std::promise<void>> committed;
+  };
   struct Work {
     std::vector<Task> tasks;
+    std::vector<PendingFinish> finishes;
     Group group;
-    bool empty() const { return tasks.empty() && group.empty(); }
+    bool empty() const { return tasks.empty() && finishes.empty() && group.empty(); }
   };
 
   // Runs `work(writer)` on the writer thread and returns its result; `when_closed` if the store
@@ -133,7 +147,9 @@ class SqliteStore final : public Store {
   // Blocks until messages or tasks wait (or close); empty work means closed and drained.
   Work take_work() {
     std::unique_lock lock(mutex_);
-    wake_.wait(lock, [this] { return closing_ || !queue_.empty() || !tasks_.empty(); });
+    wake_.wait(lock, [this] {
+      return closing_ || !queue_.empty() || !tasks_.empty() || !finishes_.empty();
+    });
     if (options_.commit_delay.count() > 0 && !closing_ && tasks_.empty() && !queue_.empty() &&
         queue_.size() < options_.max_batch) {
       // Give other sessions a moment to join this transaction's fsync.
@@ -145,6 +161,9 @@ class SqliteStore final : public Store {
     work.tasks.assign(std::make_move_iterator(tasks_.begin()),
                       std::make_move_iterator(tasks_.end()));
     tasks_.clear();
+    work.finishes.assign(std::make_move_iterator(finishes_.begin()),
+                         std::make_move_iterator(finishes_.end()));
+    finishes_.clear();
     size_t take = std::min(queue_.size(), options_.max_batch);
     work.group.reserve(take);
     for (size_t i = 0; i < take; ++i) {
@@ -157,10 +176,21 @@ class SqliteStore final : public Store {
   void run_writer() {
     for (Work work = take_work(); !work.empty(); work = take_work()) {
       for (Task& task : work.tasks) task(*writer_);
+      if (!work.finishes.empty()) commit_finishes(work.finishes);
       if (!work.group.empty()) commit_group(work.group);
     }
     writable_ = false;
     writer_->close();
+  }
+
+  void commit_finishes(std::vector<PendingFinish>& pending) {
+    std::vector<sqlite::Writer::Finish> finishes;
+    finishes.reserve(pending.size());
+    for (PendingFinish& p : pending) finishes.push_back(std::move(p.finish));
+    // A failed batch leaves its rows in_flight; they are queued again at the next start and
+    // delivered once more (at least once), so the callers are released either way.
+    writer_->finish_all(finishes, common::unix_ms(common::Clock::now()));
+    for (PendingFinish& p : pending) p.committed->set_value();
   }
 
   void commit_group(Group& group) {
@@ -205,6 +235,7 @@ class SqliteStore final : public Store {
   std::condition_variable wake_;
   std::deque<Pending> queue_;
   std::deque<Task> tasks_;
+  std::deque<PendingFinish> finishes_;
   bool closing_ = false;
 
   std::mutex close_mutex_;  // close() may be called from several threads

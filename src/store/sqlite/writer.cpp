@@ -1,6 +1,7 @@
 // Group commit's transaction: one BEGIN IMMEDIATE, the inserts of every message of the group,
 // one COMMIT. On any failure the whole group is rolled back, so the caller may retry it piecemeal.
-// Delivery state changes are small transactions of their own on the same (only) writer.
+// Delivery state changes are small transactions of their own on the same (only) writer; the
+// outcomes that workers report meanwhile are committed together (one fsync for the batch).
 #include "store/sqlite/writer.h"
 
 #include "common/ids.h"
@@ -158,6 +159,18 @@ int Writer::finish(const std::string& delivery_id, DeliveryOutcome outcome,
   finish.bind_int(5, now_ms);
   // One statement in autocommit mode: its own transaction, fsynced like any COMMIT.
   return finish.run();
+}
+
+int Writer::finish_all(const std::vector<Finish>& finishes, int64_t now_ms) {
+  if (db_.handle() == nullptr) return SQLITE_MISUSE;
+  int rc = statements_.begin.run();
+  for (const Finish& f : finishes) {
+    if (rc != SQLITE_OK) break;
+    rc = finish(f.delivery_id, f.outcome, f.next_attempt_at_ms, f.last_error, now_ms);
+  }
+  if (rc == SQLITE_OK) rc = statements_.commit.run();
+  if (rc != SQLITE_OK) fail(rc);
+  return rc;
 }
 
 uint64_t Writer::prune(int64_t delivered_before_ms, int64_t dead_before_ms, size_t limit) {

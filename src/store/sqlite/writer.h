@@ -1,6 +1,7 @@
 // The writer connection: writes a group of inbound messages and their delivery rows in ONE
 // transaction (BEGIN IMMEDIATE … COMMIT; the COMMIT fsyncs the WAL), and the deliveries'
-// state changes (claim, finish, prune), each in its own transaction. Used by one thread only.
+// state changes (claim, a batch of finishes, prune), each in a transaction of its own. Used by
+// one thread only.
 #pragma once
 #include <string>
 #include <vector>
@@ -21,6 +22,15 @@ class Writer {
   // Records an in_flight row's outcome; SQLITE_OK or the failing code.
   int finish(const std::string& delivery_id, DeliveryOutcome outcome, int64_t next_attempt_at_ms,
              const std::string& last_error, int64_t now_ms);
+  // Several outcomes in ONE transaction (one fsync for all of them): SQLITE_OK, or the failing
+  // code with everything rolled back.
+  struct Finish {
+    std::string delivery_id;
+    DeliveryOutcome outcome;
+    int64_t next_attempt_at_ms;
+    std::string last_error;
+  };
+  int finish_all(const std::vector<Finish>& finishes, int64_t now_ms);
   // Deletes at most `limit` finished messages past their retention; the number deleted.
   uint64_t prune(int64_t delivered_before_ms, int64_t dead_before_ms, size_t limit);
   // Puts every row of the message that is not in flight back to queued, due at now_ms

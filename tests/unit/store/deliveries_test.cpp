@@ -161,6 +161,37 @@ TEST(SqliteStoreDeliveries, finish_records_delivered_and_dead_and_only_for_in_fl
   for (const auto& row : found->deliveries) EXPECT_EQ(row.attempts, 1);
 }
 
+TEST(SqliteStoreDeliveries, concurrent_finishes_are_all_recorded_durably) {
+  // Workers report outcomes at the same time; the writer commits them in batches. Each call
+  // returns only once its outcome is committed: a reopen finds every one.
+  auto s = std::make_unique<Opened>();
+  ASSERT_NE(s->db, nullptr);
+  for (int i = 0; i < 16; ++i)
+    ASSERT_EQ(s->db->enqueue_inbound_wait(make_message("m" + std::to_string(i), 4)), Status::ok);
+  auto jobs = s->db->claim_deliveries(1000, kNow);
+  ASSERT_EQ(jobs.size(), 64u);
+  std::vector<std::thread> workers;
+  for (size_t w = 0; w < 16; ++w) {
+    workers.emplace_back([&, w] {
+      for (size_t i = w; i < jobs.size(); i += 16) {
+        bool dead = i % 4 == 3;
+        s->db->finish_delivery(jobs[i].delivery.id,
+                               dead ? DeliveryOutcome::dead : DeliveryOutcome::delivered, 0,
+                               dead ? "HTTP 410" : "");
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  std::string path = s->options.path;
+  s->db->close();
+  s->db.reset();
+  EXPECT_EQ(sql_int(path, "SELECT COUNT(*) FROM inbound_deliveries WHERE state='delivered'"), 48);
+  EXPECT_EQ(sql_int(path,
+                    "SELECT COUNT(*) FROM inbound_deliveries WHERE state='dead' AND "
+                    "last_error='HTTP 410'"),
+            16);
+}
+
 TEST(SqliteStoreDeliveries, in_flight_rows_are_claimable_again_after_a_reopen) {
   Opened s;
   ASSERT_NE(s.db, nullptr);
