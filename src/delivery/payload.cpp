@@ -1,6 +1,7 @@
 // The bridge.v1 document (CONTRACTS.md 1, schema openapi/openapi.yaml#/components/schemas/BridgeV1):
 // a stored message parsed with mime::parse and rendered field by field. Never throws on bad input:
 // a message the parser cannot make sense of still renders its headers, raw parts and defects.
+// The text form splices base64 in after dump (payload_splice.h); its bytes equal plain dump's.
 #include "delivery/payload.h"
 
 #include <openssl/evp.h>
@@ -11,6 +12,7 @@
 
 #include "common/base64.h"
 #include "common/time.h"
+#include "delivery/payload_splice.h"
 #include "mime/message.h"
 
 namespace delivery {
@@ -131,8 +133,14 @@ json parts_json(const mime::Message& message) {
   return parts;
 }
 
+// Base64 of bytes (RFC 4648 4), or with `splices` a placeholder for it.
+json base64_json(std::string bytes, detail::Splices* splices) {
+  if (splices == nullptr) return common::base64_encode(bytes);
+  return splices->add_owned(std::move(bytes));
+}
+
 json attachment_json(std::string_view raw, const mime::Part& part, const RenderOptions& options,
-                     std::vector<std::string>& defects) {
+                     std::vector<std::string>& defects, detail::Splices* splices) {
   std::string decoded = mime::decode_body(raw, part, &defects);
   json attachment = {{"part", part_number(part)},
                      {"filename", or_null(part.filename)},
@@ -144,7 +152,7 @@ json attachment_json(std::string_view raw, const mime::Part& part, const RenderO
   if (decoded.size() > options.max_attachment_bytes) {
     attachment["omitted"] = true;
   } else {
-    attachment["content"] = common::base64_encode(decoded);
+    attachment["content"] = base64_json(std::move(decoded), splices);
   }
   return attachment;
 }
@@ -154,7 +162,8 @@ json main_body(std::string_view raw, const mime::Message& message, int index, st
   return mime::decode_text(raw, message.parts[index], &defects);
 }
 
-json message_json(std::string_view raw, const mime::Message& message, const RenderOptions& options) {
+json message_json(std::string_view raw, const mime::Message& message, const RenderOptions& options,
+                  detail::Splices* splices) {
   std::vector<std::string> decoding_defects;
   static const std::vector<mime::Header> no_headers;
   const std::vector<mime::Header>& top = message.parts.empty() ? no_headers : message.parts[0].headers;
@@ -179,7 +188,7 @@ json message_json(std::string_view raw, const mime::Message& message, const Rend
   json attachments = json::array();
   for (int index : message.attachments)
     if (index >= 0 && static_cast<size_t>(index) < message.parts.size())
-      attachments.push_back(attachment_json(raw, message.parts[index], options, decoding_defects));
+      attachments.push_back(attachment_json(raw, message.parts[index], options, decoding_defects, splices));
   doc["attachments"] = std::move(attachments);
   doc["parts"] = parts_json(message);
   std::vector<std::string> defects = message.defects;
@@ -190,7 +199,9 @@ json message_json(std::string_view raw, const mime::Message& message, const Rend
 
 }  // namespace
 
-json render_bridge_v1(const InboundView& message, const RenderOptions& options) {
+namespace detail {
+
+json render_document(const InboundView& message, const RenderOptions& options, Splices* splices) {
   mime::Message parsed = mime::parse(message.data);
   auto received = common::Clock::time_point(std::chrono::milliseconds(message.received_at_ms));
   json doc = {{"type", "message.received"},
@@ -198,14 +209,31 @@ json render_bridge_v1(const InboundView& message, const RenderOptions& options) 
               {"id", std::string(message.id)},
               {"received_at", common::rfc3339_utc(received)},
               {"envelope", envelope_json(message.envelope_json, options.rcpt_to, message.data.size())},
-              {"message", message_json(message.data, parsed, options)},
-              {"raw", options.include_raw ? json(common::base64_encode(message.data)) : json(nullptr)}};
+              {"message", message_json(message.data, parsed, options, splices)},
+              {"raw", nullptr}};
+  if (options.include_raw)
+    doc["raw"] = splices ? json(splices->add_borrowed(message.data)) : json(common::base64_encode(message.data));
   return doc;
 }
 
-std::string render_bridge_v1_text(const InboundView& message, const RenderOptions& options) {
+std::string render_text_spliced(const InboundView& message, const RenderOptions& options, std::string_view token) {
+  Splices splices(token);
   // mime promises valid UTF-8; replacing instead of throwing is the last line of defence.
+  std::string dumped = render_document(message, options, &splices).dump(-1, ' ', false, json::error_handler_t::replace);
+  if (splices.empty()) return dumped;
+  if (std::optional<std::string> text = splices.splice(dumped)) return std::move(*text);
+  // The token occurs in the message itself: render the plain way.
   return render_bridge_v1(message, options).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace detail
+
+json render_bridge_v1(const InboundView& message, const RenderOptions& options) {
+  return detail::render_document(message, options, nullptr);
+}
+
+std::string render_bridge_v1_text(const InboundView& message, const RenderOptions& options) {
+  return detail::render_text_spliced(message, options, detail::splice_token());
 }
 
 }  // namespace delivery

@@ -1,13 +1,16 @@
 // Unit tests of delivery::render_bridge_v1 (CONTRACTS.md 1): the fields an endpoint reads, for
 // multipart mail with non-ASCII headers, inline images, nested messages, oversized attachments,
-// fan-out recipients and garbage that must still render.
+// fan-out recipients and garbage that must still render; and that the fast text rendering
+// (base64 spliced in after dump, payload_splice.h) is byte for byte the plain nlohmann one.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <random>
 #include <string>
 
 #include "common/base64.h"
 #include "delivery/payload.h"
+#include "delivery/payload_splice.h"
 #include "payload_test_util.h"
 
 namespace delivery {
@@ -301,6 +304,94 @@ TEST(Payload, empty_message_renders) {
   EXPECT_EQ(m["size"], 0);
   EXPECT_EQ(m["sha256"], "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(m["headers"], json::array());
+}
+
+// Base64 in lines of `width` characters joined by `line_break` (RFC 2045 6.8 says 76 and CRLF;
+// mail in the wild uses anything).
+std::string wrapped_base64(const std::string& bytes, size_t width, const std::string& line_break = "\r\n") {
+  std::string encoded = common::base64_encode(bytes), out;
+  for (size_t i = 0; i < encoded.size(); i += width) out += encoded.substr(i, width) + line_break;
+  return out;
+}
+
+std::string random_bytes(size_t size, uint64_t seed) {
+  std::mt19937_64 random(seed);
+  std::string out(size, '\0');
+  for (char& c : out) c = static_cast<char>(random() & 0xff);
+  return out;
+}
+
+// multipart/mixed with one base64 attachment per body (each already encoded).
+std::string attachment_message(const std::vector<std::string>& bodies, const std::string& text = "hello\r\n") {
+  std::string out = crlf("From: a@example.com\nSubject: files\nMIME-Version: 1.0\n"
+                         "Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n") + text;
+  for (size_t i = 0; i < bodies.size(); ++i)
+    out += "--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"f" +
+           std::to_string(i) + ".bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + bodies[i];
+  return out + "--b--\r\n";
+}
+
+std::string plain_text(const InboundView& view, const RenderOptions& options) {
+  return render_bridge_v1(view, options).dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+TEST(PayloadText, is_byte_for_byte_the_plain_nlohmann_rendering) {
+  std::vector<std::string> bodies;
+  for (size_t size : {0, 1, 2, 3, 4, 5, 57, 58, 59, 4096, 100001})
+    bodies.push_back(wrapped_base64(random_bytes(size, size), 76));
+  const std::string messages[] = {multipart_message(), attachment_message(bodies),
+                                  attachment_message({wrapped_base64("\"\\\n\x01", 76)}, "t\xc3\xa9xt \"q\" \\\r\n"),
+                                  crlf("Subject: single\n\nbody\n"), "\x01\xff garbage", ""};
+  for (const std::string& data : messages)
+    for (bool raw : {false, true})
+      for (uint64_t max : {uint64_t(0), uint64_t(16), uint64_t(10u << 20)}) {
+        InboundView view{kId, kReceivedMs, kEnvelope, data};
+        RenderOptions options{{"bob@bridge.example"}, raw, max};
+        EXPECT_EQ(render_bridge_v1_text(view, options), plain_text(view, options)) << data.size() << raw << max;
+      }
+}
+
+TEST(PayloadText, token_occurring_in_the_message_falls_back_to_the_plain_rendering) {
+  const std::string token = "collide-";
+  for (const std::string& text : {std::string("body collide-0 body\r\n"), std::string("collide-\r\n"),
+                                  std::string("\"collide-1\"\r\n"), std::string("collide-01\r\n")}) {
+    std::string data = attachment_message({wrapped_base64("attached bytes", 76)}, text);
+    InboundView view{kId, kReceivedMs, kEnvelope, data};
+    RenderOptions options{{"bob@bridge.example"}, true, 10u << 20};
+    std::string rendered = detail::render_text_spliced(view, options, token);
+    EXPECT_EQ(rendered, plain_text(view, options)) << text;
+    EXPECT_EQ(json::parse(rendered)["message"]["attachments"][0]["content"], common::base64_encode("attached bytes"));
+  }
+}
+
+TEST(PayloadSplice, replaces_each_placeholder_string_exactly_once_or_refuses) {
+  detail::Splices splices("T-");
+  std::string first = splices.add_owned("abc");
+  std::string second = splices.add_borrowed("hello");
+  auto quoted = [](const std::string& s) { return "\"" + s + "\""; };
+  EXPECT_EQ(splices.splice("{\"a\":" + quoted(second) + ",\"b\":[" + quoted(first) + "]}"),
+            R"({"a":"aGVsbG8=","b":["YWJj"]})");
+  EXPECT_FALSE(splices.splice("{\"a\":" + quoted(second) + "}"));                        // one missing
+  EXPECT_FALSE(splices.splice(quoted(first) + quoted(first) + quoted(second)));           // twice
+  EXPECT_FALSE(splices.splice(quoted(first) + quoted(second) + quoted("T-")));            // token alone
+  EXPECT_FALSE(splices.splice(quoted(first) + quoted(second) + "T-1"));                   // unquoted
+  EXPECT_FALSE(splices.splice(quoted(first) + quoted("T-01")));                           // not a placeholder
+  EXPECT_FALSE(splices.splice(quoted(first) + quoted(second + "x")));                     // longer string
+  EXPECT_EQ(detail::Splices("T-").splice("{}"), "{}");
+}
+
+TEST(PayloadText, attachments_decode_whatever_the_line_layout) {
+  const std::string bytes = random_bytes(1000, 7);
+  const std::string encoded = common::base64_encode(bytes);
+  std::string concatenated = common::base64_encode(bytes.substr(0, 500)) + common::base64_encode(bytes.substr(500));
+  const std::string bodies[] = {wrapped_base64(bytes, 76), wrapped_base64(bytes, 3), wrapped_base64(bytes, 1, "\n"),
+                                wrapped_base64(bytes, 5, " \t\r\n"), concatenated + "\r\n",
+                                encoded.substr(0, 400) + "\r\n" + encoded.substr(400) + "\r\n"};
+  for (const std::string& body : bodies) {
+    json attachment = render(attachment_message({body}))["message"]["attachments"][0];
+    EXPECT_EQ(attachment["content"], encoded) << body.substr(0, 40);
+    EXPECT_EQ(attachment["sha256"], sha256_hex(bytes));
+  }
 }
 
 }  // namespace
