@@ -4,6 +4,7 @@
 // finish first).
 #include "app/app.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -58,6 +59,10 @@ int run(const config::Config& cfg) {
   // A write past RLIMIT_FSIZE must fail (the store answers 451) rather than kill the process.
   signal(SIGXFSZ, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
+  // Message buffers are large and short-lived (sessions, dispatcher workers). A fixed mmap
+  // threshold returns them to the system when freed; glibc's dynamic threshold would otherwise
+  // rise to the largest size seen and keep such buffers resident in per-thread arenas.
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   obs::Level level = obs::Level::info;
   obs::parse_level(cfg.log.level, level);
   obs::set_level(level);
