@@ -11,6 +11,7 @@
 
 #include "api/auth.h"
 #include "common/time.h"
+#include "obs/http_listener.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 #include "store/store.h"
@@ -18,16 +19,9 @@
 namespace api {
 namespace {
 
-constexpr size_t kWorkerThreads = 4;
-constexpr time_t kKeepAliveSeconds = 2;  // short: stop() waits for idle keep-alive connections
-constexpr time_t kReadTimeoutSeconds = 10;
+constexpr obs::HttpListenerOptions kListenerOptions{4, 2, 10};
 constexpr size_t kMaxRequestBody = 1 << 20;
 constexpr const char* kUnmatchedRoute = "unmatched";
-
-std::string host_port(const std::string& host, uint16_t port) {
-  bool ipv6 = host.find(':') != std::string::npos;
-  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
 
 void apply(const Reply& reply, httplib::Response& res) {
   res.status = reply.status;
@@ -73,9 +67,7 @@ struct Server::Impl {
   obs::Family<obs::Counter>& requests;
   obs::Family<obs::Histogram>& seconds;
   httplib::Server server;
-  std::thread thread;
-  std::atomic<bool> loop_ended{false};
-  uint16_t port = 0;
+  obs::HttpListener listener{server};
 
   Impl(const config::Api& api, store::Store& s, obs::Registry& registry, RenderInbound r,
        std::function<void()> q)
@@ -165,53 +157,24 @@ Server::~Server() {
 }
 
 bool Server::start(const std::string& host, uint16_t port, std::string& error) {
-  if (impl_->thread.joinable()) {
-    error = "the api listener is already started";
-    return false;
+  if (impl_->listener.port() == 0) {
+    impl_->server.set_payload_max_length(kMaxRequestBody);
+    impl_->install_routes();
   }
-  httplib::Server& server = impl_->server;
-  server.new_task_queue = [] { return new httplib::ThreadPool(kWorkerThreads); };
-  server.set_keep_alive_timeout(kKeepAliveSeconds);
-  server.set_read_timeout(kReadTimeoutSeconds, 0);
-  server.set_payload_max_length(kMaxRequestBody);
-  // SO_REUSEADDR only (httplib's default adds SO_REUSEPORT, which lets a second process bind
-  // the same port silently).
-  server.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
-  impl_->install_routes();
-
-  int bound =
-      port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
-  if (bound <= 0) {
-    error = "cannot bind the api listener to " + host_port(host, port);
-    return false;
-  }
-  impl_->port = static_cast<uint16_t>(bound);
-  impl_->thread = std::thread([impl = impl_.get()] {
-    impl->server.listen_after_bind();
-    impl->loop_ended = true;
-  });
-  // httplib's stop() acts only once the accept loop runs: wait for it so no stop() is lost.
-  while (!server.is_running() && !impl_->loop_ended) std::this_thread::yield();
-
+  if (!impl_->listener.start("api", host, port, kListenerOptions, error)) return false;
   // CONTRACTS.md 4: with no key configured, the generated one is shown once, here.
   if (!impl_->keys.generated().empty()) {
     obs::info("api key generated", {{"key", impl_->keys.generated()}});
   }
-  obs::info("listening", {{"listener", "api"}, {"address", host_port(host, impl_->port)}});
   return true;
 }
 
 uint16_t Server::port() const {
-  return impl_->port;
+  return impl_->listener.port();
 }
 
 void Server::stop() {
-  if (!impl_ || !impl_->thread.joinable()) return;
-  impl_->server.stop();
-  impl_->thread.join();
+  if (impl_) impl_->listener.stop();
 }
 
 const std::string& Server::generated_key() const {

@@ -6,6 +6,8 @@
 namespace mime {
 namespace {
 
+using detail::read_quoted;
+
 enum class Kind { atom, quoted, comment, angle, special };
 
 struct Token {
@@ -15,8 +17,8 @@ struct Token {
 };
 
 bool is_atom_char(char c) {
-  return !detail::is_space(c) && c != '(' && c != ')' && c != '<' && c != '>' && c != ',' && c != ';' &&
-         c != ':' && c != '@' && c != '"';
+  return !detail::is_space(c) && c != '(' && c != ')' && c != '<' && c != '>' && c != ',' &&
+         c != ';' && c != ':' && c != '@' && c != '"';
 }
 
 // Reads a comment at s[i] == '(' (nested, escapes removed); returns its text without the parens.
@@ -36,17 +38,6 @@ std::string read_comment(std::string_view s, size_t& i) {
   return out;
 }
 
-std::string read_quoted(std::string_view s, size_t& i) {
-  std::string out;
-  ++i;
-  while (i < s.size() && s[i] != '"') {
-    if (s[i] == '\\' && i + 1 < s.size()) ++i;
-    out += s[i++];
-  }
-  ++i;
-  return out;
-}
-
 // The addr-spec inside < >: comments and white space dropped, quoted local parts unquoted, an
 // obsolete route (RFC 5322 4.4 obs-route) removed.
 std::string clean_angle(std::string_view s) {
@@ -54,10 +45,14 @@ std::string clean_angle(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     char c = s[i];
-    if (c == '(') read_comment(s, i);
-    else if (c == '"') out += read_quoted(s, i);
-    else if (detail::is_space(c)) ++i;
-    else out += s[i++];
+    if (c == '(')
+      read_comment(s, i);
+    else if (c == '"')
+      out += read_quoted(s, i);
+    else if (detail::is_space(c))
+      ++i;
+    else
+      out += s[i++];
   }
   if (!out.empty() && out.front() == '@') {
     size_t colon = out.rfind(':');
@@ -143,8 +138,10 @@ std::string phrase_name(const std::vector<const Token*>& tokens) {
       if (space) out += ' ';
       out += detail::undeclared_to_utf8(t->text);
     } else {
-      if (!run_open && space) out += ' ';
-      else if (space) run += ' ';
+      if (!run_open && space)
+        out += ' ';
+      else if (space)
+        run += ' ';
       run += t->text;
       run_open = true;
     }
@@ -178,15 +175,20 @@ std::optional<Address> make_mailbox(const std::vector<Token>& tokens) {
     bool glue_next = false;
     for (const auto& t : tokens) {
       if (t.kind == Kind::comment) continue;
-      bool glue = glue_next || (!t.space_before && !words.empty()) || t.text == "@" || t.text.front() == '.';
-      if (glue && !words.empty()) words.back() += t.text;
-      else words.push_back(t.text);
+      bool glue = glue_next || (!t.space_before && !words.empty()) || t.text == "@" ||
+                  t.text.front() == '.';
+      if (glue && !words.empty())
+        words.back() += t.text;
+      else
+        words.push_back(t.text);
       glue_next = t.text == "@" || t.text.back() == '.';
     }
     before.clear();
     for (const auto& w : words) {
-      if (w.find('@') != std::string::npos) a.address = w;  // the last one with '@' wins
-      else before.push_back(w);
+      if (w.find('@') != std::string::npos)
+        a.address = w;  // the last one with '@' wins
+      else
+        before.push_back(w);
     }
     if (a.address.empty() && words.size() == 1) {
       a.address = words.front();

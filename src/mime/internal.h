@@ -11,9 +11,15 @@
 
 namespace mime::detail {
 
-inline bool is_wsp(char c) { return c == ' ' || c == '\t'; }
-inline bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-inline char lower_ascii(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+inline bool is_wsp(char c) {
+  return c == ' ' || c == '\t';
+}
+inline bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+inline char lower_ascii(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 std::string to_lower(std::string_view s);
 std::string_view trim(std::string_view s);
 bool iequals(std::string_view a, std::string_view b);
@@ -31,6 +37,9 @@ std::string undeclared_to_utf8(std::string_view s);
 
 // Removes CR and LF (header unfolding, RFC 5322 2.2.3: the folding WSP stays).
 std::string unfold(std::string_view s);
+// RFC 5322 3.2.4 quoted-string starting at s[i] == '"': its content with backslash escapes
+// removed; `i` ends after the closing quote. An unterminated one runs to the end.
+std::string read_quoted(std::string_view s, size_t& i);
 
 // One raw header field of a header block: name as written, value with folding still in it.
 struct RawField {
@@ -43,7 +52,8 @@ struct HeaderBlock {
 };
 // Splits the header block at the start of `text` (RFC 5322 2.2); stops at the empty line, or at
 // the first line that is neither a field nor a continuation (defect "missing_header_separator").
-HeaderBlock split_header(std::string_view text, size_t max_fields, std::vector<std::string>* defects);
+HeaderBlock split_header(std::string_view text, size_t max_fields,
+                         std::vector<std::string>* defects);
 
 // Content-Type / Content-Disposition parameters (RFC 2045 5.1, RFC 2231), keys lower-case.
 // `head` receives the text before the first ';' (the type or disposition), trimmed of CFWS.
@@ -55,7 +65,8 @@ std::string decode_quoted_printable(std::string_view in, std::vector<std::string
 
 // Fills a part's MIME fields (RFC 2045/2183) and decoded header list from its header block.
 // `digest_child`: the default type is message/rfc822 (RFC 2046 5.1.5).
-void apply_header(Part& part, const HeaderBlock& block, bool digest_child, std::vector<std::string>* defects);
+void apply_header(Part& part, const HeaderBlock& block, bool digest_child,
+                  std::vector<std::string>* defects);
 // Fills the message summaries (subject, addresses, date, ids) from the top-level header block.
 void apply_summary(Message& message, const HeaderBlock& block);
 

@@ -24,9 +24,12 @@ struct Cursor {
         int nesting = 0;
         while (i < s.size()) {
           char c = s[i++];
-          if (c == '\\') ++i;
-          else if (c == '(') ++nesting;
-          else if (c == ')' && --nesting == 0) break;
+          if (c == '\\')
+            ++i;
+          else if (c == '(')
+            ++nesting;
+          else if (c == ')' && --nesting == 0)
+            break;
         }
       } else {
         break;
@@ -36,25 +39,17 @@ struct Cursor {
   // A run of characters up to one of `stops`, white space or a comment.
   std::string_view token(std::string_view stops) {
     size_t start = i;
-    while (i < s.size() && !is_space(s[i]) && s[i] != '(' && stops.find(s[i]) == std::string_view::npos) ++i;
+    while (i < s.size() && !is_space(s[i]) && s[i] != '(' &&
+           stops.find(s[i]) == std::string_view::npos)
+      ++i;
     return s.substr(start, i - start);
   }
-  // RFC 5322 3.2.4 quoted-string, backslash escapes removed; an unterminated one runs to the end.
-  std::string quoted() {
-    std::string out;
-    ++i;
-    while (i < s.size() && s[i] != '"') {
-      if (s[i] == '\\' && i + 1 < s.size()) ++i;
-      out += s[i++];
-    }
-    ++i;
-    return out;
-  }
+  std::string quoted() { return read_quoted(s, i); }
 };
 
 struct Piece {
-  int index;       // -1 for a parameter without section
-  bool extended;   // name*= or name*N*=
+  int index;      // -1 for a parameter without section
+  bool extended;  // name*= or name*N*=
   std::string value;
 };
 
@@ -62,7 +57,8 @@ std::string percent_decode(std::string_view s) {
   std::string out;
   out.reserve(s.size());
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() + 0 && hex_value(s[i + 1]) >= 0 && hex_value(s[i + 2]) >= 0) {
+    if (s[i] == '%' && i + 2 < s.size() + 0 && hex_value(s[i + 1]) >= 0 &&
+        hex_value(s[i + 2]) >= 0) {
       out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
       i += 2;
     } else {
@@ -77,8 +73,10 @@ std::string percent_decode(std::string_view s) {
 // around the value kept as written; false for the boundary, which is matched as bytes (RFC 2046
 // 5.1.1: "=?" and trailing spaces are legal boundary characters).
 std::string join_pieces(std::vector<Piece>& pieces, bool words) {
-  std::stable_sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) { return a.index < b.index; });
-  bool any_extended = std::any_of(pieces.begin(), pieces.end(), [](const Piece& p) { return p.extended; });
+  std::stable_sort(pieces.begin(), pieces.end(),
+                   [](const Piece& a, const Piece& b) { return a.index < b.index; });
+  bool any_extended =
+      std::any_of(pieces.begin(), pieces.end(), [](const Piece& p) { return p.extended; });
   if (!any_extended) {
     std::string joined;
     for (const auto& p : pieces) joined += p.value;
@@ -100,8 +98,8 @@ std::string join_pieces(std::vector<Piece>& pieces, bool words) {
         charset = std::string(v.substr(0, q1));
         v = v.substr(q2 + 1);
       }
-    } else if (p.extended && !charset.empty() && v.size() > charset.size() && v[charset.size()] == '\'' &&
-               iequals(v.substr(0, charset.size()), charset)) {
+    } else if (p.extended && !charset.empty() && v.size() > charset.size() &&
+               v[charset.size()] == '\'' && iequals(v.substr(0, charset.size()), charset)) {
       // A later section repeating "charset'": "'" is not an attribute-char (RFC 2231 7), so the
       // prefix cannot be value; some mailers repeat it, drop it.
       v = v.substr(charset.size() + 1);
@@ -133,7 +131,9 @@ std::string read_head(Cursor& c) {
 // True when a parameter "name=" (RFC 2045 5.1, attribute then optional WSP and '=') starts at s[i].
 bool starts_parameter(std::string_view s, size_t i) {
   size_t j = i;
-  while (j < s.size() && !is_space(s[j]) && s[j] != '=' && s[j] != ';' && s[j] != '"' && s[j] != '(') ++j;
+  while (j < s.size() && !is_space(s[j]) && s[j] != '=' && s[j] != ';' && s[j] != '"' &&
+         s[j] != '(')
+    ++j;
   if (j == i) return false;
   while (j < s.size() && is_wsp(s[j])) ++j;
   return j < s.size() && s[j] == '=';
@@ -150,7 +150,9 @@ std::string read_unquoted(Cursor& c) {
     end = c.i;
     size_t next = c.i;
     while (next < c.s.size() && is_wsp(c.s[next])) ++next;
-    if (next == c.i || next >= c.s.size() || c.s[next] == ';' || c.s[next] == '(' || starts_parameter(c.s, next)) break;
+    if (next == c.i || next >= c.s.size() || c.s[next] == ';' || c.s[next] == '(' ||
+        starts_parameter(c.s, next))
+      break;
     c.i = next;
   }
   return std::string(c.s.substr(begin, end - begin));
@@ -190,8 +192,9 @@ std::map<std::string, std::string> parse_params(std::string_view value, std::str
     size_t star = name.find('*');
     if (star != std::string::npos) {
       std::string_view digits = std::string_view(name).substr(star + 1);
-      bool numeric = !digits.empty() && digits.size() < 6 &&
-                     std::all_of(digits.begin(), digits.end(), [](char d) { return d >= '0' && d <= '9'; });
+      bool numeric =
+          !digits.empty() && digits.size() < 6 &&
+          std::all_of(digits.begin(), digits.end(), [](char d) { return d >= '0' && d <= '9'; });
       if (numeric) {
         piece.index = std::stoi(std::string(digits));
         name.resize(star);
@@ -203,9 +206,11 @@ std::map<std::string, std::string> parse_params(std::string_view value, std::str
   std::map<std::string, std::string> params;
   for (auto& [name, pieces] : collected) {
     // A plain "name=" beside RFC 2231 sections: the sections win.
-    bool has_sections = std::any_of(pieces.begin(), pieces.end(), [](const Piece& p) { return p.index >= 0 || p.extended; });
+    bool has_sections = std::any_of(pieces.begin(), pieces.end(),
+                                    [](const Piece& p) { return p.index >= 0 || p.extended; });
     if (has_sections)
-      pieces.erase(std::remove_if(pieces.begin(), pieces.end(), [](const Piece& p) { return p.index < 0 && !p.extended; }),
+      pieces.erase(std::remove_if(pieces.begin(), pieces.end(),
+                                  [](const Piece& p) { return p.index < 0 && !p.extended; }),
                    pieces.end());
     else if (pieces.size() > 1)
       pieces.resize(1);  // repeated parameter: the first one

@@ -35,7 +35,8 @@ int hex_value(char c) {
 
 void add_defect(std::vector<std::string>* defects, std::string_view defect) {
   if (defects == nullptr) return;
-  if (std::find(defects->begin(), defects->end(), defect) == defects->end()) defects->emplace_back(defect);
+  if (std::find(defects->begin(), defects->end(), defect) == defects->end())
+    defects->emplace_back(defect);
 }
 
 namespace {
@@ -46,14 +47,26 @@ size_t valid_sequence(const unsigned char* s, size_t n, size_t i) {
   if (c < 0x80) return 1;
   size_t len;
   unsigned char lo = 0x80, hi = 0xBF;
-  if (c >= 0xC2 && c <= 0xDF) len = 2;
-  else if (c == 0xE0) { len = 3; lo = 0xA0; }
-  else if (c == 0xED) { len = 3; hi = 0x9F; }
-  else if (c >= 0xE1 && c <= 0xEF) len = 3;
-  else if (c == 0xF0) { len = 4; lo = 0x90; }
-  else if (c == 0xF4) { len = 4; hi = 0x8F; }
-  else if (c >= 0xF1 && c <= 0xF3) len = 4;
-  else return 0;
+  if (c >= 0xC2 && c <= 0xDF)
+    len = 2;
+  else if (c == 0xE0) {
+    len = 3;
+    lo = 0xA0;
+  } else if (c == 0xED) {
+    len = 3;
+    hi = 0x9F;
+  } else if (c >= 0xE1 && c <= 0xEF)
+    len = 3;
+  else if (c == 0xF0) {
+    len = 4;
+    lo = 0x90;
+  } else if (c == 0xF4) {
+    len = 4;
+    hi = 0x8F;
+  } else if (c >= 0xF1 && c <= 0xF3)
+    len = 4;
+  else
+    return 0;
   if (i + len > n) return 0;
   if (s[i + 1] < lo || s[i + 1] > hi) return 0;
   for (size_t k = 2; k < len; ++k)
@@ -137,9 +150,12 @@ std::string undeclared_to_utf8(std::string_view s) {
   std::string out;
   out.reserve(s.size() * 2);
   for (unsigned char c : s) {
-    if (c < 0x80) out += static_cast<char>(c);
-    else if (c < 0xA0) append_code_point(out, kCp1252High[c - 0x80]);
-    else append_code_point(out, c);
+    if (c < 0x80)
+      out += static_cast<char>(c);
+    else if (c < 0xA0)
+      append_code_point(out, kCp1252High[c - 0x80]);
+    else
+      append_code_point(out, c);
   }
   return out;
 }
@@ -154,6 +170,17 @@ std::string unfold(std::string_view s) {
     out.append(s.data() + i, j - i);
     i = j + 1;
   }
+  return out;
+}
+
+std::string read_quoted(std::string_view s, size_t& i) {
+  std::string out;
+  ++i;
+  while (i < s.size() && s[i] != '"') {
+    if (s[i] == '\\' && i + 1 < s.size()) ++i;
+    out += s[i++];
+  }
+  ++i;
   return out;
 }
 
