@@ -22,16 +22,7 @@ using store_test::sql_text;
 
 constexpr int64_t kNow = 1764202600000;  // after make_message's received_at
 
-struct Opened {
-  store_test::TempFolder folder;
-  store::Options options;
-  std::unique_ptr<store::Store> db;
-  Opened() {
-    options.path = folder.file("smtp-bridge.db");
-    std::string error;
-    db = store::open_sqlite(options, error);
-    EXPECT_NE(db, nullptr) << error;
-  }
+struct Opened : store_test::OpenedStore {
   std::string state_of(const std::string& delivery_id) {
     return sql_text(options.path,
                     "SELECT state FROM inbound_deliveries WHERE id='" + delivery_id + "'")

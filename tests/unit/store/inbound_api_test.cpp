@@ -20,16 +20,7 @@ using store_test::sql_text;
 
 constexpr int64_t kNow = 1764202600000;
 
-struct Opened {
-  store_test::TempFolder folder;
-  store::Options options;
-  std::unique_ptr<store::Store> db;
-  Opened() {
-    options.path = folder.file("smtp-bridge.db");
-    std::string error;
-    db = store::open_sqlite(options, error);
-    EXPECT_NE(db, nullptr) << error;
-  }
+struct Opened : store_test::OpenedStore {
   // Enqueues `count` messages (oldest first) and returns their ids in that order.
   std::vector<std::string> add(int count, int endpoints = 1) {
     std::vector<std::string> ids;

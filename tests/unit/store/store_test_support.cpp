@@ -92,4 +92,11 @@ bool sql_exec(const std::string& db_path, const std::string& sql) {
   return with_first_row(db_path, sql, [](sqlite3_stmt*) { return true; });
 }
 
+OpenedStore::OpenedStore() {
+  options.path = folder.file("smtp-bridge.db");
+  std::string error;
+  db = store::open_sqlite(options, error);
+  EXPECT_NE(db, nullptr) << error;
+}
+
 }  // namespace store_test

@@ -2,6 +2,7 @@
 // raw sqlite3 connection to check what is really on disk (as other tools would read it).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -28,6 +29,14 @@ class TempFolder {
 std::string awkward_bytes(const std::string& id);
 // A message with a new UUIDv7 id, two recipients and one delivery per endpoint given.
 store::InboundMessage make_message(const std::string& data, int endpoints = 1);
+
+// A store opened on a fresh temporary folder (a failed open is a test failure).
+struct OpenedStore {
+  TempFolder folder;
+  store::Options options;
+  std::unique_ptr<store::Store> db;
+  OpenedStore();
+};
 
 // Direct SQL on the database file, bypassing the Store.
 std::optional<int64_t> sql_int(const std::string& db_path, const std::string& sql);
