@@ -52,8 +52,7 @@ std::optional<TlsInfo> Connection::tls_info() {
 }
 
 void Connection::arm() {
-  timed_out_ = false;
-  interrupted_ = false;
+  timed_out_ = false;  // interrupted_ stays: an interrupt is for good (shutdown)
   deadline_ = std::chrono::steady_clock::now() + timeout_;
   // Only an earlier deadline needs the watchdog woken; a later one is picked up when the
   // timer fires at the old one.
@@ -104,6 +103,8 @@ void Connection::consume(size_t count) {
 asio::awaitable<ReadStatus> Connection::fill() {
   if (closed_) co_return ReadStatus::closed;
   if (!out_.empty() && !co_await flush()) co_return failure({});
+  // An interrupt that came while the flush was completing found no read to cancel.
+  if (interrupted_) co_return ReadStatus::cancelled;
   size_t old_size = in_.size();
   in_.resize(old_size + kReadChunk);
   arm();
@@ -192,6 +193,7 @@ asio::awaitable<ReadStatus> Connection::read_until(
 
 asio::awaitable<ReadStatus> Connection::wait_readable() {
   if (!buffered().empty()) co_return ReadStatus::ok;
+  if (interrupted_) co_return ReadStatus::cancelled;
   arm();
   auto [ec] =
       co_await stream_.next_layer().async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);

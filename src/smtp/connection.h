@@ -45,7 +45,8 @@ class Connection {
   void suspend_deadline();
   // Runs until close(); co_spawn it next to the session on the same strand.
   asio::awaitable<void> watchdog();
-  // Aborts the pending read or write (reported as `cancelled`). Call on the strand.
+  // Aborts the pending read or write and every later read (reported as `cancelled`): for good,
+  // so an interrupt that finds no read pending is not lost. Call on the strand.
   void interrupt();
 
   // Reads one line ending in CRLF, returned without it. Lines longer than `limit` bytes

@@ -120,6 +120,19 @@ def _kill_leftovers():
             proc.wait()
 
 
+def _thread_stacks(pid):
+    """Every thread's stack of a hung bridge, for the failure message (gdb when installed)."""
+    gdb = shutil.which("gdb")
+    if not gdb:
+        return "(gdb is not installed)"
+    try:
+        out = subprocess.run([gdb, "-p", str(pid), "-batch", "-nx", "-ex", "thread apply all bt"],
+                             capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+        return out.stdout.decode("utf-8", "replace")[-12000:]
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"(gdb failed: {e})"
+
+
 class Bridge:
     """One smtp-bridge process on a config in its own temp dir."""
 
@@ -222,10 +235,13 @@ class Bridge:
             try:
                 proc.wait(timeout=scaled(15))
             except subprocess.TimeoutExpired:
+                stacks = _thread_stacks(proc.pid)
                 proc.kill()
                 proc.wait()
                 if check:
-                    raise AssertionError("smtp-bridge did not stop within 15 s of SIGTERM")
+                    raise AssertionError("smtp-bridge did not stop within 15 s of SIGTERM\n"
+                                         f"stdout:\n{''.join(self.lines)[-4000:]}\n"
+                                         f"stderr:\n{self.stderr()[-2000:]}\nthreads:\n{stacks}")
         _running.discard(proc)
         self._reader.join(timeout=5)
         proc.stdout.close()
