@@ -79,17 +79,17 @@ struct Dispatcher::Impl {
   std::vector<std::thread> workers;
 
   size_t worker_count() const { return std::max(1u, config.delivery.workers); }
-  // Claimed rows wait in `jobs` up to one more worker's worth, so that each claim (a transaction
-  // with its fsync) hands out a batch instead of one row whenever one worker frees up.
-  size_t capacity() const { return 2 * worker_count(); }
+  // Claimed rows (each with its message's bytes) wait in `jobs` up to a quarter more than the
+  // workers, so that each claim hands out a small batch instead of one row whenever one worker
+  // frees up, while memory stays near one message per worker.
+  size_t capacity() const { return worker_count() + batch(); }
+  size_t batch() const { return std::max<size_t>(1, worker_count() / 4); }
   size_t free_slots() const {
     size_t taken = busy + jobs.size();
     return taken >= capacity() ? 0 : capacity() - taken;
   }
   // A backlog is refilled only once this many slots are free (a batch per claim).
-  bool refill_due() const {
-    return more_due && free_slots() >= std::max<size_t>(1, worker_count() / 2);
-  }
+  bool refill_due() const { return more_due && free_slots() >= batch(); }
 
   void run_poller();
   SteadyClock::time_point next_deadline(SteadyClock::time_point prune_at);

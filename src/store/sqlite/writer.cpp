@@ -1,7 +1,7 @@
 // Group commit's transaction: one BEGIN IMMEDIATE, the inserts of every message of the group,
-// one COMMIT. On any failure the whole group is rolled back, so the caller may retry it piecemeal.
-// Delivery state changes are small transactions of their own on the same (only) writer; the
-// outcomes that workers report meanwhile are committed together (one fsync for the batch).
+// one fsynced COMMIT. On any failure the whole group is rolled back, so the caller may retry it
+// piecemeal. Delivery state changes are small transactions of their own on the same (only)
+// writer, committed without an fsync of their own (see writer.h); redeliveries are durable.
 #include "store/sqlite/writer.h"
 
 #include "common/ids.h"
@@ -63,13 +63,19 @@ bool Writer::open(Connection db, std::string& error) {
   return true;
 }
 
-Status Writer::write(const std::vector<const InboundMessage*>& messages) {
+Status Writer::write(const std::vector<const InboundMessage*>& messages, const Also& also) {
   if (db_.handle() == nullptr) return Status::closed;
+  // Never acknowledge a message on a commit that did not fsync.
+  if (!set_durable(true)) return Status::io_error;
   int64_t now_ms = common::unix_ms(common::Clock::now());
   int rc = statements_.begin.run();
   if (rc != SQLITE_OK) return fail(rc);
   for (const InboundMessage* message : messages) {
     rc = insert(*message, now_ms);
+    if (rc != SQLITE_OK) return fail(rc);
+  }
+  if (also) {
+    rc = also(now_ms);
     if (rc != SQLITE_OK) return fail(rc);
   }
   // With WAL and synchronous=FULL this COMMIT returns only after the WAL is fsynced.
@@ -104,6 +110,7 @@ int Writer::insert(const InboundMessage& message, int64_t now_ms) {
 std::vector<DeliveryJob> Writer::claim(size_t limit, int64_t now_ms) {
   std::vector<DeliveryJob> jobs;
   if (db_.handle() == nullptr || limit == 0) return jobs;
+  set_durable(false);
   int rc = statements_.begin.run();
   if (rc == SQLITE_OK) rc = read_due(limit, now_ms, jobs);
   for (DeliveryJob& job : jobs) {
@@ -163,6 +170,7 @@ int Writer::finish(const std::string& delivery_id, DeliveryOutcome outcome,
 
 int Writer::finish_all(const std::vector<Finish>& finishes, int64_t now_ms) {
   if (db_.handle() == nullptr) return SQLITE_MISUSE;
+  set_durable(false);
   int rc = statements_.begin.run();
   for (const Finish& f : finishes) {
     if (rc != SQLITE_OK) break;
@@ -175,6 +183,7 @@ int Writer::finish_all(const std::vector<Finish>& finishes, int64_t now_ms) {
 
 uint64_t Writer::prune(int64_t delivered_before_ms, int64_t dead_before_ms, size_t limit) {
   if (db_.handle() == nullptr) return 0;
+  set_durable(false);
   Statement& prune = statements_.prune;
   prune.bind_int(1, delivered_before_ms);
   prune.bind_int(2, dead_before_ms);
@@ -187,7 +196,8 @@ uint64_t Writer::prune(int64_t delivered_before_ms, int64_t dead_before_ms, size
 Redelivery Writer::redeliver(const std::string& message_id, int64_t now_ms) {
   Redelivery result;
   if (db_.handle() == nullptr) return result;
-  int rc = statements_.begin.run();
+  // The API answers 202 "queued again" after this.
+  int rc = set_durable(true) ? statements_.begin.run() : SQLITE_IOERR;
   int64_t rows = -1;
   if (rc == SQLITE_OK) {
     Statement& count = statements_.count_rows;
@@ -213,6 +223,17 @@ Redelivery Writer::redeliver(const std::string& message_id, int64_t now_ms) {
   result.deliveries = rows > 0 ? static_cast<uint64_t>(rows) : 0;
   result.requeued = requeued;
   return result;
+}
+
+bool Writer::set_durable(bool durable) {
+  if (durable == durable_) return true;
+  if (db_.handle() == nullptr) return false;
+  // Outside any transaction (SQLite applies it to the following ones). If it fails the
+  // connection stays as it was: durable_ is only changed on success.
+  if (db_.exec(durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") != SQLITE_OK)
+    return false;
+  durable_ = durable;
+  return true;
 }
 
 Status Writer::fail(int result_code) {

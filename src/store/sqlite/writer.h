@@ -1,8 +1,10 @@
 // The writer connection: writes a group of inbound messages and their delivery rows in ONE
 // transaction (BEGIN IMMEDIATE … COMMIT; the COMMIT fsyncs the WAL), and the deliveries'
-// state changes (claim, a batch of finishes, prune), each in a transaction of its own. Used by
-// one thread only.
+// state changes (claim, a batch of finishes, prune), each in a transaction of its own whose
+// COMMIT does not fsync: losing one to a crash only repeats a delivery (at least once), and the
+// next durable COMMIT fsyncs the WAL up to and including it. Used by one thread only.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,8 +17,11 @@ class Writer {
  public:
   // Takes the configured, migrated connection and prepares the statements it reuses.
   bool open(Connection db, std::string& error);
-  // All of `messages` committed, or none (rolled back): ok, full or io_error.
-  Status write(const std::vector<const InboundMessage*>& messages);
+  // All of `messages` committed, or none (rolled back): ok, full or io_error. `also`, when
+  // given, runs inside the same transaction after the inserts (the outbound messages of the
+  // group: OutboundWriter::insert) and returns SQLITE_OK or the code that fails the group.
+  using Also = std::function<int(int64_t now_ms)>;
+  Status write(const std::vector<const InboundMessage*>& messages, const Also& also = nullptr);
   // Claims up to `limit` due rows (Store::claim_deliveries); empty on failure (rolled back).
   std::vector<DeliveryJob> claim(size_t limit, int64_t now_ms);
   // Records an in_flight row's outcome; SQLITE_OK or the failing code.
@@ -36,8 +41,15 @@ class Writer {
   // Puts every row of the message that is not in flight back to queued, due at now_ms
   // (Store::redeliver_inbound); found = false also when the transaction failed.
   Redelivery redeliver(const std::string& message_id, int64_t now_ms);
+  // synchronous=FULL (durable) or NORMAL for the next transactions; switched only on change.
+  // False when the switch failed (the connection keeps its setting). Anything else writing on
+  // this connection (the outbound side) sets what it needs before its BEGIN.
+  bool set_durable(bool durable);
+  // The connection, for the other writer-side statements (OutboundWriter) on this same thread.
+  Connection& connection() { return db_; }
   // Finalizes the statements and closes the connection; write() then answers closed.
   void close() {
+    set_durable(true);
     statements_ = {};
     db_ = Connection();
   }
@@ -53,6 +65,7 @@ class Writer {
     Statement select_due, mark_in_flight, finish, prune;
     Statement count_rows, requeue;
   } statements_;
+  bool durable_ = true;  // schema::configure leaves the connection at synchronous=FULL
 };
 
 }  // namespace store::sqlite
