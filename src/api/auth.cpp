@@ -46,32 +46,44 @@ std::string generate_key() {
 }
 
 KeyRing::KeyRing(const std::vector<config::ApiKey>& keys) {
-  for (const config::ApiKey& key : keys) digests_.push_back(digest_of(key.key));
+  for (const config::ApiKey& key : keys) {
+    digests_.push_back(digest_of(key.key));
+    names_.push_back(key.name);
+  }
   if (digests_.empty()) {
     generated_ = generate_key();
     digests_.push_back(digest_of(generated_));
+    names_.push_back("generated");
   }
 }
 
 bool KeyRing::authorized(std::string_view authorization) const {
+  return authorize(authorization).has_value();
+}
+
+std::optional<std::string> KeyRing::authorize(std::string_view authorization) const {
   // RFC 6750 2.1: credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive (RFC
   // 9110 11.1).
   constexpr std::string_view kScheme = "bearer";
-  if (authorization.size() <= kScheme.size() + 1) return false;
-  if (!iequals(authorization.substr(0, kScheme.size()), kScheme)) return false;
+  if (authorization.size() <= kScheme.size() + 1) return std::nullopt;
+  if (!iequals(authorization.substr(0, kScheme.size()), kScheme)) return std::nullopt;
   std::string_view rest = authorization.substr(kScheme.size());
-  if (rest.front() != ' ') return false;
+  if (rest.front() != ' ') return std::nullopt;
   size_t start = rest.find_first_not_of(' ');
-  if (start == std::string_view::npos) return false;
+  if (start == std::string_view::npos) return std::nullopt;
   std::string_view token = rest.substr(start);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  if (token.empty()) return false;
+  if (token.empty()) return std::nullopt;
   Digest presented = digest_of(token);
-  int matched = 0;
-  for (const Digest& digest : digests_) {
-    matched |= CRYPTO_memcmp(presented.data(), digest.data(), digest.size()) == 0 ? 1 : 0;
+  // Every digest is compared; the match is only remembered, so the loop takes the same time
+  // whichever key (if any) matched.
+  size_t matched = digests_.size();
+  for (size_t i = 0; i < digests_.size(); ++i) {
+    bool equal = CRYPTO_memcmp(presented.data(), digests_[i].data(), digests_[i].size()) == 0;
+    if (equal) matched = i;
   }
-  return matched != 0;
+  if (matched == digests_.size()) return std::nullopt;
+  return names_[matched];
 }
 
 }  // namespace api

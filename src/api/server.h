@@ -1,5 +1,6 @@
-// The REST listener (CONTRACTS.md 2): inbound browsing and replay behind API-key auth, errors as
-// application/problem+json. Serves on threads of its own; cpp-httplib stays inside the .cpp.
+// The REST listener (CONTRACTS.md 2): the send API, inbound browsing and replay behind API-key
+// auth, errors as application/problem+json. Serves on threads of its own; cpp-httplib stays inside
+// the .cpp.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -18,14 +19,25 @@ class Store;
 
 namespace api {
 
+// The send API's settings.
+struct SendOptions {
+  std::string hostname;                      // Message-ID's right side; "" = the host name
+  uint64_t max_message_bytes = 25ull << 20;  // decoded content or raw message; more → 413
+  std::function<void()> queued;              // after each new outbound message was committed
+};
+
+// The largest request body accepted (more → 413 before the handler runs): base64 of the largest
+// message (4/3) plus 1/8 for JSON escaping and the other fields, plus 64 KiB, and at least 1 MiB.
+uint64_t max_request_body(uint64_t max_message_bytes);
+
 class Server {
  public:
   // `render` turns a stored message into its bridge.v1 document (the app passes the delivery
   // component's renderer); `requeued` is called after a redeliver put rows back to queued (the
   // app wakes the dispatcher with it). With no keys in `api`, one is generated (and logged once
-  // by start()).
+  // by start()). `send` configures POST /v1/messages(/raw).
   Server(const config::Api& api, store::Store& store, obs::Registry& registry, RenderInbound render,
-         std::function<void()> requeued = {});
+         std::function<void()> requeued = {}, SendOptions send = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

@@ -1,7 +1,7 @@
-// Composition root: store → metrics → SMTP server → webhook dispatcher → REST API → admin
-// listener; waits for a signal; then stops in the reverse order so that every acknowledged message
-// is committed before exit (the dispatcher stops before the store closes: its in-flight POSTs
-// finish first).
+// Composition root: store → metrics → SMTP server → webhook dispatcher → outbound relay → REST API
+// → admin listener; waits for a signal; then stops in the reverse order so that every acknowledged
+// message is committed before exit (the dispatcher and the relay stop before the store closes:
+// their in-flight POSTs and SMTP transactions finish first).
 #include "app/app.h"
 
 #include <malloc.h>
@@ -21,6 +21,7 @@
 #include "obs/health.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "relay/relay.h"
 #include "smtp/server.h"
 #include "store/store.h"
 
@@ -137,13 +138,32 @@ int run(const config::Config& cfg) {
     dispatcher.stop();
   };
 
-  api::Server api_server(cfg.api, *store, registry, render_for_api, [&dispatcher_to_notify] {
-    if (delivery::Dispatcher* dispatcher = dispatcher_to_notify.load()) dispatcher->notify();
-  });
+  // Outbound: the relay sends what the send API commits; it starts after the store and stops
+  // before the store closes.
+  relay::Relay relay(cfg.relay, *store, registry);
+  if (!relay.start(error)) {
+    obs::error("cannot start the relay", {{"error", error}});
+    smtp_server.stop();
+    stop_dispatcher();
+    store->close();
+    return 1;
+  }
+
+  api::SendOptions send;
+  send.hostname = cfg.relay.hostname.empty() ? config::default_hostname() : cfg.relay.hostname;
+  send.max_message_bytes = cfg.smtp.limits.max_message_size;  // one message size limit both ways
+  send.queued = [&relay] { relay.notify(); };
+  api::Server api_server(
+      cfg.api, *store, registry, render_for_api,
+      [&dispatcher_to_notify] {
+        if (delivery::Dispatcher* dispatcher = dispatcher_to_notify.load()) dispatcher->notify();
+      },
+      std::move(send));
   auto api_address = config::parse_host_port(cfg.api.listen);
   if (!api_address || !api_server.start(api_address->host, api_address->port, error)) {
     obs::error("cannot start the api listener", {{"address", cfg.api.listen}, {"error", error}});
     smtp_server.stop();
+    relay.stop();
     stop_dispatcher();
     store->close();
     return 1;
@@ -156,6 +176,7 @@ int run(const config::Config& cfg) {
                {{"address", cfg.admin.listen}, {"error", error}});
     api_server.stop();
     smtp_server.stop();
+    relay.stop();
     stop_dispatcher();
     store->close();
     return 1;
@@ -168,6 +189,7 @@ int run(const config::Config& cfg) {
   health.set_draining(true);
   smtp_server.stop();
   api_server.stop();
+  relay.stop();
   stop_dispatcher();
   admin.stop();
   store->close();

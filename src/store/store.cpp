@@ -1,5 +1,6 @@
 // Backend-independent parts of the Store interface: the blocking enqueue and status names.
-// enqueue_inbound_wait returns only after `done` ran, i.e. after the durable commit (or refusal).
+// enqueue_inbound_wait (and _outbound_) returns only after `done` ran, i.e. after the durable
+// commit (or refusal).
 #include "store/store.h"
 
 #include <future>
@@ -10,6 +11,15 @@ Status Store::enqueue_inbound_wait(InboundMessage message) {
   auto promise = std::make_shared<std::promise<Status>>();
   std::future<Status> result = promise->get_future();
   enqueue_inbound(std::move(message), [promise](Status status) { promise->set_value(status); });
+  return result.get();
+}
+
+OutboundEnqueued Store::enqueue_outbound_wait(OutboundMessage message) {
+  auto promise = std::make_shared<std::promise<OutboundEnqueued>>();
+  std::future<OutboundEnqueued> result = promise->get_future();
+  enqueue_outbound(std::move(message), [promise](OutboundEnqueued enqueued) {
+    promise->set_value(std::move(enqueued));
+  });
   return result.get();
 }
 

@@ -99,11 +99,80 @@ enum class DeliveryOutcome {
   dead,       // 406/410, or out of retries: kept for its retention, replayable
 };
 
+// Outbound (the send API, ARCHITECTURE.md "Outbound path"): one message row with its built bytes,
+// one recipient row per envelope recipient: queued → in_flight → sent | deferred | failed.
+struct OutboundMessage {
+  std::string id;  // UUIDv7 chosen by the caller (the 202 names it)
+  int64_t created_at_ms = 0;
+  std::string mail_from;             // "" for the null reverse-path
+  std::vector<std::string> rcpt_to;  // to + cc + bcc, each once
+  std::string message_id;            // the Message-ID header's value without < >; "" when none
+  std::string data;                  // the message bytes to send (CRLF, not dot-stuffed)
+  std::string metadata_json;         // the request's metadata object as JSON; "" = none
+  // Idempotency (CONTRACTS.md 2): "" = none. The key is already scoped by the caller (api key
+  // name + ":" + header value). A key seen within `idempotency_ttl` before created_at_ms with
+  // the same request_hash replays that message's response_json; with another hash, conflict.
+  std::string idempotency_key;
+  std::string request_hash;   // hex SHA-256 of the request body
+  std::string response_json;  // the 202 body, kept for replays
+};
+
+struct OutboundEnqueued {
+  Status status = Status::ok;  // ok also for a replay or a conflict (nothing written then)
+  bool replay = false;         // the key was seen with the same hash: response_json is the first
+  bool conflict = false;       // the key was seen with another hash
+  std::string response_json;   // replay: the first response; else the one passed in
+};
+
+struct OutboundRecipientRow {
+  std::string rcpt;
+  std::string state;  // queued | in_flight | sent | deferred | failed
+  int attempts = 0;
+  int64_t next_attempt_at_ms = 0;
+  int64_t updated_at_ms = 0;
+  int last_code = 0;          // the upstream's last reply code for it; 0 = none yet (or none came)
+  std::string last_enhanced;  // "2.0.0"; "" when the reply had none
+  std::string last_text;      // reply text, or a local reason ("connection refused")
+};
+
+struct StoredOutbound {
+  std::string id;
+  int64_t created_at_ms = 0;
+  std::string mail_from;
+  std::string message_id;
+  uint64_t size = 0;
+  std::string metadata_json;                     // "" = none
+  std::vector<OutboundRecipientRow> recipients;  // in envelope order
+};
+
+// A message with its due recipients, handed to the relay; those recipients are in_flight now,
+// attempts already counting this attempt.
+struct OutboundJob {
+  std::string id;
+  int64_t created_at_ms = 0;
+  std::string mail_from;
+  std::string data;
+  std::vector<std::string> rcpt_to;  // only the claimed (due) recipients
+  std::vector<int> attempts;         // per rcpt_to entry
+};
+
+enum class RecipientOutcome { sent, deferred, failed };
+
+struct RecipientResult {
+  std::string rcpt;
+  RecipientOutcome outcome = RecipientOutcome::deferred;
+  int64_t next_attempt_at_ms = 0;  // deferred: when to try again
+  int code = 0;                    // the upstream reply (0 = none: connection failure)
+  std::string enhanced;
+  std::string text;
+};
+
 struct Options {
   std::string path = "./var/smtp-bridge.db";  // parent folders are created
   uint64_t max_size = 0;                      // bytes; 0 = unlimited
   std::chrono::milliseconds commit_delay{0};  // wait this long to gather a bigger group
   size_t max_batch = 512;                     // messages in one transaction at most
+  std::chrono::hours idempotency_ttl{24};     // CONTRACTS.md 2
   // Called on the writer thread after each group commit: its duration and message count.
   std::function<void(double seconds, size_t messages, Status status)> on_commit;
 };
@@ -132,14 +201,17 @@ class Store {
   // with next_attempt_at <= now_ms, oldest first: each becomes in_flight with attempts + 1 in one
   // committed transaction, and is returned with its message.
   virtual std::vector<DeliveryJob> claim_deliveries(size_t limit, int64_t now_ms) = 0;
-  // Records an attempt's outcome for an in_flight row (durably). `next_attempt_at_ms` is used for
-  // deferred; `last_error` is a short text ("HTTP 500", "timeout", ...), "" when delivered.
+  // Records an attempt's outcome for an in_flight row. Committed, and durable with the next
+  // fsynced commit (claims likewise): a crash may lose it, which repeats that delivery (at
+  // least once, CONTRACTS.md) but loses nothing. `next_attempt_at_ms` is used for deferred;
+  // `last_error` is a short text ("HTTP 500", "timeout", ...), "" when delivered.
   virtual void finish_delivery(const std::string& delivery_id, DeliveryOutcome outcome,
                                int64_t next_attempt_at_ms, const std::string& last_error) = 0;
   // Retention (ARCHITECTURE.md): deletes each message that has deliveries, all of them finished,
   // every delivered one last updated before delivered_before_ms and every dead one before
   // dead_before_ms (its rows go with it). Messages without deliveries (no endpoints: kept for
-  // browsing) are never pruned here. Returns the number of messages deleted.
+  // browsing) are never pruned here. Outbound messages likewise once every recipient is sent
+  // (like delivered) or failed (like dead). Returns the number of messages deleted.
   virtual uint64_t prune(int64_t delivered_before_ms, int64_t dead_before_ms) = 0;
   // Rows per state ("queued", "in_flight", "deferred", "delivered", "dead") and the oldest
   // received_at of a queued or deferred row (0 when none), for metrics.
@@ -148,6 +220,23 @@ class Store {
     int64_t oldest_pending_ms = 0;
   };
   virtual QueueStats queue_stats() = 0;
+
+  // Outbound. Queued like inbound messages and committed in the same group commits; `done` is
+  // called once on the writer thread. The idempotency check and the insert are one transaction.
+  virtual void enqueue_outbound(OutboundMessage message,
+                                std::function<void(OutboundEnqueued)> done) = 0;
+  OutboundEnqueued enqueue_outbound_wait(OutboundMessage message);  // blocking form
+  virtual std::optional<StoredOutbound> find_outbound(const std::string& id) = 0;
+  // Up to `limit` messages that have recipients queued, or deferred with next_attempt_at <=
+  // now_ms, oldest first; their due recipients become in_flight (attempts + 1) in one committed
+  // transaction.
+  virtual std::vector<OutboundJob> claim_outbound(size_t limit, int64_t now_ms) = 0;
+  // Records the attempt's result for in_flight recipients of one message (durably; returns
+  // once committed). Recipients not listed stay in_flight.
+  virtual void finish_outbound(const std::string& id,
+                               const std::vector<RecipientResult>& results) = 0;
+  // Recipient rows per state, and the oldest created_at of a queued or deferred one (metrics).
+  virtual QueueStats outbound_stats() = 0;
 
   // True while the last write succeeded and the writer runs (for /readyz).
   virtual bool writable() = 0;

@@ -23,6 +23,13 @@ class Reader {
   uint64_t size_bytes();
   // Rows per state and the oldest pending received_at, read in one snapshot.
   Store::QueueStats queue_stats();
+  // Runs use(connection) under the readers' mutex, so that other read-side classes
+  // (OutboundReader) prepare and run their statements on this same connection.
+  template <typename Use>
+  auto with_connection(Use&& use) {
+    std::lock_guard lock(mutex_);
+    return use(db_);
+  }
 
  private:
   bool read_deliveries(const std::string& message_id, std::vector<DeliveryRow>& rows);

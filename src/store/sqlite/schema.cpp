@@ -4,11 +4,13 @@
 
 #include <array>
 
+#include "store/sqlite/outbound_writer.h"
+
 namespace store::sqlite {
 namespace {
 
 // Other engineers' end-to-end tests read these tables and columns by name: keep them.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE inbound_messages (
   id TEXT PRIMARY KEY,
@@ -33,6 +35,39 @@ CREATE TABLE inbound_deliveries (
 );
 CREATE INDEX inbound_deliveries_due ON inbound_deliveries(state, next_attempt_at);
 CREATE INDEX inbound_deliveries_message ON inbound_deliveries(message_id);
+)sql",
+    // 2: the outbound side (the send API). idempotency_key is NULL when the request had none;
+    // SQLite's UNIQUE allows many NULLs. An expired key is set to NULL when a new request reuses
+    // it.
+    R"sql(
+CREATE TABLE outbound_messages (
+  id TEXT PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  mail_from TEXT NOT NULL,
+  rcpt_to TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  idempotency_key TEXT,
+  request_hash TEXT,
+  response_json TEXT NOT NULL,
+  metadata TEXT
+);
+CREATE UNIQUE INDEX outbound_messages_idempotency ON outbound_messages(idempotency_key);
+CREATE TABLE outbound_recipients (
+  message_id TEXT NOT NULL REFERENCES outbound_messages(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  rcpt TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  last_code INTEGER NOT NULL DEFAULT 0,
+  last_enhanced TEXT NOT NULL DEFAULT '',
+  last_text TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (message_id, position)
+);
+CREATE INDEX outbound_recipients_due ON outbound_recipients(state, next_attempt_at);
 )sql",
 };
 
@@ -80,7 +115,7 @@ bool requeue_in_flight(Connection& db, int64_t now_ms, std::string& error) {
   }
   update.bind_int(1, now_ms);
   if (update.run() != SQLITE_OK) return fail(db, "cannot re-queue in-flight deliveries", error);
-  return true;
+  return requeue_outbound_in_flight(db, now_ms, error);
 }
 
 bool limit_size(Connection& db, uint64_t max_size, std::string& error) {

@@ -12,7 +12,8 @@ namespace store::sqlite {
 bool configure(Connection& db, std::string& error);
 // Applies the migrations the database has not seen yet, each in its own transaction.
 bool migrate(Connection& db, std::string& error);
-// Deliveries left in_flight by a process that died go back to queued (at-least-once delivery).
+// Deliveries and outbound recipients left in_flight by a process that died go back to queued
+// (at-least-once delivery).
 bool requeue_in_flight(Connection& db, int64_t now_ms, std::string& error);
 // Caps the database at `max_size` bytes (PRAGMA max_page_count); past it writes fail SQLITE_FULL.
 bool limit_size(Connection& db, uint64_t max_size, std::string& error);

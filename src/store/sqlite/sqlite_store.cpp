@@ -1,8 +1,8 @@
 // The embedded SQLite Store: callers queue messages; ONE writer thread commits whatever is waiting
 // as one group (one transaction, one fsync) and only then calls each message's `done`.
 // A failed group is retried message by message, so one bad message cannot fail the others.
-// Delivery state changes (claim, finish, prune) are tasks on the same thread: SQLite has one
-// writer.
+// Delivery and outbound recipient state changes (claim, finish, prune) are tasks on the same
+// thread: SQLite has one writer. Outbound messages ride the same group commits as inbound ones.
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -11,10 +11,14 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <thread>
 #include <utility>
+#include <variant>
 
 #include "common/time.h"
+#include "store/sqlite/outbound_reader.h"
+#include "store/sqlite/outbound_writer.h"
 #include "store/sqlite/reader.h"
 #include "store/sqlite/schema.h"
 #include "store/sqlite/writer.h"
@@ -25,11 +29,27 @@ namespace {
 
 using sqlite::Connection;
 
+// Small batches, each its own transaction, so that inbound commits are not held up long.
+constexpr size_t kPruneBatch = 256;
+
+// What open_sqlite opened; the outbound parts work on the writer's and the reader's connections.
+struct Parts {
+  std::unique_ptr<sqlite::Writer> writer = std::make_unique<sqlite::Writer>();
+  std::unique_ptr<sqlite::Reader> reader = std::make_unique<sqlite::Reader>();
+  std::unique_ptr<sqlite::OutboundWriter> outbound_writer =
+      std::make_unique<sqlite::OutboundWriter>();
+  std::unique_ptr<sqlite::OutboundReader> outbound_reader =
+      std::make_unique<sqlite::OutboundReader>();
+};
+
 class SqliteStore final : public Store {
  public:
-  SqliteStore(const Options& options, std::unique_ptr<sqlite::Writer> writer,
-              std::unique_ptr<sqlite::Reader> reader)
-      : options_(options), writer_(std::move(writer)), reader_(std::move(reader)) {
+  SqliteStore(const Options& options, Parts parts)
+      : options_(options),
+        writer_(std::move(parts.writer)),
+        reader_(std::move(parts.reader)),
+        outbound_writer_(std::move(parts.outbound_writer)),
+        outbound_reader_(std::move(parts.outbound_reader)) {
     if (options_.max_batch == 0) options_.max_batch = 1;
     thread_ = std::thread([this] { run_writer(); });
   }
@@ -39,7 +59,7 @@ class SqliteStore final : public Store {
     {
       std::lock_guard lock(mutex_);
       if (!closing_) {
-        queue_.push_back(Pending{std::move(message), std::move(done)});
+        queue_.push_back(Inbound{std::move(message), std::move(done)});
         wake_.notify_one();
         return;
       }
@@ -70,16 +90,13 @@ class SqliteStore final : public Store {
   }
 
   uint64_t prune(int64_t delivered_before_ms, int64_t dead_before_ms) override {
-    // Small batches, each its own transaction, so that inbound commits are not held up long.
-    constexpr size_t kBatch = 256;
-    uint64_t total = 0;
-    for (;;) {
-      uint64_t deleted = run_on_writer(uint64_t{0}, [&](sqlite::Writer& writer) {
-        return writer.prune(delivered_before_ms, dead_before_ms, kBatch);
-      });
-      total += deleted;
-      if (deleted < kBatch) return total;
-    }
+    uint64_t inbound = prune_batches([&](sqlite::Writer& writer) {
+      return writer.prune(delivered_before_ms, dead_before_ms, kPruneBatch);
+    });
+    // Outbound likewise: a sent recipient is kept like a delivered row, a failed one like dead.
+    return inbound + prune_batches([&](sqlite::Writer&) {
+             return outbound_writer_->prune(delivered_before_ms, dead_before_ms, kPruneBatch);
+           });
   }
 
   Redelivery redeliver_inbound(const std::string& id, int64_t now_ms) override {
@@ -97,6 +114,48 @@ class SqliteStore final : public Store {
     return reader_->find_inbound(id);
   }
   uint64_t count_inbound() override { return reader_->count_inbound(); }
+  void enqueue_outbound(OutboundMessage message,
+                        std::function<void(OutboundEnqueued)> done) override {
+    {
+      std::lock_guard lock(mutex_);
+      if (!closing_) {
+        queue_.push_back(Outbound{std::move(message), std::move(done), {}});
+        wake_.notify_one();
+        return;
+      }
+    }
+    done(refused(Status::closed, message));
+  }
+
+  std::optional<StoredOutbound> find_outbound(const std::string& id) override {
+    return outbound_reader_->find(id);
+  }
+
+  std::vector<OutboundJob> claim_outbound(size_t limit, int64_t now_ms) override {
+    return run_on_writer(std::vector<OutboundJob>{}, [this, limit, now_ms](sqlite::Writer&) {
+      return outbound_writer_->claim(limit, now_ms);
+    });
+  }
+
+  // Like finish_delivery: the results of several callers are committed in one transaction,
+  // durably (a lost "sent" would send the message twice). Returns once committed.
+  void finish_outbound(const std::string& id,
+                       const std::vector<RecipientResult>& results) override {
+    if (results.empty()) return;
+    PendingOutboundFinish pending{{}, std::make_shared<std::promise<void>>()};
+    for (const RecipientResult& result : results) pending.finishes.push_back({id, result});
+    std::future<void> done = pending.committed->get_future();
+    {
+      std::lock_guard lock(mutex_);
+      if (closing_) return;  // stays in_flight: queued again at the next start (at least once)
+      outbound_finishes_.push_back(std::move(pending));
+      wake_.notify_one();
+    }
+    done.get();
+  }
+
+  QueueStats outbound_stats() override { return outbound_reader_->stats(); }
+
   bool writable() override { return writable_.load(); }
   uint64_t size_bytes() override { return reader_->size_bytes(); }
 
@@ -111,22 +170,53 @@ class SqliteStore final : public Store {
   }
 
  private:
-  struct Pending {
+  struct Inbound {
     InboundMessage message;
     Done done;
   };
+  struct Outbound {
+    OutboundMessage message;
+    std::function<void(OutboundEnqueued)> done;
+    OutboundEnqueued result;  // filled inside the group's transaction
+  };
+  // Both kinds wait in one queue, in arrival order, and share the group commits.
+  using Pending = std::variant<Inbound, Outbound>;
   using Group = std::vector<Pending>;
   using Task = std::function<void(sqlite::Writer&)>;
   struct PendingFinish {
     sqlite::Writer::Finish finish;
     std::shared_ptr<std::promise<void>> committed;
   };
+  struct PendingOutboundFinish {
+    std::vector<sqlite::OutboundWriter::Finish> finishes;
+    std::shared_ptr<std::promise<void>> committed;
+  };
   struct Work {
     std::vector<Task> tasks;
     std::vector<PendingFinish> finishes;
+    std::vector<PendingOutboundFinish> outbound_finishes;
     Group group;
-    bool empty() const { return tasks.empty() && finishes.empty() && group.empty(); }
+    bool empty() const {
+      return tasks.empty() && finishes.empty() && outbound_finishes.empty() && group.empty();
+    }
   };
+
+  static OutboundEnqueued refused(Status status, const OutboundMessage& message) {
+    OutboundEnqueued result;
+    result.status = status;
+    result.response_json = message.response_json;
+    return result;
+  }
+
+  template <typename Function>
+  uint64_t prune_batches(Function prune_one) {
+    uint64_t total = 0;
+    for (;;) {
+      uint64_t deleted = run_on_writer(uint64_t{0}, prune_one);
+      total += deleted;
+      if (deleted < kPruneBatch) return total;
+    }
+  }
 
   // Runs `work(writer)` on the writer thread and returns its result; `when_closed` if the store
   // no longer takes writes. Tasks queued before close() still run (close drains the queue).
@@ -148,7 +238,8 @@ class SqliteStore final : public Store {
   Work take_work() {
     std::unique_lock lock(mutex_);
     wake_.wait(lock, [this] {
-      return closing_ || !queue_.empty() || !tasks_.empty() || !finishes_.empty();
+      return closing_ || !queue_.empty() || !tasks_.empty() || !finishes_.empty() ||
+             !outbound_finishes_.empty();
     });
     if (options_.commit_delay.count() > 0 && !closing_ && tasks_.empty() && !queue_.empty() &&
         queue_.size() < options_.max_batch) {
@@ -164,6 +255,9 @@ class SqliteStore final : public Store {
     work.finishes.assign(std::make_move_iterator(finishes_.begin()),
                          std::make_move_iterator(finishes_.end()));
     finishes_.clear();
+    work.outbound_finishes.assign(std::make_move_iterator(outbound_finishes_.begin()),
+                                  std::make_move_iterator(outbound_finishes_.end()));
+    outbound_finishes_.clear();
     size_t take = std::min(queue_.size(), options_.max_batch);
     work.group.reserve(take);
     for (size_t i = 0; i < take; ++i) {
@@ -177,9 +271,11 @@ class SqliteStore final : public Store {
     for (Work work = take_work(); !work.empty(); work = take_work()) {
       for (Task& task : work.tasks) task(*writer_);
       if (!work.finishes.empty()) commit_finishes(work.finishes);
+      if (!work.outbound_finishes.empty()) commit_outbound_finishes(work.outbound_finishes);
       if (!work.group.empty()) commit_group(work.group);
     }
     writable_ = false;
+    outbound_writer_->close();
     writer_->close();
   }
 
@@ -193,30 +289,73 @@ class SqliteStore final : public Store {
     for (PendingFinish& p : pending) p.committed->set_value();
   }
 
+  void commit_outbound_finishes(std::vector<PendingOutboundFinish>& pending) {
+    std::vector<sqlite::OutboundWriter::Finish> finishes;
+    for (PendingOutboundFinish& p : pending) {
+      for (auto& finish : p.finishes) finishes.push_back(std::move(finish));
+    }
+    // A failed batch leaves its recipients in_flight: queued again at the next start and sent
+    // once more (at least once), so the callers are released either way.
+    outbound_writer_->finish_all(finishes, common::unix_ms(common::Clock::now()));
+    for (PendingOutboundFinish& p : pending) p.committed->set_value();
+  }
+
   void commit_group(Group& group) {
-    std::vector<const InboundMessage*> messages;
-    messages.reserve(group.size());
-    for (const Pending& pending : group) messages.push_back(&pending.message);
-    Status status = timed_write(messages);
+    Status status = timed_write(group);
     if (status == Status::ok || group.size() == 1) {
-      for (Pending& pending : group) pending.done(status);
-      report(status, messages.size());
+      for (Pending& pending : group) complete(pending, status);
+      report(status, group.size());
       return;
     }
-    report(status, messages.size());
+    report(status, group.size());
     // The group was rolled back: commit each message alone so that each gets its own status.
     for (Pending& pending : group) {
-      Status own = timed_write({&pending.message});
-      pending.done(own);
+      Status own = timed_write({&pending, 1});
+      complete(pending, own);
       report(own, 1);
     }
   }
 
-  Status timed_write(const std::vector<const InboundMessage*>& messages) {
+  // One transaction for all of `pendings`: the inbound inserts, then the outbound ones (each
+  // behind its idempotency check, so a key used twice in one group replays the first).
+  Status timed_write(std::span<Pending> pendings) {
     started_ = std::chrono::steady_clock::now();
-    Status status = writer_->write(messages);
+    std::vector<const InboundMessage*> inbound;
+    std::vector<Outbound*> outbound;
+    inbound.reserve(pendings.size());
+    for (Pending& pending : pendings) {
+      if (auto* item = std::get_if<Inbound>(&pending)) {
+        inbound.push_back(&item->message);
+      } else {
+        outbound.push_back(&std::get<Outbound>(pending));
+      }
+    }
+    sqlite::Writer::Also also;
+    if (!outbound.empty()) {
+      also = [this, &outbound](int64_t now_ms) {
+        for (Outbound* item : outbound) {
+          int rc = outbound_writer_->insert(item->message, now_ms, item->result);
+          if (rc != SQLITE_OK) return rc;
+        }
+        return SQLITE_OK;
+      };
+    }
+    Status status = writer_->write(inbound, also);
     writable_ = status == Status::ok;
     return status;
+  }
+
+  static void complete(Pending& pending, Status status) {
+    if (auto* item = std::get_if<Inbound>(&pending)) {
+      item->done(status);
+      return;
+    }
+    Outbound& item = std::get<Outbound>(pending);
+    // Replay and conflict count only when the transaction that saw them committed.
+    OutboundEnqueued result =
+        status == Status::ok ? std::move(item.result) : refused(status, item.message);
+    result.status = status;
+    item.done(std::move(result));
   }
 
   void report(Status status, size_t messages) {
@@ -228,14 +367,17 @@ class SqliteStore final : public Store {
   Options options_;
   std::unique_ptr<sqlite::Writer> writer_;  // used by the writer thread only
   std::unique_ptr<sqlite::Reader> reader_;
+  std::unique_ptr<sqlite::OutboundWriter> outbound_writer_;  // writer thread only
+  std::unique_ptr<sqlite::OutboundReader> outbound_reader_;
   std::atomic<bool> writable_{true};
   std::chrono::steady_clock::time_point started_;  // writer thread only
 
-  std::mutex mutex_;  // guards queue_, tasks_ and closing_
+  std::mutex mutex_;  // guards queue_, tasks_, both finish queues and closing_
   std::condition_variable wake_;
   std::deque<Pending> queue_;
   std::deque<Task> tasks_;
   std::deque<PendingFinish> finishes_;
+  std::deque<PendingOutboundFinish> outbound_finishes_;
   bool closing_ = false;
 
   std::mutex close_mutex_;  // close() may be called from several threads
@@ -270,13 +412,14 @@ std::unique_ptr<Store> open_sqlite(const Options& options, std::string& error) {
     error = options.path + ": " + error;
     return nullptr;
   }
-  auto writer = std::make_unique<sqlite::Writer>();
-  auto reader = std::make_unique<sqlite::Reader>();
-  if (!writer->open(std::move(db), error) || !reader->open(options.path, error)) {
+  Parts parts;
+  if (!parts.writer->open(std::move(db), error) || !parts.reader->open(options.path, error) ||
+      !parts.outbound_writer->open(*parts.writer, options.idempotency_ttl, error) ||
+      !parts.outbound_reader->open(*parts.reader, error)) {
     error = options.path + ": " + error;
     return nullptr;
   }
-  return std::make_unique<SqliteStore>(options, std::move(writer), std::move(reader));
+  return std::make_unique<SqliteStore>(options, std::move(parts));
 }
 
 }  // namespace store

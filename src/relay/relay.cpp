@@ -1,0 +1,327 @@
+// The outbound relay (relay.h): a poller thread claims due jobs from the Store, one io thread
+// runs up to `connections` worker coroutines, each owning one reused upstream session (RSET
+// between messages, QUIT when idle), and every store call runs on a blocking thread, never on
+// the io thread. Promise: each claimed recipient ends sent, failed or deferred, or stays in_flight
+// (requeued at the next start) when stop() cuts a transaction short; nothing is sent twice to
+// a recipient the upstream accepted (its result is recorded before the next claim sees it).
+#include "relay/relay.h"
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/executor_work_guard.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/host_name.hpp>
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/thread_pool.hpp>
+#include <asio/use_awaitable.hpp>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/time.h"
+#include "obs/log.h"
+#include "relay/client.h"
+#include "relay/metrics.h"
+#include "relay/policy.h"
+#include "store/store.h"
+
+namespace relay {
+
+namespace {
+constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
+constexpr auto kIdleTimeout = std::chrono::seconds(30);
+constexpr auto kPollInterval = std::chrono::milliseconds(500);
+constexpr auto kDrainTimeout = std::chrono::seconds(10);
+
+int64_t now_ms() {
+  return common::unix_ms(common::Clock::now());
+}
+}  // namespace
+
+struct Relay::Impl {
+  Impl(const config::Relay& config, store::Store& store, obs::Registry& registry)
+      : config(config),
+        store(store),
+        metrics(registry),
+        governor(config.connections),
+        random(std::random_device{}()) {}
+
+  config::Relay config;
+  store::Store& store;
+  Metrics metrics;
+  ClientOptions options;
+  std::shared_ptr<asio::ssl::context> tls;
+
+  asio::io_context io{1};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+  asio::thread_pool blocking{1};  // store calls
+  std::thread io_thread, poller_thread;
+  bool started = false;
+
+  // Shared between the poller and the io thread.
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false, notified = false;
+  size_t claimed = 0;  // jobs handed to the io thread and not finished
+  std::atomic<int64_t> paused_until_ms{0};
+
+  // io thread only.
+  Governor governor;
+  std::mt19937_64 random;
+  std::deque<store::OutboundJob> pending;
+  std::vector<asio::steady_timer*> idle;  // workers waiting for a job
+  unsigned workers = 0, open_sessions = 0;
+  bool draining = false;
+  std::promise<void> drained;
+  bool drained_set = false;
+
+  size_t capacity() const { return 2 * std::max(1u, config.connections); }
+
+  void poll_loop();
+  void dispatch();
+  asio::awaitable<void> worker();
+  asio::awaitable<void> run_job(std::unique_ptr<Client>& client, store::OutboundJob job);
+  asio::awaitable<void> record(const store::OutboundJob& job, const std::vector<Reply>& replies);
+  void job_done();
+  void check_drained();
+};
+
+void Relay::Impl::poll_loop() {
+  std::unique_lock lock(mutex);
+  while (!stopping) {
+    size_t want = capacity() > claimed ? capacity() - claimed : 0;
+    bool paused = now_ms() < paused_until_ms.load();
+    std::vector<store::OutboundJob> jobs;
+    if (want > 0 && !paused) {
+      lock.unlock();
+      jobs = store.claim_outbound(want, now_ms());
+      lock.lock();
+      claimed += jobs.size();
+    }
+    if (!jobs.empty()) {
+      asio::post(io, [this, jobs = std::move(jobs)]() mutable {
+        for (auto& job : jobs) pending.push_back(std::move(job));
+        dispatch();
+      });
+      if (claimed < capacity()) continue;  // more may be due right now
+    }
+    wake.wait_for(lock, kPollInterval, [this] { return stopping || notified; });
+    notified = false;
+  }
+}
+
+// io thread: hands pending jobs to idle workers, or starts workers up to the governor's limit.
+void Relay::Impl::dispatch() {
+  size_t waiting = pending.size();
+  while (waiting > 0 && !idle.empty()) {
+    idle.back()->cancel();  // wakes that worker
+    idle.pop_back();
+    --waiting;
+  }
+  while (waiting > 0 && workers < governor.limit() && !draining) {
+    ++workers;
+    asio::co_spawn(io, worker(), asio::detached);
+    --waiting;
+  }
+}
+
+asio::awaitable<void> Relay::Impl::worker() {
+  std::unique_ptr<Client> client;
+  asio::steady_timer timer(io);
+  for (;;) {
+    if (pending.empty() && client && !draining) {  // keep the session for the next job
+      timer.expires_after(kIdleTimeout);
+      idle.push_back(&timer);
+      auto [ec] = co_await timer.async_wait(use_nothrow);
+      std::erase(idle, &timer);
+      if (!ec) break;  // idle for kIdleTimeout: close
+      continue;
+    }
+    if (pending.empty() || draining || workers > governor.limit()) break;
+    auto pause = governor.paused_until();
+    if (std::chrono::steady_clock::now() < pause) {  // throttled: wait, then try again
+      timer.expires_at(pause);
+      idle.push_back(&timer);  // so that stop() can wake it
+      co_await timer.async_wait(use_nothrow);
+      std::erase(idle, &timer);
+      continue;
+    }
+    store::OutboundJob job = std::move(pending.front());
+    pending.pop_front();
+    co_await run_job(client, std::move(job));
+  }
+  if (client) {
+    co_await client->quit();
+    client.reset();
+    metrics.connections(--open_sessions);
+  }
+  --workers;
+  check_drained();
+  if (!pending.empty()) dispatch();
+}
+
+asio::awaitable<void> Relay::Impl::run_job(std::unique_ptr<Client>& client,
+                                           store::OutboundJob job) {
+  if (!client) {
+    Reply failure;
+    client = co_await Client::open(io.get_executor(), options, *tls, failure);
+    if (!client) {
+      obs::warn("relay: upstream session failed", {{"host", options.host},
+                                                   {"port", options.port},
+                                                   {"code", failure.code},
+                                                   {"reason", failure.text}});
+      governor.slow_down(std::chrono::steady_clock::now());
+      paused_until_ms = now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       governor.paused_until() - std::chrono::steady_clock::now())
+                                       .count();
+      // A session failure says nothing about the recipients: always try again later.
+      Reply retry = failure;
+      if (retry.code >= 500) retry.code = 0;
+      if (retry.code == 0 && failure.code != 0)
+        retry.text = std::to_string(failure.code) + " " + failure.text;
+      std::vector<Reply> replies(job.rcpt_to.size(), retry);  // a named local: no temporaries
+      co_await record(job, replies);                          // across co_await (GCC 12)
+      co_return;
+    }
+    metrics.connections(++open_sessions);
+  }
+  auto started = std::chrono::steady_clock::now();
+  Envelope envelope{job.mail_from, job.rcpt_to};
+  SendResult result = co_await client->send(envelope, job.data);
+  metrics.transaction_seconds(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  if (result.throttled) {
+    governor.slow_down(std::chrono::steady_clock::now());
+    paused_until_ms = now_ms() + 1000;
+  } else if (result.connection_usable) {
+    governor.recovered();
+  }
+  co_await record(job, result.recipients);
+  if (client->usable() && !draining && co_await client->reset()) co_return;
+  co_await client->quit();
+  client.reset();
+  metrics.connections(--open_sessions);
+}
+
+// Recipient outcomes → the store, on the blocking thread; returns once committed.
+asio::awaitable<void> Relay::Impl::record(const store::OutboundJob& job,
+                                          const std::vector<Reply>& replies) {
+  std::vector<store::RecipientResult> results;
+  int64_t now = now_ms();
+  size_t sent = 0, failed = 0;
+  for (size_t i = 0; i < job.rcpt_to.size(); ++i) {
+    int attempts = i < job.attempts.size() ? job.attempts[i] : 1;
+    Reply reply = i < replies.size() ? replies[i] : Reply{0, "", "no reply"};
+    results.push_back(
+        classify(job.rcpt_to[i], reply, attempts, job.created_at_ms, now, config.retry, random));
+    metrics.recipient(results.back().outcome);
+    sent += results.back().outcome == store::RecipientOutcome::sent;
+    failed += results.back().outcome == store::RecipientOutcome::failed;
+  }
+  size_t n = results.size();
+  metrics.message(sent == n            ? "sent"
+                  : failed == n        ? "failed"
+                  : sent + failed == n ? "partial"
+                                       : "deferred");
+  co_await asio::co_spawn(
+      blocking,
+      [this, &job, &results]() -> asio::awaitable<void> {
+        try {
+          store.finish_outbound(job.id, results);
+        } catch (const std::exception& e) {  // the rows stay in_flight: requeued at restart
+          obs::error("relay: recording outcomes failed", {{"id", job.id}, {"error", e.what()}});
+        }
+        co_return;
+      },
+      asio::use_awaitable);
+  job_done();
+}
+
+void Relay::Impl::job_done() {
+  std::lock_guard lock(mutex);
+  --claimed;
+  notified = true;
+  wake.notify_all();
+}
+
+void Relay::Impl::check_drained() {
+  if (draining && workers == 0 && !drained_set) {
+    drained_set = true;
+    drained.set_value();
+  }
+}
+
+Relay::Relay(const config::Relay& config, store::Store& store, obs::Registry& registry)
+    : impl_(std::make_unique<Impl>(config, store, registry)) {}
+
+Relay::~Relay() {
+  stop();
+}
+
+bool Relay::start(std::string& error) {
+  Impl& s = *impl_;
+  s.metrics.sample_queue(s.store);
+  if (s.config.host.empty()) {
+    obs::info("relay: no upstream configured; outbound messages wait in the store");
+    return true;
+  }
+  s.tls = make_client_tls(s.config.verify, s.config.ca_file, error);
+  if (!s.tls) return false;
+  s.options.host = s.config.host;
+  s.options.port = static_cast<uint16_t>(s.config.port);
+  s.options.tls = s.config.tls;
+  asio::error_code ec;
+  s.options.ehlo_name = !s.config.hostname.empty() ? s.config.hostname : asio::ip::host_name(ec);
+  if (s.options.ehlo_name.empty()) s.options.ehlo_name = "localhost";
+  s.options.mechanism = s.config.mechanism;
+  s.options.username = s.config.username;
+  s.options.password = s.config.password;
+  s.work.emplace(s.io.get_executor());
+  s.io_thread = std::thread([&s] { s.io.run(); });
+  s.poller_thread = std::thread([&s] { s.poll_loop(); });
+  s.started = true;
+  obs::info(
+      "relay: started",
+      {{"host", s.options.host}, {"port", s.options.port}, {"connections", s.config.connections}});
+  return true;
+}
+
+void Relay::notify() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->notified = true;
+  impl_->wake.notify_all();
+}
+
+void Relay::stop() {
+  Impl& s = *impl_;
+  if (!s.started) return;
+  s.started = false;
+  {
+    std::lock_guard lock(s.mutex);
+    s.stopping = true;
+    s.wake.notify_all();
+  }
+  s.poller_thread.join();
+  auto drained = s.drained.get_future();
+  asio::post(s.io, [&s] {
+    s.draining = true;
+    for (auto* timer : s.idle) timer->cancel();
+    s.idle.clear();
+    s.check_drained();
+  });
+  if (drained.wait_for(kDrainTimeout) != std::future_status::ready) {
+    obs::warn("relay: transactions still running at shutdown; their recipients are retried later");
+    s.io.stop();
+  }
+  s.work.reset();
+  s.io_thread.join();
+  s.blocking.join();
+}
+
+}  // namespace relay

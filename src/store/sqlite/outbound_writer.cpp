@@ -1,0 +1,281 @@
+// Outbound SQL on the writer's connection. The idempotency lookup runs in the same transaction as
+// the insert, so two requests with one key can never both be written; every value is bound.
+// Recipients move queued → in_flight → sent | deferred | failed (ARCHITECTURE.md states).
+#include "store/sqlite/outbound_writer.h"
+
+#include "store/sqlite/codec.h"
+
+namespace store::sqlite {
+namespace {
+
+// A recipient is due when queued, or deferred and its time has come (?1 = now).
+#define SB_OUTBOUND_DUE "(state = 'queued' OR (state = 'deferred' AND next_attempt_at <= ?1))"
+
+constexpr const char* kSelectDue =
+    "SELECT m.id, m.created_at, m.mail_from, m.data FROM outbound_messages m JOIN ("
+    " SELECT message_id, min(next_attempt_at) AS due FROM outbound_recipients"
+    " WHERE " SB_OUTBOUND_DUE
+    " GROUP BY message_id ORDER BY due, message_id LIMIT ?2"
+    ") d ON d.message_id = m.id ORDER BY d.due, m.id";
+constexpr const char* kSelectDueRecipients =
+    "SELECT rcpt, attempts FROM outbound_recipients WHERE message_id = ?2 AND " SB_OUTBOUND_DUE
+    " ORDER BY position";
+constexpr const char* kMarkInFlight =
+    "UPDATE outbound_recipients SET state = 'in_flight', attempts = attempts + 1,"
+    " updated_at = ?3 WHERE message_id = ?2 AND " SB_OUTBOUND_DUE;
+#undef SB_OUTBOUND_DUE
+
+constexpr const char* kFinish =
+    "UPDATE outbound_recipients SET state = ?3,"
+    " next_attempt_at = CASE WHEN ?3 = 'deferred' THEN ?4 ELSE next_attempt_at END,"
+    " last_code = ?5, last_enhanced = ?6, last_text = ?7, updated_at = ?8"
+    " WHERE message_id = ?1 AND rcpt = ?2 AND state = 'in_flight'";
+// Like inbound retention: sent is delivered, failed is dead; ON DELETE CASCADE takes the rows.
+constexpr const char* kPrune =
+    "DELETE FROM outbound_messages WHERE id IN ("
+    " SELECT message_id FROM outbound_recipients GROUP BY message_id HAVING"
+    " sum(CASE WHEN state = 'sent' AND updated_at < ?1 THEN 0"
+    "          WHEN state = 'failed' AND updated_at < ?2 THEN 0 ELSE 1 END) = 0"
+    " LIMIT ?3)";
+
+const char* state_name(RecipientOutcome outcome) {
+  switch (outcome) {
+    case RecipientOutcome::sent:
+      return "sent";
+    case RecipientOutcome::failed:
+      return "failed";
+    case RecipientOutcome::deferred:
+      break;
+  }
+  return "deferred";
+}
+
+}  // namespace
+
+bool requeue_outbound_in_flight(Connection& db, int64_t now_ms, std::string& error) {
+  Statement update;
+  int rc = update.prepare(db.handle(),
+                          "UPDATE outbound_recipients SET state = 'queued', updated_at = ?1"
+                          " WHERE state = 'in_flight'");
+  if (rc == SQLITE_OK) {
+    update.bind_int(1, now_ms);
+    rc = update.run();
+  }
+  if (rc != SQLITE_OK) {
+    error = "cannot re-queue in-flight outbound recipients: " + db.error_message();
+    return false;
+  }
+  return true;
+}
+
+bool OutboundWriter::open(Writer& writer, std::chrono::milliseconds idempotency_ttl,
+                          std::string& error) {
+  writer_ = &writer;
+  db_ = &writer.connection();
+  Connection& db = *db_;
+  ttl_ms_ = idempotency_ttl.count();
+  int rc = SQLITE_OK;
+  auto prepare = [&](Statement& statement, const char* sql) {
+    if (rc == SQLITE_OK) rc = statement.prepare(db.handle(), sql);
+  };
+  prepare(statements_.begin, "BEGIN IMMEDIATE");
+  prepare(statements_.commit, "COMMIT");
+  prepare(statements_.rollback, "ROLLBACK");
+  prepare(statements_.find_key,
+          "SELECT id, created_at, coalesce(request_hash, ''), response_json"
+          " FROM outbound_messages WHERE idempotency_key = ?1");
+  prepare(statements_.release_key,
+          "UPDATE outbound_messages SET idempotency_key = NULL WHERE id = ?1");
+  prepare(statements_.insert_message,
+          "INSERT INTO outbound_messages (id, created_at, mail_from, rcpt_to, message_id, size,"
+          " data, idempotency_key, request_hash, response_json, metadata)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+  prepare(statements_.insert_recipient,
+          "INSERT INTO outbound_recipients (message_id, position, rcpt, state, attempts,"
+          " next_attempt_at, updated_at) VALUES (?1, ?2, ?3, 'queued', 0, ?4, ?4)");
+  prepare(statements_.select_due, kSelectDue);
+  prepare(statements_.select_due_recipients, kSelectDueRecipients);
+  prepare(statements_.mark_in_flight, kMarkInFlight);
+  prepare(statements_.finish, kFinish);
+  prepare(statements_.prune, kPrune);
+  if (rc != SQLITE_OK) {
+    error = "cannot prepare the outbound writer's statements: " + db.error_message();
+    close();
+    return false;
+  }
+  return true;
+}
+
+void OutboundWriter::close() {
+  statements_ = {};
+  db_ = nullptr;
+  writer_ = nullptr;
+}
+
+int OutboundWriter::insert(const OutboundMessage& message, int64_t now_ms,
+                           OutboundEnqueued& result) {
+  if (db_ == nullptr) return SQLITE_MISUSE;
+  result.replay = false;
+  result.conflict = false;
+  result.response_json = message.response_json;
+  if (!message.idempotency_key.empty()) {
+    int rc = check_key(message, result);
+    if (rc != SQLITE_OK || result.replay || result.conflict) return rc;
+  }
+  return insert_rows(message, now_ms);
+}
+
+// CONTRACTS.md 2: the same key within the TTL replays the first response (same body) or is a
+// conflict (another body). An older holder of the key keeps its message but gives the key up.
+int OutboundWriter::check_key(const OutboundMessage& message, OutboundEnqueued& result) {
+  Statement& find = statements_.find_key;
+  Reset reset(find);
+  find.bind_text(1, message.idempotency_key);
+  int rc = find.step();
+  if (rc == SQLITE_DONE) return SQLITE_OK;
+  if (rc != SQLITE_ROW) return rc;
+  std::string holder = find.column_text(0);
+  int64_t created_at_ms = find.column_int(1);
+  if (created_at_ms >= message.created_at_ms - ttl_ms_) {
+    if (find.column_text(2) == message.request_hash) {
+      result.replay = true;
+      result.response_json = find.column_text(3);
+    } else {
+      result.conflict = true;
+    }
+    return SQLITE_OK;
+  }
+  Statement& release = statements_.release_key;
+  release.bind_text(1, holder);
+  return release.run();
+}
+
+int OutboundWriter::insert_rows(const OutboundMessage& message, int64_t now_ms) {
+  Statement& row = statements_.insert_message;
+  row.bind_text(1, message.id);
+  row.bind_int(2, message.created_at_ms);
+  row.bind_text(3, message.mail_from);
+  row.bind_text(4, encode_list(message.rcpt_to));
+  row.bind_text(5, message.message_id);
+  row.bind_int(6, static_cast<int64_t>(message.data.size()));
+  row.bind_blob(7, message.data);
+  if (!message.idempotency_key.empty()) {  // else NULL: many messages without a key
+    row.bind_text(8, message.idempotency_key);
+    row.bind_text(9, message.request_hash);
+  }
+  row.bind_text(10, message.response_json);
+  if (!message.metadata_json.empty()) row.bind_text(11, message.metadata_json);  // else NULL
+  int rc = row.run();
+  for (size_t position = 0; rc == SQLITE_OK && position < message.rcpt_to.size(); ++position) {
+    Statement& recipient = statements_.insert_recipient;
+    recipient.bind_text(1, message.id);
+    recipient.bind_int(2, static_cast<int64_t>(position));
+    recipient.bind_text(3, message.rcpt_to[position]);
+    recipient.bind_int(4, now_ms);  // due at once
+    rc = recipient.run();
+  }
+  return rc;
+}
+
+std::vector<OutboundJob> OutboundWriter::claim(size_t limit, int64_t now_ms) {
+  std::vector<OutboundJob> jobs;
+  if (db_ == nullptr || limit == 0) return jobs;
+  writer_->set_durable(false);
+  int rc = statements_.begin.run();
+  if (rc == SQLITE_OK) rc = read_due_messages(limit, now_ms, jobs);
+  for (OutboundJob& job : jobs) {
+    if (rc != SQLITE_OK) break;
+    rc = claim_recipients(job, now_ms);
+  }
+  if (rc == SQLITE_OK) rc = statements_.commit.run();
+  if (rc != SQLITE_OK) {
+    rollback();
+    jobs.clear();
+  }
+  return jobs;
+}
+
+int OutboundWriter::read_due_messages(size_t limit, int64_t now_ms,
+                                      std::vector<OutboundJob>& jobs) {
+  Statement& due = statements_.select_due;
+  Reset reset(due);
+  due.bind_int(1, now_ms);
+  due.bind_int(2, static_cast<int64_t>(limit));
+  int rc;
+  while ((rc = due.step()) == SQLITE_ROW) {
+    OutboundJob job;
+    job.id = due.column_text(0);
+    job.created_at_ms = due.column_int(1);
+    job.mail_from = due.column_text(2);
+    job.data = due.column_blob(3);
+    jobs.push_back(std::move(job));
+  }
+  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+// Reads the message's due recipients, then marks exactly those (same predicate, same
+// transaction) in_flight with one more attempt.
+int OutboundWriter::claim_recipients(OutboundJob& job, int64_t now_ms) {
+  int rc;
+  {
+    Statement& select = statements_.select_due_recipients;
+    Reset reset(select);
+    select.bind_int(1, now_ms);
+    select.bind_text(2, job.id);
+    while ((rc = select.step()) == SQLITE_ROW) {
+      job.rcpt_to.push_back(select.column_text(0));
+      job.attempts.push_back(static_cast<int>(select.column_int(1)) + 1);
+    }
+    if (rc != SQLITE_DONE) return rc;
+  }
+  Statement& mark = statements_.mark_in_flight;
+  mark.bind_int(1, now_ms);
+  mark.bind_text(2, job.id);
+  mark.bind_int(3, now_ms);
+  return mark.run();
+}
+
+int OutboundWriter::finish_all(const std::vector<Finish>& finishes, int64_t now_ms) {
+  if (db_ == nullptr) return SQLITE_MISUSE;
+  int rc = writer_->set_durable(true) ? statements_.begin.run() : SQLITE_IOERR;
+  for (const Finish& finish : finishes) {
+    if (rc != SQLITE_OK) break;
+    rc = finish_one(finish, now_ms);
+  }
+  if (rc == SQLITE_OK) rc = statements_.commit.run();
+  if (rc != SQLITE_OK) rollback();
+  return rc;
+}
+
+int OutboundWriter::finish_one(const Finish& finish, int64_t now_ms) {
+  const RecipientResult& result = finish.result;
+  Statement& update = statements_.finish;
+  update.bind_text(1, finish.message_id);
+  update.bind_text(2, result.rcpt);
+  update.bind_text(3, state_name(result.outcome));
+  update.bind_int(4, result.next_attempt_at_ms);
+  update.bind_int(5, result.code);
+  update.bind_text(6, result.enhanced);
+  update.bind_text(7, result.text);
+  update.bind_int(8, now_ms);
+  return update.run();
+}
+
+uint64_t OutboundWriter::prune(int64_t sent_before_ms, int64_t failed_before_ms, size_t limit) {
+  if (db_ == nullptr) return 0;
+  writer_->set_durable(false);  // a deletion lost to a crash is repeated by the next prune
+  Statement& prune = statements_.prune;
+  prune.bind_int(1, sent_before_ms);
+  prune.bind_int(2, failed_before_ms);
+  prune.bind_int(3, static_cast<int64_t>(limit));
+  if (prune.run() != SQLITE_OK) return 0;
+  // Counts the messages only: rows deleted by the cascade are not counted by sqlite3_changes.
+  return static_cast<uint64_t>(sqlite3_changes64(db_->handle()));
+}
+
+void OutboundWriter::rollback() {
+  // SQLite may already have rolled the transaction back itself (SQLITE_FULL, I/O errors).
+  if (db_ != nullptr && db_->in_transaction()) statements_.rollback.run();
+}
+
+}  // namespace store::sqlite
