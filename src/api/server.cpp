@@ -24,7 +24,10 @@
 namespace api {
 namespace {
 
-constexpr obs::HttpListenerOptions kListenerOptions{4, 2, 10};
+// httplib serves one connection per pool thread for as long as it is kept alive: 16 threads let
+// 16 clients keep their connections (a send client's POSTs then skip the TCP handshake).
+constexpr obs::HttpListenerOptions kListenerOptions{16, 2, 10};
+constexpr size_t kKeepAliveRequests = 1000;  // per connection (httplib's default is 5)
 constexpr uint64_t kMinRequestBody = 1 << 20;
 constexpr const char* kUnmatchedRoute = "unmatched";
 
@@ -215,6 +218,7 @@ Server::~Server() {
 bool Server::start(const std::string& host, uint16_t port, std::string& error) {
   if (impl_->listener.port() == 0) {
     impl_->server.set_payload_max_length(impl_->body_limit);
+    impl_->server.set_keep_alive_max_count(kKeepAliveRequests);
     impl_->install_routes();
   }
   if (!impl_->listener.start("api", host, port, kListenerOptions, error)) return false;

@@ -6,6 +6,7 @@
 // a recipient the upstream accepted (its result is recorded before the next claim sees it).
 #include "relay/relay.h"
 
+#include <algorithm>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/executor_work_guard.hpp>
@@ -37,7 +38,16 @@ namespace {
 constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
 constexpr auto kIdleTimeout = std::chrono::seconds(30);
 constexpr auto kPollInterval = std::chrono::milliseconds(500);
+// After a wake-up, the poller waits this long so that one claim (a store transaction on the
+// store's single writer thread) takes the jobs of several sends and finishes, not one each.
+constexpr auto kClaimCoalesce = std::chrono::milliseconds(5);
 constexpr auto kDrainTimeout = std::chrono::seconds(10);
+
+constexpr unsigned kMaxBlocking = 32;
+
+size_t blocking_threads(unsigned connections) {
+  return std::clamp(connections, 1u, kMaxBlocking);
+}
 
 int64_t now_ms() {
   return common::unix_ms(common::Clock::now());
@@ -49,6 +59,7 @@ struct Relay::Impl {
       : config(config),
         store(store),
         metrics(registry),
+        blocking(blocking_threads(config.connections)),
         governor(config.connections),
         random(std::random_device{}()) {}
 
@@ -60,7 +71,10 @@ struct Relay::Impl {
 
   asio::io_context io{1};
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-  asio::thread_pool blocking{1};  // store calls
+  // Store calls. One thread per session (up to kMaxBlocking): finish_outbound blocks until its
+  // durable commit, and the store commits the finishes waiting together in one transaction, so
+  // with one thread every session would wait for a commit (an fsync) of its own in turn.
+  asio::thread_pool blocking;
   std::thread io_thread, poller_thread;
   bool started = false;
 
@@ -111,7 +125,8 @@ void Relay::Impl::poll_loop() {
       });
       if (claimed < capacity()) continue;  // more may be due right now
     }
-    wake.wait_for(lock, kPollInterval, [this] { return stopping || notified; });
+    if (wake.wait_for(lock, kPollInterval, [this] { return stopping || notified; }) && !stopping)
+      wake.wait_for(lock, kClaimCoalesce, [this] { return stopping; });
     notified = false;
   }
 }
