@@ -21,6 +21,7 @@
 #include "obs/health.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
+#include "obs/process_metrics.h"
 #include "relay/relay.h"
 #include "smtp/server.h"
 #include "store/store.h"
@@ -71,6 +72,7 @@ int run(const config::Config& cfg) {
   obs::Registry registry;
   obs::Health health;
   register_build_info(registry);
+  obs::register_process_metrics(registry);
 
   auto& commit_seconds =
       registry
@@ -78,6 +80,11 @@ int run(const config::Config& cfg) {
                      "Duration of one store group commit (transaction and fsync), in seconds.",
                      obs::latency_buckets())
           .add({});
+  auto& commit_batch = registry
+                           .histogram("smtp_bridge_store_commit_batch_messages",
+                                      "Messages in one store group commit (one fsync).",
+                                      {1, 2, 4, 8, 16, 32, 64, 128, 256, 512})
+                           .add({});
   auto& commit_messages = registry
                               .counter("smtp_bridge_store_committed_messages_total",
                                        "Messages committed durably to the store.")
@@ -95,6 +102,7 @@ int run(const config::Config& cfg) {
   store_options.commit_delay = cfg.store.commit_delay;
   store_options.on_commit = [&](double seconds, size_t messages, store::Status status) {
     commit_seconds.observe(seconds);
+    commit_batch.observe(static_cast<double>(messages));
     if (status == store::Status::ok) {
       commit_messages.inc(static_cast<double>(messages));
       if (delivery::Dispatcher* dispatcher = dispatcher_to_notify.load()) dispatcher->notify();
@@ -186,8 +194,10 @@ int run(const config::Config& cfg) {
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   obs::info("stopping", {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  // Not ready first, so that load balancers stop sending while the SMTP drain runs; the admin
+  // listener stops last, so /readyz answers 503 throughout.
   health.set_draining(true);
-  smtp_server.stop();
+  smtp_server.stop();  // 421 to new and idle sessions; transactions in progress finish
   api_server.stop();
   relay.stop();
   stop_dispatcher();

@@ -12,7 +12,17 @@ Metrics::Metrics(obs::Registry& registry)
               .add({})),
       connections_rejected(registry.counter(
           "smtp_bridge_smtp_connections_rejected_total",
-          "SMTP connections refused with 421 because a connection limit was reached.")),
+          "SMTP connections refused with 421 at connect, per reason (a connection limit, "
+          "shutting down).")),
+      sessions(registry.counter("smtp_bridge_smtp_sessions_total",
+                                "SMTP sessions ended, per outcome (quit, disconnected, timeout, "
+                                "shutdown, too_many_errors, protocol_violation, tls_failed, "
+                                "error).")),
+      session_seconds(registry
+                          .histogram("smtp_bridge_smtp_session_seconds",
+                                     "Duration of SMTP sessions, connect to close, in seconds.",
+                                     {0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900})
+                          .add({})),
       messages_accepted(registry
                             .counter("smtp_bridge_smtp_messages_accepted_total",
                                      "Messages committed to the store and answered 250.")
@@ -31,6 +41,12 @@ Metrics::Metrics(obs::Registry& registry)
                             "SMTP AUTH attempts, per mechanism and result.")),
       commands_rejected(
           registry.counter("smtp_bridge_smtp_commands_rejected_total",
-                           "Commands refused (syntax, sequence, policy), per reason.")) {}
+                           "Commands refused (syntax, sequence, policy), per reason.")),
+      tls_reloads(registry.counter("smtp_bridge_smtp_tls_reloads_total",
+                                   "Certificate reloads after smtp.tls files changed, per result "
+                                   "(failure: the old pair stays in service).")),
+      tls_certificate_expiry(
+          registry.gauge("smtp_bridge_smtp_tls_certificate_expiry_timestamp_seconds",
+                         "notAfter of the SMTP server certificate in service, as a Unix time.")) {}
 
 }  // namespace smtp

@@ -13,8 +13,10 @@ struct Metrics {
 
   obs::Family<obs::Counter>& connections;  // {listener="smtp"|"smtps"}
   obs::Gauge& connections_active;
-  obs::Family<obs::Counter>&
-      connections_rejected;  // {reason="max_connections"|"max_connections_per_ip"}
+  obs::Family<obs::Counter>& connections_rejected;  // {reason="max_connections"|
+                                                    //  "max_connections_per_ip"|"shutting_down"}
+  obs::Family<obs::Counter>& sessions;              // {outcome}, see session_ended()
+  obs::Histogram& session_seconds;
   obs::Counter& messages_accepted;
   obs::Family<obs::Counter>& messages_rejected;  // {reason="too_big"|"line_too_long"|"bare_lf"|...}
   obs::Family<obs::Counter>& recipients_rejected;  // {reason="unknown"|"too_many"|"syntax"|...}
@@ -22,6 +24,9 @@ struct Metrics {
   obs::Family<obs::Counter>& tls_handshakes;     // {result="success"|"failure"}
   obs::Family<obs::Counter>& auth;               // {mechanism, result}
   obs::Family<obs::Counter>& commands_rejected;  // {reason}
+  obs::Family<obs::Counter>& tls_reloads;        // {result="success"|"failure"}
+  // notAfter of the certificate in service; no series at all without smtp.tls.
+  obs::Family<obs::Gauge>& tls_certificate_expiry;
 
   void message_rejected(const std::string& reason) {
     messages_rejected.add({{"reason", reason}}).inc();
@@ -35,6 +40,13 @@ struct Metrics {
   void tls_handshake(bool ok) {
     tls_handshakes.add({{"result", ok ? "success" : "failure"}}).inc();
   }
+  // outcome: quit, disconnected, timeout, shutdown, too_many_errors, protocol_violation,
+  // tls_failed, error.
+  void session_ended(const std::string& outcome, double seconds) {
+    sessions.add({{"outcome", outcome}}).inc();
+    session_seconds.observe(seconds);
+  }
+  void tls_reload(bool ok) { tls_reloads.add({{"result", ok ? "success" : "failure"}}).inc(); }
   void auth_attempt(const std::string& mechanism, const std::string& result) {
     auth.add({{"mechanism", mechanism}, {"result", result}}).inc();
   }

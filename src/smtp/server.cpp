@@ -1,5 +1,6 @@
 // smtp::Server: binds the listeners, runs the io_context on N threads, accepts connections
-// (backing off on errors such as EMFILE), enforces the connection limits and drains on stop().
+// (backing off on errors such as EMFILE), enforces the connection limits, reloads a changed
+// certificate and drains on stop(): listeners stay open answering 421 while sessions finish.
 // Promise: stop() returns only after every session has ended and every io thread is joined.
 #include "smtp/server.h"
 
@@ -30,10 +31,13 @@ namespace smtp {
 
 namespace {
 constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
-constexpr auto kDrainTimeout = std::chrono::seconds(20);      // in-progress transactions
+// In-progress transactions. A constant for now: smtp.limits.shutdown_timeout would belong to
+// config/; keep it below Kubernetes' default terminationGracePeriodSeconds (30 s).
+constexpr auto kDrainTimeout = std::chrono::seconds(20);
 constexpr auto kForceCloseTimeout = std::chrono::seconds(5);  // after closing their sockets
 constexpr auto kAcceptBackoffMin = std::chrono::milliseconds(10);
 constexpr auto kAcceptBackoffMax = std::chrono::seconds(1);
+constexpr auto kCertificateCheckInterval = std::chrono::seconds(2);
 
 std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint) {
   auto address = endpoint.address();
@@ -65,13 +69,21 @@ struct Server::Impl {
   asio::awaitable<void> run_session(std::shared_ptr<Session> session, uint64_t id, std::string ip);
   void for_each_session(void (Session::*action)());
   bool wait_idle(std::chrono::seconds timeout);
+  void close_listeners();
+  void watch_certificate();
+  void stop_watching_certificate();
 
   const config::Config& config;
   store::Store& store;
   Metrics metrics;
   MemoryBudget budget;
-  std::unique_ptr<asio::ssl::context> tls;
+  std::unique_ptr<TlsContext> tls;
   std::atomic<bool> stopping{false};
+
+  std::thread certificate_watcher;
+  std::mutex watcher_mutex;
+  std::condition_variable watcher_wake;
+  bool watcher_stop = false;  // guarded by watcher_mutex
   std::optional<SessionContext> context;
 
   std::mutex mutex;  // guards the session registry and the connection counts
@@ -131,11 +143,13 @@ bool Server::Impl::bind(const std::string& text, bool use_tls, std::string& erro
 asio::awaitable<void> Server::Impl::accept_loop(Listener& listener) {
   auto backoff = kAcceptBackoffMin;
   asio::steady_timer timer(listener.strand);
-  while (!stopping.load()) {
+  // Runs until stop() closes the acceptor, after the drain: while draining, new connections
+  // are still accepted, to be told 421 4.3.2 (admit) instead of meeting a closed port.
+  while (listener.acceptor.is_open()) {
     asio::any_io_executor session_strand = asio::make_strand(io);  // one strand per connection
     auto [ec, socket] = co_await listener.acceptor.async_accept(session_strand, use_nothrow);
     if (ec) {
-      if (ec == asio::error::operation_aborted || stopping.load()) break;
+      if (ec == asio::error::operation_aborted || !listener.acceptor.is_open()) break;
       // EMFILE, ENFILE, ENOBUFS...: wait instead of spinning; the backlog keeps the clients.
       obs::warn("accept failed", {{"error", ec.message()}, {"retry_ms", backoff.count()}});
       timer.expires_after(backoff);
@@ -177,11 +191,10 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, bool use_tls) {
   }
   auto executor = socket.get_executor();
   if (refusal) {
-    if (*refusal != Outcome::shutting_down)
-      metrics.connections_rejected
-          .add({{"reason", *refusal == Outcome::too_many_connections ? "max_connections"
-                                                                     : "max_connections_per_ip"}})
-          .inc();
+    const char* reason = *refusal == Outcome::shutting_down          ? "shutting_down"
+                         : *refusal == Outcome::too_many_connections ? "max_connections"
+                                                                     : "max_connections_per_ip";
+    metrics.connections_rejected.add({{"reason", reason}}).inc();
     auto session = std::make_shared<Session>(*context, std::move(socket), use_tls, refusal);
     asio::co_spawn(executor, Session::run(session), asio::detached);  // run() never throws
     return;
@@ -240,6 +253,47 @@ bool Server::Impl::wait_idle(std::chrono::seconds timeout) {
   return idle.wait_for(lock, timeout, [this] { return total == 0; });
 }
 
+void Server::Impl::close_listeners() {
+  for (auto& listener : listeners) {
+    Listener* l = listener.get();
+    asio::post(l->strand, [l] {
+      asio::error_code ignored;
+      l->acceptor.close(ignored);
+    });
+  }
+}
+
+// Runs on a thread of its own (file I/O stays off the io threads): every few seconds, a
+// changed certificate or key file is loaded and, when it is a good pair, used by the next
+// handshakes. Sessions already in TLS keep theirs.
+void Server::Impl::watch_certificate() {
+  std::unique_lock lock(watcher_mutex);
+  while (!watcher_wake.wait_for(lock, kCertificateCheckInterval, [this] { return watcher_stop; })) {
+    lock.unlock();
+    std::string error;
+    TlsContext::Reload result = tls->reload_if_changed(error);
+    if (result == TlsContext::Reload::reloaded) {
+      metrics.tls_reload(true);
+      metrics.tls_certificate_expiry.add({}).set(tls->not_after());
+      obs::info("tls certificate reloaded", {{"cert_file", config.smtp.tls.cert_file}});
+    } else if (result == TlsContext::Reload::failed) {
+      metrics.tls_reload(false);
+      obs::warn("tls certificate reload failed; keeping the certificate in service",
+                {{"cert_file", config.smtp.tls.cert_file}, {"error", error}});
+    }
+    lock.lock();
+  }
+}
+
+void Server::Impl::stop_watching_certificate() {
+  {
+    std::lock_guard lock(watcher_mutex);
+    watcher_stop = true;
+  }
+  watcher_wake.notify_all();
+  if (certificate_watcher.joinable()) certificate_watcher.join();
+}
+
 Server::Server(const config::Config& config, store::Store& store, obs::Registry& registry)
     : impl_(std::make_unique<Impl>(config, store, registry)) {}
 
@@ -254,15 +308,15 @@ bool Server::start(std::string& error) {
     return false;
   }
   const config::Smtp& smtp = impl.config.smtp;
-  impl.tls = make_tls_context(smtp.tls, error);
+  impl.tls = TlsContext::create(smtp.tls, error);
   if (!impl.tls) return false;
   if (!smtp.tls_listen.empty() && !smtp.tls.enabled()) {
     error = "smtp.tls_listen needs a certificate in smtp.tls";
     return false;
   }
   std::string hostname = smtp.hostname.empty() ? config::default_hostname() : smtp.hostname;
-  impl.context.emplace(SessionContext{impl.config, impl.store, impl.metrics, *impl.tls, hostname,
-                                      impl.budget, impl.stopping});
+  impl.context.emplace(SessionContext{impl.config, impl.store, impl.metrics, impl.tls->context(),
+                                      hostname, impl.budget, impl.stopping});
   for (const std::string& address : smtp.listen)
     if (!impl.bind(address, false, error)) return false;
   for (const std::string& address : smtp.tls_listen)
@@ -292,6 +346,10 @@ bool Server::start(std::string& error) {
         }
       }
     });
+  if (impl.tls->enabled()) {
+    impl.metrics.tls_certificate_expiry.add({}).set(impl.tls->not_after());
+    impl.certificate_watcher = std::thread([&impl] { impl.watch_certificate(); });
+  }
   return true;
 }
 
@@ -305,21 +363,18 @@ void Server::stop() {
   Impl& impl = *impl_;
   if (!impl.started || impl.stopped) return;
   impl.stopped = true;
+  // From here on new connections are answered 421 4.3.2 and closed (admit), the listeners
+  // staying open so that clients hear why (RFC 5321 3.8) rather than a refused connect.
   impl.stopping.store(true);
-  for (auto& listener : impl.listeners) {
-    Impl::Listener* l = listener.get();
-    asio::post(l->strand, [l] {
-      asio::error_code ignored;
-      l->acceptor.close(ignored);
-    });
-  }
-  // Sessions waiting for a command answer 421 4.3.2 now; transactions in progress finish.
+  impl.stop_watching_certificate();
+  // Sessions outside a transaction answer 421 4.3.2 now; transactions in progress finish.
   impl.for_each_session(&Session::shutdown);
   if (!impl.wait_idle(kDrainTimeout)) {
     obs::warn("smtp sessions still open after the drain timeout; closing them");
     impl.for_each_session(&Session::force_close);
     impl.wait_idle(kForceCloseTimeout);
   }
+  impl.close_listeners();
   impl.work.reset();
   {
     std::lock_guard lock(impl.mutex);

@@ -26,13 +26,16 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Loads the certificate (if configured), binds every listener and starts the io threads.
+  // Loads the certificate (if configured; reloaded when its files change), binds every
+  // listener and starts the io threads.
   // Logs {"msg":"listening","listener":"smtp"|"smtps","address":"host:port"} per listener.
   // False and `error` set when a listener cannot bind or the certificate cannot be loaded.
   bool start(std::string& error);
   // Bound ports: those of smtp.listen in order, then those of smtp.tls_listen.
   std::vector<uint16_t> ports() const;
-  // Stops accepting, closes sessions (421 4.3.2 to those waiting for a command), joins the threads.
+  // The drain (RFC 5321 3.8): new connections and sessions outside a transaction get
+  // 421 4.3.2 and are closed, transactions in progress may finish (up to 20 s, then they are
+  // closed too); then the listeners close and the threads are joined. Blocks until then.
   void stop();
 
  private:

@@ -16,7 +16,10 @@ namespace smtp {
 
 namespace {
 constexpr size_t kAuthLineLimit = 12288;  // RFC 4954 4: SASL lines may exceed 512 bytes
-}
+// A connection refused during shutdown on an implicit-TLS listener gets its 421 inside TLS
+// (RFC 8314 3.3) if the handshake is quick.
+constexpr auto kRefusalHandshakeTimeout = std::chrono::seconds(5);
+}  // namespace
 
 Session::Session(SessionContext& context, asio::ip::tcp::socket socket, bool implicit_tls,
                  std::optional<Outcome> refusal)
@@ -36,13 +39,20 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
   } catch (...) {
     failure = "unknown exception";
   }
-  if (!failure.empty())
+  if (!failure.empty()) {
+    self->end_as("error");
     obs::error("smtp session failed", {{"client_ip", self->client_ip()}, {"error", failure}});
+  }
   try {
     co_await self->conn_.close();
   } catch (...) {
   }
   self->reset_transaction();  // gives back any budget still held
+  if (!self->refusal_) {      // refused connections are counted in connections_rejected
+    std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - self->started_;
+    self->ctx_.metrics.session_ended(self->end_reason_ ? self->end_reason_ : "disconnected",
+                                     seconds.count());
+  }
 }
 
 asio::awaitable<void> Session::watch(std::shared_ptr<Session> self) {
@@ -55,10 +65,13 @@ asio::awaitable<void> Session::watch(std::shared_ptr<Session> self) {
 
 void Session::shutdown() {
   stopping_ = true;
-  if (waiting_for_command_) conn_.interrupt();
+  // A transaction in progress may finish (its next command, DATA, the store's answer); the
+  // session ends after its 250 (serve()). The drain deadline in Server::stop bounds the wait.
+  if (waiting_for_command_ && !in_transaction()) conn_.interrupt();
 }
 
 void Session::force_close() {
+  end_as("shutdown");
   stopping_ = true;
   closing_ = true;
   conn_.interrupt();
@@ -79,6 +92,7 @@ void Session::refuse(const Reply& r, const char* reason) {
   ctx_.metrics.command_rejected(reason);
   if (++errors_ > ctx_.config.smtp.limits.max_errors) {
     ctx_.metrics.command_rejected("too_many_errors");
+    end_as("too_many_errors");
     send(Outcome::too_many_errors);
     closing_ = true;
     return;
@@ -113,16 +127,20 @@ ContentLimits Session::content_limits(bool binary) const {
 void Session::end_on(ReadStatus status) {
   if (status == ReadStatus::timeout) {
     ctx_.metrics.command_rejected("timeout");
+    end_as("timeout");
     send(Outcome::timeout);
   } else if (status == ReadStatus::cancelled) {
-    send(Outcome::shutting_down);
+    end_as("shutdown");
+    send(Outcome::shutting_down);  // RFC 5321 3.8
+  } else {
+    end_as("disconnected");
   }
   closing_ = true;
 }
 
 asio::awaitable<ReadStatus> Session::read_client_line(std::string& line, size_t limit,
                                                       size_t auth_limit) {
-  if (stopping_ || ctx_.stopping.load()) co_return ReadStatus::cancelled;
+  if (shutting_down() && !in_transaction()) co_return ReadStatus::cancelled;
   conn_.set_timeout(ctx_.config.smtp.limits.command_timeout);
   waiting_for_command_ = true;
   ReadStatus status = co_await conn_.read_line(line, limit, auth_limit);
@@ -134,7 +152,14 @@ asio::awaitable<ReadStatus> Session::read_client_line(std::string& line, size_t 
 asio::awaitable<bool> Session::open() {
   const auto& smtp = ctx_.config.smtp;
   if (refusal_) {
-    if (!implicit_tls_) send(*refusal_);
+    if (implicit_tls_) {
+      // A refused TLS client would only see a failed handshake; at shutdown (few clients, and
+      // they should retry elsewhere) it is worth one to say 421 4.3.2 properly.
+      if (*refusal_ != Outcome::shutting_down) co_return false;
+      conn_.set_timeout(kRefusalHandshakeTimeout);
+      if (!co_await conn_.handshake()) co_return false;
+    }
+    send(*refusal_);
     co_return false;
   }
   if (implicit_tls_) {  // RFC 8314 3.3: TLS first, then the SMTP greeting inside it
@@ -142,6 +167,7 @@ asio::awaitable<bool> Session::open() {
     bool ok = co_await conn_.handshake();
     ctx_.metrics.tls_handshake(ok);
     if (!ok) {
+      end_as("tls_failed");
       obs::info("tls handshake failed", {{"client_ip", client_ip()}, {"listener", "smtps"}});
       co_return false;
     }
@@ -152,6 +178,7 @@ asio::awaitable<bool> Session::open() {
     ReadStatus status = co_await conn_.wait_readable();
     if (status == ReadStatus::ok) {
       ctx_.metrics.command_rejected("early_talker");
+      end_as("protocol_violation");
       obs::info("early talker", {{"client_ip", client_ip()}});
       send(Outcome::early_talker);
       co_return false;
@@ -167,8 +194,10 @@ asio::awaitable<void> Session::serve() {
   const auto& limits = ctx_.config.smtp.limits;
   std::string line;
   while (!closing_) {
-    if (stopping_ || ctx_.stopping.load()) {  // a finished transaction during shutdown
-      send(Outcome::shutting_down);
+    // RFC 5321 3.8: during shutdown, 421 to the next command outside a transaction (a finished
+    // transaction has had its 250 by now).
+    if (shutting_down() && !in_transaction()) {
+      end_on(ReadStatus::cancelled);
       break;
     }
     ReadStatus status = co_await read_client_line(line, limits.max_command_line, kAuthLineLimit);
@@ -178,6 +207,10 @@ asio::awaitable<void> Session::serve() {
     }
     if (status != ReadStatus::ok) {
       end_on(status);
+      break;
+    }
+    if (shutting_down() && !in_transaction()) {  // read just as the shutdown began
+      end_on(ReadStatus::cancelled);
       break;
     }
     co_await handle_line(line);
@@ -204,6 +237,7 @@ Outcome Session::wrong_state(Verb verb) const {
 asio::awaitable<void> Session::handle_line(const std::string& line) {
   if (looks_like_http(line)) {  // cross-protocol request to the SMTP port: not a client
     ctx_.metrics.command_rejected("http_request");
+    end_as("protocol_violation");
     obs::info("http request on smtp port", {{"client_ip", client_ip()}});
     send(Outcome::http_request);
     closing_ = true;
@@ -221,6 +255,7 @@ asio::awaitable<void> Session::handle_line(const std::string& line) {
   bool pipelining = state_ == State::fresh || esmtp_;
   if (((spec && spec->last_in_group) || !pipelining) && conn_.input_pending()) {
     ctx_.metrics.command_rejected("sync_error");
+    end_as("protocol_violation");
     obs::info("smtp synchronization error",
               {{"client_ip", client_ip()}, {"command", command.name}});
     send(Outcome::sync_error);
@@ -241,6 +276,8 @@ asio::awaitable<void> Session::handle_line(const std::string& line) {
     co_return;
   }
   co_await (this->*(spec->handler))(command);
+  if (closing_ && command.verb == Verb::quit) end_as("quit");
+  if (closing_ && command.verb == Verb::starttls) end_as("tls_failed");
 }
 
 }  // namespace smtp

@@ -6,6 +6,7 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/ssl/context.hpp>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -83,8 +84,9 @@ class Session : public std::enable_shared_from_this<Session> {
   static asio::awaitable<void> run(std::shared_ptr<Session> self);
   const std::string& client_ip() const { return conn_.remote_ip(); }
   asio::any_io_executor executor() { return conn_.executor(); }
-  // Server shutdown (call on the session's executor): a session waiting for a command gets
-  // 421 4.3.2 at once; one in a transaction finishes it first.
+  // Server shutdown (call on the session's executor): a session outside a transaction gets
+  // 421 4.3.2 at once (RFC 5321 3.8); one in a transaction (MAIL given) may finish it, gets
+  // its 250, then 421.
   void shutdown();
   // Ends any pending I/O now (after the drain timeout).
   void force_close();
@@ -97,6 +99,14 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> handle_line(const std::string& line);
   asio::awaitable<ReadStatus> read_client_line(std::string& line, size_t limit, size_t auth_limit);
   void end_on(ReadStatus status);
+  // The session's outcome for smtp_bridge_smtp_sessions_total; the first one named wins.
+  void end_as(const char* outcome) {
+    if (end_reason_ == nullptr) end_reason_ = outcome;
+  }
+  bool in_transaction() const {
+    return state_ == State::mail || state_ == State::rcpt || state_ == State::bdat;
+  }
+  bool shutting_down() const { return stopping_ || ctx_.stopping.load(); }
   Outcome wrong_state(Verb verb) const;
 
   void send(Outcome outcome);
@@ -147,6 +157,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closing_ = false;   // a handler ended the session
   bool stopping_ = false;  // server shutdown requested
   bool waiting_for_command_ = false;
+  const char* end_reason_ = nullptr;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 
   // The transaction (RFC 5321 3.3), cleared by reset_transaction().
   MailFrom mail_;
