@@ -1,0 +1,40 @@
+// The configuration keys smtp-bridge accepts (src/config/load*.cpp; CONTRACTS.md §4), as a tree:
+// `true` = a leaf, `"[]"` = the items of a list, `"*"` = a free-form map. The chart's ConfigMap
+// may hold nothing else: the bridge refuses unknown keys.
+const secret = (base) => ({ [base]: true, [`${base}_file`]: true, [`${base}_env`]: true });
+const retry = { initial: true, max_interval: true, max_age: true };
+
+export const known_config_keys = {
+  smtp: {
+    listen: true, tls_listen: true, hostname: true, require_tls: true, bare_lf: true,
+    greet_delay: true, io_threads: true,
+    tls: { cert_file: true, key_file: true },
+    auth: { users: { "[]": { username: true, ...secret("password") } }, required: true, allow_plaintext: true },
+    limits: {
+      max_message_size: true, max_recipients: true, max_connections: true, max_connections_per_ip: true,
+      command_timeout: true, data_timeout: true, max_errors: true, max_command_line: true,
+      max_line_length: true, max_buffered_bytes: true,
+    },
+  },
+  routes: {
+    "[]": {
+      match: true, include_raw: true, max_attachment_bytes: true,
+      endpoints: {
+        "[]": {
+          url: true, ...secret("secret"), timeout: true, headers: { "*": true }, ca_file: true,
+          secrets: { "[]": secret("secret") },
+        },
+      },
+    },
+  },
+  delivery: { workers: true, retry },
+  store: { backend: true, path: true, max_size: true, commit_delay: true, retention: { delivered: true, dead: true } },
+  api: { listen: true, keys: { "[]": { name: true, ...secret("key") } } },
+  relay: {
+    upstream: { host: true, port: true, tls: true, verify: true, ca_file: true },
+    auth: { mechanism: true, username: true, ...secret("password") },
+    hostname: true, connections: true, retry,
+  },
+  admin: { listen: true },
+  log: { level: true },
+};
