@@ -53,6 +53,23 @@ def response_validator(doc, path, method, status, content_type):
     return jsonschema.Draft202012Validator(root, format_checker=jsonschema.FormatChecker())
 
 
+
+def checked_body(test, doc, method, path, template, status, res_headers, raw):
+    """The parsed JSON body of an API answer, asserted to match the schema openapi.yaml documents
+    for `template` (the path template, None = no check) and `status`; problem+json bodies also
+    carry that status and a problem type of this API."""
+    content_type = res_headers.get("content-type", "")
+    body = json.loads(raw.decode("utf-8"))
+    if template is not None:
+        validator = response_validator(doc, template, method.lower(), status, content_type)
+        errors = sorted(validator.iter_errors(body), key=lambda e: list(e.path))
+        test.assertEqual(errors, [], f"{method} {path} → {status} does not match "
+                                     f"openapi.yaml:\n{json.dumps(body)[:3000]}")
+    if content_type == "application/problem+json":
+        test.assertEqual(body["status"], status)
+        test.assertTrue(body["type"].startswith(PROBLEM_TYPE), body)
+    return body
+
 class InboundApi(BridgeTest):
     """One bridge: dead@hooks.example goes to a receiver answering 410 at first; every other
     recipient is kept without endpoints (browsable only)."""
@@ -94,17 +111,8 @@ class InboundApi(BridgeTest):
             status, res_headers = res.status, {k.lower(): v for k, v in res.getheaders()}
         finally:
             conn.close()
-        content_type = res_headers.get("content-type", "")
-        body = json.loads(raw.decode("utf-8"))
-        if template is not None:
-            validator = response_validator(self.doc, template, method.lower(), status, content_type)
-            errors = sorted(validator.iter_errors(body), key=lambda e: list(e.path))
-            self.assertEqual(errors, [], f"{method} {path} → {status} does not match "
-                                         f"openapi.yaml:\n{json.dumps(body)[:3000]}")
-        if content_type == "application/problem+json":
-            self.assertEqual(body["status"], status)
-            self.assertTrue(body["type"].startswith(PROBLEM_TYPE), body)
-        return status, res_headers, body
+        return status, res_headers, checked_body(self, self.doc, method, path, template, status,
+                                                 res_headers, raw)
 
     def swaks(self, rcpt, subject):
         p = subprocess.run(["swaks", "--server", f"127.0.0.1:{self.bridge.port()}",

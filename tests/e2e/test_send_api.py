@@ -12,12 +12,11 @@ import unittest
 
 import bridge
 from bridge import Bridge, scaled
-from test_inbound_api import load_openapi, response_validator
+from test_inbound_api import PROBLEM_TYPE, checked_body, load_openapi
 from upstream import Upstream
 
 KEY = "e2e-send-api-key-51c0ffee"
 OTHER_KEY = "e2e-send-api-other-key-77"
-PROBLEM_TYPE = "https://smtp-bridge.dev/problems/"
 USER, PASSWORD = "relay-user", "relay-pass-Зx"
 MAX_MESSAGE = 256 * 1024  # smtp.limits.max_message_size of the bridge under test
 PDF = bytes(range(256)) * 9 + b"%PDF-1.4 \xff\xfe"
@@ -93,17 +92,8 @@ class SendApiBase(unittest.TestCase):
             status, res_headers = res.status, {k.lower(): v for k, v in res.getheaders()}
         finally:
             conn.close()
-        content_type = res_headers.get("content-type", "")
-        parsed = json.loads(raw.decode("utf-8"))
-        if template is not None:
-            validator = response_validator(self.doc, template, method.lower(), status, content_type)
-            errors = sorted(validator.iter_errors(parsed), key=lambda e: list(e.path))
-            self.assertEqual(errors, [], f"{method} {path} → {status} does not match "
-                                         f"openapi.yaml:\n{json.dumps(parsed)[:3000]}")
-        if content_type == "application/problem+json":
-            self.assertEqual(parsed["status"], status)
-            self.assertTrue(parsed["type"].startswith(PROBLEM_TYPE), parsed)
-        return status, res_headers, parsed
+        return status, res_headers, checked_body(self, self.doc, method, path, template, status,
+                                                 res_headers, raw)
 
     def send(self, b, body, **kw):
         status, headers, parsed = self.call(b, "POST", "/v1/messages", body,

@@ -89,31 +89,8 @@ Store::QueueStats OutboundReader::stats() {
 }
 
 Store::QueueStats OutboundReader::stats_locked() {
-  Store::QueueStats stats;
-  // Every state is listed, 0 included, so that a gauge drops to 0 instead of going stale.
-  for (const char* state : {"queued", "in_flight", "deferred", "sent", "failed"}) {
-    stats.by_state.emplace_back(state, 0);
-  }
-  if (begin_.run() != SQLITE_OK) return stats;
-  {
-    Reset reset(count_by_state_);
-    while (count_by_state_.step() == SQLITE_ROW) {
-      std::string state = count_by_state_.column_text(0);
-      auto count = static_cast<uint64_t>(count_by_state_.column_int(1));
-      bool known = false;
-      for (auto& [name, value] : stats.by_state) {
-        if (name == state) value = count, known = true;
-      }
-      if (!known) stats.by_state.emplace_back(state, count);
-    }
-  }
-  {
-    Reset reset(oldest_pending_);
-    if (oldest_pending_.step() == SQLITE_ROW)
-      stats.oldest_pending_ms = oldest_pending_.column_int(0);
-  }
-  end_.run();
-  return stats;
+  return read_queue_stats({begin_, end_, count_by_state_, oldest_pending_},
+                          {"queued", "in_flight", "deferred", "sent", "failed"});
 }
 
 }  // namespace store::sqlite

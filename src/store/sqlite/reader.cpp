@@ -131,17 +131,21 @@ uint64_t Reader::count_inbound() {
 
 Store::QueueStats Reader::queue_stats() {
   std::lock_guard lock(mutex_);
+  return read_queue_stats({begin_, end_, count_by_state_, oldest_pending_},
+                          {"queued", "in_flight", "deferred", "delivered", "dead"});
+}
+
+Store::QueueStats read_queue_stats(const StatsStatements& statements,
+                                   std::initializer_list<const char*> states) {
   Store::QueueStats stats;
   // Every state is listed, 0 included, so that a gauge drops to 0 instead of going stale.
-  for (const char* state : {"queued", "in_flight", "deferred", "delivered", "dead"}) {
-    stats.by_state.emplace_back(state, 0);
-  }
-  if (begin_.run() != SQLITE_OK) return stats;
+  for (const char* state : states) stats.by_state.emplace_back(state, 0);
+  if (statements.begin.run() != SQLITE_OK) return stats;
   {
-    Reset reset(count_by_state_);
-    while (count_by_state_.step() == SQLITE_ROW) {
-      std::string state = count_by_state_.column_text(0);
-      auto count = static_cast<uint64_t>(count_by_state_.column_int(1));
+    Reset reset(statements.count_by_state);
+    while (statements.count_by_state.step() == SQLITE_ROW) {
+      std::string state = statements.count_by_state.column_text(0);
+      auto count = static_cast<uint64_t>(statements.count_by_state.column_int(1));
       bool known = false;
       for (auto& [name, value] : stats.by_state) {
         if (name == state) value = count, known = true;
@@ -150,11 +154,11 @@ Store::QueueStats Reader::queue_stats() {
     }
   }
   {
-    Reset reset(oldest_pending_);
-    if (oldest_pending_.step() == SQLITE_ROW)
-      stats.oldest_pending_ms = oldest_pending_.column_int(0);
+    Reset reset(statements.oldest_pending);
+    if (statements.oldest_pending.step() == SQLITE_ROW)
+      stats.oldest_pending_ms = statements.oldest_pending.column_int(0);
   }
-  end_.run();
+  statements.end.run();
   return stats;
 }
 

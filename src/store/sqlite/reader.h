@@ -2,6 +2,7 @@
 // Thread-safe: one mutex guards the connection and its reused statements.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -11,6 +12,17 @@
 #include "store/store.h"
 
 namespace store::sqlite {
+
+// Rows per state ("SELECT state, count(*) ...") and the oldest pending time ("SELECT min(...)"),
+// read in one snapshot between begin and end; every state of `states` listed, 0 included.
+struct StatsStatements {
+  Statement& begin;
+  Statement& end;
+  Statement& count_by_state;
+  Statement& oldest_pending;
+};
+Store::QueueStats read_queue_stats(const StatsStatements& statements,
+                                   std::initializer_list<const char*> states);
 
 class Reader {
  public:
