@@ -109,6 +109,16 @@ struct Api {
 
 enum class UpstreamTls { starttls, implicit, none };
 
+// RFC 5321 4.5.3.2 client timeouts (SMTP.md "Outbound client").
+struct RelayTimeouts {
+  Duration connect = 30s;
+  Duration greeting = 5min;
+  Duration command = 5min;  // EHLO, STARTTLS, AUTH, MAIL, RCPT, RSET, QUIT
+  Duration data_init = 2min;
+  Duration data_block = 3min;
+  Duration data_end = 10min;
+};
+
 struct Relay {
   std::string host;  // empty = relay disabled
   unsigned port = 587;
@@ -118,9 +128,13 @@ struct Relay {
   std::string mechanism = "auto";
   std::string username;
   std::string password;
+  // relay.auth.password_file as given ("" when the password came otherwise): read again before
+  // each new upstream session, so that a rotated secret or an XOAUTH2 token is picked up.
+  std::string password_file;
   std::string hostname;
   unsigned connections = 4;
   Retry retry{30s, 1h, 72h};
+  RelayTimeouts timeouts;
 };
 
 struct Admin {

@@ -101,16 +101,35 @@ void load_relay_auth(Reader& reader, const YAML::Node& node, Relay& relay) {
                       Reader::field(node, "password_env");
   if (!relay.username.empty() || has_password)
     reader.read_secret(node, key, "password", relay.password, true);
+  if (auto file = Reader::field(node, "password_file"); file && file->IsScalar())
+    relay.password_file = file->Scalar();
   if (has_password && relay.username.empty())
     reader.error(key + ".username", node, "is required when a password is set");
   if (relay.mechanism != "auto" && relay.username.empty() && !has_password)
     reader.error(key + ".username", node, "is required for mechanism " + relay.mechanism);
 }
 
+void load_relay_timeouts(Reader& reader, const YAML::Node& node, RelayTimeouts& timeouts) {
+  const std::string key = "relay.timeouts";
+  if (!reader.expect_map(node, key,
+                         {"connect", "greeting", "command", "data_init", "data_block", "data_end"}))
+    return;
+  const Duration min = std::chrono::milliseconds(100);
+  reader.read_duration(node, key, "connect", timeouts.connect, min);
+  reader.read_duration(node, key, "greeting", timeouts.greeting, min);
+  reader.read_duration(node, key, "command", timeouts.command, min);
+  reader.read_duration(node, key, "data_init", timeouts.data_init, min);
+  reader.read_duration(node, key, "data_block", timeouts.data_block, min);
+  reader.read_duration(node, key, "data_end", timeouts.data_end, min);
+}
+
 void load_relay(Reader& reader, const YAML::Node& node, Relay& relay) {
   const std::string key = "relay";
-  if (!reader.expect_map(node, key, {"upstream", "auth", "hostname", "connections", "retry"}))
+  if (!reader.expect_map(node, key,
+                         {"upstream", "auth", "hostname", "connections", "retry", "timeouts"}))
     return;
+  if (auto timeouts = Reader::field(node, "timeouts"))
+    load_relay_timeouts(reader, *timeouts, relay.timeouts);
   if (auto upstream = Reader::field(node, "upstream")) load_upstream(reader, *upstream, relay);
   if (auto auth = Reader::field(node, "auth")) load_relay_auth(reader, *auth, relay);
   if (reader.read_string(node, key, "hostname", relay.hostname) &&

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/secret_file.h"
 
 namespace config::detail {
 
@@ -22,9 +23,7 @@ std::string join_key(const std::string& prefix, std::string_view name);
 int line_of(const YAML::Node& node);
 // Reads a whole file; nullopt + reason ("cannot read 'path': why") on failure.
 std::optional<std::string> read_text_file(const std::string& path, std::string& reason);
-// Reads a secret file; one trailing newline ("\n" or "\r\n") is stripped. nullopt + reason on
-// failure.
-std::optional<std::string> read_secret_file(const std::string& path, std::string& reason);
+// read_secret_file: config/secret_file.h.
 
 class Reader {
  public:

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common/time.h"
+#include "config/secret_file.h"
 #include "obs/log.h"
 #include "relay/client.h"
 #include "relay/metrics.h"
@@ -104,6 +105,18 @@ struct Relay::Impl {
   asio::awaitable<void> record(const store::OutboundJob& job, const std::vector<Reply>& replies);
   void job_done();
   void check_drained();
+  // SMTP.md: a password_file (an XOAUTH2 token) is read again for each new session, so that a
+  // rotated secret is used without a restart; when it cannot be read the last one is kept.
+  void refresh_password() {
+    if (config.password_file.empty()) return;
+    std::string reason;
+    if (auto secret = config::detail::read_secret_file(config.password_file, reason)) {
+      options.password = std::move(*secret);
+    } else {
+      obs::warn("relay: cannot read the password file again; using the last one",
+                {{"reason", reason}});
+    }
+  }
 };
 
 void Relay::Impl::poll_loop() {
@@ -184,6 +197,7 @@ asio::awaitable<void> Relay::Impl::worker() {
 asio::awaitable<void> Relay::Impl::run_job(std::unique_ptr<Client>& client,
                                            store::OutboundJob job) {
   if (!client) {
+    refresh_password();
     Reply failure;
     client = co_await Client::open(io.get_executor(), options, *tls, failure);
     if (!client) {
@@ -297,6 +311,9 @@ bool Relay::start(std::string& error) {
   s.options.mechanism = s.config.mechanism;
   s.options.username = s.config.username;
   s.options.password = s.config.password;
+  const config::RelayTimeouts& t = s.config.timeouts;
+  s.options.timeouts =
+      Timeouts{t.connect, t.greeting, t.command, t.data_init, t.data_block, t.data_end};
   s.work.emplace(s.io.get_executor());
   s.io_thread = std::thread([&s] { s.io.run(); });
   s.poller_thread = std::thread([&s] { s.poll_loop(); });

@@ -34,6 +34,7 @@ export const known_config_keys = {
     upstream: { host: true, port: true, tls: true, verify: true, ca_file: true },
     auth: { mechanism: true, username: true, ...secret("password") },
     hostname: true, connections: true, retry,
+    timeouts: { connect: true, greeting: true, command: true, data_init: true, data_block: true, data_end: true },
   },
   admin: { listen: true },
   log: { level: true },

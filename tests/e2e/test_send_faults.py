@@ -3,7 +3,9 @@
 # or stalls, and a bridge killed with SIGKILL after its 202. Nothing is lost, nothing is doubled.
 import http.client
 import json
+import os
 import re
+import tempfile
 import time
 import unittest
 import urllib.request
@@ -208,6 +210,32 @@ class SendFaults(unittest.TestCase):
             self.assertEqual(up.messages, [])
             self.assertEqual(up.release_stalls(), 1)
         self.check_fault_is_retried("stall", release)
+
+    def test_rotated_xoauth2_token_file_is_used_without_a_restart(self):
+        # SMTP.md: the XOAUTH2 token comes from a file and is read again when it changes.
+        up = self.upstream(mechanisms=["XOAUTH2"], auth=(USER, "token-2"))
+        token_file = os.path.join(self.enterContext(tempfile.TemporaryDirectory()), "token")
+        with open(token_file, "w") as f:
+            f.write("token-1\n")  # stale: the upstream wants token-2
+        config = relay_config(up)
+        config["relay"]["auth"] = {"mechanism": "xoauth2", "username": USER,
+                                   "password_file": token_file}
+        b = Bridge(extra=config)
+        b.expect = b.expect + ["api"]
+        self.addCleanup(b.cleanup)
+        b.start()
+        msg_id = self.post(b, ["rotate@example.org"])
+        up.wait_for(lambda u: u.auth_failures >= 1, timeout=scaled(20), what="a refused token")
+        rs = self.recipients(b, msg_id)
+        self.assertNotEqual(rs["rotate@example.org"]["status"], "sent", rs)
+        self.assertEqual(up.messages, [])
+        with open(token_file, "w") as f:
+            f.write("token-2\n")  # the secret mount is updated in place
+        rs = self.wait_status(b, msg_id, lambda r: r["rotate@example.org"]["status"] == "sent",
+                              what="the send with the new token")
+        self.assertEqual(rs["rotate@example.org"]["last_reply"]["code"], 250)
+        self.assertEqual(len(self.deliveries_to(up, "rotate@example.org")), 1)
+        self.assertEqual(up.messages[0].auth_mechanism, "XOAUTH2")
 
     def test_greeting_421_slows_down_and_is_retried(self):
         up = self.upstream()

@@ -34,6 +34,7 @@ TEST(LoadErrors, UnknownKeysAnywhere) {
       "routes:\n  - match: \"*\"\n    endpoints:\n      - url: http://x/\n        secrte: a\n",
       "routes[0].endpoints[0].secrte", 5);
   expect_error("relay:\n  upstream: {host: h, tsl: none}\n", "relay.upstream.tsl", 2);
+  expect_error("relay:\n  timeouts: {greting: 1m}\n", "relay.timeouts.greting", 2);
   expect_error("api:\n  keys:\n    - name: a\n      key: b\n      role: admin\n",
                "api.keys[0].role", 5);
 }

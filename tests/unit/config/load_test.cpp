@@ -114,6 +114,7 @@ TEST(LoadExample, ContractExampleLoadsWithEveryValue) {
   EXPECT_TRUE(c.relay.ca_file.empty());
   EXPECT_EQ(c.relay.username, "apikey");
   EXPECT_EQ(c.relay.password, "upstream-pw");
+  EXPECT_EQ(c.relay.password_file, dir.path() + "/secrets/upstream-password");  // re-read later
   EXPECT_EQ(c.relay.hostname, "bridge.example.com");
   EXPECT_EQ(c.relay.retry.initial, 30s);
   EXPECT_EQ(c.admin.listen, "0.0.0.0:8081");
@@ -328,3 +329,19 @@ TEST(LoadSmtp, EnumsFlagsAndListeners) {
 }
 
 }  // namespace
+
+TEST(LoadRelay, TimeoutsDefaultToRfc5321AndCanBeSet) {
+  config::Config defaults = load_ok("");
+  EXPECT_EQ(defaults.relay.timeouts.greeting, 5min);   // RFC 5321 4.5.3.2.1
+  EXPECT_EQ(defaults.relay.timeouts.data_end, 10min);  // RFC 5321 4.5.3.2.6
+  EXPECT_TRUE(defaults.relay.password_file.empty());
+  config::Config c = load_ok(
+      "relay:\n  upstream: {host: smtp.example}\n"
+      "  timeouts: {connect: 5s, command: 1m, data_end: 20m}\n"
+      "  auth: {mechanism: xoauth2, username: u, password: t}\n");
+  EXPECT_EQ(c.relay.timeouts.connect, 5s);
+  EXPECT_EQ(c.relay.timeouts.command, 1min);
+  EXPECT_EQ(c.relay.timeouts.data_end, 20min);
+  EXPECT_EQ(c.relay.timeouts.data_block, 3min);  // untouched keys keep their default
+  EXPECT_TRUE(c.relay.password_file.empty());    // an inline secret has no file to re-read
+}
