@@ -4,10 +4,10 @@
 #include <optional>
 #include <string>
 
-namespace config::detail {
+namespace config {
 
 // The file's content with one trailing newline ("\n" or "\r\n") stripped; nullopt + reason
-// ("cannot read 'path': why") on failure. Also declared in yaml_reader.h (same function).
+// ("cannot read 'path': why") on failure. The YAML loader's *_file keys use it too.
 std::optional<std::string> read_secret_file(const std::string& path, std::string& reason);
 
-}  // namespace config::detail
+}  // namespace config

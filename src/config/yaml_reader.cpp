@@ -43,18 +43,6 @@ std::optional<std::string> read_text_file(const std::string& path, std::string& 
   return content;
 }
 
-std::optional<std::string> read_secret_file(const std::string& path, std::string& reason) {
-  auto read = read_text_file(path, reason);
-  if (!read) return std::nullopt;
-  std::string content = std::move(*read);
-  // Secret mounts and `echo secret > file` end with one newline that is not part of the secret.
-  if (content.size() >= 2 && content.compare(content.size() - 2, 2, "\r\n") == 0)
-    content.resize(content.size() - 2);
-  else if (!content.empty() && content.back() == '\n')
-    content.pop_back();
-  return content;
-}
-
 void Reader::error(const std::string& key, int line, std::string message) {
   errors_.push_back(Error{key, line, std::move(message)});
 }
@@ -340,3 +328,19 @@ bool Reader::read_secret(const YAML::Node& map, const std::string& prefix, const
 }
 
 }  // namespace config::detail
+
+namespace config {
+
+std::optional<std::string> read_secret_file(const std::string& path, std::string& reason) {
+  auto read = detail::read_text_file(path, reason);
+  if (!read) return std::nullopt;
+  std::string content = std::move(*read);
+  // Secret mounts and `echo secret > file` end with one newline that is not part of the secret.
+  if (content.size() >= 2 && content.compare(content.size() - 2, 2, "\r\n") == 0)
+    content.resize(content.size() - 2);
+  else if (!content.empty() && content.back() == '\n')
+    content.pop_back();
+  return content;
+}
+
+}  // namespace config

@@ -110,7 +110,7 @@ struct Relay::Impl {
   void refresh_password() {
     if (config.password_file.empty()) return;
     std::string reason;
-    if (auto secret = config::detail::read_secret_file(config.password_file, reason)) {
+    if (auto secret = config::read_secret_file(config.password_file, reason)) {
       options.password = std::move(*secret);
     } else {
       obs::warn("relay: cannot read the password file again; using the last one",
