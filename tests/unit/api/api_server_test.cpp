@@ -29,19 +29,16 @@ std::string fake_render(const store::StoredInbound& stored) {
 }
 
 struct Fixture : testing::Test {
-  store_test::TempFolder folder;
-  std::unique_ptr<store::Store> db;
+  store_test::OpenedStore opened;  // a real SQLite store in a temporary folder
+  std::unique_ptr<store::Store>& db = opened.db;
   obs::Registry registry;
   std::atomic<int> requeued{0};
   std::unique_ptr<api::Server> server;
   std::unique_ptr<httplib::Client> client;
 
   void SetUp() override {
-    store::Options options;
-    options.path = folder.file("smtp-bridge.db");
+    ASSERT_NE(db, nullptr);
     std::string error;
-    db = store::open_sqlite(options, error);
-    ASSERT_NE(db, nullptr) << error;
     config::Api api;
     api.keys = {{"t", kKey}};
     server = std::make_unique<api::Server>(api, *db, registry, fake_render, [this] { ++requeued; });

@@ -27,19 +27,16 @@ constexpr const char* kOtherKey = "other-key-9876543210";
 constexpr uint64_t kMaxMessage = 64 * 1024;
 
 struct SendFixture : testing::Test {
-  store_test::TempFolder folder;
-  std::unique_ptr<store::Store> db;
+  store_test::OpenedStore opened;  // a real SQLite store in a temporary folder
+  std::unique_ptr<store::Store>& db = opened.db;
   obs::Registry registry;
   std::atomic<int> queued{0};
   std::unique_ptr<api::Server> server;
   std::unique_ptr<httplib::Client> client;
 
   void SetUp() override {
-    store::Options options;
-    options.path = folder.file("smtp-bridge.db");
+    ASSERT_NE(db, nullptr);
     std::string error;
-    db = store::open_sqlite(options, error);
-    ASSERT_NE(db, nullptr) << error;
     config::Api api;
     api.keys = {{"shop", kKey}, {"crm", kOtherKey}};
     api::SendOptions send;
