@@ -1,15 +1,40 @@
-// A fast webhook endpoint for bench/webhook-e2e: answers every POST 204 after parsing its body as
-// JSON (400 when it is not JSON), counts them, and tells GET /count "<ok> <bad> <body bytes>".
-// Binds 127.0.0.1 on a free port and prints "port N" on stdout. A bench tool, not part of the
-// bridge.
+// A fast webhook endpoint for bench/webhook-e2e: answers every POST 204 after parsing its whole
+// body as JSON (400 when it is not JSON or has no "id"), counts them, and tells GET /count
+// "<ok> <bad> <body bytes>". Binds 127.0.0.1 on a free port and prints "port N" on stdout.
+// The parser is simdjson's DOM parser (it validates the whole document, UTF-8 included);
+// RECEIVER_PARSER=nlohmann uses nlohmann::json::parse instead, to compare. A bench tool, not
+// part of the bridge.
 #include <httplib.h>
+#include <simdjson.h>
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
 
+namespace {
+
+bool parsed_with_id_simdjson(const std::string& body) {
+  // One parser per server thread: it keeps its buffers between bodies.
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element document;
+  if (parser.parse(body).get(document) != simdjson::SUCCESS) return false;
+  simdjson::dom::element id;
+  return document.at_key("id").get(id) == simdjson::SUCCESS;
+}
+
+bool parsed_with_id_nlohmann(const std::string& body) {
+  auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+  return !parsed.is_discarded() && parsed.contains("id");
+}
+
+}  // namespace
+
 int main() {
+  const char* choice = std::getenv("RECEIVER_PARSER");
+  bool use_nlohmann = choice != nullptr && std::strcmp(choice, "nlohmann") == 0;
   std::atomic<uint64_t> ok{0}, bad{0}, bytes{0};
   httplib::Server server;
   server.set_tcp_nodelay(true);
@@ -19,8 +44,9 @@ int main() {
   server.set_keep_alive_timeout(60);
   server.Post(".*", [&](const httplib::Request& request, httplib::Response& response) {
     bytes += request.body.size();
-    auto parsed = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-    if (parsed.is_discarded() || !parsed.contains("id")) {
+    bool good = use_nlohmann ? parsed_with_id_nlohmann(request.body)
+                             : parsed_with_id_simdjson(request.body);
+    if (!good) {
       ++bad;
       response.status = 400;
       return;
