@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/thread_name.h"
 #include "common/time.h"
 #include "common/version.h"
 #include "config/config.h"
@@ -254,9 +255,15 @@ void Dispatcher::start() {
   if (impl_->started) return;
   impl_->started = true;
   impl_->stopping = false;
-  impl_->poller = std::thread([impl = impl_.get()] { impl->run_poller(); });
+  impl_->poller = std::thread([impl = impl_.get()] {
+    common::name_this_thread("dispatch-poll");
+    impl->run_poller();
+  });
   for (size_t i = 0; i < impl_->worker_count(); ++i) {
-    impl_->workers.emplace_back([impl = impl_.get()] { impl->run_worker(); });
+    impl_->workers.emplace_back([impl = impl_.get(), i] {
+      common::name_this_thread("dispatch-" + std::to_string(i));
+      impl->run_worker();
+    });
   }
 }
 

@@ -4,6 +4,7 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include "common/thread_name.h"
 #include "obs/log.h"
 
 namespace obs {
@@ -39,7 +40,8 @@ bool HttpListener::start(const std::string& name, const std::string& host, uint1
   }
   port_ = static_cast<uint16_t>(bound);
   loop_ended_ = false;
-  thread_ = std::thread([this] {
+  thread_ = std::thread([this, name] {
+    common::name_this_thread(name + "-listen");
     server_.listen_after_bind();
     loop_ended_ = true;
   });

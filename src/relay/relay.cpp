@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/thread_name.h"
 #include "common/time.h"
 #include "config/secret_file.h"
 #include "obs/log.h"
@@ -315,8 +316,14 @@ bool Relay::start(std::string& error) {
   s.options.timeouts =
       Timeouts{t.connect, t.greeting, t.command, t.data_init, t.data_block, t.data_end};
   s.work.emplace(s.io.get_executor());
-  s.io_thread = std::thread([&s] { s.io.run(); });
-  s.poller_thread = std::thread([&s] { s.poll_loop(); });
+  s.io_thread = std::thread([&s] {
+    common::name_this_thread("relay-io");
+    s.io.run();
+  });
+  s.poller_thread = std::thread([&s] {
+    common::name_this_thread("relay-poll");
+    s.poll_loop();
+  });
   s.started = true;
   obs::info(
       "relay: started",

@@ -21,6 +21,7 @@
 #include <optional>
 #include <thread>
 
+#include "common/thread_name.h"
 #include "config/config.h"
 #include "obs/log.h"
 #include "smtp/metrics.h"
@@ -336,7 +337,8 @@ bool Server::start(std::string& error) {
   unsigned threads =
       smtp.io_threads ? smtp.io_threads : std::max(1u, std::thread::hardware_concurrency());
   for (unsigned i = 0; i < threads; ++i)
-    impl.threads.emplace_back([&impl] {
+    impl.threads.emplace_back([&impl, i] {
+      common::name_this_thread("smtp-io-" + std::to_string(i));
       for (;;) {
         try {
           impl.io.run();
@@ -348,7 +350,10 @@ bool Server::start(std::string& error) {
     });
   if (impl.tls->enabled()) {
     impl.metrics.tls_certificate_expiry.add({}).set(impl.tls->not_after());
-    impl.certificate_watcher = std::thread([&impl] { impl.watch_certificate(); });
+    impl.certificate_watcher = std::thread([&impl] {
+      common::name_this_thread("tls-watch");
+      impl.watch_certificate();
+    });
   }
   return true;
 }

@@ -16,6 +16,7 @@
 #include <utility>
 #include <variant>
 
+#include "common/thread_name.h"
 #include "common/time.h"
 #include "store/sqlite/outbound_reader.h"
 #include "store/sqlite/outbound_writer.h"
@@ -51,7 +52,10 @@ class SqliteStore final : public Store {
         outbound_writer_(std::move(parts.outbound_writer)),
         outbound_reader_(std::move(parts.outbound_reader)) {
     if (options_.max_batch == 0) options_.max_batch = 1;
-    thread_ = std::thread([this] { run_writer(); });
+    thread_ = std::thread([this] {
+      common::name_this_thread("store-writer");
+      run_writer();
+    });
   }
   ~SqliteStore() override { close(); }
 
