@@ -1,6 +1,9 @@
-// The webhook dispatcher: one poller thread claims due rows (woken by notify(), by a retry coming
-// due, or every second) for as many workers as are free, so nothing waits in memory for long;
-// `delivery.workers` threads POST them with their own keep-alive clients and record each outcome.
+// The webhook dispatcher: one poller thread claims due rows (woken by notify(), by the store when
+// a commit queued rows, by a retry coming due, or every second) for as many workers as are free,
+// so nothing waits in memory for long; `delivery.workers` threads POST them with their own
+// keep-alive clients and record each outcome. New messages usually skip the poller: the store's
+// group commit hands their rows over already claimed (the hot path, store.h DeliveryConsumer)
+// while slots are free and no older row is due, so their bytes are never read back.
 #include "delivery/dispatcher.h"
 
 #include <algorithm>
@@ -75,6 +78,7 @@ struct Dispatcher::Impl {
   bool more_due = false;  // the last claim was cut short by the free workers
   std::deque<store::DeliveryJob> jobs;
   size_t busy = 0;
+  size_t reserved = 0;  // slots promised to the store's hot path, not yet handed over
   std::priority_queue<int64_t, std::vector<int64_t>, std::greater<>> retry_times;
   std::thread poller;
   std::vector<std::thread> workers;
@@ -86,17 +90,26 @@ struct Dispatcher::Impl {
   size_t capacity() const { return worker_count() + batch(); }
   size_t batch() const { return std::max<size_t>(1, worker_count() / 4); }
   size_t free_slots() const {
-    size_t taken = busy + jobs.size();
+    size_t taken = busy + jobs.size() + reserved;
     return taken >= capacity() ? 0 : capacity() - taken;
   }
   // A backlog is refilled only once this many slots are free (a batch per claim).
   bool refill_due() const { return more_due && free_slots() >= batch(); }
 
+  // The hot path's side: called on the store's writer thread around each group commit.
+  struct Consumer final : store::DeliveryConsumer {
+    explicit Consumer(Impl& impl) : impl(impl) {}
+    size_t reserve(size_t rows) override;
+    void take(std::vector<store::DeliveryJob> claimed, size_t granted, size_t queued) override;
+    Impl& impl;
+  };
+  Consumer consumer{*this};
+
   void run_poller();
   SteadyClock::time_point next_deadline(SteadyClock::time_point prune_at);
   void prune();
   void run_worker();
-  void deliver(const store::DeliveryJob& job, Clients& clients, std::mt19937_64& random);
+  void deliver(store::DeliveryJob& job, Clients& clients, std::mt19937_64& random);
   void finish(const store::DeliveryJob& job, const std::string& label, const Decision& decision,
               double seconds);
 };
@@ -125,7 +138,8 @@ void Dispatcher::Impl::run_poller() {
     int64_t now = now_ms();
     while (!retry_times.empty() && retry_times.top() <= now) retry_times.pop();
     size_t limit = free_slots();
-    lock.unlock();  // never hold the lock across the store: its writer calls notify()
+    reserved += limit;  // the hot path must not promise these slots during the claim
+    lock.unlock();      // never hold the lock across the store: its writer calls the consumer
     if (SteadyClock::now() >= prune_at) {
       prune();
       prune_at = SteadyClock::now() + kPruneInterval;
@@ -133,9 +147,38 @@ void Dispatcher::Impl::run_poller() {
     std::vector<store::DeliveryJob> claimed;
     if (limit > 0) claimed = store.claim_deliveries(limit, now);
     lock.lock();
+    reserved -= limit;
     more_due = limit == 0 || claimed.size() == limit;
     for (auto& job : claimed) jobs.push_back(std::move(job));
     if (!claimed.empty()) work_wake.notify_all();
+  }
+}
+
+// Rows queued or deferred in the store and due go first (oldest first, as claims take them): while
+// any may be waiting, new rows are queued behind them instead of taking the free slots.
+size_t Dispatcher::Impl::Consumer::reserve(size_t rows) {
+  std::lock_guard lock(impl.mutex);
+  bool older_due = impl.more_due || impl.notified ||
+                   (!impl.retry_times.empty() && impl.retry_times.top() <= now_ms());
+  if (!impl.started || impl.stopping || older_due) return 0;
+  size_t granted = std::min(rows, impl.free_slots());
+  impl.reserved += granted;
+  return granted;
+}
+
+void Dispatcher::Impl::Consumer::take(std::vector<store::DeliveryJob> claimed, size_t granted,
+                                      size_t queued) {
+  std::lock_guard lock(impl.mutex);
+  impl.reserved -= std::min(granted, impl.reserved);
+  // Not after stop(): such rows stay in_flight and the next open of the store queues them
+  // again (at least once). stop() removes the consumer first, so this is only a safeguard.
+  if (!impl.stopping) {
+    for (auto& job : claimed) impl.jobs.push_back(std::move(job));
+    if (!claimed.empty()) impl.work_wake.notify_all();
+  }
+  if (queued > 0) {
+    impl.notified = true;
+    impl.poll_wake.notify_one();
   }
 }
 
@@ -166,8 +209,7 @@ void Dispatcher::Impl::run_worker() {
   }
 }
 
-void Dispatcher::Impl::deliver(const store::DeliveryJob& job, Clients& clients,
-                               std::mt19937_64& random) {
+void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::mt19937_64& random) {
   const store::DeliveryRow& row = job.delivery;
   std::optional<EndpointUrl> url = parse_endpoint_url(row.endpoint);
   Target target = find_target(config, row.endpoint);
@@ -191,6 +233,8 @@ void Dispatcher::Impl::deliver(const store::DeliveryJob& job, Clients& clients,
         -1);
     return;
   }
+  // The document holds what the POST needs: the message bytes go now, not after a slow endpoint.
+  std::string().swap(job.data);
   // Standard Webhooks headers (CONTRACTS.md 1); the row id is the stable webhook-id.
   int64_t timestamp = now_ms() / 1000;
   std::vector<std::pair<std::string, std::string>> headers = {
@@ -204,8 +248,8 @@ void Dispatcher::Impl::deliver(const store::DeliveryJob& job, Clients& clients,
   for (const auto& [name, value] : target.endpoint->headers) {
     if (!reserved_header(name)) headers.emplace_back(name, value);
   }
-  PostResult posted =
-      clients.post(*url, headers, body, target.endpoint->timeout, target.endpoint->ca_file);
+  PostResult posted = clients.post(*url, headers, std::move(body), target.endpoint->timeout,
+                                   target.endpoint->ca_file);
   attempt.status = posted.status;
   attempt.error = posted.error;
   attempt.retry_after = posted.retry_after;
@@ -219,12 +263,14 @@ void Dispatcher::Impl::finish(const store::DeliveryJob& job, const std::string& 
   store.finish_delivery(job.delivery.id, decision.outcome, decision.next_attempt_at_ms,
                         decision.last_error);
   metrics.attempt(label, decision.outcome, seconds);
+  bool delivered = decision.outcome == store::DeliveryOutcome::delivered;
+  if (delivered && !obs::enabled(obs::Level::debug)) return;  // the common case: nothing to log
   nlohmann::json fields = {{"delivery", job.delivery.id},
                            {"message", job.delivery.message_id},
                            {"endpoint", label},
                            {"attempt", job.delivery.attempts},
                            {"outcome", outcome_name(decision.outcome)}};
-  if (decision.outcome == store::DeliveryOutcome::delivered) {
+  if (delivered) {
     obs::debug("webhook delivered", fields);
     return;
   }
@@ -251,8 +297,16 @@ Dispatcher::~Dispatcher() {
 }
 
 void Dispatcher::start() {
-  std::lock_guard lock(impl_->mutex);
-  if (impl_->started) return;
+  {
+    std::lock_guard lock(impl_->mutex);
+    if (impl_->started) return;
+    start_threads();
+  }
+  // Outside the lock: the writer holds the store's side while it calls the consumer.
+  impl_->store.set_delivery_consumer(&impl_->consumer);
+}
+
+void Dispatcher::start_threads() {
   impl_->started = true;
   impl_->stopping = false;
   impl_->poller = std::thread([impl = impl_.get()] {
@@ -277,6 +331,11 @@ void Dispatcher::stop() {
   {
     std::lock_guard lock(impl_->mutex);
     if (!impl_->started) return;
+  }
+  // Before anything stops: returns once no hot-path handover is in progress.
+  impl_->store.set_delivery_consumer(nullptr);
+  {
+    std::lock_guard lock(impl_->mutex);
     impl_->stopping = true;
   }
   impl_->poll_wake.notify_all();
@@ -286,6 +345,7 @@ void Dispatcher::stop() {
   std::lock_guard lock(impl_->mutex);
   impl_->workers.clear();
   impl_->jobs.clear();  // still in_flight in the store: queued again at the next open
+  impl_->reserved = 0;
   impl_->started = false;
 }
 

@@ -25,14 +25,17 @@ class Dispatcher {
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
+  // Starts the threads and becomes the store's delivery consumer (store.h): rows of new messages
+  // come straight from the group commit while workers are free and no older row is due.
   void start();
-  // New rows may be due (called after a commit): wakes the poller instead of waiting for its tick.
+  // Rows may be due (a redelivery was queued): wakes the poller instead of waiting for its tick.
   void notify();
   // Stops taking rows, lets in-flight POSTs finish (bounded by their timeouts), joins the threads.
   // Rows still in flight stay in_flight and are queued again at the next start (at least once).
   void stop();
 
  private:
+  void start_threads();  // with Impl::mutex held
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -66,7 +66,7 @@ constexpr uint64_t kMaxResponseBody = 64 * 1024;
 
 PostResult Clients::post(const EndpointUrl& url,
                          const std::vector<std::pair<std::string, std::string>>& headers,
-                         const std::string& body, std::chrono::milliseconds timeout,
+                         std::string body, std::chrono::milliseconds timeout,
                          const std::string& ca_file) {
   std::string key = Impl::key_of(url.origin, ca_file);
   httplib::Client& client = impl_->client_for(key, url.origin, ca_file);
@@ -78,7 +78,7 @@ PostResult Clients::post(const EndpointUrl& url,
   request.path = url.path;
   request.headers = httplib::Headers(headers.begin(), headers.end());
   request.set_header("Content-Type", "application/json; charset=utf-8");
-  request.body = body;
+  request.body = std::move(body);
   // The status line and headers are all the outcome needs; the body is read and dropped, and a
   // receiver that sends more than kMaxResponseBody (or never stops) is cut off there, so that no
   // endpoint can make the bridge buffer an unbounded answer.

@@ -93,6 +93,23 @@ struct DeliveryJob {
   std::string data;
 };
 
+// The hot path from a group commit to the dispatcher, so that a new message is not read back
+// from the database (the two sides still meet only in the Store). Before each group commit that
+// writes delivery rows, the writer asks reserve(n) how many of its n new rows the consumer takes
+// now; that many (the first in arrival order) are inserted in_flight with attempts 1, claimed in
+// the same transaction, and the rest queued for claim_deliveries. After the commit, take() gets
+// the claimed rows as jobs with the bytes the writer holds (none when the commit failed), the
+// number reserve() granted, and how many rows went to the queue. Both are called on the writer
+// thread, always as a pair, under the store's consumer lock (which the senders' done callbacks
+// of that commit also run under): neither may call set_delivery_consumer. In-flight rows of a
+// process that died are queued again at the next open, as every claim is (at least once).
+class DeliveryConsumer {
+ public:
+  virtual ~DeliveryConsumer() = default;
+  virtual size_t reserve(size_t rows) = 0;
+  virtual void take(std::vector<DeliveryJob> jobs, size_t reserved, size_t queued) = 0;
+};
+
 enum class DeliveryOutcome {
   delivered,  // 2xx
   deferred,   // retried at next_attempt_at_ms
@@ -201,6 +218,9 @@ class Store {
   // with next_attempt_at <= now_ms, oldest first: each becomes in_flight with attempts + 1 in one
   // committed transaction, and is returned with its message.
   virtual std::vector<DeliveryJob> claim_deliveries(size_t limit, int64_t now_ms) = 0;
+  // Sets (or with nullptr removes) the hot path's consumer. Returns after any reserve/take pair
+  // in progress has ended, so a removed consumer may be destroyed at once.
+  virtual void set_delivery_consumer(DeliveryConsumer* consumer) = 0;
   // Records an attempt's outcome for an in_flight row. Committed, and durable with the next
   // fsynced commit (claims likewise): a crash may lose it, which repeats that delivery (at
   // least once, CONTRACTS.md) but loses nothing. `next_attempt_at_ms` is used for deferred;

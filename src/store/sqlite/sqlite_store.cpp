@@ -18,6 +18,7 @@
 
 #include "common/thread_name.h"
 #include "common/time.h"
+#include "store/sqlite/checkpointer.h"
 #include "store/sqlite/outbound_reader.h"
 #include "store/sqlite/outbound_writer.h"
 #include "store/sqlite/reader.h"
@@ -41,6 +42,7 @@ struct Parts {
       std::make_unique<sqlite::OutboundWriter>();
   std::unique_ptr<sqlite::OutboundReader> outbound_reader =
       std::make_unique<sqlite::OutboundReader>();
+  std::unique_ptr<sqlite::Checkpointer> checkpointer = std::make_unique<sqlite::Checkpointer>();
 };
 
 class SqliteStore final : public Store {
@@ -50,7 +52,8 @@ class SqliteStore final : public Store {
         writer_(std::move(parts.writer)),
         reader_(std::move(parts.reader)),
         outbound_writer_(std::move(parts.outbound_writer)),
-        outbound_reader_(std::move(parts.outbound_reader)) {
+        outbound_reader_(std::move(parts.outbound_reader)),
+        checkpointer_(std::move(parts.checkpointer)) {
     if (options_.max_batch == 0) options_.max_batch = 1;
     thread_ = std::thread([this] {
       common::name_this_thread("store-writer");
@@ -69,6 +72,11 @@ class SqliteStore final : public Store {
       }
     }
     done(Status::closed);
+  }
+
+  void set_delivery_consumer(DeliveryConsumer* consumer) override {
+    std::lock_guard lock(consumer_mutex_);  // waits for a reserve/take pair in progress
+    consumer_ = consumer;
   }
 
   std::vector<DeliveryJob> claim_deliveries(size_t limit, int64_t now_ms) override {
@@ -171,6 +179,7 @@ class SqliteStore final : public Store {
     }
     wake_.notify_one();
     if (thread_.joinable()) thread_.join();
+    checkpointer_->stop();  // after the writer's connection is closed: its WAL hook calls it
   }
 
  private:
@@ -304,25 +313,80 @@ class SqliteStore final : public Store {
     for (PendingOutboundFinish& p : pending) p.committed->set_value();
   }
 
+  // The group's transaction. With a delivery consumer (the hot path), as many of its new rows
+  // as the consumer reserves are claimed in it and handed over once the commit is durable,
+  // after every sender has had its answer.
   void commit_group(Group& group) {
-    Status status = timed_write(group);
+    std::lock_guard consumer_lock(consumer_mutex_);
+    size_t rows = delivery_rows(group);
+    size_t reserved =
+        consumer_ != nullptr && rows > 0 ? std::min(rows, consumer_->reserve(rows)) : 0;
+    std::vector<sqlite::Writer::Claimed> claimed;
+    Status status = timed_write(group, reserved, &claimed);
     if (status == Status::ok || group.size() == 1) {
       for (Pending& pending : group) complete(pending, status);
       report(status, group.size());
+      if (consumer_ != nullptr && rows > 0) {
+        size_t queued = status == Status::ok ? rows - claimed.size() : 0;
+        consumer_->take(claimed_jobs(group, claimed), reserved, queued);
+      }
       return;
     }
     report(status, group.size());
-    // The group was rolled back: commit each message alone so that each gets its own status.
+    // The group was rolled back: commit each message alone so that each gets its own status;
+    // their rows are queued.
+    size_t queued = 0;
     for (Pending& pending : group) {
-      Status own = timed_write({&pending, 1});
+      Status own = timed_write({&pending, 1}, 0, nullptr);
       complete(pending, own);
       report(own, 1);
+      if (own == Status::ok) queued += delivery_rows({&pending, 1});
     }
+    if (consumer_ != nullptr && rows > 0) consumer_->take({}, reserved, queued);
+  }
+
+  static size_t delivery_rows(std::span<Pending> pendings) {
+    size_t rows = 0;
+    for (Pending& pending : pendings) {
+      if (auto* item = std::get_if<Inbound>(&pending)) rows += item->message.deliveries.size();
+    }
+    return rows;
+  }
+
+  // The claimed rows as jobs. The messages' senders have been answered, so their bytes are
+  // moved into the last job of each message (copied into the others of a fan-out).
+  static std::vector<DeliveryJob> claimed_jobs(Group& group,
+                                               std::vector<sqlite::Writer::Claimed>& claimed) {
+    std::vector<InboundMessage*> inbound;  // in the order Writer::write saw them
+    for (Pending& pending : group) {
+      if (auto* item = std::get_if<Inbound>(&pending)) inbound.push_back(&item->message);
+    }
+    std::vector<DeliveryJob> jobs;
+    jobs.reserve(claimed.size());
+    for (size_t i = 0; i < claimed.size(); ++i) {
+      InboundMessage& message = *inbound[claimed[i].message];
+      Delivery& delivery = message.deliveries[claimed[i].delivery];
+      bool last = i + 1 == claimed.size() || claimed[i + 1].message != claimed[i].message;
+      DeliveryJob job;
+      job.delivery.id = std::move(claimed[i].id);
+      job.delivery.message_id = message.id;
+      job.delivery.endpoint = delivery.endpoint;
+      job.delivery.rcpt_to = delivery.rcpt_to;
+      job.delivery.state = "in_flight";
+      job.delivery.attempts = 1;
+      job.delivery.next_attempt_at_ms = claimed[i].at_ms;
+      job.received_at_ms = message.received_at_ms;
+      job.envelope_json = last ? std::move(message.envelope_json) : message.envelope_json;
+      job.data = last ? std::move(message.data) : message.data;
+      jobs.push_back(std::move(job));
+    }
+    return jobs;
   }
 
   // One transaction for all of `pendings`: the inbound inserts, then the outbound ones (each
   // behind its idempotency check, so a key used twice in one group replays the first).
-  Status timed_write(std::span<Pending> pendings) {
+  Status timed_write(std::span<Pending> pendings, size_t claim,
+                     std::vector<sqlite::Writer::Claimed>* claimed) {
     started_ = std::chrono::steady_clock::now();
     std::vector<const InboundMessage*> inbound;
     std::vector<Outbound*> outbound;
@@ -344,7 +408,7 @@ class SqliteStore final : public Store {
         return SQLITE_OK;
       };
     }
-    Status status = writer_->write(inbound, also);
+    Status status = writer_->write(inbound, also, claim, claimed);
     writable_ = status == Status::ok;
     return status;
   }
@@ -373,6 +437,7 @@ class SqliteStore final : public Store {
   std::unique_ptr<sqlite::Reader> reader_;
   std::unique_ptr<sqlite::OutboundWriter> outbound_writer_;  // writer thread only
   std::unique_ptr<sqlite::OutboundReader> outbound_reader_;
+  std::unique_ptr<sqlite::Checkpointer> checkpointer_;
   std::atomic<bool> writable_{true};
   std::chrono::steady_clock::time_point started_;  // writer thread only
 
@@ -383,6 +448,10 @@ class SqliteStore final : public Store {
   std::deque<PendingFinish> finishes_;
   std::deque<PendingOutboundFinish> outbound_finishes_;
   bool closing_ = false;
+
+  // Held by the writer from a consumer's reserve() to its take(), and by set_delivery_consumer.
+  std::mutex consumer_mutex_;
+  DeliveryConsumer* consumer_ = nullptr;
 
   std::mutex close_mutex_;  // close() may be called from several threads
   std::thread thread_;
@@ -419,10 +488,12 @@ std::unique_ptr<Store> open_sqlite(const Options& options, std::string& error) {
   Parts parts;
   if (!parts.writer->open(std::move(db), error) || !parts.reader->open(options.path, error) ||
       !parts.outbound_writer->open(*parts.writer, options.idempotency_ttl, error) ||
-      !parts.outbound_reader->open(*parts.reader, error)) {
+      !parts.outbound_reader->open(*parts.reader, error) ||
+      !parts.checkpointer->start(options.path, error)) {
     error = options.path + ": " + error;
     return nullptr;
   }
+  parts.checkpointer->watch(parts.writer->connection());
   return std::make_unique<SqliteStore>(options, std::move(parts));
 }
 

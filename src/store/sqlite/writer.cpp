@@ -26,14 +26,20 @@ bool Writer::open(Connection db, std::string& error) {
   prepare(statements_.insert_delivery,
           "INSERT INTO inbound_deliveries (id, message_id, endpoint, rcpt_to, state, attempts,"
           " next_attempt_at, created_at, updated_at)"
-          " VALUES (?1, ?2, ?3, ?4, 'queued', 0, ?5, ?5, ?5)");
+          " VALUES (?1, ?2, ?3, ?4, ?6, ?7, ?5, ?5, ?5)");
   // Due = queued, or deferred and its time has come; oldest due first (ARCHITECTURE.md states).
+  // Both ranges come ordered from the index (state, next_attempt_at, id) and SQLite merges them,
+  // so a claim reads `limit` rows however long the backlog is; the message bytes are read by id
+  // afterwards, only for the rows claimed (never copied into a sorter).
   prepare(statements_.select_due,
-          "SELECT d.id, d.message_id, d.endpoint, d.rcpt_to, d.attempts, d.next_attempt_at,"
-          " m.received_at, m.envelope, m.data"
-          " FROM inbound_deliveries d JOIN inbound_messages m ON m.id = d.message_id"
-          " WHERE d.state = 'queued' OR (d.state = 'deferred' AND d.next_attempt_at <= ?1)"
-          " ORDER BY d.next_attempt_at, d.id LIMIT ?2");
+          "SELECT id, message_id, endpoint, rcpt_to, attempts, next_attempt_at"
+          " FROM inbound_deliveries WHERE state = 'queued'"
+          " UNION ALL"
+          " SELECT id, message_id, endpoint, rcpt_to, attempts, next_attempt_at"
+          " FROM inbound_deliveries WHERE state = 'deferred' AND next_attempt_at <= ?1"
+          " ORDER BY 6, 1 LIMIT ?2");
+  prepare(statements_.select_message,
+          "SELECT received_at, envelope, data FROM inbound_messages WHERE id = ?1");
   prepare(statements_.mark_in_flight,
           "UPDATE inbound_deliveries SET state = 'in_flight', attempts = attempts + 1,"
           " updated_at = ?2 WHERE id = ?1");
@@ -63,28 +69,35 @@ bool Writer::open(Connection db, std::string& error) {
   return true;
 }
 
-Status Writer::write(const std::vector<const InboundMessage*>& messages, const Also& also) {
+Status Writer::write(const std::vector<const InboundMessage*>& messages, const Also& also,
+                     size_t claim, std::vector<Claimed>* claimed) {
+  if (claimed != nullptr) claimed->clear();
   if (db_.handle() == nullptr) return Status::closed;
   // Never acknowledge a message on a commit that did not fsync.
   if (!set_durable(true)) return Status::io_error;
   int64_t now_ms = common::unix_ms(common::Clock::now());
   int rc = statements_.begin.run();
   if (rc != SQLITE_OK) return fail(rc);
-  for (const InboundMessage* message : messages) {
-    rc = insert(*message, now_ms);
-    if (rc != SQLITE_OK) return fail(rc);
+  auto failed = [&](int code) {
+    if (claimed != nullptr) claimed->clear();
+    return fail(code);
+  };
+  for (size_t i = 0; i < messages.size(); ++i) {
+    rc = insert(*messages[i], i, now_ms, claim, claimed);
+    if (rc != SQLITE_OK) return failed(rc);
   }
   if (also) {
     rc = also(now_ms);
-    if (rc != SQLITE_OK) return fail(rc);
+    if (rc != SQLITE_OK) return failed(rc);
   }
   // With WAL and synchronous=FULL this COMMIT returns only after the WAL is fsynced.
   rc = statements_.commit.run();
-  if (rc != SQLITE_OK) return fail(rc);
+  if (rc != SQLITE_OK) return failed(rc);
   return Status::ok;
 }
 
-int Writer::insert(const InboundMessage& message, int64_t now_ms) {
+int Writer::insert(const InboundMessage& message, size_t index, int64_t now_ms, size_t& claim,
+                   std::vector<Claimed>* claimed) {
   Statement& row = statements_.insert_message;
   row.bind_text(1, message.id);
   row.bind_int(2, message.received_at_ms);
@@ -94,15 +107,23 @@ int Writer::insert(const InboundMessage& message, int64_t now_ms) {
   row.bind_int(6, static_cast<int64_t>(message.data.size()));
   row.bind_blob(7, message.data);
   int rc = row.run();
-  for (const Delivery& delivery : message.deliveries) {
-    if (rc != SQLITE_OK) break;
+  for (size_t d = 0; d < message.deliveries.size() && rc == SQLITE_OK; ++d) {
+    const Delivery& delivery = message.deliveries[d];
+    bool claiming = claim > 0 && claimed != nullptr;
+    std::string id = common::uuid_v7();
     Statement& delivery_row = statements_.insert_delivery;
-    delivery_row.bind_text(1, common::uuid_v7());
+    delivery_row.bind_text(1, id);
     delivery_row.bind_text(2, message.id);
     delivery_row.bind_text(3, delivery.endpoint);
     delivery_row.bind_text(4, encode_list(delivery.rcpt_to));
     delivery_row.bind_int(5, now_ms);  // due at once
+    delivery_row.bind_text(6, claiming ? "in_flight" : "queued");
+    delivery_row.bind_int(7, claiming ? 1 : 0);
     rc = delivery_row.run();
+    if (rc == SQLITE_OK && claiming) {
+      --claim;
+      claimed->push_back({index, d, std::move(id), now_ms});
+    }
   }
   return rc;
 }
@@ -144,12 +165,21 @@ int Writer::read_due(size_t limit, int64_t now_ms, std::vector<DeliveryJob>& job
     job.delivery.rcpt_to = decode_list(due.column_text(3));
     job.delivery.attempts = static_cast<int>(due.column_int(4));
     job.delivery.next_attempt_at_ms = due.column_int(5);
-    job.received_at_ms = due.column_int(6);
-    job.envelope_json = due.column_text(7);
-    job.data = due.column_blob(8);
     jobs.push_back(std::move(job));
   }
-  return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  if (rc != SQLITE_DONE) return rc;
+  for (DeliveryJob& job : jobs) {
+    Statement& message = statements_.select_message;
+    Reset reset_message(message);
+    message.bind_text(1, job.delivery.message_id);
+    rc = message.step();
+    // The foreign key keeps a row's message; a missing one means a broken database.
+    if (rc != SQLITE_ROW) return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+    job.received_at_ms = message.column_int(0);
+    job.envelope_json = message.column_text(1);
+    job.data = message.column_blob(2);
+  }
+  return SQLITE_OK;
 }
 
 int Writer::finish(const std::string& delivery_id, DeliveryOutcome outcome,

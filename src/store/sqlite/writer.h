@@ -21,7 +21,17 @@ class Writer {
   // given, runs inside the same transaction after the inserts (the outbound messages of the
   // group: OutboundWriter::insert) and returns SQLITE_OK or the code that fails the group.
   using Also = std::function<int(int64_t now_ms)>;
-  Status write(const std::vector<const InboundMessage*>& messages, const Also& also = nullptr);
+  // The hot path (store.h DeliveryConsumer): the first `claim` delivery rows of the group, in
+  // message order, are inserted in_flight with attempts 1 and listed in `claimed`; the others
+  // are queued. `claimed` is cleared first and left empty when the write fails.
+  struct Claimed {
+    size_t message = 0;   // index into `messages`
+    size_t delivery = 0;  // index into that message's deliveries
+    std::string id;       // the delivery row's id
+    int64_t at_ms = 0;    // its created_at and next_attempt_at
+  };
+  Status write(const std::vector<const InboundMessage*>& messages, const Also& also = nullptr,
+               size_t claim = 0, std::vector<Claimed>* claimed = nullptr);
   // Claims up to `limit` due rows (Store::claim_deliveries); empty on failure (rolled back).
   std::vector<DeliveryJob> claim(size_t limit, int64_t now_ms);
   // Records an in_flight row's outcome; SQLITE_OK or the failing code.
@@ -55,14 +65,15 @@ class Writer {
   }
 
  private:
-  int insert(const InboundMessage& message, int64_t now_ms);
+  int insert(const InboundMessage& message, size_t index, int64_t now_ms, size_t& claim,
+             std::vector<Claimed>* claimed);
   int read_due(size_t limit, int64_t now_ms, std::vector<DeliveryJob>& jobs);
   Status fail(int result_code);
 
   Connection db_;
   struct Statements {
     Statement begin, commit, rollback, insert_message, insert_delivery;
-    Statement select_due, mark_in_flight, finish, prune;
+    Statement select_due, select_message, mark_in_flight, finish, prune;
     Statement count_rows, requeue;
   } statements_;
   bool durable_ = true;  // schema::configure leaves the connection at synchronous=FULL

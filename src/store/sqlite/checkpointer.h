@@ -1,0 +1,52 @@
+// WAL checkpoints on a thread and connection of their own, so that copying committed pages into
+// the database file mostly runs outside the group commits that senders wait on. The writer's
+// connection reports its WAL size after each commit (watch); past a threshold the checkpointer
+// runs a PASSIVE checkpoint, which never blocks the writer.
+#pragma once
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "store/sqlite/database.h"
+
+namespace store::sqlite {
+
+class Checkpointer {
+ public:
+  // A checkpoint is asked for once the WAL holds this many pages (SQLite's own default).
+  static constexpr int kPages = 1000;
+  // Beyond this the writer checkpoints after its commit itself. SQLite starts the WAL over only
+  // when a write begins with every frame copied, which a checkpointer racing a steady stream of
+  // commits rarely leaves it; the writer's own run then copies just the frames committed since
+  // the checkpointer's last run (and fsyncs), and the WAL starts over.
+  static constexpr int kWriterPages = 2 * kPages;
+
+  Checkpointer() = default;
+  ~Checkpointer() { stop(); }
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+
+  // Opens its connection to `path` and starts the thread.
+  bool start(const std::string& path, std::string& error);
+  // Replaces SQLite's automatic checkpoint on `writer` (the writer's connection) by this one.
+  void watch(Connection& writer);
+  // Joins the thread and closes the connection; the last connection to close checkpoints.
+  void stop();
+  // Checkpoints run so far (for tests).
+  uint64_t runs();
+
+ private:
+  static int on_commit(void* self, sqlite3* db, const char* name, int pages);
+  void run();
+
+  Connection db_;
+  std::thread thread_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool wanted_ = false;
+  bool stopping_ = false;
+  uint64_t runs_ = 0;
+};
+
+}  // namespace store::sqlite
