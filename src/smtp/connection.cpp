@@ -105,18 +105,17 @@ asio::awaitable<ReadStatus> Connection::fill() {
   if (!out_.empty() && !co_await flush()) co_return failure({});
   // An interrupt that came while the flush was completing found no read to cancel.
   if (interrupted_) co_return ReadStatus::cancelled;
-  size_t old_size = in_.size();
-  in_.resize(old_size + kReadChunk);
+  if (!chunk_) chunk_ = std::make_unique_for_overwrite<char[]>(kReadChunk);
   arm();
   asio::error_code ec;
   size_t n = 0;
   if (tls_)
-    std::tie(ec, n) = co_await stream_.async_read_some(
-        asio::buffer(in_.data() + old_size, kReadChunk), use_nothrow);
+    std::tie(ec, n) =
+        co_await stream_.async_read_some(asio::buffer(chunk_.get(), kReadChunk), use_nothrow);
   else
     std::tie(ec, n) = co_await stream_.next_layer().async_read_some(
-        asio::buffer(in_.data() + old_size, kReadChunk), use_nothrow);
-  in_.resize(old_size + n);
+        asio::buffer(chunk_.get(), kReadChunk), use_nothrow);
+  in_.append(chunk_.get(), n);
   if (n > 0) co_return ReadStatus::ok;  // data first; an error, if any, repeats on the next read
   co_return failure(ec);
 }

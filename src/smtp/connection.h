@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -99,6 +100,8 @@ class Connection {
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   std::string in_;
   size_t pos_ = 0;
+  // Each read lands here first: growing in_ by a whole read chunk would zero-fill it every time.
+  std::unique_ptr<char[]> chunk_;
   std::string out_;
 };
 

@@ -121,11 +121,19 @@ store::InboundMessage make_inbound(const Envelope& envelope, std::string message
   inbound.received_at_ms = common::unix_ms(now);
   inbound.mail_from = envelope.mail.address;
   for (const RcptTo& to : envelope.rcpts) inbound.rcpt_to.push_back(to.address);
+  // The bytes stay in memory until delivered: into a buffer of their exact size when the
+  // received one (grown by doubling) lacks room for the header or has much room left, else the
+  // header is inserted in place.
   std::string header = received_header(envelope, now);
-  inbound.data.reserve(header.size() + message.size());
-  inbound.data += header;
-  inbound.data += message;
-  std::string().swap(message);  // free the copy before the store holds the bytes
+  size_t size = header.size() + message.size();
+  if (message.capacity() < size || message.capacity() - size > size / 4) {
+    inbound.data.reserve(size);
+    inbound.data.append(header).append(message);
+    std::string().swap(message);
+  } else {
+    message.insert(0, header);
+    inbound.data = std::move(message);
+  }
   inbound.envelope_json = envelope_json(envelope, inbound.data.size());
   inbound.deliveries = deliveries_for(routes, inbound.rcpt_to);
   return inbound;
