@@ -184,6 +184,18 @@ InboundMessage fan_out_message(const std::string& seed, int endpoints) {
   return message;
 }
 
+// The three messages (or rows) went in one group commit, and the consumer saw exactly one
+// reserve(3)/take pair: its takes.
+std::vector<RecordingConsumer::Take> one_group_of_three(HotStore& s, RecordingConsumer& consumer) {
+  EXPECT_TRUE(consumer.wait_for_takes(1));
+  {
+    std::lock_guard lock(s.commits_mutex);
+    EXPECT_EQ(s.commits, (std::vector<std::pair<size_t, Status>>{{3, Status::ok}}));
+  }
+  EXPECT_EQ(consumer.events(), (std::vector<std::string>{"reserve 3", "take"}));
+  return consumer.takes();
+}
+
 TEST(HotPath, hands_a_fan_out_over_claimed_with_its_exact_bytes) {
   RecordingConsumer consumer(kAll);
   HotStore s;
@@ -255,13 +267,8 @@ TEST(HotPath, claims_the_first_rows_of_a_group_and_queues_the_others_oldest_firs
   EXPECT_EQ(enqueue_all(*s.db, messages),
             (std::vector<Status>{Status::ok, Status::ok, Status::ok}));
 
-  ASSERT_TRUE(consumer.wait_for_takes(1));
-  {
-    std::lock_guard lock(s.commits_mutex);
-    EXPECT_EQ(s.commits, (std::vector<std::pair<size_t, Status>>{{3, Status::ok}}));
-  }
-  auto takes = consumer.takes();
-  EXPECT_EQ(consumer.events(), (std::vector<std::string>{"reserve 3", "take"}));
+  auto takes = one_group_of_three(s, consumer);
+  ASSERT_EQ(takes.size(), 1u);
   EXPECT_EQ(takes[0].reserved, 1u);
   EXPECT_EQ(takes[0].queued, 2u);
   ASSERT_EQ(takes[0].jobs.size(), 1u);
@@ -474,13 +481,8 @@ TEST(HotPath, hands_over_the_rows_of_a_group_mixed_with_outbound_messages) {
   ASSERT_EQ(sent_result.wait_for(kWait), std::future_status::ready);
   EXPECT_EQ(sent_result.get().status, Status::ok);
 
-  ASSERT_TRUE(consumer.wait_for_takes(1));
-  {
-    std::lock_guard lock(s.commits_mutex);
-    EXPECT_EQ(s.commits, (std::vector<std::pair<size_t, Status>>{{3, Status::ok}}));
-  }
-  auto takes = consumer.takes();
-  EXPECT_EQ(consumer.events(), (std::vector<std::string>{"reserve 3", "take"}));
+  auto takes = one_group_of_three(s, consumer);
+  ASSERT_EQ(takes.size(), 1u);
   EXPECT_EQ(takes[0].reserved, 2u);
   EXPECT_EQ(takes[0].queued, 1u);
   ASSERT_EQ(takes[0].jobs.size(), 2u);
