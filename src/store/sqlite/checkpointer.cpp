@@ -53,7 +53,6 @@ void Checkpointer::run() {
     // asks again, and the writer starts the WAL over once a run has copied all of it.
     sqlite3_wal_checkpoint_v2(db_.handle(), "main", SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     lock.lock();
-    ++runs_;
   }
 }
 
@@ -65,11 +64,6 @@ void Checkpointer::stop() {
   wake_.notify_one();
   if (thread_.joinable()) thread_.join();
   db_ = Connection();
-}
-
-uint64_t Checkpointer::runs() {
-  std::lock_guard lock(mutex_);
-  return runs_;
 }
 
 }  // namespace store::sqlite

@@ -33,8 +33,6 @@ class Checkpointer {
   void watch(Connection& writer);
   // Joins the thread and closes the connection; the last connection to close checkpoints.
   void stop();
-  // Checkpoints run so far (for tests).
-  uint64_t runs();
 
  private:
   static int on_commit(void* self, sqlite3* db, const char* name, int pages);
@@ -46,7 +44,6 @@ class Checkpointer {
   std::condition_variable wake_;
   bool wanted_ = false;
   bool stopping_ = false;
-  uint64_t runs_ = 0;
 };
 
 }  // namespace store::sqlite
