@@ -1,7 +1,7 @@
 // mime::parse: the part tree as a flat table of offsets into `raw` (no copies of bodies).
 // Multipart bodies are split at boundary lines (RFC 2046 5.1.1), message/rfc822 bodies become one
 // embedded message (RFC 2046 5.2.1); nesting uses an explicit stack bounded by Limits::max_depth,
-// and each level scans only its own range with memmem, so time stays linear and bounded.
+// and each level scans only its own range (memchr for '-'), so time stays linear and bounded.
 #include <cstring>
 
 #include "mime/internal.h"
@@ -47,6 +47,21 @@ bool delimiter_line(std::string_view raw, size_t after, size_t end, bool* close,
   return true;
 }
 
+// The first "--boundary" in [pos, end) that starts a line (or starts the range at `begin`). Scans
+// for '-' with memchr, many times faster than memmem over base64, which never contains one; a
+// dash is compared further only at a line start, so time stays linear even in a body of dashes.
+size_t find_delimiter(std::string_view raw, size_t begin, size_t pos, size_t end, std::string_view delimiter) {
+  const char* base = raw.data();
+  while (pos < end && end - pos >= delimiter.size()) {
+    const void* dash = std::memchr(base + pos, '-', end - pos - delimiter.size() + 1);
+    if (dash == nullptr) break;
+    size_t at = static_cast<const char*>(dash) - base;
+    if ((at == begin || raw[at - 1] == '\n') && raw.compare(at, delimiter.size(), delimiter) == 0) return at;
+    pos = at + 1;
+  }
+  return std::string_view::npos;
+}
+
 // RFC 2046 5.1.1: a delimiter is "--boundary" at the start of a line. Only [begin, end) is searched,
 // so the delimiters of enclosing multiparts (already cut away) can never be taken for ours.
 Split split_multipart(std::string_view raw, size_t begin, size_t end, std::string_view boundary, size_t max_parts) {
@@ -56,12 +71,11 @@ Split split_multipart(std::string_view raw, size_t begin, size_t end, std::strin
   size_t part_begin = 0;
   bool in_part = false;
   while (pos < end) {
-    const void* hit = memmem(raw.data() + pos, end - pos, delimiter.data(), delimiter.size());
-    if (hit == nullptr) break;
-    size_t at = static_cast<const char*>(hit) - raw.data();
+    size_t at = find_delimiter(raw, begin, pos, end, delimiter);
+    if (at == std::string_view::npos) break;
     bool close = false;
     size_t next_line = 0;
-    if ((at != begin && raw[at - 1] != '\n') || !delimiter_line(raw, at + delimiter.size(), end, &close, &next_line)) {
+    if (!delimiter_line(raw, at + delimiter.size(), end, &close, &next_line)) {
       pos = at + 1;
       continue;
     }
