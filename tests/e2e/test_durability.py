@@ -115,10 +115,11 @@ class Durability(BridgeTest):
         self.assertStillServes(b)
 
     def test_failing_disk_answers_451_and_recovers(self):
-        # RLIMIT_FSIZE makes every write past 256 KiB fail (EFBIG), as a full or failing disk does.
+        # RLIMIT_FSIZE makes every write past 768 KiB fail (EFBIG), as a full or failing disk does:
+        # room for the schema (16 KiB pages) and a small message, not for the 1 MB one.
         b = Bridge()
         self.addCleanup(b.cleanup)
-        b.start(file_size_limit=256 * 1024)
+        b.start(file_size_limit=768 * 1024)
         self.assertStillServes(b)
         before = b.count()
         c = Raw(b.port())

@@ -27,14 +27,17 @@ bool Checkpointer::start(const std::string& path, std::string& error) {
 
 void Checkpointer::watch(Connection& writer) {
   // Replaces the hook that PRAGMA wal_autocheckpoint installs (SQLite: sqlite3_wal_hook).
+  if (auto page_size = writer.query_int("PRAGMA page_size"); page_size && *page_size > 0)
+    page_size_ = *page_size;
   sqlite3_wal_hook(writer.handle(), &Checkpointer::on_commit, this);
 }
 
 int Checkpointer::on_commit(void* self, sqlite3* db, const char* name, int pages) {
   auto* checkpointer = static_cast<Checkpointer*>(self);
-  if (pages >= kWriterPages) {
+  int64_t bytes = static_cast<int64_t>(pages) * checkpointer->page_size_;
+  if (bytes >= kWriterBytes) {
     sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  } else if (pages >= kPages) {
+  } else if (bytes >= kBytes) {
     std::lock_guard lock(checkpointer->mutex_);
     checkpointer->wanted_ = true;
     checkpointer->wake_.notify_one();

@@ -4,6 +4,7 @@
 // runs a PASSIVE checkpoint, which never blocks the writer.
 #pragma once
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -14,13 +15,14 @@ namespace store::sqlite {
 
 class Checkpointer {
  public:
-  // A checkpoint is asked for once the WAL holds this many pages (SQLite's own default).
-  static constexpr int kPages = 1000;
+  // A checkpoint is asked for once the WAL holds this many bytes (SQLite's own default: 1000
+  // pages of 4 KiB); thresholds are in bytes so that they do not grow with the page size.
+  static constexpr int64_t kBytes = 4 << 20;
   // Beyond this the writer checkpoints after its commit itself. SQLite starts the WAL over only
   // when a write begins with every frame copied, which a checkpointer racing a steady stream of
   // commits rarely leaves it; the writer's own run then copies just the frames committed since
   // the checkpointer's last run (and fsyncs), and the WAL starts over.
-  static constexpr int kWriterPages = 2 * kPages;
+  static constexpr int64_t kWriterBytes = 2 * kBytes;
 
   Checkpointer() = default;
   ~Checkpointer() { stop(); }
@@ -42,6 +44,7 @@ class Checkpointer {
   std::thread thread_;
   std::mutex mutex_;
   std::condition_variable wake_;
+  int64_t page_size_ = 4096;  // the watched database's, read by watch()
   bool wanted_ = false;
   bool stopping_ = false;
 };

@@ -86,6 +86,9 @@ bool fail(Connection& db, const std::string& what, std::string& error) {
 }  // namespace
 
 bool configure(Connection& db, std::string& error) {
+  // Takes effect only while the database is still empty; journal_mode=WAL below creates it.
+  if (db.exec("PRAGMA page_size=" + std::to_string(kPageSize)) != SQLITE_OK)
+    return fail(db, "cannot set the page size", error);
   auto mode = db.query_text("PRAGMA journal_mode=WAL");
   if (!mode || *mode != "wal") return fail(db, "cannot switch to WAL mode", error);
   if (db.exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;") != SQLITE_OK) {
