@@ -213,6 +213,16 @@ TEST(Boundaries, a_longer_boundary_sharing_the_prefix_is_not_a_delimiter) {
   EXPECT_EQ(body_of(raw, m.parts[1]), "keep --abc line\r\n--abc");
 }
 
+TEST(Boundaries, a_delimiter_inside_a_line_is_body_text_and_one_at_the_start_of_the_body_counts) {
+  // The body starts right at "--b" (no preamble); mid-line "--b" and dashes are text.
+  std::string raw = "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+                    "--b\r\n\r\nsee x--b, -- and ---b here\r\n- --b\r\n--b--\r\n";
+  mime::Message m = mime::parse(raw);
+  ASSERT_EQ(m.parts.size(), 2u);
+  EXPECT_EQ(body_of(raw, m.parts[1]), "see x--b, -- and ---b here\r\n- --b");
+  EXPECT_FALSE(has(m.defects, "missing_closing_boundary"));
+}
+
 TEST(Boundaries, bare_lf_lines_work_and_are_reported_once) {
   std::string raw = "Content-Type: multipart/alternative; boundary=x\n\n--x\nContent-Type: text/plain\n\nlf body\n"
                     "--x\nContent-Type: text/html\n\n<b>x</b>\n--x--\n";
