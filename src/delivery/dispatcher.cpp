@@ -95,6 +95,15 @@ struct Dispatcher::Impl {
   }
   // A backlog is refilled only once this many slots are free (a batch per claim).
   bool refill_due() const { return more_due && free_slots() >= batch(); }
+  // Appends `claimed` to `jobs` and wakes one idle worker per job. notify_all would wake every
+  // idle worker for each job: all but one find the queue empty again, after a fight for the
+  // mutex (measured: ~8 context switches per message on the workers instead of ~3).
+  void hand_out(std::vector<store::DeliveryJob>& claimed) {
+    for (auto& job : claimed) {
+      jobs.push_back(std::move(job));
+      work_wake.notify_one();
+    }
+  }
 
   // The hot path's side: called on the store's writer thread around each group commit.
   struct Consumer final : store::DeliveryConsumer {
@@ -149,8 +158,7 @@ void Dispatcher::Impl::run_poller() {
     lock.lock();
     reserved -= limit;
     more_due = limit == 0 || claimed.size() == limit;
-    for (auto& job : claimed) jobs.push_back(std::move(job));
-    if (!claimed.empty()) work_wake.notify_all();
+    hand_out(claimed);
   }
 }
 
@@ -172,10 +180,7 @@ void Dispatcher::Impl::Consumer::take(std::vector<store::DeliveryJob> claimed, s
   impl.reserved -= std::min(granted, impl.reserved);
   // Not after stop(): such rows stay in_flight and the next open of the store queues them
   // again (at least once). stop() removes the consumer first, so this is only a safeguard.
-  if (!impl.stopping) {
-    for (auto& job : claimed) impl.jobs.push_back(std::move(job));
-    if (!claimed.empty()) impl.work_wake.notify_all();
-  }
+  if (!impl.stopping) impl.hand_out(claimed);
   if (queued > 0) {
     impl.notified = true;
     impl.poll_wake.notify_one();
