@@ -1,6 +1,7 @@
-// Connection I/O for SMTP sessions. Every operation runs on the connection's strand; the
-// deadline is one timer per connection (Asio 1.22 has no cancel_after and ssl::stream ops do
-// not forward per-operation cancellation, so the watchdog cancels the socket instead).
+// Connection I/O for SMTP sessions. Every operation runs on the connection's executor (one io
+// thread); the deadline is one timer per connection (Asio 1.22 has no cancel_after and
+// ssl::stream ops do not forward per-operation cancellation, so the watchdog cancels the socket
+// instead).
 #include "smtp/connection.h"
 
 #include <openssl/ssl.h>

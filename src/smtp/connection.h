@@ -1,7 +1,7 @@
 // One client connection's byte I/O for the SMTP session: a TCP socket that may switch to TLS
 // (STARTTLS) or start in it (implicit TLS), a bounded input buffer with CRLF line reading,
 // exact-length reads (BDAT), batched replies, and a per-operation deadline enforced by a
-// watchdog on the connection's strand. Internal to src/smtp/ (Asio in the interface).
+// watchdog on the connection's executor. Internal to src/smtp/ (Asio in the interface).
 #pragma once
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
@@ -44,10 +44,10 @@ class Connection {
   void set_timeout(Duration timeout) { timeout_ = timeout; }
   // While no I/O is pending (e.g. waiting for the store), suspend the deadline.
   void suspend_deadline();
-  // Runs until close(); co_spawn it next to the session on the same strand.
+  // Runs until close(); co_spawn it next to the session on the same executor.
   asio::awaitable<void> watchdog();
   // Aborts the pending read or write and every later read (reported as `cancelled`): for good,
-  // so an interrupt that finds no read pending is not lost. Call on the strand.
+  // so an interrupt that finds no read pending is not lost. Call on the executor.
   void interrupt();
 
   // Reads one line ending in CRLF, returned without it. Lines longer than `limit` bytes

@@ -1,6 +1,7 @@
 // One inbound SMTP session (RFC 5321 + ESMTP, SMTP.md): the state machine, the command table
 // with its RFC 2920 pipelining flags, DATA/BDAT, STARTTLS and AUTH. One coroutine per
-// connection on its own strand; the io threads never block (the store answers via a post).
+// connection, on one io thread's io_context; the io threads never block (the store answers via
+// a post).
 #pragma once
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>

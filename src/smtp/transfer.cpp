@@ -19,7 +19,7 @@ namespace smtp {
 namespace {
 
 // Store::enqueue_inbound calls `done` on its writer thread; the status is posted back to the
-// handler's executor (the session's strand), where the coroutine resumes.
+// handler's executor (the session's io thread), where the coroutine resumes.
 struct EnqueueInitiation {
   store::Store* store;
 
