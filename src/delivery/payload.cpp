@@ -23,7 +23,9 @@ using nlohmann::json;
 std::string sha256_hex(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr);
+  // Fetched once: EVP_sha256() makes each EVP_Digest look the implementation up again.
+  static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  EVP_Digest(bytes.data(), bytes.size(), digest, &length, fetched ? fetched : EVP_sha256(), nullptr);
   static const char* hex = "0123456789abcdef";
   std::string out;
   out.reserve(length * 2);

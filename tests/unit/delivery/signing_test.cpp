@@ -38,6 +38,11 @@ TEST(Signing, signs_id_dot_timestamp_dot_body_with_the_decoded_key) {
   EXPECT_NE(sign({secret}, "id", 1795738523, body + " "), sign({secret}, "id", 1795738523, body));
 }
 
+TEST(Signing, an_empty_key_still_signs) {
+  // Expected value from Python's hmac module: HMAC-SHA256 with an empty key of "id.1.body".
+  EXPECT_EQ(sign({"whsec_"}, "id", 1, "body"), "v1,hVqtE3424D16V/T9ffboIF1HgFST8SgKcxOxwVYKGmA=");
+}
+
 TEST(Signing, rotation_gives_one_signature_per_secret_space_separated) {
   std::string old_key = "old key material", new_key = "new key material";
   std::vector<std::string> secrets = {"whsec_" + common::base64_encode(old_key), "whsec_" + common::base64_encode(new_key)};
