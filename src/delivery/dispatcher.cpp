@@ -265,8 +265,9 @@ void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::m
 
 void Dispatcher::Impl::finish(const store::DeliveryJob& job, const std::string& label,
                               const Decision& decision, double seconds) {
-  store.finish_delivery(job.delivery.id, decision.outcome, decision.next_attempt_at_ms,
-                        decision.last_error);
+  // Not waiting for the commit: a crash before it repeats this delivery (at least once).
+  store.finish_delivery_later(job.delivery.id, decision.outcome, decision.next_attempt_at_ms,
+                              decision.last_error);
   metrics.attempt(label, decision.outcome, seconds);
   bool delivered = decision.outcome == store::DeliveryOutcome::delivered;
   if (delivered && !obs::enabled(obs::Level::debug)) return;  // the common case: nothing to log

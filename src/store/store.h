@@ -227,6 +227,12 @@ class Store {
   // `last_error` is a short text ("HTTP 500", "timeout", ...), "" when delivered.
   virtual void finish_delivery(const std::string& delivery_id, DeliveryOutcome outcome,
                                int64_t next_attempt_at_ms, const std::string& last_error) = 0;
+  // finish_delivery without the wait: returns at once, and the outcome is committed before any
+  // claim asked for after this call (the dispatcher's workers go on to their next job meanwhile).
+  virtual void finish_delivery_later(const std::string& delivery_id, DeliveryOutcome outcome,
+                                     int64_t next_attempt_at_ms, const std::string& last_error) {
+    finish_delivery(delivery_id, outcome, next_attempt_at_ms, last_error);
+  }
   // Retention (ARCHITECTURE.md): deletes each message that has deliveries, all of them finished,
   // every delivered one last updated before delivered_before_ms and every dead one before
   // dead_before_ms (its rows go with it). Messages without deliveries (no endpoints: kept for

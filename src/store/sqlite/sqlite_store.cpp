@@ -91,14 +91,13 @@ class SqliteStore final : public Store {
                        int64_t next_attempt_at_ms, const std::string& last_error) override {
     auto committed = std::make_shared<std::promise<void>>();
     std::future<void> done = committed->get_future();
-    {
-      std::lock_guard lock(mutex_);
-      if (closing_) return;  // stays in_flight: queued again at the next start (at least once)
-      finishes_.push_back(
-          {{delivery_id, outcome, next_attempt_at_ms, last_error}, std::move(committed)});
-      wake_.notify_one();
-    }
-    done.get();
+    if (queue_finish({delivery_id, outcome, next_attempt_at_ms, last_error}, std::move(committed)))
+      done.get();
+  }
+
+  void finish_delivery_later(const std::string& delivery_id, DeliveryOutcome outcome,
+                             int64_t next_attempt_at_ms, const std::string& last_error) override {
+    queue_finish({delivery_id, outcome, next_attempt_at_ms, last_error}, nullptr);
   }
 
   uint64_t prune(int64_t delivered_before_ms, int64_t dead_before_ms) override {
@@ -282,14 +281,25 @@ class SqliteStore final : public Store {
 
   void run_writer() {
     for (Work work = take_work(); !work.empty(); work = take_work()) {
-      for (Task& task : work.tasks) task(*writer_);
+      // Outcomes first: a claim queued after finish_delivery_later() must see its row.
       if (!work.finishes.empty()) commit_finishes(work.finishes);
+      for (Task& task : work.tasks) task(*writer_);
       if (!work.outbound_finishes.empty()) commit_outbound_finishes(work.outbound_finishes);
       if (!work.group.empty()) commit_group(work.group);
     }
     writable_ = false;
     outbound_writer_->close();
     writer_->close();
+  }
+
+  // False once closing: the row stays in_flight and is queued again at the next start (at
+  // least once). `committed` (may be null) is set once the outcome is committed.
+  bool queue_finish(sqlite::Writer::Finish finish, std::shared_ptr<std::promise<void>> committed) {
+    std::lock_guard lock(mutex_);
+    if (closing_) return false;
+    finishes_.push_back({std::move(finish), std::move(committed)});
+    wake_.notify_one();
+    return true;
   }
 
   void commit_finishes(std::vector<PendingFinish>& pending) {
@@ -299,7 +309,8 @@ class SqliteStore final : public Store {
     // A failed batch leaves its rows in_flight; they are queued again at the next start and
     // delivered once more (at least once), so the callers are released either way.
     writer_->finish_all(finishes, common::unix_ms(common::Clock::now()));
-    for (PendingFinish& p : pending) p.committed->set_value();
+    for (PendingFinish& p : pending)
+      if (p.committed) p.committed->set_value();
   }
 
   void commit_outbound_finishes(std::vector<PendingOutboundFinish>& pending) {

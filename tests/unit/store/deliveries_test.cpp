@@ -125,6 +125,27 @@ TEST(SqliteStoreDeliveries, deferred_rows_become_due_at_their_time) {
   EXPECT_EQ(again[0].delivery.attempts, 2);
 }
 
+TEST(SqliteStoreDeliveries, a_claim_after_finish_later_sees_the_outcome_and_close_commits_the_rest) {
+  Opened s;
+  ASSERT_NE(s.db, nullptr);
+  ASSERT_EQ(s.db->enqueue_inbound_wait(make_message("later", 3)), Status::ok);
+  auto jobs = s.db->claim_deliveries(3, kNow);
+  ASSERT_EQ(jobs.size(), 3u);
+  // Deferred and due at once: the very next claim must hand the row out again, which it can
+  // only do if the outcome was committed before the claim ran.
+  s.db->finish_delivery_later(jobs[0].delivery.id, DeliveryOutcome::deferred, kNow, "HTTP 503");
+  auto again = s.db->claim_deliveries(5, kNow);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].delivery.id, jobs[0].delivery.id);
+  EXPECT_EQ(again[0].delivery.attempts, 2);
+  // Outcomes still queued when the store closes are committed by the close.
+  s.db->finish_delivery_later(jobs[1].delivery.id, DeliveryOutcome::delivered, 0, "");
+  s.db->finish_delivery_later(jobs[2].delivery.id, DeliveryOutcome::dead, 0, "HTTP 410");
+  s.db->close();
+  EXPECT_EQ(s.state_of(jobs[1].delivery.id), "delivered");
+  EXPECT_EQ(s.state_of(jobs[2].delivery.id), "dead");
+}
+
 TEST(SqliteStoreDeliveries, finish_records_delivered_and_dead_and_only_for_in_flight_rows) {
   Opened s;
   ASSERT_NE(s.db, nullptr);
