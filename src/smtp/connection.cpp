@@ -33,9 +33,9 @@ bool starts_with_auth(std::string_view text) {
 }  // namespace
 
 Connection::Connection(asio::ip::tcp::socket socket, asio::ssl::context& tls)
-    : stream_(std::move(socket), tls), timer_(stream_.get_executor()) {
+    : socket_(std::move(socket)), tls_context_(tls), timer_(socket_.get_executor()) {
   asio::error_code ec;
-  auto endpoint = stream_.next_layer().remote_endpoint(ec);
+  auto endpoint = socket_.remote_endpoint(ec);
   if (!ec) {
     auto address = endpoint.address();
     if (address.is_v6() && address.to_v6().is_v4_mapped())
@@ -43,12 +43,12 @@ Connection::Connection(asio::ip::tcp::socket socket, asio::ssl::context& tls)
     remote_ip_ = address.to_string();
     remote_port_ = endpoint.port();
   }
-  stream_.next_layer().set_option(asio::ip::tcp::no_delay(true), ec);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
 std::optional<TlsInfo> Connection::tls_info() {
   if (!tls_) return std::nullopt;
-  SSL* ssl = stream_.native_handle();
+  SSL* ssl = tls_stream_->native_handle();
   return TlsInfo{SSL_get_version(ssl), SSL_get_cipher_name(ssl)};
 }
 
@@ -73,7 +73,7 @@ asio::awaitable<void> Connection::watchdog() {
       timed_out_ = true;
       deadline_ = std::chrono::steady_clock::time_point::max();
       asio::error_code ignored;
-      stream_.next_layer().cancel(ignored);
+      socket_.cancel(ignored);
     }
   }
 }
@@ -81,7 +81,7 @@ asio::awaitable<void> Connection::watchdog() {
 void Connection::interrupt() {
   interrupted_ = true;
   asio::error_code ignored;
-  stream_.next_layer().cancel(ignored);
+  socket_.cancel(ignored);
 }
 
 ReadStatus Connection::failure(const asio::error_code& ec) const {
@@ -112,9 +112,9 @@ asio::awaitable<ReadStatus> Connection::fill() {
   size_t n = 0;
   if (tls_)
     std::tie(ec, n) =
-        co_await stream_.async_read_some(asio::buffer(chunk_.get(), kReadChunk), use_nothrow);
+        co_await tls_stream_->async_read_some(asio::buffer(chunk_.get(), kReadChunk), use_nothrow);
   else
-    std::tie(ec, n) = co_await stream_.next_layer().async_read_some(
+    std::tie(ec, n) = co_await socket_.async_read_some(
         asio::buffer(chunk_.get(), kReadChunk), use_nothrow);
   in_.append(chunk_.get(), n);
   if (n > 0) co_return ReadStatus::ok;  // data first; an error, if any, repeats on the next read
@@ -196,16 +196,16 @@ asio::awaitable<ReadStatus> Connection::wait_readable() {
   if (interrupted_) co_return ReadStatus::cancelled;
   arm();
   auto [ec] =
-      co_await stream_.next_layer().async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);
+      co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);
   if (ec) co_return failure(ec);
   co_return ReadStatus::ok;
 }
 
 bool Connection::input_pending() {
   if (!buffered().empty()) return true;
-  if (tls_ && SSL_pending(stream_.native_handle()) > 0) return true;
+  if (tls_ && SSL_pending(tls_stream_->native_handle()) > 0) return true;
   asio::error_code ec;
-  size_t available = stream_.next_layer().available(ec);
+  size_t available = socket_.available(ec);
   return !ec && available > 0;
 }
 
@@ -222,10 +222,10 @@ asio::awaitable<bool> Connection::flush() {
   asio::error_code ec;
   if (tls_)
     std::tie(ec, std::ignore) =
-        co_await asio::async_write(stream_, asio::buffer(out_), use_nothrow);
+        co_await asio::async_write(*tls_stream_, asio::buffer(out_), use_nothrow);
   else
     std::tie(ec, std::ignore) =
-        co_await asio::async_write(stream_.next_layer(), asio::buffer(out_), use_nothrow);
+        co_await asio::async_write(socket_, asio::buffer(out_), use_nothrow);
   out_.clear();
   co_return !ec;
 }
@@ -233,7 +233,9 @@ asio::awaitable<bool> Connection::flush() {
 asio::awaitable<bool> Connection::handshake() {
   if (!co_await flush()) co_return false;
   arm();
-  auto [ec] = co_await stream_.async_handshake(asio::ssl::stream_base::server, use_nothrow);
+  if (!tls_stream_)
+    tls_stream_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, tls_context_);
+  auto [ec] = co_await tls_stream_->async_handshake(asio::ssl::stream_base::server, use_nothrow);
   if (ec) co_return false;
   tls_ = true;
   co_return true;
@@ -244,7 +246,7 @@ asio::awaitable<void> Connection::close() {
   timeout_ = std::min<Duration>(timeout_, kCloseFlushTimeout);
   co_await flush();
   asio::error_code ignored;
-  auto& socket = stream_.next_layer();
+  auto& socket = socket_;
   socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   // Drain what the client still sends so that closing does not turn into a reset that could
   // destroy our last reply in flight.
