@@ -281,11 +281,14 @@ class SqliteStore final : public Store {
 
   void run_writer() {
     for (Work work = take_work(); !work.empty(); work = take_work()) {
-      // Outcomes first: a claim queued after finish_delivery_later() must see its row.
-      if (!work.finishes.empty()) commit_finishes(work.finishes);
+      // Outcomes before tasks: a claim queued after finish_delivery_later() must see its row.
+      // Without tasks they ride the group's transaction instead (one commit, not two: each
+      // rewrites the deliveries' table and index pages).
+      bool ride = work.tasks.empty() && !work.group.empty();
+      if (!work.finishes.empty() && !ride) commit_finishes(work.finishes);
       for (Task& task : work.tasks) task(*writer_);
       if (!work.outbound_finishes.empty()) commit_outbound_finishes(work.outbound_finishes);
-      if (!work.group.empty()) commit_group(work.group);
+      if (!work.group.empty()) commit_group(work.group, ride ? &work.finishes : nullptr);
     }
     writable_ = false;
     outbound_writer_->close();
@@ -327,13 +330,23 @@ class SqliteStore final : public Store {
   // The group's transaction. With a delivery consumer (the hot path), as many of its new rows
   // as the consumer reserves are claimed in it and handed over once the commit is durable,
   // after every sender has had its answer.
-  void commit_group(Group& group) {
+  // `finishes` (may be null or empty) are committed in the group's transaction, or on their own
+  // if it fails.
+  void commit_group(Group& group, std::vector<PendingFinish>* finishes) {
     std::lock_guard consumer_lock(consumer_mutex_);
     size_t rows = delivery_rows(group);
     size_t reserved =
         consumer_ != nullptr && rows > 0 ? std::min(rows, consumer_->reserve(rows)) : 0;
     std::vector<sqlite::Writer::Claimed> claimed;
-    Status status = timed_write(group, reserved, &claimed);
+    Status status = timed_write(group, reserved, &claimed, finishes);
+    if (finishes != nullptr && !finishes->empty()) {
+      if (status == Status::ok) {
+        for (PendingFinish& p : *finishes)
+          if (p.committed) p.committed->set_value();
+      } else {
+        commit_finishes(*finishes);
+      }
+    }
     if (status == Status::ok || group.size() == 1) {
       for (Pending& pending : group) complete(pending, status);
       report(status, group.size());
@@ -397,7 +410,8 @@ class SqliteStore final : public Store {
   // One transaction for all of `pendings`: the inbound inserts, then the outbound ones (each
   // behind its idempotency check, so a key used twice in one group replays the first).
   Status timed_write(std::span<Pending> pendings, size_t claim,
-                     std::vector<sqlite::Writer::Claimed>* claimed) {
+                     std::vector<sqlite::Writer::Claimed>* claimed,
+                     std::vector<PendingFinish>* finishes = nullptr) {
     started_ = std::chrono::steady_clock::now();
     std::vector<const InboundMessage*> inbound;
     std::vector<Outbound*> outbound;
@@ -410,10 +424,16 @@ class SqliteStore final : public Store {
       }
     }
     sqlite::Writer::Also also;
-    if (!outbound.empty()) {
-      also = [this, &outbound](int64_t now_ms) {
+    if (!outbound.empty() || (finishes != nullptr && !finishes->empty())) {
+      also = [this, &outbound, finishes](int64_t now_ms) {
         for (Outbound* item : outbound) {
           int rc = outbound_writer_->insert(item->message, now_ms, item->result);
+          if (rc != SQLITE_OK) return rc;
+        }
+        if (finishes == nullptr) return SQLITE_OK;
+        for (const PendingFinish& p : *finishes) {
+          const sqlite::Writer::Finish& f = p.finish;
+          int rc = writer_->finish(f.delivery_id, f.outcome, f.next_attempt_at_ms, f.last_error, now_ms);
           if (rc != SQLITE_OK) return rc;
         }
         return SQLITE_OK;

@@ -146,6 +146,19 @@ TEST(SqliteStoreDeliveries, a_claim_after_finish_later_sees_the_outcome_and_clos
   EXPECT_EQ(s.state_of(jobs[2].delivery.id), "dead");
 }
 
+TEST(SqliteStoreDeliveries, outcomes_queued_before_a_message_are_committed_no_later_than_it) {
+  Opened s;
+  ASSERT_NE(s.db, nullptr);
+  ASSERT_EQ(s.db->enqueue_inbound_wait(make_message("first", 3)), Status::ok);
+  auto jobs = s.db->claim_deliveries(3, kNow);
+  ASSERT_EQ(jobs.size(), 3u);
+  for (const auto& job : jobs) s.db->finish_delivery_later(job.delivery.id, DeliveryOutcome::delivered, 0, "");
+  // Taken with the next message's group: in its transaction, or just before it.
+  ASSERT_EQ(s.db->enqueue_inbound_wait(make_message("second", 1)), Status::ok);
+  for (const auto& job : jobs) EXPECT_EQ(s.state_of(job.delivery.id), "delivered");
+  EXPECT_EQ(sql_int(s.options.path, "SELECT count(*) FROM inbound_deliveries WHERE state='queued'"), 1);
+}
+
 TEST(SqliteStoreDeliveries, finish_records_delivered_and_dead_and_only_for_in_flight_rows) {
   Opened s;
   ASSERT_NE(s.db, nullptr);
