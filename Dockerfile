@@ -7,7 +7,7 @@ FROM debian:bookworm AS builder
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       cmake ninja-build g++ pkg-config libcpp-httplib-dev libasio-dev libssl-dev \
-      nlohmann-json3-dev libsqlite3-dev libyaml-cpp-dev \
+      nlohmann-json3-dev rapidjson-dev libsqlite3-dev libyaml-cpp-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./

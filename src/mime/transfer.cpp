@@ -176,4 +176,6 @@ std::string decode_text(std::string_view raw, const Part& part, std::vector<std:
   return to_utf8(decode_body(raw, part, defects), part.charset, defects);
 }
 
+std::string valid_utf8(std::string_view bytes) { return detail::sanitize_utf8(bytes); }
+
 }  // namespace mime
