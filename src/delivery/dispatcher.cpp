@@ -315,6 +315,9 @@ void Dispatcher::start() {
 void Dispatcher::start_threads() {
   impl_->started = true;
   impl_->stopping = false;
+  // Rows may be waiting in the store (queued before this start, or requeued after a crash): new
+  // rows queue behind them until the first claim has seen how many there are.
+  impl_->more_due = true;
   impl_->poller = std::thread([impl = impl_.get()] {
     common::name_this_thread("dispatch-poll");
     impl->run_poller();

@@ -299,6 +299,24 @@ TEST_F(DispatcherTest, a_row_for_an_endpoint_no_longer_configured_is_dead) {
   EXPECT_EQ(last_error(id), "endpoint not configured");
 }
 
+TEST_F(DispatcherTest, rows_waiting_in_the_store_are_delivered_before_newer_ones) {
+  Receiver receiver(
+      [](size_t, const Received&, httplib::Response& response) { response.status = 204; });
+  ASSERT_TRUE(receiver.start());
+  std::string url = add_endpoint(receiver.port());
+  cfg_.delivery.workers = 1;  // one request at a time: the order they arrive in is the order sent
+  std::vector<std::string> expected;
+  for (int i = 0; i < 3; ++i) expected.push_back(send({url}));  // queued: no dispatcher yet
+  start();
+  // Committed while the older rows wait: they must not take the hot path ahead of them.
+  for (int i = 0; i < 3; ++i) expected.push_back(send({url}));
+  ASSERT_TRUE(wait_until([&] { return receiver.count() == expected.size(); }));
+  std::vector<std::string> order;
+  for (const Received& got : receiver.requests())
+    order.push_back(nlohmann::json::parse(got.body)["id"].get<std::string>());
+  EXPECT_EQ(order, expected);
+}
+
 TEST_F(DispatcherTest, stop_leaves_unfinished_rows_for_the_next_start) {
   Receiver receiver(
       [](size_t, const Received&, httplib::Response& response) { response.status = 200; });
