@@ -49,12 +49,13 @@ void add_defect(std::vector<std::string>& defects, const std::string& defect) {
   if (std::find(defects.begin(), defects.end(), defect) == defects.end()) defects.push_back(defect);
 }
 
-// The document being written. RapidJSON checks that every string is valid UTF-8; mime promises
-// it, so a failure is a bug somewhere: ok() turns false and the caller writes the document again
-// with `repair`, which replaces what is invalid by U+FFFD.
+// The document being written. Every string must be valid UTF-8: mime promises it for its own,
+// and the few from elsewhere (the id) are checked like them; what is invalid becomes U+FFFD. The
+// check is ours, not the writer's: RapidJSON 1.1's validation reads past the end of a string
+// that ends inside a multi-byte sequence.
 class Out {
  public:
-  explicit Out(bool repair) : writer_(buffer_), repair_(repair) {}
+  Out() : writer_(buffer_) {}
 
   void begin_object() { writer_.StartObject(); }
   void end_object() { writer_.EndObject(); }
@@ -65,12 +66,12 @@ class Out {
   void boolean(bool value) { writer_.Bool(value); }
   void number(uint64_t value) { writer_.Uint64(value); }
   void string(std::string_view value) {
-    if (!repair_) {
-      ok_ = writer_.String(value.data(), size(value)) && ok_;
+    if (mime::is_valid_utf8(value)) {
+      writer_.String(value.data(), size(value));
       return;
     }
     std::string valid = mime::valid_utf8(value);
-    ok_ = writer_.String(valid.data(), size(valid)) && ok_;
+    writer_.String(valid.data(), size(valid));
   }
   // Optional strings of the document are null rather than "" (openapi.yaml says which).
   void string_or_null(std::string_view value) { value.empty() ? null() : string(value); }
@@ -91,18 +92,13 @@ class Out {
     *common::base64_encode_to(bytes, out) = '"';
   }
 
-  bool ok() const { return ok_; }
   std::string text() const { return std::string(buffer_.GetString(), buffer_.GetSize()); }
 
  private:
   static rapidjson::SizeType size(std::string_view text) { return static_cast<rapidjson::SizeType>(text.size()); }
 
   rapidjson::StringBuffer buffer_;
-  rapidjson::Writer<rapidjson::StringBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>, rapidjson::CrtAllocator,
-                    rapidjson::kWriteValidateEncodingFlag>
-      writer_;
-  bool repair_;
-  bool ok_ = true;
+  rapidjson::Writer<rapidjson::StringBuffer> writer_;
 };
 
 void write_address(Out& out, const mime::Address& address) {
@@ -166,7 +162,9 @@ std::string envelope_text(std::string_view stored, const std::vector<std::string
 
 // IMAP numbering (RFC 3501 6.4.5) gives the root no number; as the single body part of a
 // non-multipart message it is "1".
-std::string_view part_number(const mime::Part& part) { return part.number.empty() ? "1" : part.number; }
+std::string_view part_number(const mime::Part& part) {
+  return part.number.empty() ? std::string_view("1") : std::string_view(part.number);
+}
 
 void write_part(Out& out, const mime::Message& message, int index) {
   const mime::Part& part = message.parts[index];
@@ -303,9 +301,15 @@ void write_message(Out& out, std::string_view raw, const mime::Message& message,
   out.end_object();
 }
 
-std::string write_document(const InboundView& message, const mime::Message& parsed, const RenderOptions& options,
-                           bool repair, bool& ok) {
-  Out out(repair);
+}  // namespace
+
+json render_bridge_v1(const InboundView& message, const RenderOptions& options) {
+  return json::parse(render_bridge_v1_text(message, options));
+}
+
+std::string render_bridge_v1_text(const InboundView& message, const RenderOptions& options) {
+  mime::Message parsed = mime::parse(message.data);
+  Out out;
   auto received = common::Clock::time_point(std::chrono::milliseconds(message.received_at_ms));
   out.begin_object();
   out.key("envelope");
@@ -323,22 +327,7 @@ std::string write_document(const InboundView& message, const mime::Message& pars
   out.key("version");
   out.string("bridge.v1");
   out.end_object();
-  ok = out.ok();
   return out.text();
-}
-
-}  // namespace
-
-json render_bridge_v1(const InboundView& message, const RenderOptions& options) {
-  return json::parse(render_bridge_v1_text(message, options));
-}
-
-std::string render_bridge_v1_text(const InboundView& message, const RenderOptions& options) {
-  mime::Message parsed = mime::parse(message.data);
-  bool ok = true;
-  std::string text = write_document(message, parsed, options, /*repair=*/false, ok);
-  if (ok) return text;
-  return write_document(message, parsed, options, /*repair=*/true, ok);
 }
 
 }  // namespace delivery

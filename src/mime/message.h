@@ -97,7 +97,9 @@ std::string decode_body(std::string_view raw, const Part& part, std::vector<std:
 std::string to_utf8(std::string_view bytes, std::string_view charset, std::vector<std::string>* defects = nullptr);
 // A text part's content: decode_body then to_utf8 with the part's charset.
 std::string decode_text(std::string_view raw, const Part& part, std::vector<std::string>* defects = nullptr);
-// `bytes` with every invalid UTF-8 sequence replaced by U+FFFD (for strings from elsewhere).
+// For strings from elsewhere: whether `bytes` is valid UTF-8 (RFC 3629), and `bytes` with every
+// invalid sequence replaced by U+FFFD.
+bool is_valid_utf8(std::string_view bytes);
 std::string valid_utf8(std::string_view bytes);
 
 // Header grammars, each usable alone (tested against the corpora's single-header cases).

@@ -176,6 +176,7 @@ std::string decode_text(std::string_view raw, const Part& part, std::vector<std:
   return to_utf8(decode_body(raw, part, defects), part.charset, defects);
 }
 
+bool is_valid_utf8(std::string_view bytes) { return detail::is_valid_utf8(bytes); }
 std::string valid_utf8(std::string_view bytes) { return detail::sanitize_utf8(bytes); }
 
 }  // namespace mime

@@ -358,6 +358,27 @@ TEST(PayloadText, attachments_of_every_size_raw_and_escapes_survive_the_round_tr
     }
 }
 
+TEST(PayloadText, deep_part_numbers_are_written_whole) {
+  // Numbers longer than std::string's inline buffer ("1.1.1.1.1.1.1.1.1.1.1.1"), as deep nesting
+  // gives: each must be the part's own number, not bytes of freed memory.
+  std::string data = "Content-Type: multipart/mixed; boundary=b0\r\n\r\n";
+  const int depth = 12;
+  for (int i = 1; i < depth; ++i)
+    data += "--b" + std::to_string(i - 1) + "\r\nContent-Type: multipart/mixed; boundary=b" + std::to_string(i) +
+            "\r\n\r\n";
+  data += "--b" + std::to_string(depth - 1) + "\r\nContent-Type: text/plain\r\n\r\ndeep\r\n";
+  json part = render(data)["message"]["parts"][0];
+  std::string number = "1";
+  for (int i = 1; i < depth; ++i) {
+    EXPECT_EQ(part["part"], number);
+    ASSERT_EQ(part["parts"].size(), 1u) << number;
+    part = json(part["parts"][0]);
+    number += ".1";
+  }
+  EXPECT_EQ(part["part"], number);
+  EXPECT_EQ(part["content_type"], "text/plain");
+}
+
 TEST(PayloadText, invalid_utf8_from_outside_the_parser_is_replaced_not_passed_on) {
   // mime's strings are valid UTF-8; the id and the envelope come from elsewhere.
   const std::string data = crlf("Subject: hi\n\nbody\n");
