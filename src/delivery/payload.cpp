@@ -166,11 +166,8 @@ std::string_view part_number(const mime::Part& part) {
   return part.number.empty() ? std::string_view("1") : std::string_view(part.number);
 }
 
-void write_part(Out& out, const mime::Message& message, int index) {
-  const mime::Part& part = message.parts[index];
-  out.begin_object();
-  out.key("charset");
-  out.string_or_null(part.charset);
+// The fields a part and an attachment share, adjacent in both in key order.
+void write_part_labels(Out& out, const mime::Part& part) {
   out.key("content_id");
   out.string_or_null(part.content_id);
   out.key("content_type");
@@ -179,6 +176,14 @@ void write_part(Out& out, const mime::Message& message, int index) {
   out.string_or_null(part.disposition);
   out.key("filename");
   out.string_or_null(part.filename);
+}
+
+void write_part(Out& out, const mime::Message& message, int index) {
+  const mime::Part& part = message.parts[index];
+  out.begin_object();
+  out.key("charset");
+  out.string_or_null(part.charset);
+  write_part_labels(out, part);
   out.key("headers");
   write_headers(out, part.headers);
   out.key("part");
@@ -218,14 +223,7 @@ void write_attachment(Out& out, std::string_view raw, const mime::Part& part, co
     out.key("content");
     out.base64(decoded);
   }
-  out.key("content_id");
-  out.string_or_null(part.content_id);
-  out.key("content_type");
-  out.string(part.content_type);
-  out.key("disposition");
-  out.string_or_null(part.disposition);
-  out.key("filename");
-  out.string_or_null(part.filename);
+  write_part_labels(out, part);
   if (omitted) {
     out.key("omitted");
     out.boolean(true);

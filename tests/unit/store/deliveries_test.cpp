@@ -23,6 +23,15 @@ using store_test::sql_text;
 constexpr int64_t kNow = 1764202600000;  // after make_message's received_at
 
 struct Opened : store_test::OpenedStore {
+  // Stores a message with `endpoints` deliveries and claims them all (as of kNow).
+  std::vector<store::DeliveryJob> store_and_claim(const std::string& data, int endpoints) {
+    EXPECT_NE(db, nullptr);
+    if (db == nullptr) return {};
+    EXPECT_EQ(db->enqueue_inbound_wait(make_message(data, endpoints)), Status::ok);
+    auto jobs = db->claim_deliveries(static_cast<size_t>(endpoints), kNow);
+    EXPECT_EQ(jobs.size(), static_cast<size_t>(endpoints));
+    return jobs;
+  }
   std::string state_of(const std::string& delivery_id) {
     return sql_text(options.path,
                     "SELECT state FROM inbound_deliveries WHERE id='" + delivery_id + "'")
@@ -108,9 +117,7 @@ TEST(SqliteStoreDeliveries, concurrent_claimers_never_get_the_same_row) {
 
 TEST(SqliteStoreDeliveries, deferred_rows_become_due_at_their_time) {
   Opened s;
-  ASSERT_NE(s.db, nullptr);
-  ASSERT_EQ(s.db->enqueue_inbound_wait(make_message("d", 1)), Status::ok);
-  auto jobs = s.db->claim_deliveries(1, kNow);
+  auto jobs = s.store_and_claim("d", 1);
   ASSERT_EQ(jobs.size(), 1u);
   const std::string id = jobs[0].delivery.id;
   s.db->finish_delivery(id, DeliveryOutcome::deferred, kNow + 5000, "HTTP 500");
@@ -127,9 +134,7 @@ TEST(SqliteStoreDeliveries, deferred_rows_become_due_at_their_time) {
 
 TEST(SqliteStoreDeliveries, a_claim_after_finish_later_sees_the_outcome_and_close_commits_the_rest) {
   Opened s;
-  ASSERT_NE(s.db, nullptr);
-  ASSERT_EQ(s.db->enqueue_inbound_wait(make_message("later", 3)), Status::ok);
-  auto jobs = s.db->claim_deliveries(3, kNow);
+  auto jobs = s.store_and_claim("later", 3);
   ASSERT_EQ(jobs.size(), 3u);
   // Deferred and due at once: the very next claim must hand the row out again, which it can
   // only do if the outcome was committed before the claim ran.
@@ -148,9 +153,7 @@ TEST(SqliteStoreDeliveries, a_claim_after_finish_later_sees_the_outcome_and_clos
 
 TEST(SqliteStoreDeliveries, outcomes_queued_before_a_message_are_committed_no_later_than_it) {
   Opened s;
-  ASSERT_NE(s.db, nullptr);
-  ASSERT_EQ(s.db->enqueue_inbound_wait(make_message("first", 3)), Status::ok);
-  auto jobs = s.db->claim_deliveries(3, kNow);
+  auto jobs = s.store_and_claim("first", 3);
   ASSERT_EQ(jobs.size(), 3u);
   for (const auto& job : jobs) s.db->finish_delivery_later(job.delivery.id, DeliveryOutcome::delivered, 0, "");
   // Taken with the next message's group: in its transaction, or just before it.
