@@ -304,10 +304,6 @@ void write_message(Out& out, std::string_view raw, const mime::Message& message,
 
 }  // namespace
 
-json render_bridge_v1(const InboundView& message, const RenderOptions& options) {
-  return json::parse(render_bridge_v1_text(message, options));
-}
-
 std::string render_bridge_v1_text(const InboundView& message, const RenderOptions& options) {
   mime::Message parsed = mime::parse(message.data);
   // Attachments in base64 as in the message, plus headers and names; raw is 4/3 of the bytes.

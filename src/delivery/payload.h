@@ -7,8 +7,6 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
 namespace delivery {
 
 struct InboundView {
@@ -24,9 +22,8 @@ struct RenderOptions {
   uint64_t max_attachment_bytes = 10u << 20;  // larger: "content" omitted, "omitted": true
 };
 
-// The whole document: {"type":"message.received","version":"bridge.v1","id",...}.
-nlohmann::json render_bridge_v1(const InboundView& message, const RenderOptions& options);
-// The same, serialised compactly (what is POSTed and signed).
+// The whole document, {"type":"message.received","version":"bridge.v1","id",...}, serialised
+// compactly (what is POSTed and signed).
 std::string render_bridge_v1_text(const InboundView& message, const RenderOptions& options);
 
 }  // namespace delivery
