@@ -33,10 +33,11 @@ bool Writer::open(Connection db, std::string& error) {
   // afterwards, only for the rows claimed (never copied into a sorter).
   prepare(statements_.select_due,
           "SELECT id, message_id, endpoint, rcpt_to, attempts, next_attempt_at"
-          " FROM inbound_deliveries WHERE state = 'queued'"
+          " FROM inbound_deliveries WHERE state IN ('queued', 'deferred') AND state = 'queued'"
           " UNION ALL"
           " SELECT id, message_id, endpoint, rcpt_to, attempts, next_attempt_at"
-          " FROM inbound_deliveries WHERE state = 'deferred' AND next_attempt_at <= ?1"
+          " FROM inbound_deliveries WHERE state IN ('queued', 'deferred') AND state = 'deferred'"
+          " AND next_attempt_at <= ?1"
           " ORDER BY 6, 1 LIMIT ?2");
   prepare(statements_.select_message,
           "SELECT received_at, envelope, data FROM inbound_messages WHERE id = ?1");
