@@ -34,6 +34,13 @@ using sqlite::Connection;
 // Small batches, each its own transaction, so that inbound commits are not held up long.
 constexpr size_t kPruneBatch = 256;
 
+// Outcomes nobody waits for (finish_delivery_later) wait this long, or until this many wait, for
+// a group commit to ride instead of committing on their own. While mail arrives they always
+// ride: no commit (fsync, table page rewrite) of their own. A crash loses at most these, and
+// the rows are delivered once more (at least once).
+constexpr auto kOutcomeLinger = std::chrono::milliseconds(50);
+constexpr size_t kMaxLingering = 1024;
+
 // What open_sqlite opened; the outbound parts work on the writer's and the reader's connections.
 struct Parts {
   std::unique_ptr<sqlite::Writer> writer = std::make_unique<sqlite::Writer>();
@@ -246,13 +253,25 @@ class SqliteStore final : public Store {
     return result.get();  // `work` outlives the task: this frame waits for it
   }
 
-  // Blocks until messages or tasks wait (or close); empty work means closed and drained.
+  // Blocks until messages, tasks or awaited outcomes wait, or outcomes have lingered for
+  // kOutcomeLinger (or close); empty work means closed and drained.
   Work take_work() {
     std::unique_lock lock(mutex_);
-    wake_.wait(lock, [this] {
-      return closing_ || !queue_.empty() || !tasks_.empty() || !finishes_.empty() ||
-             !outbound_finishes_.empty();
-    });
+    auto ready = [this] {
+      return closing_ || !queue_.empty() || !tasks_.empty() || !outbound_finishes_.empty() ||
+             finish_awaited_ || finishes_.size() >= kMaxLingering;
+    };
+    while (!ready()) {
+      if (finishes_.empty()) {
+        writer_asleep_ = true;
+        wake_.wait(lock);
+        writer_asleep_ = false;
+      } else if (wake_.wait_until(lock, lingering_since_ + kOutcomeLinger) ==
+                 std::cv_status::timeout) {
+        break;
+      }
+    }
+    finish_awaited_ = false;
     if (options_.commit_delay.count() > 0 && !closing_ && tasks_.empty() && !queue_.empty() &&
         queue_.size() < options_.max_batch) {
       // Give other sessions a moment to join this transaction's fsync.
@@ -300,8 +319,12 @@ class SqliteStore final : public Store {
   bool queue_finish(sqlite::Writer::Finish finish, std::shared_ptr<std::promise<void>> committed) {
     std::lock_guard lock(mutex_);
     if (closing_) return false;
+    if (finishes_.empty()) lingering_since_ = std::chrono::steady_clock::now();
+    bool awaited = committed != nullptr;
     finishes_.push_back({std::move(finish), std::move(committed)});
-    wake_.notify_one();
+    finish_awaited_ = finish_awaited_ || awaited;
+    // A busy writer finds the outcome when it next takes work; only a sleeping one is woken.
+    if (awaited || writer_asleep_ || finishes_.size() >= kMaxLingering) wake_.notify_one();
     return true;
   }
 
@@ -472,13 +495,16 @@ class SqliteStore final : public Store {
   std::atomic<bool> writable_{true};
   std::chrono::steady_clock::time_point started_;  // writer thread only
 
-  std::mutex mutex_;  // guards queue_, tasks_, both finish queues and closing_
+  std::mutex mutex_;  // guards queue_, tasks_, both finish queues, closing_ and the fields below
   std::condition_variable wake_;
   std::deque<Pending> queue_;
   std::deque<Task> tasks_;
   std::deque<PendingFinish> finishes_;
   std::deque<PendingOutboundFinish> outbound_finishes_;
   bool closing_ = false;
+  bool finish_awaited_ = false;  // a finish_delivery caller waits for its commit
+  bool writer_asleep_ = false;   // the writer waits with nothing queued (no deadline)
+  std::chrono::steady_clock::time_point lingering_since_;  // the oldest queued outcome's time
 
   // Held by the writer from a consumer's reserve() to its take(), and by set_delivery_consumer.
   std::mutex consumer_mutex_;

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -149,6 +150,19 @@ TEST(SqliteStoreDeliveries, a_claim_after_finish_later_sees_the_outcome_and_clos
   s.db->close();
   EXPECT_EQ(s.state_of(jobs[1].delivery.id), "delivered");
   EXPECT_EQ(s.state_of(jobs[2].delivery.id), "dead");
+}
+
+TEST(SqliteStoreDeliveries, an_outcome_nobody_waits_for_is_committed_on_its_own_when_no_mail_comes) {
+  Opened s;
+  auto jobs = s.store_and_claim("alone", 1);
+  ASSERT_EQ(jobs.size(), 1u);
+  // It waits a moment for a group commit to ride; with none coming, it is committed alone (the
+  // store stays open: close would commit it too).
+  s.db->finish_delivery_later(jobs[0].delivery.id, DeliveryOutcome::delivered, 0, "");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (s.state_of(jobs[0].delivery.id) != "delivered" && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_EQ(s.state_of(jobs[0].delivery.id), "delivered");
 }
 
 TEST(SqliteStoreDeliveries, outcomes_queued_before_a_message_are_committed_no_later_than_it) {
