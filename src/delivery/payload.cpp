@@ -8,12 +8,11 @@
 
 #include <openssl/evp.h>
 // Not RAPIDJSON_SSE2/SSE42: in 1.1.0 their fast string scan lets 0x1A-0x1F through unescaped.
-#include <rapidjson/stringbuffer.h>
+#include <rapidjson/document.h>
 #include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <chrono>
-#include <nlohmann/json.hpp>
 
 #include "common/base64.h"
 #include "common/time.h"
@@ -21,8 +20,6 @@
 
 namespace delivery {
 namespace {
-
-using nlohmann::json;
 
 std::string sha256_hex(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -58,7 +55,7 @@ class Out {
  public:
   // `capacity`: about the size of the text, so that the buffer is not grown and copied again and
   // again.
-  explicit Out(size_t capacity) : buffer_(nullptr, capacity), writer_(buffer_) {}
+  explicit Out(size_t capacity) : writer_(stream_) { stream_.text.reserve(capacity); }
 
   void begin_object() { writer_.StartObject(); }
   void end_object() { writer_.EndObject(); }
@@ -83,25 +80,40 @@ class Out {
     for (const std::string& value : values) string(value);
     end_array();
   }
-  // A JSON text made elsewhere (nlohmann's dump), as this value.
-  void json_text(std::string_view text) { writer_.RawValue(text.data(), text.size(), rapidjson::kObjectType); }
+  // A value of a document parsed with UTF-8 validation: its strings need no check of ours.
+  void value(const rapidjson::Value& value) { value.Accept(writer_); }
+  void member(const rapidjson::Value& name, const rapidjson::Value& value) {
+    writer_.Key(name.GetString(), name.GetStringLength());
+    value.Accept(writer_);
+  }
   // The base64 of `bytes` (RFC 4648 4) as a string value, encoded straight into the output:
   // base64 never needs escaping (RFC 8259 7), and the writer's byte-by-byte copy of a 1 MB
   // attachment would cost more than the encoding. RawValue writes the separator and the opening
   // quote, so the writer's bookkeeping stays right.
   void base64(std::string_view bytes) {
     writer_.RawValue("\"", 1, rapidjson::kStringType);
-    char* out = buffer_.Push(common::base64_encoded_size(bytes.size()) + 1);
-    *common::base64_encode_to(bytes, out) = '"';
+    std::string& text = stream_.text;
+    size_t at = text.size();
+    text.resize(at + common::base64_encoded_size(bytes.size()) + 1);
+    *common::base64_encode_to(bytes, text.data() + at) = '"';
   }
 
-  std::string text() const { return std::string(buffer_.GetString(), buffer_.GetSize()); }
+  // The document, once written; Out is done with it.
+  std::string take_text() { return std::move(stream_.text); }
 
  private:
   static rapidjson::SizeType size(std::string_view text) { return static_cast<rapidjson::SizeType>(text.size()); }
 
-  rapidjson::StringBuffer buffer_;
-  rapidjson::Writer<rapidjson::StringBuffer> writer_;
+  // A RapidJSON output stream straight into the std::string the POST sends (no copy at the end).
+  struct Stream {
+    using Ch = char;
+    void Put(char c) { text.push_back(c); }
+    void Flush() {}
+    std::string text;
+  };
+
+  Stream stream_;
+  rapidjson::Writer<Stream> writer_;
 };
 
 void write_address(Out& out, const mime::Address& address) {
@@ -134,33 +146,80 @@ void write_headers(Out& out, const std::vector<mime::Header>& headers) {
 
 // The stored envelope with rcpt_to replaced by this endpoint's recipients; RFC 3461 per-recipient
 // parameters are kept only for those recipients (other routes' recipients, Bcc ones included,
-// must not leak). Fields the stored JSON lacks get neutral values so the document stays valid.
-// Small and of open shape (tls, auth), so it stays an nlohmann object, dumped into the document.
-std::string envelope_text(std::string_view stored, const std::vector<std::string>& rcpt_to, size_t size) {
-  json envelope = {{"mail_from", ""},
-                   {"rcpt_to", json::array()},
-                   {"params", {{"size", size}, {"body", "7BIT"}, {"smtputf8", false}}},
-                   {"helo", ""},
-                   {"client", {{"ip", ""}, {"port", 0}}},
-                   {"tls", nullptr},
-                   {"auth", nullptr}};
-  json parsed = json::parse(stored, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_object())
-    for (auto& [key, value] : parsed.items())
-      if (envelope.contains(key)) envelope[key] = value;
-  envelope["rcpt_to"] = rcpt_to;
-  json& params = envelope["params"];
-  if (params.is_object() && params.contains("rcpt") && params["rcpt"].is_object()) {
-    json kept = json::object();
-    for (const std::string& address : rcpt_to)
-      if (params["rcpt"].contains(address)) kept[address] = params["rcpt"][address];
-    if (kept.empty()) {
-      params.erase("rcpt");
+// must not leak). Fields the stored JSON lacks, or all of them when it cannot be read, get
+// neutral values so the document stays valid. The stored JSON is parsed with UTF-8 validation,
+// so its strings can be written as they are; its keys come sorted (nlohmann wrote them).
+void write_envelope(Out& out, std::string_view stored, const std::vector<std::string>& rcpt_to,
+                    size_t size) {
+  char pool[4096];  // a typical envelope's values fit here, so parsing allocates nothing
+  rapidjson::MemoryPoolAllocator<> allocator(pool, sizeof pool);
+  rapidjson::Document doc(&allocator);
+  doc.Parse<rapidjson::kParseValidateEncodingFlag>(stored.data(), stored.size());
+  auto field = [&doc](const char* name) -> const rapidjson::Value* {
+    if (!doc.IsObject()) return nullptr;
+    auto member = doc.FindMember(name);
+    return member == doc.MemberEnd() ? nullptr : &member->value;
+  };
+  auto value_or = [&out, &field](const char* name, auto otherwise) {
+    out.key(name);
+    if (const rapidjson::Value* value = field(name)) {
+      out.value(*value);
     } else {
-      params["rcpt"] = kept;
+      otherwise();
     }
+  };
+  out.begin_object();
+  value_or("auth", [&] { out.null(); });
+  value_or("client", [&] {
+    out.begin_object();
+    out.key("ip");
+    out.string("");
+    out.key("port");
+    out.number(0);
+    out.end_object();
+  });
+  value_or("helo", [&] { out.string(""); });
+  value_or("mail_from", [&] { out.string(""); });
+  out.key("params");
+  const rapidjson::Value* params = field("params");
+  if (params == nullptr) {
+    out.begin_object();
+    out.key("body");
+    out.string("7BIT");
+    out.key("size");
+    out.number(size);
+    out.key("smtputf8");
+    out.boolean(false);
+    out.end_object();
+  } else if (!params->IsObject()) {
+    out.value(*params);
+  } else {
+    out.begin_object();
+    for (const auto& param : params->GetObject()) {
+      if (!param.value.IsObject() ||
+          std::string_view(param.name.GetString(), param.name.GetStringLength()) != "rcpt") {
+        out.member(param.name, param.value);
+        continue;
+      }
+      bool any = false;
+      for (const auto& rcpt : param.value.GetObject()) {
+        std::string_view address(rcpt.name.GetString(), rcpt.name.GetStringLength());
+        if (std::find(rcpt_to.begin(), rcpt_to.end(), address) == rcpt_to.end()) continue;
+        if (!any) {
+          out.key("rcpt");
+          out.begin_object();
+          any = true;
+        }
+        out.member(rcpt.name, rcpt.value);
+      }
+      if (any) out.end_object();
+    }
+    out.end_object();
   }
-  return envelope.dump(-1, ' ', false, json::error_handler_t::replace);
+  out.key("rcpt_to");
+  out.strings(rcpt_to);
+  value_or("tls", [&] { out.null(); });
+  out.end_object();
 }
 
 // IMAP numbering (RFC 3501 6.4.5) gives the root no number; as the single body part of a
@@ -312,7 +371,7 @@ std::string render_bridge_v1_text(const InboundView& message, const RenderOption
   auto received = common::Clock::time_point(std::chrono::milliseconds(message.received_at_ms));
   out.begin_object();
   out.key("envelope");
-  out.json_text(envelope_text(message.envelope_json, options.rcpt_to, message.data.size()));
+  write_envelope(out, message.envelope_json, options.rcpt_to, message.data.size());
   out.key("id");
   out.string(message.id);
   out.key("message");
@@ -326,7 +385,7 @@ std::string render_bridge_v1_text(const InboundView& message, const RenderOption
   out.key("version");
   out.string("bridge.v1");
   out.end_object();
-  return out.text();
+  return out.take_text();
 }
 
 }  // namespace delivery

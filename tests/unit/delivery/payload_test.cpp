@@ -391,6 +391,13 @@ TEST(PayloadText, invalid_utf8_from_outside_the_parser_is_replaced_not_passed_on
   EXPECT_EQ(doc["id"], "id-\xef\xbf\xbd-\xef\xbf\xbd");
   EXPECT_EQ(doc["message"]["subject"], "hi");
   EXPECT_EQ(doc["message"]["text"], "body\r\n");
+  // An envelope that is not valid UTF-8 is not read: every field gets its neutral value.
+  std::string envelope = R"({"mail_from":"a@b.example","helo":"bad-\xff","rcpt_to":[]})";
+  InboundView bad{kId, kReceivedMs, envelope, data};
+  doc = json::parse(render_bridge_v1_text(bad, {{"bob@bridge.example"}, false, 10u << 20}));
+  EXPECT_EQ(doc["envelope"]["helo"], "");
+  EXPECT_EQ(doc["envelope"]["mail_from"], "");
+  EXPECT_EQ(doc["envelope"]["rcpt_to"], json::array({"bob@bridge.example"}));
 }
 
 TEST(PayloadText, attachments_decode_whatever_the_line_layout) {
