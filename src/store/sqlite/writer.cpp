@@ -30,7 +30,9 @@ bool Writer::open(Connection db, std::string& error) {
   // Due = queued, or deferred and its time has come; oldest due first (ARCHITECTURE.md states).
   // Both ranges come ordered from the index (state, next_attempt_at, id) and SQLite merges them,
   // so a claim reads `limit` rows however long the backlog is; the message bytes are read by id
-  // afterwards, only for the rows claimed (never copied into a sorter).
+  // afterwards, only for the rows claimed (never copied into a sorter). The index is partial
+  // (schema 4: waiting rows only), and SQLite uses a partial index only for a query whose WHERE
+  // repeats the index's own term: hence "state IN (...) AND state = ...".
   prepare(statements_.select_due,
           "SELECT id, message_id, endpoint, rcpt_to, attempts, next_attempt_at"
           " FROM inbound_deliveries WHERE state IN ('queued', 'deferred') AND state = 'queued'"
