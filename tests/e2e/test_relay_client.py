@@ -245,6 +245,38 @@ class RelayClientTest(unittest.TestCase):
         self.assertEqual(result["recipients"][0]["code"], 553)
         self.assertNotIn("MAIL", up.verbs())
 
+    def test_8bit_message_says_body_8bitmime_when_offered(self):
+        up = self.upstream(tls="none")
+        message = MESSAGE.replace(b"Hello.", "Grüße.".encode())
+        self.assertSent(self.send(up, tls="none", message=message))
+        msg = up.wait_messages(1)[0]
+        self.assertIn("BODY=8BITMIME", msg.mail_options)
+        self.assertEqual(msg.data, message)
+        # A 7-bit message does not claim 8BITMIME.
+        self.assertSent(self.send(up, tls="none"))
+        self.assertNotIn("BODY=8BITMIME", up.wait_messages(2)[1].mail_options)
+
+    def test_8bit_message_without_8bitmime_offered_is_refused_locally(self):
+        up = self.upstream(tls="none", eightbitmime=False)
+        message = MESSAGE.replace(b"Hello.", "Grüße.".encode())
+        result = self.send(up, tls="none", message=message)
+        self.assertEqual(result["recipients"][0]["code"], 554)
+        self.assertEqual(result["recipients"][0]["enhanced"], "5.6.3")
+        self.assertNotIn("MAIL", up.verbs())
+
+    def test_helo_when_ehlo_is_refused_and_no_extension_is_used(self):
+        up = self.upstream(tls="none", ehlo=False)
+        self.assertSent(self.send(up, tls="none"))
+        msg = up.wait_messages(1)[0]
+        self.assertEqual(msg.data, MESSAGE)
+        self.assertEqual(msg.helo, "bridge.test")
+        self.assertEqual(msg.mail_options, [])  # no SIZE= or BODY= after HELO
+        verbs = up.verbs()
+        self.assertEqual(verbs[:2], ["EHLO", "HELO"])
+        # Without EHLO nothing 8-bit can be sent (RFC 6152 needs the extension).
+        result = self.send(up, tls="none", message=MESSAGE.replace(b"Hello.", "Grüße.".encode()))
+        self.assertEqual(result["recipients"][0]["code"], 554)
+
     def test_session_is_reused_with_rset_between_messages(self):
         up = self.upstream(tls="starttls")
         result = self.send(up, extra=["--repeat", "3"])

@@ -159,6 +159,9 @@ class _Handler:
         self.up = upstream
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        if not self.up.ehlo:  # an old server: the client must fall back to HELO
+            server.session.extended_smtp = False
+            return ["502 5.5.1 Command not recognized"]
         session.host_name = hostname
         out = []
         for line in responses:
@@ -166,6 +169,8 @@ class _Handler:
             if text.startswith("SIZE") and self.up.size == 0:
                 continue
             if text.startswith("SMTPUTF8") and not self.up.smtputf8:
+                continue
+            if text.startswith("8BITMIME") and not self.up.eightbitmime:
                 continue
             if text.startswith("AUTH") and not self.up.auth:
                 continue
@@ -248,12 +253,13 @@ class _Handler:
 class Upstream:
     def __init__(self, tls="starttls", require_tls=True, auth=None, mechanisms=None, script=None,
                  port=0, pipelining=True, size=None, smtputf8=True, hostname="upstream.test",
-                 cert=None):
+                 cert=None, ehlo=True, eightbitmime=True):
         assert tls in ("starttls", "implicit", "none"), tls
         self.tls, self.require_tls, self.auth = tls, require_tls, auth
         self.mechanisms = [m.upper() for m in (mechanisms or ALL_MECHANISMS)]
         self.requested_port, self.pipelining, self.size = port, pipelining, size
         self.smtputf8, self.hostname = smtputf8, hostname
+        self.ehlo, self.eightbitmime = ehlo, eightbitmime
         self.cert = cert or shared_certificate()
         self.ca_file = self.cert[0]
         self.port = None
