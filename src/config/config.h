@@ -57,6 +57,10 @@ struct Smtp {
   SmtpLimits limits;
   BareLf bare_lf = BareLf::reject;
   Duration greet_delay = 0ms;  // > 0: early talkers get 421
+  // After SIGTERM: how long transactions in progress may take to finish before their
+  // connections are closed (unacknowledged, so the clients retry). Below Kubernetes' default
+  // terminationGracePeriodSeconds (30 s) with the 5 s force-close after it.
+  Duration drain_timeout = 20s;
   unsigned io_threads = 0;     // 0 = one per core
 };
 

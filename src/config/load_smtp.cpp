@@ -93,7 +93,7 @@ void load_smtp(Reader& reader, const YAML::Node& node, Smtp& smtp) {
   const std::string key = "smtp";
   if (!reader.expect_map(node, key,
                          {"listen", "tls_listen", "hostname", "tls", "require_tls", "auth",
-                          "limits", "bare_lf", "greet_delay", "io_threads"}))
+                          "limits", "bare_lf", "greet_delay", "drain_timeout", "io_threads"}))
     return;
   reader.read_address_list(node, key, "listen", smtp.listen);
   reader.read_address_list(node, key, "tls_listen", smtp.tls_listen);
@@ -109,6 +109,7 @@ void load_smtp(Reader& reader, const YAML::Node& node, Smtp& smtp) {
   reader.read_choice(node, key, "bare_lf", {"reject", "accept"}, bare_lf);
   smtp.bare_lf = bare_lf == "accept" ? BareLf::accept : BareLf::reject;
   reader.read_duration(node, key, "greet_delay", smtp.greet_delay);
+  reader.read_duration(node, key, "drain_timeout", smtp.drain_timeout);
   reader.read_unsigned(node, key, "io_threads", smtp.io_threads, 0, 1024);
 
   if (!smtp.tls_listen.empty() && !smtp.tls.enabled())

@@ -31,9 +31,7 @@ namespace smtp {
 
 namespace {
 constexpr auto use_nothrow = asio::experimental::as_tuple(asio::use_awaitable);
-// In-progress transactions. A constant for now: smtp.limits.shutdown_timeout would belong to
-// config/; keep it below Kubernetes' default terminationGracePeriodSeconds (30 s).
-constexpr auto kDrainTimeout = std::chrono::seconds(20);
+// After smtp.drain_timeout, sessions still in a transaction are closed; this long for them to go.
 constexpr auto kForceCloseTimeout = std::chrono::seconds(5);  // after closing their sockets
 constexpr auto kAcceptBackoffMin = std::chrono::milliseconds(10);
 constexpr auto kAcceptBackoffMax = std::chrono::seconds(1);
@@ -67,7 +65,7 @@ struct Server::Impl {
   void admit(asio::ip::tcp::socket socket, bool tls);
   asio::awaitable<void> run_session(std::shared_ptr<Session> session, uint64_t id, std::string ip);
   void for_each_session(void (Session::*action)());
-  bool wait_idle(std::chrono::seconds timeout);
+  bool wait_idle(std::chrono::milliseconds timeout);
   void close_listeners();
   void watch_certificate();
   void stop_watching_certificate();
@@ -257,7 +255,7 @@ void Server::Impl::for_each_session(void (Session::*action)()) {
   }
 }
 
-bool Server::Impl::wait_idle(std::chrono::seconds timeout) {
+bool Server::Impl::wait_idle(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex);
   return idle.wait_for(lock, timeout, [this] { return total == 0; });
 }
@@ -385,7 +383,7 @@ void Server::stop() {
   impl.stop_watching_certificate();
   // Sessions outside a transaction answer 421 4.3.2 now; transactions in progress finish.
   impl.for_each_session(&Session::shutdown);
-  if (!impl.wait_idle(kDrainTimeout)) {
+  if (!impl.wait_idle(impl.config.smtp.drain_timeout)) {
     obs::warn("smtp sessions still open after the drain timeout; closing them");
     impl.for_each_session(&Session::force_close);
     impl.wait_idle(kForceCloseTimeout);

@@ -7,7 +7,7 @@ const retry = { initial: true, max_interval: true, max_age: true };
 export const known_config_keys = {
   smtp: {
     listen: true, tls_listen: true, hostname: true, require_tls: true, bare_lf: true,
-    greet_delay: true, io_threads: true,
+    greet_delay: true, drain_timeout: true, io_threads: true,
     tls: { cert_file: true, key_file: true },
     auth: { users: { "[]": { username: true, ...secret("password") } }, required: true, allow_plaintext: true },
     limits: {

@@ -152,6 +152,15 @@ function volume_sources(volume, rest) {
   return [];
 }
 
+// smtp.drain_timeout of the rendered config.yaml in seconds (the bridge's default: 20).
+function drain_seconds(objects) {
+  const map = by_kind(objects, "ConfigMap").find((m) => m.data?.["config.yaml"]);
+  const text = String((map && YAML.parse(map.data["config.yaml"])?.smtp?.drain_timeout) ?? "20s");
+  const match = /^([0-9]+)(ms|s|m|h|d)$/.exec(text);
+  const unit = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+  return match ? Number(match[1]) * unit[match[2]] : 20;
+}
+
 function check_pod(objects, where, expected) {
   const sets = by_kind(objects, "StatefulSet");
   if (!expect(sets.length === 1, where, `expected one StatefulSet, found ${sets.length}`)) return undefined;
@@ -165,7 +174,9 @@ function check_pod(objects, where, expected) {
   expect(selects(sts.spec.selector.matchLabels, labels), where, "selector does not match the pod labels");
   expect(objects.some((o) => o.kind === "Service" && o.metadata.name === sts.spec.serviceName),
          where, `serviceName ${sts.spec.serviceName} is not a rendered Service`);
-  expect(pod.terminationGracePeriodSeconds >= 25, where, "terminationGracePeriodSeconds below the 20 s + 5 s drain");
+  const drain = drain_seconds(objects);
+  expect(pod.terminationGracePeriodSeconds >= drain + 5, where,
+         `terminationGracePeriodSeconds below the ${drain} s + 5 s drain (config.smtp.drain_timeout)`);
   if (expected.grace !== undefined)
     expect(pod.terminationGracePeriodSeconds === expected.grace, where, `grace period is not ${expected.grace}`);
   check_security(pod, container, where);

@@ -121,6 +121,22 @@ class GracefulShutdown(BridgeTest):
         self.assertEqual(len(b.messages_from("late@example.com")), 0)
         self.assertIsNotNone(b.message(id1))
 
+    def test_transaction_that_outlasts_drain_timeout_is_cut_unacknowledged(self):
+        b = self.start_bridge(smtp={"drain_timeout": "1s"})
+        holder = self.raw(b, timeout=scaled(30))
+        holder.open_data(self, mail_from="slow@example.com")
+        holder.send(b"Subject: slow\r\n\r\nhalf a message\r\n")
+        started = time.monotonic()
+        self.sigterm(b)
+        # The 1 s drain (default 20 s), then its connection is closed: no reply, so the client
+        # keeps the message and retries; the bridge exits cleanly.
+        self.assertNotIn(b"250", holder.read_until_close(scaled(15)))
+        self.assertEqual(self.wait_exit(b, scaled(15)), 0, b.stderr()[-4000:])
+        self.assertLess(time.monotonic() - started, scaled(15))
+        self.assertGreaterEqual(time.monotonic() - started, 0.9)
+        b.stop()
+        self.assertEqual(b.messages_from("slow@example.com"), [])
+
     def test_idle_bridge_exits_0_promptly(self):
         b = self.start_bridge()
         started = time.monotonic()

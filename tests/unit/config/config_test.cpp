@@ -35,6 +35,7 @@ TEST(ConfigDefaults, EqualTheContract) {
   EXPECT_EQ(c.smtp.limits.max_buffered_bytes, 256u * 1024 * 1024);
   EXPECT_EQ(c.smtp.bare_lf, config::BareLf::reject);
   EXPECT_EQ(c.smtp.greet_delay, 0ms);
+  EXPECT_EQ(c.smtp.drain_timeout, 20s);
   ASSERT_EQ(c.routes.size(), 1u);
   EXPECT_EQ(c.routes[0].match, std::vector<std::string>{"*"});
   EXPECT_TRUE(c.routes[0].endpoints.empty());

@@ -79,6 +79,7 @@ TEST(LoadErrors, BadSizesAndDurations) {
   expect_error("smtp:\n  limits:\n    max_message_size: -5\n", "smtp.limits.max_message_size", 3);
   // A duration always carries its unit.
   expect_error("smtp:\n  greet_delay: 5\n", "smtp.greet_delay", 2);
+  expect_error("smtp:\n  drain_timeout: soon\n", "smtp.drain_timeout", 2);
   expect_error("delivery:\n  retry:\n    initial: soon\n", "delivery.retry.initial", 3);
   expect_error("delivery:\n  retry:\n    initial: 1h\n    max_interval: 1m\n",
                "delivery.retry.max_interval", 4);

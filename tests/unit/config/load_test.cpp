@@ -283,11 +283,12 @@ TEST(LoadUnits, SizesAcceptUnitsAndPlainIntegers) {
 
 TEST(LoadUnits, DurationsInEveryUnit) {
   config::Config c = load_ok(
-      "smtp:\n  greet_delay: 1500ms\n"
+      "smtp:\n  greet_delay: 1500ms\n  drain_timeout: 45s\n"
       "  limits: {command_timeout: 90s, data_timeout: 2m}\n"
       "delivery: {retry: {initial: 1s, max_interval: 2h, max_age: 3d}}\n"
       "store: {commit_delay: 5ms, retention: {delivered: 12h, dead: 30d}}\n");
   EXPECT_EQ(c.smtp.greet_delay, 1500ms);
+  EXPECT_EQ(c.smtp.drain_timeout, 45s);
   EXPECT_EQ(c.smtp.limits.command_timeout, 90s);
   EXPECT_EQ(c.smtp.limits.data_timeout, 2min);
   EXPECT_EQ(c.delivery.retry.initial, 1s);
