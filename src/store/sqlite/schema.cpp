@@ -10,7 +10,7 @@ namespace store::sqlite {
 namespace {
 
 // Other engineers' end-to-end tests read these tables and columns by name: keep them.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     R"sql(
 CREATE TABLE inbound_messages (
   id TEXT PRIMARY KEY,
@@ -79,6 +79,29 @@ CREATE INDEX inbound_deliveries_due ON inbound_deliveries(state, next_attempt_at
 DROP INDEX inbound_deliveries_due;
 CREATE INDEX inbound_deliveries_due ON inbound_deliveries(state, next_attempt_at, id)
   WHERE state IN ('queued', 'deferred');
+)sql",
+    // 5: deliveries keyed by their id alone (WITHOUT ROWID): no rowid b-tree beside the id's, so
+    // a group commit writes one page fewer and a finish finds its row in one search.
+    R"sql(
+CREATE TABLE inbound_deliveries_5 (
+  id TEXT PRIMARY KEY,
+  message_id TEXT NOT NULL REFERENCES inbound_messages(id) ON DELETE CASCADE,
+  endpoint TEXT NOT NULL,
+  rcpt_to TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO inbound_deliveries_5 SELECT id, message_id, endpoint, rcpt_to, state, attempts,
+  next_attempt_at, last_error, created_at, updated_at FROM inbound_deliveries;
+DROP TABLE inbound_deliveries;
+ALTER TABLE inbound_deliveries_5 RENAME TO inbound_deliveries;
+CREATE INDEX inbound_deliveries_due ON inbound_deliveries(state, next_attempt_at, id)
+  WHERE state IN ('queued', 'deferred');
+CREATE INDEX inbound_deliveries_message ON inbound_deliveries(message_id);
 )sql",
 };
 

@@ -161,12 +161,18 @@ TEST(SqliteStoreOutboundGroup, migrates_a_version_1_database_in_place) {
   std::string error;
   auto db = store::open_sqlite(options, error);
   ASSERT_NE(db, nullptr) << error;
-  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 4);
+  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 5);
   // Schema 4: the due index holds only the rows that wait (queued, deferred).
   EXPECT_EQ(sql_int(options.path,
                     "SELECT partial FROM pragma_index_list('inbound_deliveries')"
                     " WHERE name='inbound_deliveries_due'"),
             1);
+  // Schema 5: the deliveries' table was rebuilt WITHOUT ROWID (the old row is read below), and
+  // its indexes with it.
+  EXPECT_EQ(sql_int(options.path, "SELECT wr FROM pragma_table_list('inbound_deliveries')"), 1);
+  EXPECT_EQ(sql_int(options.path, "SELECT count(*) FROM pragma_index_list('inbound_deliveries')"
+                                  " WHERE origin = 'c'"),
+            2);
   auto old = db->find_inbound("old-1");  // the old data is intact and usable
   ASSERT_TRUE(old.has_value());
   EXPECT_EQ(old->data, std::string("\0\xff\r", 3));
@@ -184,7 +190,7 @@ TEST(SqliteStoreOutboundGroup, migrates_a_version_1_database_in_place) {
   db.reset();
   db = store::open_sqlite(options, error);  // opening again migrates nothing twice
   ASSERT_NE(db, nullptr) << error;
-  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 4);
+  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 5);
   EXPECT_TRUE(db->find_outbound(message.id).has_value());
 }
 

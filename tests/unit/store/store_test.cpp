@@ -101,7 +101,7 @@ TEST(SqliteStore, round_trips_message_bytes_and_envelope_exactly) {
                         sent.id + "'"),
             2);
   EXPECT_EQ(sql_text(path, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(sql_int(path, "PRAGMA user_version"), 4);  // schema 4: the due index holds waiting rows only
+  EXPECT_EQ(sql_int(path, "PRAGMA user_version"), 5);  // schema 5: deliveries WITHOUT ROWID
 }
 
 TEST(SqliteStore, stores_empty_message_data_as_empty_blob) {
