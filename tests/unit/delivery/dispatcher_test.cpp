@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "common/ids.h"
@@ -68,7 +69,8 @@ class DispatcherTest : public testing::Test {
   }
 
   // Stores a message with one delivery per URL; returns its id.
-  std::string send(const std::vector<std::string>& urls, int64_t received_at_ms = now_ms()) {
+  std::string send(const std::vector<std::string>& urls, int64_t received_at_ms = now_ms(),
+                   std::string data = "From: alice@sender.example\r\nSubject: hello\r\n\r\nbody text\r\n") {
     store::InboundMessage message;
     message.id = common::uuid_v7();
     message.received_at_ms = received_at_ms;
@@ -78,7 +80,7 @@ class DispatcherTest : public testing::Test {
         R"({"mail_from":"alice@sender.example","rcpt_to":["bob@bridge.example","carol@bridge.example"],)"
         R"("params":{"size":60,"body":null,"smtputf8":false},"helo":"client.example",)"
         R"("client":{"ip":"127.0.0.1","port":40000},"tls":null,"auth":null})";
-    message.data = "From: alice@sender.example\r\nSubject: hello\r\n\r\nbody text\r\n";
+    message.data = std::move(data);
     for (const auto& url : urls) message.deliveries.push_back({url, {"bob@bridge.example"}});
     EXPECT_EQ(store_->enqueue_inbound_wait(message), store::Status::ok);
     return message.id;
@@ -315,6 +317,29 @@ TEST_F(DispatcherTest, rows_waiting_in_the_store_are_delivered_before_newer_ones
   for (const Received& got : receiver.requests())
     order.push_back(nlohmann::json::parse(got.body)["id"].get<std::string>());
   EXPECT_EQ(order, expected);
+}
+
+TEST_F(DispatcherTest, large_messages_beyond_the_render_slots_are_all_delivered) {
+  // Large messages are rendered one per core at a time; every slot must come back, or the
+  // deliveries after the first few would wait forever.
+  Receiver receiver(
+      [](size_t, const Received&, httplib::Response& response) { response.status = 204; });
+  ASSERT_TRUE(receiver.start());
+  std::string url = add_endpoint(receiver.port());
+  cfg_.delivery.workers = 8;
+  start();
+  const std::string text(300 * 1024, 'x');  // over the 256 KiB of a large message
+  std::set<std::string> sent;
+  for (int i = 0; i < 12; ++i)
+    sent.insert(send({url}, now_ms(), "Subject: large " + std::to_string(i) + "\r\n\r\n" + text));
+  ASSERT_TRUE(wait_until([&] { return receiver.count() == sent.size(); }, 30s));
+  std::set<std::string> got;
+  for (const Received& request : receiver.requests()) {
+    auto document = nlohmann::json::parse(request.body);
+    got.insert(document["id"].get<std::string>());
+    EXPECT_EQ(document["message"]["text"].get<std::string>().size(), text.size());
+  }
+  EXPECT_EQ(got, sent);
 }
 
 TEST_F(DispatcherTest, stop_leaves_unfinished_rows_for_the_next_start) {
