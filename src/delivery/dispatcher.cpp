@@ -65,8 +65,8 @@ bool reserved_header(std::string name) {
 
 // Messages from this size on are rendered at most one per core at a time. A render is bound by
 // the CPU, so more at once only multiply its buffers (the message, its decoded attachments and
-// the document: ~3x the message) in workers that wait for a core: 16 workers rendering 1.4 MB
-// messages held ~50 MB that way.
+// the document: ~3x the message) in workers that wait for a core. Measured with 1.4 MB messages
+// and 16 workers: peak RSS 97-128 MiB without the limit, 90-109 MiB with it.
 constexpr size_t kLargeMessage = 256 * 1024;
 
 // Holds one of `slots` (when not null) for its lifetime.

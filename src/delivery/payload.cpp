@@ -151,7 +151,7 @@ void write_headers(Out& out, const std::vector<mime::Header>& headers) {
 // so its strings can be written as they are; its keys come sorted (nlohmann wrote them).
 void write_envelope(Out& out, std::string_view stored, const std::vector<std::string>& rcpt_to,
                     size_t size) {
-  char pool[4096];  // a typical envelope's values fit here, so parsing allocates nothing
+  char pool[4096];  // a typical envelope's values fit here (the parser's stack is still allocated)
   rapidjson::MemoryPoolAllocator<> allocator(pool, sizeof pool);
   rapidjson::Document doc(&allocator);
   doc.Parse<rapidjson::kParseValidateEncodingFlag>(stored.data(), stored.size());
