@@ -18,6 +18,7 @@ struct Metrics {
   obs::Family<obs::Counter>& sessions;              // {outcome}, see session_ended()
   obs::Histogram& session_seconds;
   obs::Counter& messages_accepted;
+  obs::Histogram& message_size;  // accepted messages as stored (with the Received header)
   obs::Family<obs::Counter>& messages_rejected;  // {reason="too_big"|"line_too_long"|"bare_lf"|...}
   obs::Family<obs::Counter>& recipients_rejected;  // {reason="unknown"|"too_many"|"syntax"|...}
   obs::Counter& received_bytes;

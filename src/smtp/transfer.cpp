@@ -238,6 +238,7 @@ asio::awaitable<void> Session::deliver(std::string message) {
   reset_transaction();  // gives the buffered bytes back to the budget after the commit
   if (status == store::Status::ok) {
     ctx_.metrics.messages_accepted.inc();
+    ctx_.metrics.message_size.observe(static_cast<double>(size));
     obs::info("message accepted", {{"id", envelope.id},
                                    {"from", envelope.mail.address},
                                    {"rcpt_count", envelope.rcpts.size()},

@@ -157,6 +157,7 @@ class TrafficMetrics(BridgeTest):
     """A fresh bridge per test, so that every counter's exact value is known."""
 
     ACCEPTED = 3
+    BARE_LF_MESSAGE = b"Subject: bare lf\r\n\r\nbare\nline feed\r\n"
 
     def send_traffic(self, b):
         """Returns the message bytes sent in DATA (after unstuffing, without the terminator)."""
@@ -176,7 +177,7 @@ class TrafficMetrics(BridgeTest):
         self.assertReply(c.cmd("RCPT TO:<nobody@unrouted.example>"), 550, "5.1.1")
         self.assertReply(c.cmd("RCPT TO:<b@example.com>"), 250, "2.1.5")
         self.assertReply(c.cmd("DATA"), 354)
-        bad = b"Subject: bare lf\r\n\r\nbare\nline feed\r\n"
+        bad = self.BARE_LF_MESSAGE
         c.send(bad + b".\r\n")
         self.assertReply(c.reply(), 550, "5.6.0")
         sent += len(bad)
@@ -219,6 +220,16 @@ class TrafficMetrics(BridgeTest):
                          {frozenset({("reason", "unknown")}): 1})
         self.assertEqual(m.with_name("smtp_bridge_smtp_tls_handshakes_total"),
                          {frozenset({("result", "success")}): 1})
+        # Accepted messages as stored: the bytes sent plus the Received header (~300 bytes).
+        accepted_bytes = sent - len(self.BARE_LF_MESSAGE)
+        self.assertEqual(m.value("smtp_bridge_smtp_message_size_bytes_count"), self.ACCEPTED)
+        self.assertEqual(m.value("smtp_bridge_smtp_message_size_bytes_bucket", le="+Inf"),
+                         self.ACCEPTED)
+        self.assertEqual(m.value("smtp_bridge_smtp_message_size_bytes_bucket", le="1024"),
+                         self.ACCEPTED)  # ~500 bytes each
+        size_sum = m.value("smtp_bridge_smtp_message_size_bytes_sum")
+        self.assertGreater(size_sum, accepted_bytes + 100 * self.ACCEPTED)
+        self.assertLess(size_sum, accepted_bytes + 1000 * self.ACCEPTED)
         received = m.value("smtp_bridge_smtp_received_bytes_total")
         self.assertGreaterEqual(received, sent)
         self.assertLessEqual(received, sent + 16 * (self.ACCEPTED + 1), "bytes counted twice?")

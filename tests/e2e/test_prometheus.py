@@ -44,6 +44,7 @@ FAMILIES = {
     "smtp_bridge_smtp_sessions_total": "counter",
     "smtp_bridge_smtp_session_seconds": "histogram",
     "smtp_bridge_smtp_messages_accepted_total": "counter",
+    "smtp_bridge_smtp_message_size_bytes": "histogram",
     "smtp_bridge_smtp_messages_rejected_total": "counter",
     "smtp_bridge_smtp_recipients_rejected_total": "counter",
     "smtp_bridge_smtp_received_bytes_total": "counter",
