@@ -549,8 +549,13 @@ class BridgeTest(unittest.TestCase):
         self.assertTrue(bridge.alive(), "smtp-bridge is no longer running")
         with Raw(bridge.port(listener), implicit_tls=(listener == "smtps")) as c:
             self.assertReply(c.greeting, 220)
-            c.open_data(self, mail_from="after@example.com")
-            body = b"Subject: still serving\r\n\r\nok\r\n"
-            msg_id = self.assertQueued(c.cmd(body + b"."))
-            self.assertStored(bridge, msg_id, body, mail_from="after@example.com")
-            self.assertReply(c.cmd("QUIT"), 221)
+            self.assertDelivers(c, bridge)
+
+    def assertDelivers(self, c, bridge=None):
+        """A message sent on the open, greeted connection c is stored; the session ends with QUIT."""
+        bridge = bridge or self.bridge
+        c.open_data(self, mail_from="after@example.com")
+        body = b"Subject: still serving\r\n\r\nok\r\n"
+        msg_id = self.assertQueued(c.cmd(body + b"."))
+        self.assertStored(bridge, msg_id, body, mail_from="after@example.com")
+        self.assertReply(c.cmd("QUIT"), 221)
