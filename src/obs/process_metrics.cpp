@@ -1,10 +1,13 @@
-// process_* metrics from /proc/self (proc(5)): stat for CPU time and memory, fd/ for open
-// descriptors, getrlimit for the descriptor limit, /proc/stat's btime for the start time.
-// A file that cannot be read leaves the previous values (a scrape never fails for it).
+// process_* metrics from /proc/self (proc(5)): stat for memory, fd/ for open descriptors,
+// CLOCK_PROCESS_CPUTIME_ID for CPU time (stat counts it in 10 ms ticks, so a process that has
+// used less reads 0; the clock has nanoseconds), getrlimit for the descriptor limit, /proc/stat's
+// btime for the start time. A file that cannot be read leaves the previous values (a scrape never
+// fails for it).
 #include "obs/process_metrics.h"
 
 #include <dirent.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -22,15 +25,14 @@ namespace obs {
 namespace {
 
 struct ProcStat {
-  double cpu_seconds = 0;     // utime + stime
   double start_ticks = 0;     // since boot
   double virtual_bytes = 0;   // vsize
   double resident_bytes = 0;  // rss pages × page size
 };
 
 // /proc/self/stat: "pid (comm) state ppid ...". comm may hold spaces and parentheses, so the
-// fields are counted from the last ')'; utime is field 14, stime 15, starttime 22, vsize 23,
-// rss 24 (proc(5), 1-based).
+// fields are counted from the last ')'; starttime is field 22, vsize 23, rss 24 (proc(5),
+// 1-based).
 std::optional<ProcStat> read_proc_stat() {
   std::ifstream file("/proc/self/stat");
   std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
@@ -41,11 +43,9 @@ std::optional<ProcStat> read_proc_stat() {
   for (std::string field; in >> field;) fields.push_back(field);
   if (fields.size() < 22) return std::nullopt;
   auto field = [&fields](size_t number) { return std::stod(fields[number - 3]); };
-  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
   const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
   try {
     ProcStat stat;
-    stat.cpu_seconds = (field(14) + field(15)) / ticks;
     stat.start_ticks = field(22);
     stat.virtual_bytes = field(23);
     stat.resident_bytes = field(24) * page;
@@ -108,10 +108,15 @@ class ProcessMetrics {
   void collect() {
     std::lock_guard lock(mutex_);
     if (std::optional<ProcStat> stat = read_proc_stat()) {
-      // A counter only moves forward: add what was used since the last scrape.
-      cpu_.inc(std::max(0.0, stat->cpu_seconds - cpu_.value()));
       resident_.set(stat->resident_bytes);
       virtual_.set(stat->virtual_bytes);
+    }
+    timespec cpu{};
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu) == 0) {
+      // A counter only moves forward: add what was used since the last scrape.
+      const double seconds =
+          static_cast<double>(cpu.tv_sec) + static_cast<double>(cpu.tv_nsec) / 1e9;
+      cpu_.inc(std::max(0.0, seconds - cpu_.value()));
     }
     if (std::optional<double> fds = count_open_fds()) open_fds_.set(*fds);
     rlimit limit{};

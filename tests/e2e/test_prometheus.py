@@ -74,6 +74,13 @@ def free_port():
         return s.getsockname()[1]
 
 
+def cpu_ticks_seconds(pid):
+    """utime + stime of /proc/PID/stat, fields 14 and 15 counted after the command's ')'."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def help_texts(body):
     """{family: HELP text} of an exposition."""
     helps = {}
@@ -218,6 +225,13 @@ class Exposition(BridgeTest):
         self.assertGreaterEqual(m.value("process_virtual_memory_bytes"),
                                 m.value("process_resident_memory_bytes"))
         self.assertGreater(m.value("process_cpu_seconds_total"), 0)
+        # The kernel's own count in 10 ms ticks (proc(5) utime + stime), read around a scrape,
+        # brackets the metric.
+        ticks_before = cpu_ticks_seconds(pid)
+        scraped = Metrics(b.port("admin")).value("process_cpu_seconds_total")
+        ticks_after = cpu_ticks_seconds(pid)
+        self.assertGreaterEqual(scraped, ticks_before)
+        self.assertLessEqual(scraped, ticks_after + 0.02)
         started = m.value("process_start_time_seconds")
         self.assertGreaterEqual(started, before - 5)  # boot time has a 1 s resolution
         self.assertLessEqual(started, time.time() + 1)
