@@ -9,6 +9,7 @@
 #include <set>
 
 #include "common/base64.h"
+#include "common/mailbox.h"
 
 namespace api {
 namespace {
@@ -73,7 +74,7 @@ bool check_address(const std::string& address, const std::string& path, Errors& 
     errors.add(path, "is required");
     return false;
   }
-  if (!valid_mailbox(address)) {
+  if (!common::valid_mailbox(address)) {
     errors.add(path, "is not a valid email address (RFC 5321 4.1.2)");
     return false;
   }

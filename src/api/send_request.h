@@ -45,9 +45,6 @@ Parsed<SendRequest> parse_send_request(std::string_view body);
 Parsed<RawSendRequest> parse_raw_send_request(std::string_view body);
 
 // The grammar pieces (send_syntax.cpp).
-// RFC 5321 4.1.2 Mailbox (Local-part "@" Domain / address-literal), extended by RFC 6531 3.3 to
-// UTF-8 in atoms and domain labels; RFC 5321 4.5.3.1 length limits. No angle brackets.
-bool valid_mailbox(std::string_view address);
 // RFC 5322 3.6.8 field-name: 1*ftext, ftext = %d33-57 / %d59-126.
 bool valid_field_name(std::string_view name);
 // Fields the builder writes itself, or that have a field of their own in the request: From, To,

@@ -1,24 +1,16 @@
-// The grammar pieces of the send API: RFC 5321/6531 mailboxes, RFC 5322 field names and
-// Message-IDs, RFC 2045 content types and ids, line-end normalisation. Pure functions of their
-// text; the JSON walk in send_request.cpp calls them.
+// The grammar pieces of the send API: RFC 5322 field names and Message-IDs, RFC 2045 content types
+// and ids, line-end normalisation. Pure functions of their text; the JSON walk in send_request.cpp
+// calls them.
 #include <algorithm>
 
 #include "api/send_request.h"
+#include "common/mailbox.h"
 
 namespace api {
 namespace {
 
-constexpr size_t kMaxLocalPart = 64;  // RFC 5321 4.5.3.1.1
-constexpr size_t kMaxDomain = 255;    // RFC 5321 4.5.3.1.2
-constexpr size_t kMaxLabel = 63;      // RFC 1035 2.3.4
 constexpr size_t kMaxContentId = 250;
 
-bool is_alpha(unsigned char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-bool is_digit(unsigned char c) {
-  return c >= '0' && c <= '9';
-}
 char lower(char c) {
   return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
 }
@@ -26,104 +18,6 @@ std::string lowered(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = lower(c);
   return out;
-}
-
-// RFC 5322 3.2.3 atext; RFC 6531 3.3 adds UTF8-non-ascii (JSON strings are valid UTF-8 already).
-bool is_atext(unsigned char c) {
-  return is_alpha(c) || is_digit(c) || c >= 0x80 ||
-         std::string_view("!#$%&'*+-/=?^_`{|}~").find(static_cast<char>(c)) !=
-             std::string_view::npos;
-}
-
-// RFC 5321 4.1.2 Dot-string = Atom *("." Atom).
-bool valid_dot_string(std::string_view text) {
-  if (text.empty() || text.front() == '.' || text.back() == '.') return false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c == '.') {
-      if (text[i - 1] == '.') return false;
-    } else if (!is_atext(c)) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// RFC 5321 4.1.2 Quoted-string = DQUOTE *QcontentSMTP DQUOTE (RFC 6531 3.3: UTF-8 in qtextSMTP).
-bool valid_quoted_string(std::string_view text) {
-  if (text.size() < 2 || text.front() != '"' || text.back() != '"') return false;
-  for (size_t i = 1; i + 1 < text.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c == '\\') {
-      if (i + 2 >= text.size()) return false;
-      unsigned char next = static_cast<unsigned char>(text[++i]);
-      if (next < 32 || next > 126) return false;  // quoted-pairSMTP
-    } else if (c == '"' || (c < 32) || c == 127) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// RFC 5321 4.1.2 sub-domain = Let-dig [Ldh-str]; RFC 6531 3.3 allows U-labels (non-ASCII).
-bool valid_label(std::string_view label) {
-  if (label.empty() || label.size() > kMaxLabel) return false;
-  auto let_dig = [](unsigned char c) { return is_alpha(c) || is_digit(c) || c >= 0x80; };
-  if (!let_dig(static_cast<unsigned char>(label.front()))) return false;
-  if (!let_dig(static_cast<unsigned char>(label.back()))) return false;
-  for (char c : label) {
-    if (!let_dig(static_cast<unsigned char>(c)) && c != '-') return false;
-  }
-  return true;
-}
-
-bool valid_ipv4(std::string_view text) {
-  int parts = 0;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find('.', start);
-    if (end == std::string_view::npos) end = text.size();
-    std::string_view part = text.substr(start, end - start);
-    if (part.empty() || part.size() > 3) return false;
-    int value = 0;
-    for (char c : part) {
-      if (!is_digit(static_cast<unsigned char>(c))) return false;
-      value = value * 10 + (c - '0');
-    }
-    if (value > 255) return false;
-    ++parts;
-    start = end + 1;
-  }
-  return parts == 4;
-}
-
-// RFC 5321 4.1.3 address-literal: IPv4 or "IPv6:" followed by hex groups (with an optional IPv4
-// tail); the general form (a registered tag) has no registered tags, so it is refused.
-bool valid_address_literal(std::string_view text) {
-  if (text.size() < 3 || text.front() != '[' || text.back() != ']') return false;
-  std::string_view inner = text.substr(1, text.size() - 2);
-  if (inner.size() > 5 && lowered(inner.substr(0, 5)) == "ipv6:") {
-    std::string_view address = inner.substr(5);
-    if (address.empty() || address.find(':') == std::string_view::npos) return false;
-    return std::all_of(address.begin(), address.end(), [](char c) {
-      return is_digit(static_cast<unsigned char>(c)) || (lower(c) >= 'a' && lower(c) <= 'f') ||
-             c == ':' || c == '.';
-    });
-  }
-  return valid_ipv4(inner);
-}
-
-bool valid_domain(std::string_view domain) {
-  if (domain.empty() || domain.size() > kMaxDomain) return false;
-  if (domain.front() == '[') return valid_address_literal(domain);
-  size_t start = 0;
-  while (true) {
-    size_t end = domain.find('.', start);
-    if (!valid_label(domain.substr(start, end == std::string_view::npos ? end : end - start)))
-      return false;
-    if (end == std::string_view::npos) return true;
-    start = end + 1;
-  }
 }
 
 // RFC 2045 5.1 token: printable ASCII except SPACE and tspecials.
@@ -148,18 +42,8 @@ bool valid_content_id(std::string_view text) {
   if (text.empty() || text.size() > kMaxContentId) return false;
   return std::all_of(text.begin(), text.end(), [](char c) {
     auto u = static_cast<unsigned char>(c);
-    return u < 0x80 && (is_atext(u) || c == '.' || c == '@');
+    return u < 0x80 && (common::is_atext(c) || c == '.' || c == '@');
   });
-}
-
-bool valid_mailbox(std::string_view address) {
-  size_t at_sign = address.rfind('@');
-  if (at_sign == std::string_view::npos) return false;
-  std::string_view local = address.substr(0, at_sign);
-  std::string_view domain = address.substr(at_sign + 1);
-  if (local.empty() || local.size() > kMaxLocalPart) return false;
-  bool local_ok = local.front() == '"' ? valid_quoted_string(local) : valid_dot_string(local);
-  return local_ok && valid_domain(domain);
 }
 
 bool valid_field_name(std::string_view name) {

@@ -3,9 +3,9 @@
 // (control, invisible or malformed characters, xtext-encoded line breaks) is rejected here.
 #include "smtp/address.h"
 
-#include <cstring>
 #include <functional>
 
+#include "common/mailbox.h"
 #include "smtp/command.h"
 
 namespace smtp {
@@ -63,66 +63,6 @@ bool clean_text(std::string_view text) {
   return true;
 }
 
-// RFC 5321 4.1.2 atext, extended by RFC 6531 3.3 with UTF-8 non-ASCII.
-bool is_atext(char c) {
-  return is_alnum(c) || is_non_ascii(c) ||
-         (c != '\0' && std::strchr("!#$%&'*+-/=?^_`{|}~", c) != nullptr);
-}
-
-bool valid_dot_string(std::string_view text) {
-  if (text.empty() || text.front() == '.' || text.back() == '.') return false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '.') {
-      if (text[i - 1] == '.') return false;
-    } else if (!is_atext(text[i])) {
-      return false;
-    }
-  }
-  return true;
-}
-
-// RFC 5321 4.1.2 Quoted-string: qtextSMTP (printable but " and \) or a quoted-pairSMTP.
-// Returns the length of the quoted string including both quotes, or 0 when malformed.
-size_t quoted_string_length(std::string_view text) {
-  if (text.empty() || text[0] != '"') return 0;
-  for (size_t i = 1; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '"') return i + 1;
-    if (c == '\\') {
-      if (++i == text.size() || static_cast<unsigned char>(text[i]) < 0x20) return 0;
-    }
-  }
-  return 0;
-}
-
-// RFC 5321 4.1.2 Domain (sub-domain = Let-dig [Ldh-str]; U-labels per RFC 6531) or
-// address-literal ("[" ... "]", dcontent of RFC 5321 4.1.3).
-bool valid_domain(std::string_view domain, size_t max_domain) {
-  if (domain.empty() || domain.size() > max_domain) return false;
-  if (domain.front() == '[') {
-    if (domain.size() < 3 || domain.back() != ']') return false;
-    for (char c : domain.substr(1, domain.size() - 2)) {
-      auto b = static_cast<unsigned char>(c);
-      if (b < 33 || b > 126 || c == '[' || c == '\\' || c == ']') return false;
-    }
-    return true;
-  }
-  size_t start = 0;
-  while (start <= domain.size()) {
-    size_t dot = domain.find('.', start);
-    std::string_view label =
-        domain.substr(start, dot == std::string_view::npos ? dot : dot - start);
-    if (label.empty() || label.size() > 63) return false;  // RFC 1035 2.3.4
-    if (label.front() == '-' || label.back() == '-') return false;
-    for (char c : label) {
-      if (!is_alnum(c) && c != '-' && !is_non_ascii(c)) return false;
-    }
-    if (dot == std::string_view::npos) break;
-    start = dot + 1;
-  }
-  return true;
-}
-
 // RFC 5321 4.1.2 A-d-l: "@one,@two:" before the mailbox; checked, then dropped (4.1.1.3).
 bool strip_source_route(std::string_view& inner, size_t max_domain) {
   if (inner.empty() || inner.front() != '@') return true;
@@ -134,30 +74,13 @@ bool strip_source_route(std::string_view& inner, size_t max_domain) {
     size_t comma = route.find(',', start);
     std::string_view hop =
         route.substr(start, comma == std::string_view::npos ? comma : comma - start);
-    if (hop.size() < 2 || hop.front() != '@' || !valid_domain(hop.substr(1), max_domain))
+    if (hop.size() < 2 || hop.front() != '@' || !common::valid_domain(hop.substr(1), max_domain))
       return false;
     if (comma == std::string_view::npos) break;
     start = comma + 1;
   }
   inner.remove_prefix(colon + 1);
   return true;
-}
-
-// The mailbox inside the angle brackets: Local-part "@" Domain.
-bool valid_mailbox(std::string_view mailbox, const Limits& limits) {
-  size_t local_length = 0;
-  if (!mailbox.empty() && mailbox.front() == '"') {
-    local_length = quoted_string_length(mailbox);
-    if (local_length == 0) return false;
-  } else {
-    local_length = mailbox.find('@');
-    if (local_length == std::string_view::npos ||
-        !valid_dot_string(mailbox.substr(0, local_length)))
-      return false;
-  }
-  if (local_length > limits.max_local_part) return false;  // RFC 5321 4.5.3.1.1
-  if (local_length >= mailbox.size() || mailbox[local_length] != '@') return false;
-  return valid_domain(mailbox.substr(local_length + 1), limits.max_domain);  // 4.5.3.1.2
 }
 
 // Finds the '>' closing a path that starts with '<', skipping quoted strings.
@@ -199,7 +122,7 @@ ParsedPath parse_path(std::string_view args, std::string_view keyword, Outcome b
   std::string_view inner = args.substr(1, end - 1);
   result.rest = args.substr(end + 1);
   if (!clean_text(inner) || !strip_source_route(inner, limits.max_domain)) return result;
-  if (!inner.empty() && !valid_mailbox(inner, limits)) {
+  if (!inner.empty() && !common::valid_mailbox(inner, {limits.max_local_part, limits.max_domain})) {
     // RFC 5321 4.1.1.3: "<Postmaster>" without a domain must be accepted for RCPT.
     if (keyword != "TO:" || !iequals(inner, "postmaster")) return result;
     inner = "postmaster";

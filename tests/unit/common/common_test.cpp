@@ -1,10 +1,11 @@
-// Unit tests for src/common: UUIDv7, base64, units, timestamps.
+// Unit tests for src/common: UUIDv7, base64, units, timestamps, the RFC 5321 mailbox grammar.
 #include <gtest/gtest.h>
 
 #include <set>
 
 #include "common/base64.h"
 #include "common/ids.h"
+#include "common/mailbox.h"
 #include "common/time.h"
 #include "common/units.h"
 
@@ -70,7 +71,8 @@ TEST(Base64, encoding_matches_a_bitwise_encoder_for_every_length_and_pair) {
   std::string pairs;  // every 12-bit value in both halves of a 3-byte group
   for (uint32_t v = 0; v < 4096; ++v) {
     uint32_t group = (v << 12) | (4095 - v);
-    pairs += {static_cast<char>(group >> 16), static_cast<char>(group >> 8), static_cast<char>(group)};
+    pairs +=
+        {static_cast<char>(group >> 16), static_cast<char>(group >> 8), static_cast<char>(group)};
   }
   EXPECT_EQ(common::base64_encode(pairs), reference_base64(pairs));
 }
@@ -115,4 +117,64 @@ TEST(Time, formats_rfc3339_and_rfc5322) {
   auto t = common::Clock::time_point(std::chrono::milliseconds(1795739723123));
   EXPECT_EQ(common::rfc3339_utc(t), "2026-11-27T00:35:23.123Z");
   EXPECT_EQ(common::rfc5322_date(t), "Fri, 27 Nov 2026 00:35:23 +0000");
+}
+
+TEST(Mailbox, validates_per_rfc_5321_and_6531) {
+  for (const char* good :
+       {"a@b", "first.last@example.com", "x+tag@sub.example.co", "\"a b\"@example.com",
+        "\"a@b\"@example.com", "\"a\\\"b\"@example.com", "user@[192.0.2.1]", "user@[010.0.0.1]",
+        "user@[IPv6:2001:db8::1]", "user@[ipv6:::ffff:192.0.2.1]", "иван@пример.рф",
+        "\"иван\"@example.org", "o'brien@example.ie", "a@b-c.d"}) {
+    EXPECT_TRUE(common::valid_mailbox(good)) << good;
+  }
+  for (const char* bad : {"",
+                          "a",
+                          "@b",
+                          "a@",
+                          "a..b@c",
+                          ".a@c",
+                          "a.@c",
+                          "a b@c",
+                          "a@b c",
+                          "a@-b",
+                          "a@b-",
+                          "a@b..c",
+                          "a@b.",
+                          "a@.b",
+                          "a@b@c",
+                          "a@[300.1.1.1]",
+                          "a@[1.2.3]",
+                          "a@[1.2.3.4.5]",
+                          "a@[x]",
+                          "a@[tag:x]",
+                          "a@[IPv6:2001:db8::g]",
+                          "a@[IPv6:1.2.3.4]",
+                          "a@[192.0.2.1",
+                          "<a@b>",
+                          "a@b\r\n",
+                          "\"unterminated@b",
+                          "\"a\"b@c",
+                          "\"te\x01st\"@b",
+                          "\"a\\\x01\"@b",
+                          "\"a\x7f\"@b"}) {
+    EXPECT_FALSE(common::valid_mailbox(bad)) << bad;
+  }
+  EXPECT_TRUE(common::valid_mailbox(std::string(64, 'l') + "@example.com"));
+  EXPECT_FALSE(common::valid_mailbox(std::string(65, 'l') + "@example.com"));  // 4.5.3.1.1
+  EXPECT_TRUE(common::valid_mailbox("a@" + std::string(63, 'd') + ".com"));
+  EXPECT_FALSE(common::valid_mailbox("a@" + std::string(64, 'd') + ".com"));  // a label over 63
+  std::string label = std::string(60, 'd') + ".";
+  std::string domain = label + label + label + label + "example.com";  // 255 octets
+  EXPECT_TRUE(common::valid_mailbox("a@" + domain));
+  std::string long_domain = label + label + label + label + "examples.com";  // 256
+  EXPECT_FALSE(common::valid_mailbox("a@" + long_domain));                   // 4.5.3.1.2
+  EXPECT_TRUE(common::valid_mailbox("a@" + long_domain, {64, 300}));         // the caller's limits
+  EXPECT_FALSE(common::valid_mailbox("abc@example.com", {2, 255}));
+}
+
+TEST(Mailbox, quoted_string_length_counts_both_quotes) {
+  EXPECT_EQ(common::quoted_string_length("\"a b\"@c"), 5U);
+  EXPECT_EQ(common::quoted_string_length("\"a\\\"\"@c"), 5U);  // "a\"" : an escaped quote inside
+  EXPECT_EQ(common::quoted_string_length("\"open"), 0U);
+  EXPECT_EQ(common::quoted_string_length("plain"), 0U);
 }

@@ -172,6 +172,11 @@ TEST(MailFrom, address_literals) {
   EXPECT_EQ(mail_ok("FROM:<a@[192.0.2.1]>").address, "a@[192.0.2.1]");
   EXPECT_EQ(mail_ok("FROM:<a@[IPv6:2001:db8::1]>").address, "a@[IPv6:2001:db8::1]");
   EXPECT_EQ(mail_error("FROM:<a@[192.0.2.1>"), kBadSender);
+  // The grammar is common::valid_mailbox, shared with the send API: no general literals (no tag
+  // but IPv6 is registered), and the address must be one.
+  EXPECT_EQ(mail_error("FROM:<a@[tag:x]>"), kBadSender);
+  EXPECT_EQ(mail_error("FROM:<a@[300.0.2.1]>"), kBadSender);
+  EXPECT_EQ(mail_error("FROM:<a@[IPv6:2001:db8::g]>"), kBadSender);
 }
 
 TEST(MailFrom, malformed_addresses_are_bad_sender_syntax) {
