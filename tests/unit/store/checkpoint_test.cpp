@@ -64,9 +64,10 @@ TEST(PageSize, NewDatabasesGetTheLargerPagesAndOlderOnesKeepTheirs) {
   options.path = folder.file("older.db");
   sqlite3* raw = nullptr;
   ASSERT_EQ(sqlite3_open(options.path.c_str(), &raw), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(raw, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE older(x);",
-                         nullptr, nullptr, nullptr),
-            SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(raw, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE older(x);",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK);
   sqlite3_close(raw);
   std::string error;
   auto older = store::open_sqlite(options, error);

@@ -133,7 +133,8 @@ TEST(SqliteStoreDeliveries, deferred_rows_become_due_at_their_time) {
   EXPECT_EQ(again[0].delivery.attempts, 2);
 }
 
-TEST(SqliteStoreDeliveries, a_claim_after_finish_later_sees_the_outcome_and_close_commits_the_rest) {
+TEST(SqliteStoreDeliveries,
+     a_claim_after_finish_later_sees_the_outcome_and_close_commits_the_rest) {
   Opened s;
   auto jobs = s.store_and_claim("later", 3);
   ASSERT_EQ(jobs.size(), 3u);
@@ -152,7 +153,8 @@ TEST(SqliteStoreDeliveries, a_claim_after_finish_later_sees_the_outcome_and_clos
   EXPECT_EQ(s.state_of(jobs[2].delivery.id), "dead");
 }
 
-TEST(SqliteStoreDeliveries, an_outcome_nobody_waits_for_is_committed_on_its_own_when_no_mail_comes) {
+TEST(SqliteStoreDeliveries,
+     an_outcome_nobody_waits_for_is_committed_on_its_own_when_no_mail_comes) {
   Opened s;
   auto jobs = s.store_and_claim("alone", 1);
   ASSERT_EQ(jobs.size(), 1u);
@@ -160,7 +162,8 @@ TEST(SqliteStoreDeliveries, an_outcome_nobody_waits_for_is_committed_on_its_own_
   // store stays open: close would commit it too).
   s.db->finish_delivery_later(jobs[0].delivery.id, DeliveryOutcome::delivered, 0, "");
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (s.state_of(jobs[0].delivery.id) != "delivered" && std::chrono::steady_clock::now() < deadline)
+  while (s.state_of(jobs[0].delivery.id) != "delivered" &&
+         std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(s.state_of(jobs[0].delivery.id), "delivered");
 }
@@ -169,11 +172,13 @@ TEST(SqliteStoreDeliveries, outcomes_queued_before_a_message_are_committed_no_la
   Opened s;
   auto jobs = s.store_and_claim("first", 3);
   ASSERT_EQ(jobs.size(), 3u);
-  for (const auto& job : jobs) s.db->finish_delivery_later(job.delivery.id, DeliveryOutcome::delivered, 0, "");
+  for (const auto& job : jobs)
+    s.db->finish_delivery_later(job.delivery.id, DeliveryOutcome::delivered, 0, "");
   // Taken with the next message's group: in its transaction, or just before it.
   ASSERT_EQ(s.db->enqueue_inbound_wait(make_message("second", 1)), Status::ok);
   for (const auto& job : jobs) EXPECT_EQ(s.state_of(job.delivery.id), "delivered");
-  EXPECT_EQ(sql_int(s.options.path, "SELECT count(*) FROM inbound_deliveries WHERE state='queued'"), 1);
+  EXPECT_EQ(sql_int(s.options.path, "SELECT count(*) FROM inbound_deliveries WHERE state='queued'"),
+            1);
 }
 
 TEST(SqliteStoreDeliveries, finish_records_delivered_and_dead_and_only_for_in_flight_rows) {

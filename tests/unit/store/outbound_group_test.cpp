@@ -170,8 +170,9 @@ TEST(SqliteStoreOutboundGroup, migrates_a_version_1_database_in_place) {
   // Schema 5: the deliveries' table was rebuilt WITHOUT ROWID (the old row is read below), and
   // its indexes with it.
   EXPECT_EQ(sql_int(options.path, "SELECT wr FROM pragma_table_list('inbound_deliveries')"), 1);
-  EXPECT_EQ(sql_int(options.path, "SELECT count(*) FROM pragma_index_list('inbound_deliveries')"
-                                  " WHERE origin = 'c'"),
+  EXPECT_EQ(sql_int(options.path,
+                    "SELECT count(*) FROM pragma_index_list('inbound_deliveries')"
+                    " WHERE origin = 'c'"),
             2);
   auto old = db->find_inbound("old-1");  // the old data is intact and usable
   ASSERT_TRUE(old.has_value());

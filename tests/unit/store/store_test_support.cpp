@@ -6,8 +6,11 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
+#include <memory>
+#include <mutex>
 
 #include "common/ids.h"
 
@@ -97,6 +100,55 @@ OpenedStore::OpenedStore() {
   std::string error;
   db = store::open_sqlite(options, error);
   EXPECT_NE(db, nullptr) << error;
+}
+
+std::vector<store::Status> enqueue_all(store::Store& db,
+                                       const std::vector<store::InboundMessage>& messages,
+                                       std::function<void(size_t)> on_done) {
+  struct Shared {
+    std::mutex mutex;
+    std::condition_variable all_done;
+    std::vector<store::Status> statuses;
+    size_t left = 0;
+  };
+  auto shared = std::make_shared<Shared>();
+  shared->statuses.assign(messages.size(), store::Status::closed);
+  shared->left = messages.size();
+  for (size_t i = 0; i < messages.size(); ++i) {
+    db.enqueue_inbound(messages[i], [shared, on_done, i](store::Status status) {
+      if (on_done) on_done(i);
+      std::lock_guard lock(shared->mutex);
+      shared->statuses[i] = status;
+      --shared->left;
+      shared->all_done.notify_all();
+    });
+  }
+  std::unique_lock lock(shared->mutex);
+  EXPECT_TRUE(shared->all_done.wait_for(lock, kWait, [&] { return shared->left == 0; }));
+  return shared->statuses;
+}
+
+void expect_job_of(const store::DeliveryJob& job, const store::InboundMessage& message,
+                   size_t delivery, int attempts) {
+  SCOPED_TRACE("message " + message.id + " delivery " + std::to_string(delivery));
+  EXPECT_EQ(job.delivery.message_id, message.id);
+  EXPECT_EQ(job.delivery.endpoint, message.deliveries[delivery].endpoint);
+  EXPECT_EQ(job.delivery.rcpt_to, message.deliveries[delivery].rcpt_to);
+  EXPECT_EQ(job.delivery.state, "in_flight");
+  EXPECT_EQ(job.delivery.attempts, attempts);
+  EXPECT_EQ(job.received_at_ms, message.received_at_ms);
+  EXPECT_EQ(job.envelope_json, message.envelope_json);
+  EXPECT_TRUE(job.data == message.data)
+      << "data differs: " << job.data.size() << " bytes, " << message.data.size() << " sent";
+}
+
+store::InboundMessage fan_out_message(const std::string& seed, int endpoints) {
+  store::InboundMessage message = make_message(awkward_bytes(seed), endpoints);
+  for (int i = 0; i < endpoints; ++i) {
+    message.deliveries[static_cast<size_t>(i)].rcpt_to = {"rcpt" + std::to_string(i) +
+                                                          "@example.com"};
+  }
+  return message;
 }
 
 }  // namespace store_test
