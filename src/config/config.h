@@ -61,7 +61,7 @@ struct Smtp {
   // connections are closed (unacknowledged, so the clients retry). Below Kubernetes' default
   // terminationGracePeriodSeconds (30 s) with the 5 s force-close after it.
   Duration drain_timeout = 20s;
-  unsigned io_threads = 0;     // 0 = one per core
+  unsigned io_threads = 0;  // 0 = one per core
 };
 
 struct Endpoint {

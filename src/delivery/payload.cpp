@@ -1,9 +1,9 @@
-// The bridge.v1 document (CONTRACTS.md 1, schema openapi/openapi.yaml#/components/schemas/BridgeV1):
-// a stored message parsed with mime::parse and written field by field with RapidJSON's streaming
-// Writer. No tree is built: nlohmann's (one allocation per field, then its serialiser) was a
-// third of the rendering's time. Keys come in sorted order, as nlohmann::json (std::map) gave
-// them. Never throws on bad input: a message the parser cannot make sense of still renders its
-// headers, raw parts and defects.
+// The bridge.v1 document (CONTRACTS.md 1, schema
+// openapi/openapi.yaml#/components/schemas/BridgeV1): a stored message parsed with mime::parse and
+// written field by field with RapidJSON's streaming Writer. No tree is built: nlohmann's (one
+// allocation per field, then its serialiser) was a third of the rendering's time. Keys come in
+// sorted order, as nlohmann::json (std::map) gave them. Never throws on bad input: a message the
+// parser cannot make sense of still renders its headers, raw parts and defects.
 #include "delivery/payload.h"
 
 #include <openssl/evp.h>
@@ -26,7 +26,8 @@ std::string sha256_hex(std::string_view bytes) {
   unsigned int length = 0;
   // Fetched once: EVP_sha256() makes each EVP_Digest look the implementation up again.
   static EVP_MD* const fetched = EVP_MD_fetch(nullptr, "SHA256", nullptr);
-  EVP_Digest(bytes.data(), bytes.size(), digest, &length, fetched ? fetched : EVP_sha256(), nullptr);
+  EVP_Digest(bytes.data(), bytes.size(), digest, &length, fetched ? fetched : EVP_sha256(),
+             nullptr);
   static const char* hex = "0123456789abcdef";
   std::string out;
   out.reserve(length * 2);
@@ -102,7 +103,9 @@ class Out {
   std::string take_text() { return std::move(stream_.text); }
 
  private:
-  static rapidjson::SizeType size(std::string_view text) { return static_cast<rapidjson::SizeType>(text.size()); }
+  static rapidjson::SizeType size(std::string_view text) {
+    return static_cast<rapidjson::SizeType>(text.size());
+  }
 
   // A RapidJSON output stream straight into the std::string the POST sends (no copy at the end).
   struct Stream {
@@ -276,8 +279,8 @@ void write_parts(Out& out, const mime::Message& message) {
   out.end_array();
 }
 
-void write_attachment(Out& out, std::string_view raw, const mime::Part& part, const RenderOptions& options,
-                      std::vector<std::string>& defects) {
+void write_attachment(Out& out, std::string_view raw, const mime::Part& part,
+                      const RenderOptions& options, std::vector<std::string>& defects) {
   std::string decoded = mime::decode_body(raw, part, &defects);
   bool omitted = decoded.size() > options.max_attachment_bytes;
   out.begin_object();
@@ -299,17 +302,22 @@ void write_attachment(Out& out, std::string_view raw, const mime::Part& part, co
   out.end_object();
 }
 
-void write_message(Out& out, std::string_view raw, const mime::Message& message, const RenderOptions& options) {
+void write_message(Out& out, std::string_view raw, const mime::Message& message,
+                   const RenderOptions& options) {
   std::vector<std::string> decoding_defects;
   static const std::vector<mime::Header> no_headers;
-  const std::vector<mime::Header>& top = message.parts.empty() ? no_headers : message.parts[0].headers;
-  bool has_subject = std::any_of(top.begin(), top.end(), [](const mime::Header& h) { return iequals(h.name, "Subject"); });
+  const std::vector<mime::Header>& top =
+      message.parts.empty() ? no_headers : message.parts[0].headers;
+  bool has_subject = std::any_of(top.begin(), top.end(),
+                                 [](const mime::Header& h) { return iequals(h.name, "Subject"); });
 
   // Decoding adds defects, and "defects" comes before "html" and "text" in key order: the bodies
   // are decoded first (then the attachments, as they are written).
   std::string text, html;
-  bool has_text = message.text_part >= 0 && static_cast<size_t>(message.text_part) < message.parts.size();
-  bool has_html = message.html_part >= 0 && static_cast<size_t>(message.html_part) < message.parts.size();
+  bool has_text =
+      message.text_part >= 0 && static_cast<size_t>(message.text_part) < message.parts.size();
+  bool has_html =
+      message.html_part >= 0 && static_cast<size_t>(message.html_part) < message.parts.size();
   if (has_text) text = mime::decode_text(raw, message.parts[message.text_part], &decoding_defects);
   if (has_html) html = mime::decode_text(raw, message.parts[message.html_part], &decoding_defects);
 

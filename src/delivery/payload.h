@@ -10,10 +10,10 @@
 namespace delivery {
 
 struct InboundView {
-  std::string_view id;            // the message's UUIDv7
-  int64_t received_at_ms = 0;     // unix ms
-  std::string_view envelope_json; // the envelope object the SMTP session stored
-  std::string_view data;          // the stored message bytes (Received: included)
+  std::string_view id;             // the message's UUIDv7
+  int64_t received_at_ms = 0;      // unix ms
+  std::string_view envelope_json;  // the envelope object the SMTP session stored
+  std::string_view data;           // the stored message bytes (Received: included)
 };
 
 struct RenderOptions {

@@ -25,17 +25,22 @@ namespace {
 
 // HMAC-SHA256 of `parts` in order, as if joined (the body is not copied), or nullopt on failure.
 // The HMAC implementation is fetched once: OpenSSL 3's one-shot HMAC() fetches it per call.
-std::optional<std::string> hmac_sha256(std::string_view key, std::initializer_list<std::string_view> parts) {
+std::optional<std::string> hmac_sha256(std::string_view key,
+                                       std::initializer_list<std::string_view> parts) {
   static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
   if (mac == nullptr) return std::nullopt;
-  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_new(mac), &EVP_MAC_CTX_free);
+  std::unique_ptr<EVP_MAC_CTX, decltype(&EVP_MAC_CTX_free)> ctx(EVP_MAC_CTX_new(mac),
+                                                                &EVP_MAC_CTX_free);
   char digest[] = "SHA256";
-  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_construct_end()};
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                         OSSL_PARAM_construct_end()};
   static const unsigned char empty_key = 0;  // the key pointer must not be null, even when empty
-  const auto* key_bytes = key.empty() ? &empty_key : reinterpret_cast<const unsigned char*>(key.data());
+  const auto* key_bytes =
+      key.empty() ? &empty_key : reinterpret_cast<const unsigned char*>(key.data());
   if (!ctx || EVP_MAC_init(ctx.get(), key_bytes, key.size(), params) != 1) return std::nullopt;
   for (std::string_view part : parts)
-    if (EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(part.data()), part.size()) != 1)
+    if (EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(part.data()),
+                       part.size()) != 1)
       return std::nullopt;
   unsigned char out[EVP_MAX_MD_SIZE];
   size_t length = 0;
@@ -45,8 +50,8 @@ std::optional<std::string> hmac_sha256(std::string_view key, std::initializer_li
 
 }  // namespace
 
-std::string sign(const std::vector<std::string>& secrets, std::string_view webhook_id, int64_t timestamp,
-                 std::string_view body) {
+std::string sign(const std::vector<std::string>& secrets, std::string_view webhook_id,
+                 int64_t timestamp, std::string_view body) {
   const std::string stamp = std::to_string(timestamp);
   std::string signatures;
   for (const std::string& secret : secrets) {

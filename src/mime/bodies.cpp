@@ -6,14 +6,17 @@
 namespace mime::detail {
 namespace {
 
-bool is_attachment_disposition(const Part& p) { return p.disposition == "attachment"; }
+bool is_attachment_disposition(const Part& p) {
+  return p.disposition == "attachment";
+}
 
 // RFC 2387 3.2: the root is the part whose Content-ID is the "start" parameter, else the first.
 int related_root(const Message& m, const Part& p) {
   if (p.children.empty()) return -1;
   if (auto it = p.params.find("start"); it != p.params.end()) {
     std::string start = it->second;
-    if (start.size() >= 2 && start.front() == '<' && start.back() == '>') start = start.substr(1, start.size() - 2);
+    if (start.size() >= 2 && start.front() == '<' && start.back() == '>')
+      start = start.substr(1, start.size() - 2);
     for (int c : p.children)
       if (m.parts[c].content_id == start) return c;
   }
@@ -45,8 +48,10 @@ void select_main(Message& m) {
       continue;
     }
     if (is_attachment_disposition(p) || !p.filename.empty()) continue;
-    if (p.content_type == "text/plain" && m.text_part < 0) m.text_part = index;
-    else if (p.content_type == "text/html" && m.html_part < 0) m.html_part = index;
+    if (p.content_type == "text/plain" && m.text_part < 0)
+      m.text_part = index;
+    else if (p.content_type == "text/html" && m.html_part < 0)
+      m.html_part = index;
   }
 }
 
@@ -60,7 +65,8 @@ void select_bodies(Message& m) {
   std::vector<bool> inside_message(m.parts.size(), false);
   for (size_t i = 0; i < m.parts.size(); ++i) {
     const Part& p = m.parts[i];
-    if (p.parent >= 0 && (inside_message[p.parent] || (m.parts[p.parent].is_message() && p.parent != 0)))
+    if (p.parent >= 0 &&
+        (inside_message[p.parent] || (m.parts[p.parent].is_message() && p.parent != 0)))
       inside_message[i] = true;
     if (inside_message[i]) continue;
     bool container_with_children = !p.children.empty() && (p.is_multipart() || i == 0);

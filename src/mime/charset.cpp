@@ -17,11 +17,21 @@ std::string iconv_name(const std::string& charset) {
     const char* glibc;
   };
   static constexpr Alias kAliases[] = {
-      {"ks_c_5601-1987", "CP949"}, {"ks_c_5601", "CP949"},   {"x-sjis", "SHIFT_JIS"},
-      {"shift-jis", "SHIFT_JIS"},  {"gb2312", "GB18030"},      {"gbk", "GB18030"},
-      {"x-gbk", "GB18030"},        {"iso-8859-8-i", "ISO-8859-8"}, {"iso-8859-6-i", "ISO-8859-6"},
-      {"unicode-1-1-utf-7", "UTF-7"}, {"x-mac-roman", "MACINTOSH"}, {"macintosh", "MACINTOSH"},
-      {"windows-874", "CP874"},    {"x-euc-jp", "EUC-JP"},      {"x-user-defined", "WINDOWS-1252"},
+      {"ks_c_5601-1987", "CP949"},
+      {"ks_c_5601", "CP949"},
+      {"x-sjis", "SHIFT_JIS"},
+      {"shift-jis", "SHIFT_JIS"},
+      {"gb2312", "GB18030"},
+      {"gbk", "GB18030"},
+      {"x-gbk", "GB18030"},
+      {"iso-8859-8-i", "ISO-8859-8"},
+      {"iso-8859-6-i", "ISO-8859-6"},
+      {"unicode-1-1-utf-7", "UTF-7"},
+      {"x-mac-roman", "MACINTOSH"},
+      {"macintosh", "MACINTOSH"},
+      {"windows-874", "CP874"},
+      {"x-euc-jp", "EUC-JP"},
+      {"x-user-defined", "WINDOWS-1252"},
   };
   for (const auto& alias : kAliases)
     if (charset == alias.mime) return alias.glibc;
@@ -29,8 +39,8 @@ std::string iconv_name(const std::string& charset) {
 }
 
 bool is_utf8_or_ascii(const std::string& cs) {
-  return cs == "utf-8" || cs == "utf8" || cs == "us-ascii" || cs == "ascii" || cs == "ansi_x3.4-1968" ||
-         cs == "7bit" || cs == "8bit";
+  return cs == "utf-8" || cs == "utf8" || cs == "us-ascii" || cs == "ascii" ||
+         cs == "ansi_x3.4-1968" || cs == "7bit" || cs == "8bit";
 }
 
 // Converts with iconv; each byte iconv rejects becomes U+FFFD. False when iconv does not know
@@ -81,9 +91,11 @@ bool convert(std::string_view bytes, const std::string& name, std::string& out, 
 
 }  // namespace
 
-std::string to_utf8(std::string_view bytes, std::string_view charset_in, std::vector<std::string>* defects) {
+std::string to_utf8(std::string_view bytes, std::string_view charset_in,
+                    std::vector<std::string>* defects) {
   std::string charset = detail::to_lower(detail::trim(charset_in));
-  while (!charset.empty() && (charset.front() == '"' || charset.front() == '\'')) charset.erase(0, 1);
+  while (!charset.empty() && (charset.front() == '"' || charset.front() == '\''))
+    charset.erase(0, 1);
   while (!charset.empty() && (charset.back() == '"' || charset.back() == '\'')) charset.pop_back();
   if (charset.empty() || is_utf8_or_ascii(charset)) {
     // Undeclared or UTF-8/ASCII declared: RFC 6532 / common practice, 8-bit bytes that are not

@@ -20,8 +20,10 @@ std::vector<std::string> date_tokens(std::string_view s) {
   int nesting = 0;
   for (char c : s) {
     if (nesting > 0) {  // RFC 5322 3.2.2 comments
-      if (c == '(') ++nesting;
-      else if (c == ')') --nesting;
+      if (c == '(')
+        ++nesting;
+      else if (c == ')')
+        --nesting;
       continue;
     }
     if (c == '(') {
@@ -61,14 +63,15 @@ bool zone_from_name(std::string_view t, DateParts& d) {
     const char* name;
     int hours;
   };
-  static constexpr Zone kZones[] = {{"ut", 0},  {"utc", 0}, {"gmt", 0}, {"z", 0},   {"est", -5},
-                                    {"edt", -4}, {"cst", -6}, {"cdt", -5}, {"mst", -7}, {"mdt", -6},
-                                    {"pst", -8}, {"pdt", -7}};
+  static constexpr Zone kZones[] = {{"ut", 0},   {"utc", 0},  {"gmt", 0},  {"z", 0},
+                                    {"est", -5}, {"edt", -4}, {"cst", -6}, {"cdt", -5},
+                                    {"mst", -7}, {"mdt", -6}, {"pst", -8}, {"pdt", -7}};
   size_t alpha = 0;
   while (alpha < t.size() && ((t[alpha] | 0x20) >= 'a' && (t[alpha] | 0x20) <= 'z')) ++alpha;
   std::string name = detail::to_lower(t.substr(0, alpha));
   for (const auto& z : kZones) {
-    if (name == z.name || (name.size() > 3 && name.rfind(z.name, 0) == 0 && std::string_view(z.name).size() == 3)) {
+    if (name == z.name ||
+        (name.size() > 3 && name.rfind(z.name, 0) == 0 && std::string_view(z.name).size() == 3)) {
       d.zone_known = true;
       d.zone_minutes = z.hours * 60;
       return true;
@@ -103,10 +106,12 @@ std::optional<std::string> parse_date(std::string_view value) {
   for (const std::string& t : date_tokens(value)) {
     if (t.find(':') != std::string::npos) {
       if (d.hour < 0 && parse_time(t, d)) continue;
-    } else if ((t[0] == '+' || t[0] == '-') && t.size() == 5 && all_digits(std::string_view(t).substr(1))) {
+    } else if ((t[0] == '+' || t[0] == '-') && t.size() == 5 &&
+               all_digits(std::string_view(t).substr(1))) {
       int hh = std::stoi(t.substr(1, 2)), mm = std::stoi(t.substr(3, 2));
       if (mm < 60 && !d.zone_known) {
-        d.zone_known = !(t[0] == '-' && hh == 0 && mm == 0);  // RFC 5322 3.3: -0000 = unknown offset
+        d.zone_known =
+            !(t[0] == '-' && hh == 0 && mm == 0);  // RFC 5322 3.3: -0000 = unknown offset
         d.zone_minutes = (t[0] == '-' ? -1 : 1) * (hh * 60 + mm);
       }
     } else if (all_digits(t) && t.size() <= 4) {
@@ -128,12 +133,14 @@ std::optional<std::string> parse_date(std::string_view value) {
     if (d.day > 31 && d.year >= 1 && d.year <= 31) std::swap(d.day, d.year);  // "2003 Jul 1"
   }
   if (d.year < 0 || d.month < 1 || d.month > 12 || d.hour < 0) return std::nullopt;
-  if (d.year < 50) d.year += 2000;  // RFC 5322 4.3: two-digit years
-  else if (d.year < 1000) d.year += 1900;
+  if (d.year < 50)
+    d.year += 2000;  // RFC 5322 4.3: two-digit years
+  else if (d.year < 1000)
+    d.year += 1900;
   if (d.day < 1 || d.day > days_in_month(d.year, d.month) || d.year > 9999) return std::nullopt;
   char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", d.year, d.month, d.day, d.hour, d.minute,
-                d.second);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", d.year, d.month, d.day, d.hour,
+                d.minute, d.second);
   std::string out = buf;
   if (!d.zone_known) {
     out += "-00:00";  // RFC 3339 4.3: UTC known, local offset unknown

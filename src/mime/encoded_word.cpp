@@ -10,9 +10,9 @@ namespace {
 using detail::hex_value;
 
 struct EncodedWord {
-  size_t end = 0;        // one past the closing "?="
-  std::string charset;   // lower-case, language suffix removed (RFC 2231 5)
-  std::string bytes;     // decoded payload, still in `charset`
+  size_t end = 0;       // one past the closing "?="
+  std::string charset;  // lower-case, language suffix removed (RFC 2231 5)
+  std::string bytes;    // decoded payload, still in `charset`
 };
 
 std::string decode_q(std::string_view text) {
@@ -22,7 +22,8 @@ std::string decode_q(std::string_view text) {
     char c = text[i];
     if (c == '_') {
       out += ' ';  // RFC 2047 4.2 (2)
-    } else if (c == '=' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
+    } else if (c == '=' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 &&
+               hex_value(text[i + 2]) >= 0) {
       out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
       i += 2;
     } else {
@@ -46,13 +47,13 @@ struct MemoFind {
 };
 
 // Parses an encoded word starting at value[pos] ("=?"); false when it is not one.
-bool parse_encoded_word(std::string_view value, size_t pos, MemoFind& find_question, MemoFind& find_close,
-                        EncodedWord& word) {
+bool parse_encoded_word(std::string_view value, size_t pos, MemoFind& find_question,
+                        MemoFind& find_close, EncodedWord& word) {
   size_t q1 = find_question(pos + 2);
   if (q1 == std::string_view::npos || q1 == pos + 2) return false;
   std::string_view charset = value.substr(pos + 2, q1 - pos - 2);
   for (char c : charset)
-    if (detail::is_space(c) || c == '=' ) return false;
+    if (detail::is_space(c) || c == '=') return false;
   if (q1 + 2 >= value.size() || value[q1 + 2] != '?') return false;
   char encoding = detail::lower_ascii(value[q1 + 1]);
   if (encoding != 'b' && encoding != 'q') return false;

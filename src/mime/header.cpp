@@ -41,7 +41,8 @@ size_t field_name_length(std::string_view line) {
 
 }  // namespace
 
-HeaderBlock split_header(std::string_view text, size_t max_fields, std::vector<std::string>* defects) {
+HeaderBlock split_header(std::string_view text, size_t max_fields,
+                         std::vector<std::string>* defects) {
   HeaderBlock block;
   size_t pos = 0;
   // An mbox separator line before the first field.
@@ -58,7 +59,8 @@ HeaderBlock split_header(std::string_view text, size_t max_fields, std::vector<s
     if (name_len == 0) {
       if (is_wsp(content.front()) && !block.fields.empty()) {  // stray continuation: extend
         auto& last = block.fields.back();
-        last.value = std::string_view(last.value.data(), text.data() + line.content_end - last.value.data());
+        last.value =
+            std::string_view(last.value.data(), text.data() + line.content_end - last.value.data());
         pos = line.next;
         continue;
       }
@@ -79,7 +81,8 @@ HeaderBlock split_header(std::string_view text, size_t max_fields, std::vector<s
       pos = cont.next;
     }
     if (block.fields.size() < max_fields) {
-      block.fields.push_back({text.substr(line_start, name_len), text.substr(value_begin, value_end - value_begin)});
+      block.fields.push_back(
+          {text.substr(line_start, name_len), text.substr(value_begin, value_end - value_begin)});
     } else {
       add_defect(defects, "too_many_header_fields");
     }

@@ -13,8 +13,8 @@
 namespace mime {
 
 struct Limits {
-  size_t max_depth = 50;         // multipart / message/rfc822 nesting; deeper → one leaf + defect
-  size_t max_parts = 5000;       // parts in the table; more → the rest stays in the last body
+  size_t max_depth = 50;    // multipart / message/rfc822 nesting; deeper → one leaf + defect
+  size_t max_parts = 5000;  // parts in the table; more → the rest stays in the last body
   size_t max_header_fields = 2000;  // per part
 };
 
@@ -32,8 +32,8 @@ struct Address {
 };
 
 struct Part {
-  std::string number;  // IMAP part number (RFC 3501 6.4.5): "" for the root, "1", "2.1", ...
-  int parent = -1;     // index into Message::parts; -1 for the root
+  std::string number;         // IMAP part number (RFC 3501 6.4.5): "" for the root, "1", "2.1", ...
+  int parent = -1;            // index into Message::parts; -1 for the root
   std::vector<int> children;  // multipart: its body parts; message/rfc822: the one embedded message
   int depth = 0;
 
@@ -41,25 +41,27 @@ struct Part {
                                             // ("message/rfc822" inside multipart/digest)
   std::map<std::string, std::string> params;  // Content-Type parameters, lower-case names,
                                               // RFC 2231 continuations joined and decoded
-  std::string charset;             // declared charset, lower-case; "" when none
-  std::string transfer_encoding = "7bit";  // lower-case
-  std::string disposition;         // "inline", "attachment", other as written lower-case, or ""
-  std::string filename;            // Content-Disposition filename or Content-Type name, decoded
-  std::string content_id;          // without < >
+  std::string charset;                        // declared charset, lower-case; "" when none
+  std::string transfer_encoding = "7bit";     // lower-case
+  std::string disposition;  // "inline", "attachment", other as written lower-case, or ""
+  std::string filename;     // Content-Disposition filename or Content-Type name, decoded
+  std::string content_id;   // without < >
   std::string description;
-  std::vector<Header> headers;     // this part's own header fields, in order, repeats kept
+  std::vector<Header> headers;  // this part's own header fields, in order, repeats kept
 
   // Byte offsets into the raw message.
-  size_t begin = 0;        // first byte of the part's header
-  size_t body_begin = 0;   // first byte after the blank line ending the header
-  size_t end = 0;          // one past the body's last byte (before the CRLF of the next boundary)
+  size_t begin = 0;       // first byte of the part's header
+  size_t body_begin = 0;  // first byte after the blank line ending the header
+  size_t end = 0;         // one past the body's last byte (before the CRLF of the next boundary)
   // multipart only
   std::string boundary;
   size_t preamble_begin = 0, preamble_end = 0;
   size_t epilogue_begin = 0, epilogue_end = 0;
 
   bool is_multipart() const { return content_type.rfind("multipart/", 0) == 0; }
-  bool is_message() const { return content_type == "message/rfc822" || content_type == "message/global"; }
+  bool is_message() const {
+    return content_type == "message/rfc822" || content_type == "message/global";
+  }
   size_t body_size() const { return end - body_begin; }
 };
 
@@ -90,13 +92,16 @@ Message parse(std::string_view raw, const Limits& limits = {});
 
 // The body bytes of a leaf part with its Content-Transfer-Encoding removed (base64 and
 // quoted-printable survive bad input; defects appended). Unknown encodings: bytes as they are.
-std::string decode_body(std::string_view raw, const Part& part, std::vector<std::string>* defects = nullptr);
+std::string decode_body(std::string_view raw, const Part& part,
+                        std::vector<std::string>* defects = nullptr);
 // Bytes in `charset` → UTF-8 with iconv (every charset glibc knows); bytes invalid in it become
 // U+FFFD (defect appended). Empty or unknown charset (defect "unknown_charset"): UTF-8 if valid,
 // else windows-1252.
-std::string to_utf8(std::string_view bytes, std::string_view charset, std::vector<std::string>* defects = nullptr);
+std::string to_utf8(std::string_view bytes, std::string_view charset,
+                    std::vector<std::string>* defects = nullptr);
 // A text part's content: decode_body then to_utf8 with the part's charset.
-std::string decode_text(std::string_view raw, const Part& part, std::vector<std::string>* defects = nullptr);
+std::string decode_text(std::string_view raw, const Part& part,
+                        std::vector<std::string>* defects = nullptr);
 // For strings from elsewhere: whether `bytes` is valid UTF-8 (RFC 3629), and `bytes` with every
 // invalid sequence replaced by U+FFFD.
 bool is_valid_utf8(std::string_view bytes);
@@ -108,7 +113,7 @@ std::vector<Address> parse_address_list(std::string_view value);  // RFC 5322 3.
 std::optional<std::string> parse_date(std::string_view value);    // RFC 5322 3.3 → RFC 3339
 std::vector<std::string> parse_message_ids(std::string_view value);  // RFC 5322 3.6.4, no < >
 struct ContentType {
-  std::string type, subtype;  // lower-case; empty when unparseable
+  std::string type, subtype;                  // lower-case; empty when unparseable
   std::map<std::string, std::string> params;  // RFC 2045 + RFC 2231 (continuations, charset)
 };
 ContentType parse_content_type(std::string_view value);

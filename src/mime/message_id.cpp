@@ -17,9 +17,12 @@ std::vector<std::string> parse_message_ids(std::string_view raw) {
       int nesting = 0;
       while (i < v.size()) {
         char k = v[i++];
-        if (k == '\\') ++i;
-        else if (k == '(') ++nesting;
-        else if (k == ')' && --nesting == 0) break;
+        if (k == '\\')
+          ++i;
+        else if (k == '(')
+          ++nesting;
+        else if (k == ')' && --nesting == 0)
+          break;
       }
     } else if (c == '<') {
       size_t close = v.find('>', i + 1);
@@ -31,7 +34,8 @@ std::vector<std::string> parse_message_ids(std::string_view raw) {
       ++i;
     } else {
       size_t j = i;
-      while (j < v.size() && !detail::is_space(v[j]) && v[j] != ',' && v[j] != '<' && v[j] != '(') ++j;
+      while (j < v.size() && !detail::is_space(v[j]) && v[j] != ',' && v[j] != '<' && v[j] != '(')
+        ++j;
       // Without any brackets, each word is an id; with brackets, words are phrases (obsolete).
       if (!any_bracket) ids.push_back(detail::undeclared_to_utf8(v.substr(i, j - i)));
       i = j;

@@ -20,7 +20,8 @@ std::string first_word(std::string_view value) {
   return to_lower(t.substr(0, stop));
 }
 
-void apply_content_type(Part& part, const RawField* field, bool digest_child, std::vector<std::string>* defects) {
+void apply_content_type(Part& part, const RawField* field, bool digest_child,
+                        std::vector<std::string>* defects) {
   part.content_type = digest_child ? "message/rfc822" : "text/plain";
   if (field == nullptr) return;
   ContentType ct = parse_content_type(field->value);
@@ -33,14 +34,17 @@ void apply_content_type(Part& part, const RawField* field, bool digest_child, st
   } else {
     add_defect(defects, "invalid_content_type");  // RFC 2045 5.2: default applies
   }
-  if (auto it = part.params.find("charset"); it != part.params.end()) part.charset = to_lower(trim(it->second));
+  if (auto it = part.params.find("charset"); it != part.params.end())
+    part.charset = to_lower(trim(it->second));
 }
 
 }  // namespace
 
-void apply_header(Part& part, const HeaderBlock& block, bool digest_child, std::vector<std::string>* defects) {
+void apply_header(Part& part, const HeaderBlock& block, bool digest_child,
+                  std::vector<std::string>* defects) {
   part.headers.reserve(block.fields.size());
-  for (const auto& f : block.fields) part.headers.push_back({undeclared_to_utf8(f.name), decode_unstructured(f.value)});
+  for (const auto& f : block.fields)
+    part.headers.push_back({undeclared_to_utf8(f.name), decode_unstructured(f.value)});
 
   apply_content_type(part, find_field(block, "Content-Type"), digest_child, defects);
   if (const RawField* f = find_field(block, "Content-Transfer-Encoding")) {
@@ -53,7 +57,8 @@ void apply_header(Part& part, const HeaderBlock& block, bool digest_child, std::
     disposition_params = parse_params(unfold(f->value), &head);
     part.disposition = undeclared_to_utf8(head);
   }
-  if (auto it = disposition_params.find("filename"); it != disposition_params.end() && !it->second.empty())
+  if (auto it = disposition_params.find("filename");
+      it != disposition_params.end() && !it->second.empty())
     part.filename = it->second;
   else if (auto name = part.params.find("name"); name != part.params.end())
     part.filename = name->second;
@@ -61,7 +66,8 @@ void apply_header(Part& part, const HeaderBlock& block, bool digest_child, std::
     auto ids = parse_message_ids(f->value);
     if (!ids.empty()) part.content_id = ids.front();
   }
-  if (const RawField* f = find_field(block, "Content-Description")) part.description = decode_unstructured(f->value);
+  if (const RawField* f = find_field(block, "Content-Description"))
+    part.description = decode_unstructured(f->value);
 }
 
 void apply_summary(Message& m, const HeaderBlock& block) {
@@ -69,8 +75,13 @@ void apply_summary(Message& m, const HeaderBlock& block) {
     std::string name = to_lower(f.name);
     if (name == "subject" && m.subject.empty()) {
       m.subject = decode_unstructured(f.value);
-    } else if (name == "from" || name == "to" || name == "cc" || name == "bcc" || name == "reply-to") {
-      auto& list = name == "from" ? m.from : name == "to" ? m.to : name == "cc" ? m.cc : name == "bcc" ? m.bcc : m.reply_to;
+    } else if (name == "from" || name == "to" || name == "cc" || name == "bcc" ||
+               name == "reply-to") {
+      auto& list = name == "from"  ? m.from
+                   : name == "to"  ? m.to
+                   : name == "cc"  ? m.cc
+                   : name == "bcc" ? m.bcc
+                                   : m.reply_to;
       for (auto& a : parse_address_list(f.value)) list.push_back(std::move(a));  // repeats joined
     } else if (name == "sender" && !m.sender) {
       auto list = parse_address_list(f.value);

@@ -32,8 +32,10 @@ size_t line_break_before(std::string_view raw, size_t pos, size_t floor) {
 }
 
 // Checks the text after "--boundary" at `after`: a close delimiter ("--"), or transport padding
-// then the line end (RFC 2046 5.1.1). Returns false for a longer boundary that merely starts the same.
-bool delimiter_line(std::string_view raw, size_t after, size_t end, bool* close, size_t* next_line) {
+// then the line end (RFC 2046 5.1.1). Returns false for a longer boundary that merely starts the
+// same.
+bool delimiter_line(std::string_view raw, size_t after, size_t end, bool* close,
+                    size_t* next_line) {
   const char* base = raw.data();
   *close = after + 1 < end && raw[after] == '-' && raw[after + 1] == '-';
   size_t i = *close ? after + 2 : after;
@@ -50,21 +52,25 @@ bool delimiter_line(std::string_view raw, size_t after, size_t end, bool* close,
 // The first "--boundary" in [pos, end) that starts a line (or starts the range at `begin`). Scans
 // for '-' with memchr, many times faster than memmem over base64, which never contains one; a
 // dash is compared further only at a line start, so time stays linear even in a body of dashes.
-size_t find_delimiter(std::string_view raw, size_t begin, size_t pos, size_t end, std::string_view delimiter) {
+size_t find_delimiter(std::string_view raw, size_t begin, size_t pos, size_t end,
+                      std::string_view delimiter) {
   const char* base = raw.data();
   while (pos < end && end - pos >= delimiter.size()) {
     const void* dash = std::memchr(base + pos, '-', end - pos - delimiter.size() + 1);
     if (dash == nullptr) break;
     size_t at = static_cast<const char*>(dash) - base;
-    if ((at == begin || raw[at - 1] == '\n') && raw.compare(at, delimiter.size(), delimiter) == 0) return at;
+    if ((at == begin || raw[at - 1] == '\n') && raw.compare(at, delimiter.size(), delimiter) == 0)
+      return at;
     pos = at + 1;
   }
   return std::string_view::npos;
 }
 
-// RFC 2046 5.1.1: a delimiter is "--boundary" at the start of a line. Only [begin, end) is searched,
-// so the delimiters of enclosing multiparts (already cut away) can never be taken for ours.
-Split split_multipart(std::string_view raw, size_t begin, size_t end, std::string_view boundary, size_t max_parts) {
+// RFC 2046 5.1.1: a delimiter is "--boundary" at the start of a line. Only [begin, end) is
+// searched, so the delimiters of enclosing multiparts (already cut away) can never be taken for
+// ours.
+Split split_multipart(std::string_view raw, size_t begin, size_t end, std::string_view boundary,
+                      size_t max_parts) {
   Split split;
   std::string delimiter = "--" + std::string(boundary);
   size_t pos = begin;
@@ -108,7 +114,8 @@ std::string child_number(const std::string& prefix, size_t index) {
 
 class Parser {
  public:
-  Parser(std::string_view raw, const Limits& limits, Message& m) : raw_(raw), limits_(limits), m_(m) {}
+  Parser(std::string_view raw, const Limits& limits, Message& m)
+      : raw_(raw), limits_(limits), m_(m) {}
 
   void run() {
     detect_bare_lf();
@@ -127,8 +134,8 @@ class Parser {
       bool digest = p.content_type == "multipart/digest";
       bool embedded = p.is_message();
       std::string prefix = prefixes_[parent];
-      int child = add_part(parent, frame.children[index], p.depth + 1, embedded ? "" : child_number(prefix, index),
-                           digest, false);
+      int child = add_part(parent, frame.children[index], p.depth + 1,
+                           embedded ? "" : child_number(prefix, index), digest, false);
       if (embedded) {
         // RFC 3501 6.4.5: an embedded message's body is N.1 when it is not multipart, N.TEXT
         // when it is (its parts are then N.1, N.2, ...).
@@ -164,7 +171,8 @@ class Parser {
     }
   }
 
-  int add_part(int parent, Range range, int depth, std::string number, bool digest_child, bool root) {
+  int add_part(int parent, Range range, int depth, std::string number, bool digest_child,
+               bool root) {
     int index = static_cast<int>(m_.parts.size());
     m_.parts.emplace_back();
     Part& part = m_.parts.back();
@@ -173,8 +181,8 @@ class Parser {
     part.number = std::move(number);
     part.begin = range.begin;
     part.end = range.end;
-    detail::HeaderBlock block =
-        detail::split_header(raw_.substr(range.begin, range.end - range.begin), limits_.max_header_fields, &m_.defects);
+    detail::HeaderBlock block = detail::split_header(
+        raw_.substr(range.begin, range.end - range.begin), limits_.max_header_fields, &m_.defects);
     part.body_begin = range.begin + block.body_begin;
     detail::apply_header(part, block, digest_child, &m_.defects);
     if (root) detail::apply_summary(m_, block);

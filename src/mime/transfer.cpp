@@ -168,7 +168,8 @@ std::string decode_body(std::string_view raw, const Part& part, std::vector<std:
   size_t end = std::min(std::max(part.end, begin), raw.size());
   std::string_view body = raw.substr(begin, end - begin);
   if (part.transfer_encoding == "base64") return detail::decode_base64(body, defects);
-  if (part.transfer_encoding == "quoted-printable") return detail::decode_quoted_printable(body, defects);
+  if (part.transfer_encoding == "quoted-printable")
+    return detail::decode_quoted_printable(body, defects);
   return std::string(body);  // 7bit, 8bit, binary and unknown encodings: bytes as they are
 }
 
@@ -176,7 +177,11 @@ std::string decode_text(std::string_view raw, const Part& part, std::vector<std:
   return to_utf8(decode_body(raw, part, defects), part.charset, defects);
 }
 
-bool is_valid_utf8(std::string_view bytes) { return detail::is_valid_utf8(bytes); }
-std::string valid_utf8(std::string_view bytes) { return detail::sanitize_utf8(bytes); }
+bool is_valid_utf8(std::string_view bytes) {
+  return detail::is_valid_utf8(bytes);
+}
+std::string valid_utf8(std::string_view bytes) {
+  return detail::sanitize_utf8(bytes);
+}
 
 }  // namespace mime

@@ -114,8 +114,8 @@ asio::awaitable<ReadStatus> Connection::fill() {
     std::tie(ec, n) =
         co_await tls_stream_->async_read_some(asio::buffer(chunk_.get(), kReadChunk), use_nothrow);
   else
-    std::tie(ec, n) = co_await socket_.async_read_some(
-        asio::buffer(chunk_.get(), kReadChunk), use_nothrow);
+    std::tie(ec, n) =
+        co_await socket_.async_read_some(asio::buffer(chunk_.get(), kReadChunk), use_nothrow);
   in_.append(chunk_.get(), n);
   if (n > 0) co_return ReadStatus::ok;  // data first; an error, if any, repeats on the next read
   co_return failure(ec);
@@ -195,8 +195,7 @@ asio::awaitable<ReadStatus> Connection::wait_readable() {
   if (!buffered().empty()) co_return ReadStatus::ok;
   if (interrupted_) co_return ReadStatus::cancelled;
   arm();
-  auto [ec] =
-      co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);
+  auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, use_nothrow);
   if (ec) co_return failure(ec);
   co_return ReadStatus::ok;
 }
@@ -234,7 +233,8 @@ asio::awaitable<bool> Connection::handshake() {
   if (!co_await flush()) co_return false;
   arm();
   if (!tls_stream_)
-    tls_stream_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, tls_context_);
+    tls_stream_ =
+        std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, tls_context_);
   auto [ec] = co_await tls_stream_->async_handshake(asio::ssl::stream_base::server, use_nothrow);
   if (ec) co_return false;
   tls_ = true;

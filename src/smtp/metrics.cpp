@@ -27,13 +27,13 @@ Metrics::Metrics(obs::Registry& registry)
                             .counter("smtp_bridge_smtp_messages_accepted_total",
                                      "Messages committed to the store and answered 250.")
                             .add({})),
-      message_size(registry
-                       .histogram("smtp_bridge_smtp_message_size_bytes",
-                                  "Size of the accepted messages as stored (with the Received "
-                                  "header the bridge adds), in bytes.",
-                                  {1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216,
-                                   67108864})
-                       .add({})),
+      message_size(
+          registry
+              .histogram("smtp_bridge_smtp_message_size_bytes",
+                         "Size of the accepted messages as stored (with the Received "
+                         "header the bridge adds), in bytes.",
+                         {1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864})
+              .add({})),
       messages_rejected(registry.counter("smtp_bridge_smtp_messages_rejected_total",
                                          "Transactions refused after DATA/BDAT, per reason.")),
       recipients_rejected(registry.counter("smtp_bridge_smtp_recipients_rejected_total",

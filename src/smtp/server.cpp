@@ -1,7 +1,7 @@
-// smtp::Server: binds the listeners, runs one io_context per io thread (N threads), accepts connections
-// (backing off on errors such as EMFILE), enforces the connection limits, reloads a changed
-// certificate and drains on stop(): listeners stay open answering 421 while sessions finish.
-// Promise: stop() returns only after every session has ended and every io thread is joined.
+// smtp::Server: binds the listeners, runs one io_context per io thread (N threads), accepts
+// connections (backing off on errors such as EMFILE), enforces the connection limits, reloads a
+// changed certificate and drains on stop(): listeners stay open answering 421 while sessions
+// finish. Promise: stop() returns only after every session has ended and every io thread is joined.
 #include "smtp/server.h"
 
 #include <algorithm>
@@ -47,7 +47,8 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint) {
 
 struct Server::Impl {
   struct Listener {
-    Listener(asio::io_context& io, bool tls) : executor(io.get_executor()), acceptor(executor), tls(tls) {}
+    Listener(asio::io_context& io, bool tls)
+        : executor(io.get_executor()), acceptor(executor), tls(tls) {}
     asio::any_io_executor executor;
     asio::ip::tcp::acceptor acceptor;
     bool tls;

@@ -21,7 +21,8 @@ std::vector<std::string> list_files(const std::string& dir, std::string_view suf
   std::error_code error;
   for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
     const std::string name = entry.path().filename().string();
-    if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
+    if (name.size() >= suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0)
       out.push_back(name);
   }
   std::sort(out.begin(), out.end());
@@ -50,14 +51,18 @@ std::string show(std::string_view bytes, size_t limit) {
   std::string out = "\"";
   for (size_t i = 0; i < bytes.size() && i < limit; ++i) {
     const auto c = static_cast<unsigned char>(bytes[i]);
-    if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '"') out += "\\\"";
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c == '"')
+      out += "\\\"";
     else if (c < 0x20 || c == 0x7F) {
       char hex[8];
       std::snprintf(hex, sizeof hex, "\\x%02x", c);
       out += hex;
-    } else out += static_cast<char>(c);
+    } else
+      out += static_cast<char>(c);
   }
   out += "\"";
   if (bytes.size() > limit) out += "...(" + std::to_string(bytes.size()) + " bytes)";

@@ -1,5 +1,5 @@
-// The corpora location, the agreement tally and the check of found differences against known_differences (see
-// corpus_support.h); test-only because it reports through GoogleTest.
+// The corpora location, the agreement tally and the check of found differences against
+// known_differences (see corpus_support.h); test-only because it reports through GoogleTest.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -25,8 +25,10 @@ bool Tally::check(bool agree, const std::string& kind, Difference difference) {
   if (!counts_.count(kind)) order_.push_back(kind);
   auto& [agreed, total] = counts_[kind];
   ++total;
-  if (agree) ++agreed;
-  else differences_.push_back(std::move(difference));
+  if (agree)
+    ++agreed;
+  else
+    differences_.push_back(std::move(difference));
   return agree;
 }
 
@@ -38,7 +40,8 @@ std::string Tally::summary() const {
     out += separator + kind + " " + std::to_string(agreed) + "/" + std::to_string(total);
     separator = ", ";
   }
-  for (const auto& [kind, count] : skipped_) out += " (" + kind + " skipped " + std::to_string(count) + ")";
+  for (const auto& [kind, count] : skipped_)
+    out += " (" + kind + " skipped " + std::to_string(count) + ")";
   return out;
 }
 
@@ -46,9 +49,10 @@ void check_against_known(const std::string& scope, const std::vector<Difference>
   std::set<std::pair<std::string, std::string>> seen;
   for (const auto& difference : found) {
     seen.insert({difference.file, difference.fact});
-    const auto listed = std::find_if(known_differences.begin(), known_differences.end(), [&](const auto& known) {
-      return difference.file == known.file && difference.fact == known.fact;
-    });
+    const auto listed =
+        std::find_if(known_differences.begin(), known_differences.end(), [&](const auto& known) {
+          return difference.file == known.file && difference.fact == known.fact;
+        });
     if (listed == known_differences.end())
       ADD_FAILURE() << "unlisted difference: {\"" << difference.file << "\", \"" << difference.fact
                     << "\"}: " << difference.detail;
@@ -58,8 +62,9 @@ void check_against_known(const std::string& scope, const std::vector<Difference>
     if (std::string_view(known.file).rfind(scope, 0) != 0) continue;
     ++listed_count;
     if (!seen.count({known.file, known.fact}))
-      ADD_FAILURE() << "listed difference no longer occurs, remove it from known_differences.cpp: {\""
-                    << known.file << "\", \"" << known.fact << "\"}";
+      ADD_FAILURE()
+          << "listed difference no longer occurs, remove it from known_differences.cpp: {\""
+          << known.file << "\", \"" << known.fact << "\"}";
   }
   std::cout << "  " << scope << ": " << found.size() << " differences, " << listed_count
             << " listed entries\n";

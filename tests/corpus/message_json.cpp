@@ -23,10 +23,10 @@ json addresses_json(const std::vector<mime::Address>& list) {
 
 json part_tree(const mime::Message& message, int index, size_t depth) {
   const mime::Part& part = message.parts[static_cast<size_t>(index)];
-  json node{{"number", part.number},          {"content_type", part.content_type},
-            {"charset", part.charset},        {"transfer_encoding", part.transfer_encoding},
+  json node{{"number", part.number},           {"content_type", part.content_type},
+            {"charset", part.charset},         {"transfer_encoding", part.transfer_encoding},
             {"disposition", part.disposition}, {"filename", part.filename},
-            {"content_id", part.content_id},  {"size", part.body_size()},
+            {"content_id", part.content_id},   {"size", part.body_size()},
             {"children", json::array()}};
   // The parser's own depth limit keeps this finite; the guard only protects against a broken table.
   if (depth > 200) return node;
@@ -47,13 +47,23 @@ bool valid_utf8(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
     const auto byte = static_cast<unsigned char>(text[i]);
-    if (byte < 0x80) { ++i; continue; }
+    if (byte < 0x80) {
+      ++i;
+      continue;
+    }
     size_t length = 0;
     uint32_t code = 0;
-    if (byte >= 0xC2 && byte <= 0xDF) { length = 2; code = byte & 0x1F; }
-    else if (byte >= 0xE0 && byte <= 0xEF) { length = 3; code = byte & 0x0F; }
-    else if (byte >= 0xF0 && byte <= 0xF4) { length = 4; code = byte & 0x07; }
-    else return false;
+    if (byte >= 0xC2 && byte <= 0xDF) {
+      length = 2;
+      code = byte & 0x1F;
+    } else if (byte >= 0xE0 && byte <= 0xEF) {
+      length = 3;
+      code = byte & 0x0F;
+    } else if (byte >= 0xF0 && byte <= 0xF4) {
+      length = 4;
+      code = byte & 0x07;
+    } else
+      return false;
     if (i + length > text.size()) return false;
     for (size_t k = 1; k < length; ++k) {
       const auto next = static_cast<unsigned char>(text[i + k]);
@@ -137,9 +147,9 @@ std::vector<std::string> invalid_utf8_fields(std::string_view raw, const mime::M
   for (size_t i = 0; i < message.parts.size(); ++i) {
     const mime::Part& part = message.parts[i];
     const std::string at = "/parts/" + std::to_string(i);
-    for (const auto* field : {&part.number, &part.content_type, &part.charset, &part.transfer_encoding,
-                              &part.disposition, &part.filename, &part.content_id, &part.description,
-                              &part.boundary})
+    for (const auto* field :
+         {&part.number, &part.content_type, &part.charset, &part.transfer_encoding,
+          &part.disposition, &part.filename, &part.content_id, &part.description, &part.boundary})
       check_string(*field, at + "/field", out);
     for (const auto& [name, value] : part.params) {
       check_string(name, at + "/params/name", out);

@@ -21,7 +21,8 @@ std::string signature(const Entity& entity) {
   if (entity.kind == Entity::Kind::message) return "E(" + signature(entity.children[0]) + ")";
   if (entity.kind == Entity::Kind::leaf) return "L";
   std::string out = "M(";
-  for (size_t i = 0; i < entity.children.size(); ++i) out += (i ? "," : "") + signature(entity.children[i]);
+  for (size_t i = 0; i < entity.children.size(); ++i)
+    out += (i ? "," : "") + signature(entity.children[i]);
   return out + ")";
 }
 
@@ -29,7 +30,8 @@ std::string our_signature(const mime::Message& message, int index) {
   const mime::Part& part = message.parts[static_cast<size_t>(index)];
   if (part.is_multipart()) {
     std::string out = "M(";
-    for (size_t i = 0; i < part.children.size(); ++i) out += (i ? "," : "") + our_signature(message, part.children[i]);
+    for (size_t i = 0; i < part.children.size(); ++i)
+      out += (i ? "," : "") + our_signature(message, part.children[i]);
     return out + ")";
   }
   if (!part.children.empty()) return "E(" + our_signature(message, part.children[0]) + ")";
@@ -83,7 +85,8 @@ void compare(const Run& run, const Entity& entity, int index, const std::string&
   }
   const std::string got = mime::decode_body(run.raw, part);
   run.tally->check(got == *expected, "bodies",
-                   {run.key, "body " + path, "expected " + corpus::show(*expected) + ", got " + corpus::show(got)});
+                   {run.key, "body " + path,
+                    "expected " + corpus::show(*expected) + ", got " + corpus::show(got)});
 }
 
 void run_folder(const std::string& folder) {
@@ -108,16 +111,22 @@ void run_folder(const std::string& folder) {
     for (const auto& field : invalid) ADD_FAILURE() << key << ": invalid UTF-8 in " << field;
     ASSERT_FALSE(message.parts.empty()) << key;
     const std::string want_tree = signature(*expected), got_tree = our_signature(message, 0);
-    tally.check(want_tree == got_tree, "tree", {key, "tree", "expected " + want_tree + ", got " + got_tree});
+    tally.check(want_tree == got_tree, "tree",
+                {key, "tree", "expected " + want_tree + ", got " + got_tree});
     const std::string want_types = types(*expected, ""), got_types = our_types(message, 0);
-    tally.check(want_types == got_types, "types", {key, "types", "expected " + want_types + ", got " + got_types});
+    tally.check(want_types == got_types, "types",
+                {key, "types", "expected " + want_types + ", got " + got_types});
     compare({key, dir, *raw, &message, &tally}, *expected, 0, "1");
   }
   std::cout << tally.summary() << "\n";
   corpus::check_against_known("mime4j/" + folder + "/", tally.differences());
 }
 
-TEST(Mime4j, testmsgs_match_mime4j_parse) { run_folder("testmsgs"); }
-TEST(Mime4j, mimetools_testmsgs_match_mime4j_parse) { run_folder("mimetools-testmsgs"); }
+TEST(Mime4j, testmsgs_match_mime4j_parse) {
+  run_folder("testmsgs");
+}
+TEST(Mime4j, mimetools_testmsgs_match_mime4j_parse) {
+  run_folder("mimetools-testmsgs");
+}
 
 }  // namespace

@@ -18,9 +18,12 @@ struct Element {
 };
 
 void append_utf8(std::string& out, unsigned long code) {
-  if (code < 0x80) out += static_cast<char>(code);
-  else if (code < 0x800) { out += static_cast<char>(0xC0 | (code >> 6)); out += static_cast<char>(0x80 | (code & 0x3F)); }
-  else if (code < 0x10000) {
+  if (code < 0x80)
+    out += static_cast<char>(code);
+  else if (code < 0x800) {
+    out += static_cast<char>(0xC0 | (code >> 6));
+    out += static_cast<char>(0x80 | (code & 0x3F));
+  } else if (code < 0x10000) {
     out += static_cast<char>(0xE0 | (code >> 12));
     out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
     out += static_cast<char>(0x80 | (code & 0x3F));
@@ -36,17 +39,28 @@ std::string unescape(std::string_view text) {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
     const size_t semicolon = text[i] == '&' ? text.find(';', i) : std::string_view::npos;
-    if (semicolon == std::string_view::npos || semicolon - i > 10) { out += text[i]; continue; }
+    if (semicolon == std::string_view::npos || semicolon - i > 10) {
+      out += text[i];
+      continue;
+    }
     const std::string_view name = text.substr(i + 1, semicolon - i - 1);
-    if (name == "lt") out += '<';
-    else if (name == "gt") out += '>';
-    else if (name == "amp") out += '&';
-    else if (name == "quot") out += '"';
-    else if (name == "apos") out += '\'';
+    if (name == "lt")
+      out += '<';
+    else if (name == "gt")
+      out += '>';
+    else if (name == "amp")
+      out += '&';
+    else if (name == "quot")
+      out += '"';
+    else if (name == "apos")
+      out += '\'';
     else if (name.size() > 1 && name[0] == '#')
       append_utf8(out, name[1] == 'x' ? std::stoul(std::string(name.substr(2)), nullptr, 16)
                                       : std::stoul(std::string(name.substr(1))));
-    else { out += text[i]; continue; }
+    else {
+      out += text[i];
+      continue;
+    }
     i = semicolon;
   }
   return out;
@@ -63,7 +77,8 @@ std::unique_ptr<Element> parse_element(std::string_view xml, size_t& pos, int de
   auto element = std::make_unique<Element>();
   const size_t name_end = std::min(tag.find_first_of(" \t\r\n"), tag.size());
   element->name = std::string(tag.substr(0, name_end));
-  for (size_t at = tag.find('=', name_end); at != std::string_view::npos; at = tag.find('=', at + 1)) {
+  for (size_t at = tag.find('=', name_end); at != std::string_view::npos;
+       at = tag.find('=', at + 1)) {
     size_t name_begin = tag.find_last_of(" \t\r\n", at);
     const std::string name(tag.substr(name_begin + 1, at - name_begin - 1));
     const size_t quote = at + 1;
@@ -137,12 +152,18 @@ std::string content_type_of(const Entity& entity, const std::string& parent_type
     const size_t colon = field.find(':');
     if (colon == std::string::npos) continue;
     std::string name = field.substr(0, colon);
-    name.erase(std::remove_if(name.begin(), name.end(), [](unsigned char c) { return std::isspace(c); }), name.end());
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    name.erase(
+        std::remove_if(name.begin(), name.end(), [](unsigned char c) { return std::isspace(c); }),
+        name.end());
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     if (name != "content-type") continue;
     std::string value = field.substr(colon + 1, field.find(';', colon) - colon - 1);
-    value.erase(std::remove_if(value.begin(), value.end(), [](unsigned char c) { return std::isspace(c); }), value.end());
-    std::transform(value.begin(), value.end(), value.begin(), [](unsigned char c) { return std::tolower(c); });
+    value.erase(
+        std::remove_if(value.begin(), value.end(), [](unsigned char c) { return std::isspace(c); }),
+        value.end());
+    std::transform(value.begin(), value.end(), value.begin(),
+                   [](unsigned char c) { return std::tolower(c); });
     const size_t slash = value.find('/');
     if (slash != std::string::npos && slash > 0 && slash + 1 < value.size()) return value;
     break;

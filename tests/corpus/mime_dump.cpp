@@ -16,9 +16,14 @@ int main(int argc, char** argv) {
   bool crlf = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
-    if (arg == "--crlf") crlf = true;
-    else if (path.empty()) path = arg;
-    else { path.clear(); break; }
+    if (arg == "--crlf")
+      crlf = true;
+    else if (path.empty())
+      path = arg;
+    else {
+      path.clear();
+      break;
+    }
   }
   if (path.empty()) {
     std::cerr << "usage: mime_dump FILE [--crlf]\n";

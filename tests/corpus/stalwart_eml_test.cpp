@@ -53,7 +53,8 @@ struct EmlRun {
 };
 
 // Walks Stalwart's part `s_index` of `s_message` beside our part `index`, comparing leaves.
-void compare_parts(const EmlRun& run, const json& s_message, size_t s_index, int index, const std::string& label) {
+void compare_parts(const EmlRun& run, const json& s_message, size_t s_index, int index,
+                   const std::string& label) {
   const json& s_part = s_message["parts"][s_index];
   const mime::Part& part = run.message->parts[static_cast<size_t>(index)];
   const std::string name = label.empty() ? "root" : label;
@@ -61,13 +62,15 @@ void compare_parts(const EmlRun& run, const json& s_message, size_t s_index, int
   if (!expected_name.empty())
     run.tally->check(part.filename == expected_name, "filenames",
                      {run.key, "filename " + name,
-                      run.variant + ": expected " + corpus::show(expected_name) + ", got " + corpus::show(part.filename)});
+                      run.variant + ": expected " + corpus::show(expected_name) + ", got " +
+                          corpus::show(part.filename)});
   const json& body = s_part["body"];
   if (body.contains("Multipart")) {
     if (!part.is_multipart()) return;
     const json& children = body["Multipart"];
     for (size_t i = 0; i < children.size() && i < part.children.size(); ++i)
-      compare_parts(run, s_message, children[i].get<size_t>(), part.children[i], child_label(label, i));
+      compare_parts(run, s_message, children[i].get<size_t>(), part.children[i],
+                    child_label(label, i));
     return;
   }
   if (body.contains("Message")) {
@@ -82,16 +85,18 @@ void compare_parts(const EmlRun& run, const json& s_message, size_t s_index, int
   }
   std::string expected, got;
   if (body.contains("Text") || body.contains("Html")) {
-    expected = body.contains("Text") ? body["Text"].get<std::string>() : body["Html"].get<std::string>();
+    expected =
+        body.contains("Text") ? body["Text"].get<std::string>() : body["Html"].get<std::string>();
     got = mime::decode_text(run.raw, part);
   } else {
     const json& bytes = body.contains("Binary") ? body["Binary"] : body["InlineBinary"];
     for (const auto& byte : bytes) expected += static_cast<char>(byte.get<int>());
     got = mime::decode_body(run.raw, part);
   }
-  run.tally->check(got == expected, "bodies",
-                   {run.key, "body " + name,
-                    run.variant + ": expected " + corpus::show(expected) + ", got " + corpus::show(got)});
+  run.tally->check(
+      got == expected, "bodies",
+      {run.key, "body " + name,
+       run.variant + ": expected " + corpus::show(expected) + ", got " + corpus::show(got)});
 }
 
 void compare_addresses(const EmlRun& run, const json& s_root, const char* header,
@@ -101,24 +106,35 @@ void compare_addresses(const EmlRun& run, const json& s_root, const char* header
   const auto expected = stalwart::flatten_addresses((*value)["Address"]);
   const auto got = stalwart::normalise(ours);
   run.tally->check(stalwart::addresses_of(got) == stalwart::addresses_of(expected), header,
-                   {run.key, header, run.variant + ": expected " + stalwart::render(expected) + ", got " + stalwart::render(got)});
-  run.tally->check(stalwart::names_of(got) == stalwart::names_of(expected), std::string(header) + " names",
+                   {run.key, header,
+                    run.variant + ": expected " + stalwart::render(expected) + ", got " +
+                        stalwart::render(got)});
+  run.tally->check(stalwart::names_of(got) == stalwart::names_of(expected),
+                   std::string(header) + " names",
                    {run.key, std::string(header) + " names",
-                    run.variant + ": expected " + stalwart::render(expected) + ", got " + stalwart::render(got)});
+                    run.variant + ": expected " + stalwart::render(expected) + ", got " +
+                        stalwart::render(got)});
 }
 
 void compare_message(const EmlRun& run, const json& expected) {
   const mime::Message& message = *run.message;
   const json& s_root = expected["parts"][0];
   run.tally->check(our_signature(message, 0) == stalwart::signature(expected, 0), "tree",
-                   {run.key, "tree", run.variant + ": expected " + stalwart::signature(expected, 0) + ", got " + our_signature(message, 0)});
+                   {run.key, "tree",
+                    run.variant + ": expected " + stalwart::signature(expected, 0) + ", got " +
+                        our_signature(message, 0)});
   run.tally->check(our_types(message, 0) == stalwart::types(expected, 0), "types",
-                   {run.key, "types", run.variant + ": expected " + stalwart::types(expected, 0) + ", got " + our_types(message, 0)});
+                   {run.key, "types",
+                    run.variant + ": expected " + stalwart::types(expected, 0) + ", got " +
+                        our_types(message, 0)});
   compare_parts(run, expected, 0, 0, "");
-  if (const json* subject = stalwart::find_header(s_root, "subject"); subject && subject->contains("Text")) {
+  if (const json* subject = stalwart::find_header(s_root, "subject");
+      subject && subject->contains("Text")) {
     const std::string want = (*subject)["Text"].get<std::string>();
     run.tally->check(message.subject == want, "subject",
-                     {run.key, "subject", run.variant + ": expected " + corpus::show(want) + ", got " + corpus::show(message.subject)});
+                     {run.key, "subject",
+                      run.variant + ": expected " + corpus::show(want) + ", got " +
+                          corpus::show(message.subject)});
   }
   compare_addresses(run, s_root, "from", message.from);
   compare_addresses(run, s_root, "to", message.to);
@@ -136,16 +152,20 @@ void run_folder(const std::string& folder) {
     const auto bytes = corpus::read_file(dir + "/" + file);
     ASSERT_TRUE(bytes) << file;
     for (const std::string variant : {"lf", "crlf"}) {
-      const auto expected_text = corpus::read_file(dir + "/" + stem + (variant == "lf" ? ".json" : ".crlf.json"));
+      const auto expected_text =
+          corpus::read_file(dir + "/" + stem + (variant == "lf" ? ".json" : ".crlf.json"));
       ASSERT_TRUE(expected_text) << stem << " " << variant;
       const json expected = json::parse(*expected_text);
-      const std::string raw = variant == "lf" ? corpus::without_cr(*bytes) : corpus::to_crlf(*bytes);
+      const std::string raw =
+          variant == "lf" ? corpus::without_cr(*bytes) : corpus::to_crlf(*bytes);
       const auto started = std::chrono::steady_clock::now();
       const mime::Message message = mime::parse(raw);
       const auto invalid = corpus::invalid_utf8_fields(raw, message);
-      EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2)) << file << " " << variant;
+      EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2))
+          << file << " " << variant;
       const std::string key = "stalwart/eml/" + folder + "/" + file;
-      for (const auto& field : invalid) ADD_FAILURE() << key << " " << variant << ": invalid UTF-8 in " << field;
+      for (const auto& field : invalid)
+        ADD_FAILURE() << key << " " << variant << ": invalid UTF-8 in " << field;
       ASSERT_FALSE(message.parts.empty()) << key;
       compare_message({key, variant, raw, &message, &tally}, expected);
     }
@@ -154,8 +174,14 @@ void run_folder(const std::string& folder) {
   corpus::check_against_known("stalwart/eml/" + folder + "/", tally.differences());
 }
 
-TEST(StalwartEml, rfc_messages_match_expected_facts) { run_folder("rfc"); }
-TEST(StalwartEml, thirdparty_messages_match_expected_facts) { run_folder("thirdparty"); }
-TEST(StalwartEml, malformed_messages_match_expected_facts) { run_folder("malformed"); }
+TEST(StalwartEml, rfc_messages_match_expected_facts) {
+  run_folder("rfc");
+}
+TEST(StalwartEml, thirdparty_messages_match_expected_facts) {
+  run_folder("thirdparty");
+}
+TEST(StalwartEml, malformed_messages_match_expected_facts) {
+  run_folder("malformed");
+}
 
 }  // namespace

@@ -22,7 +22,9 @@ using nlohmann::json;
 std::string field_value(const std::string& raw) {
   size_t end = 0;
   while (end < raw.size()) {
-    if (raw[end] == '\n' && (end + 1 >= raw.size() || (raw[end + 1] != ' ' && raw[end + 1] != '\t'))) break;
+    if (raw[end] == '\n' &&
+        (end + 1 >= raw.size() || (raw[end + 1] != ' ' && raw[end + 1] != '\t')))
+      break;
     ++end;
   }
   std::string out = raw.substr(0, end);
@@ -36,16 +38,18 @@ std::string stalwart_date(const json& date) {
   char buffer[64];
   const bool west = date["tz_before_gmt"].get<bool>() &&
                     (date["tz_hour"].get<int>() != 0 || date["tz_minute"].get<int>() != 0);
-  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", date["year"].get<int>(),
-                date["month"].get<int>(), date["day"].get<int>(), date["hour"].get<int>(), date["minute"].get<int>(),
-                date["second"].get<int>(), west ? '-' : '+', date["tz_hour"].get<int>(), date["tz_minute"].get<int>());
+  std::snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d",
+                date["year"].get<int>(), date["month"].get<int>(), date["day"].get<int>(),
+                date["hour"].get<int>(), date["minute"].get<int>(), date["second"].get<int>(),
+                west ? '-' : '+', date["tz_hour"].get<int>(), date["tz_minute"].get<int>());
   return buffer;
 }
 
 std::string our_date(const std::optional<std::string>& date) {
   if (!date) return "null";
   std::string out = *date;
-  if (!out.empty() && (out.back() == 'Z' || out.back() == 'z')) out = out.substr(0, out.size() - 1) + "+00:00";
+  if (!out.empty() && (out.back() == 'Z' || out.back() == 'z'))
+    out = out.substr(0, out.size() - 1) + "+00:00";
   if (out.size() > 19 && out.compare(19, 6, "-00:00") == 0) out.replace(19, 1, "+");
   return out;
 }
@@ -64,8 +68,9 @@ std::string stalwart_content_type(const json& expected) {
     // RFC 2231 language tags become separate "name-language" attributes in Stalwart; the
     // interface keeps no language, so they are not part of the fact.
     if (name.size() < 9 || name.compare(name.size() - 9, 9, "-language") != 0) params[name] = value;
-  mime::ContentType type{expected["c_type"].is_string() ? expected["c_type"].get<std::string>() : "",
-                         expected["c_subtype"].is_string() ? expected["c_subtype"].get<std::string>() : "", params};
+  mime::ContentType type{
+      expected["c_type"].is_string() ? expected["c_type"].get<std::string>() : "",
+      expected["c_subtype"].is_string() ? expected["c_subtype"].get<std::string>() : "", params};
   for (auto* text : {&type.type, &type.subtype})
     for (auto& c : *text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return our_content_type(type);
@@ -93,17 +98,21 @@ void run_cases(const std::string& name) {
     std::vector<std::string> strings;  // every output string, for the UTF-8 check
     if (name == "address") {
       const auto ours = mime::parse_address_list(value);
-      for (const auto& address : ours) strings.insert(strings.end(), {address.name, address.address, address.group});
+      for (const auto& address : ours)
+        strings.insert(strings.end(), {address.name, address.address, address.group});
       const auto expected_list = stalwart::flatten_addresses(expected);
       const auto got_list = stalwart::normalise(ours);
-      tally.check(stalwart::addresses_of(got_list) == stalwart::addresses_of(expected_list), "address",
-                  {key, "address", "expected " + stalwart::render(expected_list) + ", got " + stalwart::render(got_list)});
+      tally.check(
+          stalwart::addresses_of(got_list) == stalwart::addresses_of(expected_list), "address",
+          {key, "address",
+           "expected " + stalwart::render(expected_list) + ", got " + stalwart::render(got_list)});
       want = joined(stalwart::names_of(expected_list));
       got = joined(stalwart::names_of(got_list));
     } else if (name == "content_type") {
       const auto ours = mime::parse_content_type(value);
       strings = {ours.type, ours.subtype};
-      for (const auto& [param, param_value] : ours.params) strings.insert(strings.end(), {param, param_value});
+      for (const auto& [param, param_value] : ours.params)
+        strings.insert(strings.end(), {param, param_value});
       want = stalwart_content_type(expected);
       got = our_content_type(ours);
     } else if (name == "date" || name == "received") {
@@ -118,7 +127,8 @@ void run_cases(const std::string& name) {
       got = our_date(ours);
     } else if (name == "id") {
       strings = mime::parse_message_ids(value);
-      want = joined(expected.is_array() ? expected.get<std::vector<std::string>>() : std::vector<std::string>{});
+      want = joined(expected.is_array() ? expected.get<std::vector<std::string>>()
+                                        : std::vector<std::string>{});
       got = joined(strings);
     } else {
       strings = {mime::decode_unstructured(value)};
@@ -126,19 +136,34 @@ void run_cases(const std::string& name) {
       got = strings[0];
     }
     for (const auto& string : strings)
-      if (!corpus::valid_utf8(string)) ADD_FAILURE() << key << ": invalid UTF-8 " << corpus::show(string);
+      if (!corpus::valid_utf8(string))
+        ADD_FAILURE() << key << ": invalid UTF-8 " << corpus::show(string);
     const std::string fact = name == "address" ? "name" : name;
-    tally.check(want == got, fact, {key, fact, "input " + corpus::show(value) + ": expected " + want + ", got " + got});
+    tally.check(
+        want == got, fact,
+        {key, fact, "input " + corpus::show(value) + ": expected " + want + ", got " + got});
   }
   std::cout << tally.summary() << "\n";
   corpus::check_against_known("stalwart/" + name + ".json#", tally.differences());
 }
 
-TEST(StalwartHeaders, address_lists) { run_cases("address"); }
-TEST(StalwartHeaders, content_types) { run_cases("content_type"); }
-TEST(StalwartHeaders, dates) { run_cases("date"); }
-TEST(StalwartHeaders, message_ids) { run_cases("id"); }
-TEST(StalwartHeaders, unstructured_text) { run_cases("unstructured"); }
-TEST(StalwartHeaders, received_dates) { run_cases("received"); }
+TEST(StalwartHeaders, address_lists) {
+  run_cases("address");
+}
+TEST(StalwartHeaders, content_types) {
+  run_cases("content_type");
+}
+TEST(StalwartHeaders, dates) {
+  run_cases("date");
+}
+TEST(StalwartHeaders, message_ids) {
+  run_cases("id");
+}
+TEST(StalwartHeaders, unstructured_text) {
+  run_cases("unstructured");
+}
+TEST(StalwartHeaders, received_dates) {
+  run_cases("received");
+}
 
 }  // namespace

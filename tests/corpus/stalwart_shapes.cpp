@@ -11,18 +11,22 @@ namespace {
 using nlohmann::json;
 
 std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return text;
 }
 
-std::string text_or_empty(const json& value) { return value.is_string() ? value.get<std::string>() : ""; }
+std::string text_or_empty(const json& value) {
+  return value.is_string() ? value.get<std::string>() : "";
+}
 
 }  // namespace
 
 const json* find_header(const json& part, const std::string& name) {
   if (!part.contains("headers")) return nullptr;
   for (const auto& header : part["headers"])
-    if (header["name"].is_string() && header["name"].get<std::string>() == name) return &header["value"];
+    if (header["name"].is_string() && header["name"].get<std::string>() == name)
+      return &header["value"];
   return nullptr;
 }
 
@@ -30,8 +34,10 @@ std::vector<std::pair<std::string, std::string>> attributes(const json& value) {
   std::vector<std::pair<std::string, std::string>> out;
   if (!value.is_array()) return out;
   for (const auto& item : value) {
-    if (item.is_array() && item.size() == 2) out.emplace_back(lower(text_or_empty(item[0])), text_or_empty(item[1]));
-    else if (item.is_object()) out.emplace_back(lower(text_or_empty(item["name"])), text_or_empty(item["value"]));
+    if (item.is_array() && item.size() == 2)
+      out.emplace_back(lower(text_or_empty(item[0])), text_or_empty(item[1]));
+    else if (item.is_object())
+      out.emplace_back(lower(text_or_empty(item["name"])), text_or_empty(item["value"]));
   }
   return out;
 }
@@ -46,7 +52,8 @@ std::string content_type_of(const json& part, const std::string& parent_type) {
 }
 
 std::string expected_filename(const json& part) {
-  for (const auto& [header, attribute] : {std::pair{"content_disposition", "filename"}, std::pair{"content_type", "name"}}) {
+  for (const auto& [header, attribute] :
+       {std::pair{"content_disposition", "filename"}, std::pair{"content_type", "name"}}) {
     const json* value = find_header(part, header);
     if (!value || !value->contains("ContentType")) continue;
     for (const auto& [name, text] : attributes((*value)["ContentType"]["attributes"]))
@@ -76,7 +83,8 @@ std::string types(const json& message, size_t index, const std::string& parent_t
   std::string out = type;
   const json& body = part["body"];
   if (body.contains("Multipart"))
-    for (const auto& child : body["Multipart"]) out += "," + types(message, child.get<size_t>(), type);
+    for (const auto& child : body["Multipart"])
+      out += "," + types(message, child.get<size_t>(), type);
   if (body.contains("Message")) out += "," + types(body["Message"], 0, type);
   return out;
 }
@@ -98,7 +106,8 @@ std::vector<Address> flatten_addresses(const json& value) {
 std::vector<Address> normalise(const std::vector<mime::Address>& ours) {
   std::vector<Address> out;
   for (const auto& address : ours)
-    if (!address.name.empty() || !address.address.empty()) out.push_back({address.name, address.address, address.group});
+    if (!address.name.empty() || !address.address.empty())
+      out.push_back({address.name, address.address, address.group});
   return out;
 }
 

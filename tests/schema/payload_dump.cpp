@@ -27,13 +27,14 @@ std::string to_crlf(const std::string& bytes) {
 }
 
 std::string envelope_for(size_t size, bool tls) {
-  nlohmann::json envelope = {{"mail_from", "sender@example.com"},
-                             {"rcpt_to", {"stored@example.com"}},
-                             {"params", {{"size", size}, {"body", "8BITMIME"}, {"smtputf8", false}}},
-                             {"helo", "client.example"},
-                             {"client", {{"ip", "127.0.0.1"}, {"port", 2525}}},
-                             {"tls", nullptr},
-                             {"auth", nullptr}};
+  nlohmann::json envelope = {
+      {"mail_from", "sender@example.com"},
+      {"rcpt_to", {"stored@example.com"}},
+      {"params", {{"size", size}, {"body", "8BITMIME"}, {"smtputf8", false}}},
+      {"helo", "client.example"},
+      {"client", {{"ip", "127.0.0.1"}, {"port", 2525}}},
+      {"tls", nullptr},
+      {"auth", nullptr}};
   if (tls) envelope["tls"] = {{"version", "TLSv1.3"}, {"cipher", "TLS_AES_128_GCM_SHA256"}};
   return envelope.dump();
 }

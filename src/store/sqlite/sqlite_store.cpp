@@ -456,7 +456,8 @@ class SqliteStore final : public Store {
         if (finishes == nullptr) return SQLITE_OK;
         for (const PendingFinish& p : *finishes) {
           const sqlite::Writer::Finish& f = p.finish;
-          int rc = writer_->finish(f.delivery_id, f.outcome, f.next_attempt_at_ms, f.last_error, now_ms);
+          int rc =
+              writer_->finish(f.delivery_id, f.outcome, f.next_attempt_at_ms, f.last_error, now_ms);
           if (rc != SQLITE_OK) return rc;
         }
         return SQLITE_OK;

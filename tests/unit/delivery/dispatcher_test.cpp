@@ -6,8 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/ids.h"
 #include "common/time.h"
@@ -69,8 +69,9 @@ class DispatcherTest : public testing::Test {
   }
 
   // Stores a message with one delivery per URL; returns its id.
-  std::string send(const std::vector<std::string>& urls, int64_t received_at_ms = now_ms(),
-                   std::string data = "From: alice@sender.example\r\nSubject: hello\r\n\r\nbody text\r\n") {
+  std::string send(
+      const std::vector<std::string>& urls, int64_t received_at_ms = now_ms(),
+      std::string data = "From: alice@sender.example\r\nSubject: hello\r\n\r\nbody text\r\n") {
     store::InboundMessage message;
     message.id = common::uuid_v7();
     message.received_at_ms = received_at_ms;

@@ -30,7 +30,8 @@ const std::string kEnvelope =
     R"("client":{"ip":"192.0.2.10","port":53422},"tls":{"version":"TLSv1.3","cipher":"TLS_AES_256_GCM_SHA384"},"auth":null})";
 
 const std::string kImageBytes = std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);
-const std::string kBinaryBase64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJw==";  // bytes 0..39
+const std::string kBinaryBase64 =
+    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJw==";  // bytes 0..39
 
 std::string multipart_message() {
   return crlf(
@@ -86,7 +87,8 @@ std::string multipart_message() {
       "--outer--\n");
 }
 
-json render(const std::string& data, RenderOptions options = {}, const std::string& envelope = kEnvelope) {
+json render(const std::string& data, RenderOptions options = {},
+            const std::string& envelope = kEnvelope) {
   if (options.rcpt_to.empty()) options.rcpt_to = {"bob@bridge.example"};
   InboundView view{kId, kReceivedMs, envelope, data};
   std::string text = render_bridge_v1_text(view, options);
@@ -226,8 +228,9 @@ TEST(Payload, include_raw_carries_the_stored_bytes_as_base64) {
 }
 
 TEST(Payload, null_reverse_path_stays_an_empty_mail_from) {
-  std::string envelope = R"({"mail_from":"","rcpt_to":["bob@bridge.example"],"params":{"size":5,"body":"7BIT",)"
-                         R"("smtputf8":false},"helo":"h","client":{"ip":"::1","port":25},"tls":null,"auth":"user1"})";
+  std::string envelope =
+      R"({"mail_from":"","rcpt_to":["bob@bridge.example"],"params":{"size":5,"body":"7BIT",)"
+      R"("smtputf8":false},"helo":"h","client":{"ip":"::1","port":25},"tls":null,"auth":"user1"})";
   json doc = render(crlf("Subject: bounce\n\nbody\n"), {}, envelope);
   EXPECT_EQ(doc["envelope"]["mail_from"], "");
   EXPECT_EQ(doc["envelope"]["auth"], "user1");
@@ -239,7 +242,8 @@ TEST(Payload, bcc_recipients_appear_only_in_this_endpoints_rcpt_to) {
   options.rcpt_to = {"hidden@bridge.example"};
   json doc = render(multipart_message(), options);
   EXPECT_EQ(doc["envelope"]["rcpt_to"], json::array({"hidden@bridge.example"}));
-  EXPECT_EQ(doc["envelope"]["params"]["rcpt"], json::parse(R"({"hidden@bridge.example":{"notify":"NEVER"}})"));
+  EXPECT_EQ(doc["envelope"]["params"]["rcpt"],
+            json::parse(R"({"hidden@bridge.example":{"notify":"NEVER"}})"));
   std::string text = doc.dump();
   EXPECT_EQ(text.find("other@elsewhere.example"), std::string::npos);  // another route's recipient
   EXPECT_EQ(doc["message"]["bcc"], json::array());
@@ -261,7 +265,8 @@ TEST(Payload, single_part_message_is_part_one_with_absent_fields_null) {
 }
 
 TEST(Payload, sender_field_is_an_address_object) {
-  json m = render(crlf("From: a@example.com\nSender: Secretary <sec@example.com>\n\nx\n"))["message"];
+  json m =
+      render(crlf("From: a@example.com\nSender: Secretary <sec@example.com>\n\nx\n"))["message"];
   EXPECT_EQ(m["sender"], json({{"name", "Secretary"}, {"address", "sec@example.com"}}));
 }
 
@@ -278,7 +283,8 @@ TEST(Payload, decoding_defects_join_parse_defects) {
 
 TEST(Payload, garbage_still_renders_headers_raw_part_and_defects) {
   static const char bytes[] =
-      "Subject: \xff\xfe broken \xc3\n\x01\x02 no colon here\nContent-Type: multipart/mixed\n\0\xff--x\r\n\xfe";
+      "Subject: \xff\xfe broken \xc3\n\x01\x02 no colon here\nContent-Type: "
+      "multipart/mixed\n\0\xff--x\r\n\xfe";
   std::string data(bytes, sizeof bytes - 1);
   RenderOptions options;
   options.include_raw = true;
@@ -306,7 +312,8 @@ TEST(Payload, empty_message_renders) {
 
 // Base64 in lines of `width` characters joined by `line_break` (RFC 2045 6.8 says 76 and CRLF;
 // mail in the wild uses anything).
-std::string wrapped_base64(const std::string& bytes, size_t width, const std::string& line_break = "\r\n") {
+std::string wrapped_base64(const std::string& bytes, size_t width,
+                           const std::string& line_break = "\r\n") {
   std::string encoded = common::base64_encode(bytes), out;
   for (size_t i = 0; i < encoded.size(); i += width) out += encoded.substr(i, width) + line_break;
   return out;
@@ -320,30 +327,38 @@ std::string random_bytes(size_t size, uint64_t seed) {
 }
 
 // multipart/mixed with one base64 attachment per body (each already encoded).
-std::string attachment_message(const std::vector<std::string>& bodies, const std::string& text = "hello\r\n") {
-  std::string out = crlf("From: a@example.com\nSubject: files\nMIME-Version: 1.0\n"
-                         "Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n") + text;
+std::string attachment_message(const std::vector<std::string>& bodies,
+                               const std::string& text = "hello\r\n") {
+  std::string out =
+      crlf(
+          "From: a@example.com\nSubject: files\nMIME-Version: 1.0\n"
+          "Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/plain\n\n") +
+      text;
   for (size_t i = 0; i < bodies.size(); ++i)
-    out += "--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"f" +
-           std::to_string(i) + ".bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + bodies[i];
+    out +=
+        "--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; "
+        "filename=\"f" +
+        std::to_string(i) + ".bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\n" + bodies[i];
   return out + "--b--\r\n";
 }
 
 TEST(PayloadText, attachments_of_every_size_raw_and_escapes_survive_the_round_trip) {
   std::vector<std::string> files;
-  for (size_t size : {0, 1, 2, 3, 4, 5, 57, 58, 59, 4096, 100001}) files.push_back(random_bytes(size, size));
+  for (size_t size : {0, 1, 2, 3, 4, 5, 57, 58, 59, 4096, 100001})
+    files.push_back(random_bytes(size, size));
   std::vector<std::string> bodies;
   for (const std::string& file : files) bodies.push_back(wrapped_base64(file, 76));
   // Quotes, backslashes, a control character and non-ASCII text must come back as they were.
   // 0x1A-0x1F amid long plain runs too: RapidJSON 1.1.0's SIMD scan (not enabled here) would
   // pass them unescaped.
-  const std::string text = "t\xc3\xa9xt \"q\" \\ \x01 \x7f " + std::string(40, 'x') + "\x1a\x1b\x1c\x1d\x1e\x1f" +
-                           std::string(40, 'y') + "\r\n";
+  const std::string text = "t\xc3\xa9xt \"q\" \\ \x01 \x7f " + std::string(40, 'x') +
+                           "\x1a\x1b\x1c\x1d\x1e\x1f" + std::string(40, 'y') + "\r\n";
   const std::string data = attachment_message(bodies, text);
   for (bool raw : {false, true})
     for (uint64_t max : {uint64_t(0), uint64_t(16), uint64_t(10u << 20)}) {
       json doc = render(data, {{}, raw, max});
-      EXPECT_EQ(doc["message"]["text"], text.substr(0, text.size() - 2));  // the CRLF is the boundary's
+      EXPECT_EQ(doc["message"]["text"],
+                text.substr(0, text.size() - 2));  // the CRLF is the boundary's
       EXPECT_EQ(doc["raw"], raw ? json(common::base64_encode(data)) : json(nullptr));
       const json& attachments = doc["message"]["attachments"];
       ASSERT_EQ(attachments.size(), files.size());
@@ -367,8 +382,8 @@ TEST(PayloadText, deep_part_numbers_are_written_whole) {
   std::string data = "Content-Type: multipart/mixed; boundary=b0\r\n\r\n";
   const int depth = 12;
   for (int i = 1; i < depth; ++i)
-    data += "--b" + std::to_string(i - 1) + "\r\nContent-Type: multipart/mixed; boundary=b" + std::to_string(i) +
-            "\r\n\r\n";
+    data += "--b" + std::to_string(i - 1) + "\r\nContent-Type: multipart/mixed; boundary=b" +
+            std::to_string(i) + "\r\n\r\n";
   data += "--b" + std::to_string(depth - 1) + "\r\nContent-Type: text/plain\r\n\r\ndeep\r\n";
   json part = render(data)["message"]["parts"][0];
   std::string number = "1";
@@ -403,9 +418,13 @@ TEST(PayloadText, invalid_utf8_from_outside_the_parser_is_replaced_not_passed_on
 TEST(PayloadText, attachments_decode_whatever_the_line_layout) {
   const std::string bytes = random_bytes(1000, 7);
   const std::string encoded = common::base64_encode(bytes);
-  std::string concatenated = common::base64_encode(bytes.substr(0, 500)) + common::base64_encode(bytes.substr(500));
-  const std::string bodies[] = {wrapped_base64(bytes, 76), wrapped_base64(bytes, 3), wrapped_base64(bytes, 1, "\n"),
-                                wrapped_base64(bytes, 5, " \t\r\n"), concatenated + "\r\n",
+  std::string concatenated =
+      common::base64_encode(bytes.substr(0, 500)) + common::base64_encode(bytes.substr(500));
+  const std::string bodies[] = {wrapped_base64(bytes, 76),
+                                wrapped_base64(bytes, 3),
+                                wrapped_base64(bytes, 1, "\n"),
+                                wrapped_base64(bytes, 5, " \t\r\n"),
+                                concatenated + "\r\n",
                                 encoded.substr(0, 400) + "\r\n" + encoded.substr(400) + "\r\n"};
   for (const std::string& body : bodies) {
     json attachment = render(attachment_message({body}))["message"]["attachments"][0];

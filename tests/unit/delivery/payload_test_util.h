@@ -38,12 +38,17 @@ inline bool is_valid_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c >= 0xc2 && c <= 0xdf) ? 2 : (c >= 0xe0 && c <= 0xef) ? 3 : (c >= 0xf0 && c <= 0xf4) ? 4 : 0;
+    size_t n = c < 0x80                   ? 1
+               : (c >= 0xc2 && c <= 0xdf) ? 2
+               : (c >= 0xe0 && c <= 0xef) ? 3
+               : (c >= 0xf0 && c <= 0xf4) ? 4
+                                          : 0;
     if (n == 0 || i + n > s.size()) return false;
     for (size_t k = 1; k < n; ++k)
       if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
     unsigned char c1 = static_cast<unsigned char>(n > 1 ? s[i + 1] : 0);
-    if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f))
+    if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) ||
+        (c == 0xf4 && c1 > 0x8f))
       return false;
     i += n;
   }
@@ -59,7 +64,8 @@ inline void expect_valid_utf8(const nlohmann::json& value, const std::string& wh
       expect_valid_utf8(item, where + "." + key);
     }
   } else if (value.is_array()) {
-    for (size_t i = 0; i < value.size(); ++i) expect_valid_utf8(value[i], where + "[" + std::to_string(i) + "]");
+    for (size_t i = 0; i < value.size(); ++i)
+      expect_valid_utf8(value[i], where + "[" + std::to_string(i) + "]");
   }
 }
 

@@ -15,14 +15,14 @@ namespace {
 std::string independent_signature(const std::string& key, const std::string& content) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(content.data()),
-       content.size(), mac, &length);
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(content.data()), content.size(), mac, &length);
   return "v1," + common::base64_encode(std::string(reinterpret_cast<const char*>(mac), length));
 }
 
 TEST(Signing, matches_the_standard_webhooks_example) {
-  EXPECT_EQ(sign({"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
-                 R"({"test": 2432232314})"),
+  EXPECT_EQ(sign({"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, "msg_p5jXN8AQM9LWM0D4loKWxJek",
+                 1614265330, R"({"test": 2432232314})"),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
 }
 
@@ -33,7 +33,8 @@ TEST(Signing, signs_id_dot_timestamp_dot_body_with_the_decoded_key) {
   EXPECT_EQ(sign({secret}, "01936d2e-8c1a-7b7e-9c2a-5b1e2f3a4b5c", 1795738523, body),
             independent_signature(key, "01936d2e-8c1a-7b7e-9c2a-5b1e2f3a4b5c.1795738523." + body));
   // Any change to id, timestamp or body changes the signature.
-  EXPECT_NE(sign({secret}, "other", 1795738523, body), sign({secret}, "01936d2e", 1795738523, body));
+  EXPECT_NE(sign({secret}, "other", 1795738523, body),
+            sign({secret}, "01936d2e", 1795738523, body));
   EXPECT_NE(sign({secret}, "id", 1795738524, body), sign({secret}, "id", 1795738523, body));
   EXPECT_NE(sign({secret}, "id", 1795738523, body + " "), sign({secret}, "id", 1795738523, body));
 }
@@ -45,10 +46,12 @@ TEST(Signing, an_empty_key_still_signs) {
 
 TEST(Signing, rotation_gives_one_signature_per_secret_space_separated) {
   std::string old_key = "old key material", new_key = "new key material";
-  std::vector<std::string> secrets = {"whsec_" + common::base64_encode(old_key), "whsec_" + common::base64_encode(new_key)};
+  std::vector<std::string> secrets = {"whsec_" + common::base64_encode(old_key),
+                                      "whsec_" + common::base64_encode(new_key)};
   std::string content = "msg_1.1614265330.{}";
-  EXPECT_EQ(sign(secrets, "msg_1", 1614265330, "{}"),
-            independent_signature(old_key, content) + " " + independent_signature(new_key, content));
+  EXPECT_EQ(
+      sign(secrets, "msg_1", 1614265330, "{}"),
+      independent_signature(old_key, content) + " " + independent_signature(new_key, content));
 }
 
 TEST(Signing, secret_without_prefix_is_used_as_raw_bytes) {
@@ -63,7 +66,9 @@ TEST(Signing, invalid_base64_secret_is_rejected_and_not_used) {
   EXPECT_EQ(sign({"whsec_not base64!", good}, "m", 1, "b"), independent_signature("k", "m.1.b"));
 }
 
-TEST(Signing, no_secrets_no_signature) { EXPECT_EQ(sign({}, "m", 1, "b"), ""); }
+TEST(Signing, no_secrets_no_signature) {
+  EXPECT_EQ(sign({}, "m", 1, "b"), "");
+}
 
 }  // namespace
 }  // namespace delivery

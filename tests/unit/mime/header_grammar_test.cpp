@@ -7,7 +7,8 @@
 namespace {
 
 TEST(EncodedWords, decodes_b_and_q_words_with_their_charsets) {
-  EXPECT_EQ(mime::decode_unstructured("=?iso-8859-1?q?this=20is=20some=20text?="), "this is some text");
+  EXPECT_EQ(mime::decode_unstructured("=?iso-8859-1?q?this=20is=20some=20text?="),
+            "this is some text");
   EXPECT_EQ(mime::decode_unstructured("=?UTF-8?B?0J7RgtGH0ZHRgg==?="), "Отчёт");
   EXPECT_EQ(mime::decode_unstructured("=?koi8-r?B?8NLJ18XU?="), "Привет");
   EXPECT_EQ(mime::decode_unstructured("=?ISO-8859-1?Q?a_b?="), "a b");
@@ -16,7 +17,8 @@ TEST(EncodedWords, decodes_b_and_q_words_with_their_charsets) {
 TEST(EncodedWords, joins_adjacent_words_without_the_white_space_between) {
   EXPECT_EQ(mime::decode_unstructured("=?ISO-8859-1?Q?a?=  =?ISO-8859-1?Q?b?="), "ab");
   EXPECT_EQ(mime::decode_unstructured("=?ISO-8859-1?Q?a?=\r\n    =?ISO-8859-2?Q?_b?="), "a b");
-  EXPECT_EQ(mime::decode_unstructured(" this =?iso-8859-1?q?is?= some =?iso-8859-1?q?t?=\n =?iso-8859-1?q?e?="),
+  EXPECT_EQ(mime::decode_unstructured(
+                " this =?iso-8859-1?q?is?= some =?iso-8859-1?q?t?=\n =?iso-8859-1?q?e?="),
             "this is some te");
 }
 
@@ -66,19 +68,22 @@ TEST(ContentType, joins_rfc2231_continuations_with_charset_and_percent_bytes) {
       "application/x-stuff;\r\n title*0*=us-ascii'en'This%20is%20even%20more%20;\r\n"
       " title*1*=%2A%2A%2Afun%2A%2A%2A%20;\r\n title*2=\"isn't it!\"");
   EXPECT_EQ(ct.params["title"], "This is even more ***fun*** isn't it!");
-  auto utf8 = mime::parse_content_type("application/pdf; name*=UTF-8''%D0%B4%D0%B0%D0%BD%D0%BD%D1%8B%D0%B5.pdf");
+  auto utf8 = mime::parse_content_type(
+      "application/pdf; name*=UTF-8''%D0%B4%D0%B0%D0%BD%D0%BD%D1%8B%D0%B5.pdf");
   EXPECT_EQ(utf8.params["name"], "данные.pdf");
   auto koi = mime::parse_content_type("text/plain; name*0*=koi8-r''%F0%D2; name*1*=%C9%D7%C5%D4");
   EXPECT_EQ(koi.params["name"], "Привет");
 }
 
 TEST(ContentType, continuations_out_of_order_and_beside_a_plain_value) {
-  auto ct = mime::parse_content_type("text/plain; name=\"fallback.txt\"; name*1=\"b.txt\"; name*0=\"a\"");
+  auto ct =
+      mime::parse_content_type("text/plain; name=\"fallback.txt\"; name*1=\"b.txt\"; name*0=\"a\"");
   EXPECT_EQ(ct.params["name"], "ab.txt");
 }
 
 TEST(ContentType, decodes_rfc2047_inside_a_quoted_parameter) {
-  auto ct = mime::parse_content_type("application/pdf; name=\"=?UTF-8?B?0LTQsNC90L3Ri9C1LnBkZg==?=\"");
+  auto ct =
+      mime::parse_content_type("application/pdf; name=\"=?UTF-8?B?0LTQsNC90L3Ri9C1LnBkZg==?=\"");
   EXPECT_EQ(ct.params["name"], "данные.pdf");
 }
 
@@ -103,7 +108,8 @@ TEST(ContentType, parameters_after_white_space_without_semicolon_are_still_read)
 
 TEST(ContentType, an_unquoted_value_ends_before_the_next_parameter) {
   auto ct = mime::parse_content_type(
-      "message/external-body;\r\n    access-type=mail-server\r\n     server=\"listserv@bogus.bitnet\";\r\n"
+      "message/external-body;\r\n    access-type=mail-server\r\n     "
+      "server=\"listserv@bogus.bitnet\";\r\n"
       "     expiration=\"Fri, 14 Jun 1991 19:13:14 -0400 (EDT)\"");
   EXPECT_EQ(ct.params.size(), 3u);
   EXPECT_EQ(ct.params["access-type"], "mail-server");
@@ -116,20 +122,23 @@ TEST(ContentType, an_unquoted_value_ends_before_the_next_parameter) {
 
 TEST(ContentType, later_rfc2231_sections_repeating_the_charset_are_joined) {
   auto ct = mime::parse_content_type(
-      "application/pdf\r\n   filename*0*=iso-8859-1'es'%D1and%FA\r\n   filename*1*=iso-8859-1'%20r%E1pido\r\n"
+      "application/pdf\r\n   filename*0*=iso-8859-1'es'%D1and%FA\r\n   "
+      "filename*1*=iso-8859-1'%20r%E1pido\r\n"
       "   filename*2*=\"iso-8859-1' (versi%F3n \\'99 \\\"oficial\\\").pdf\"");
   EXPECT_EQ(ct.params["filename"], "Ñandú rápido (versión '99 \"oficial\").pdf");
 }
 
 TEST(ContentType, the_boundary_is_kept_byte_for_byte) {
-  auto ct = mime::parse_content_type("multipart/mixed; boundary=\"=?x?q?y?=  \"; name=\"  =?UTF-8?Q?caf=C3=A9?= \"");
+  auto ct = mime::parse_content_type(
+      "multipart/mixed; boundary=\"=?x?q?y?=  \"; name=\"  =?UTF-8?Q?caf=C3=A9?= \"");
   EXPECT_EQ(ct.params["boundary"], "=?x?q?y?=  ");  // no RFC 2047 decoding, trailing spaces kept
   EXPECT_EQ(ct.params["name"], "  café ");          // decoded, the quoted spaces kept
 }
 
 TEST(Addresses, display_names_keep_their_original_spacing_and_quoted_content) {
   auto list = mime::parse_address_list(
-      "phil@example.com <phil@example.com>, phil @ example . com <p@x.test>, \"  James Smythe\" <james@example.com>,"
+      "phil@example.com <phil@example.com>, phil @ example . com <p@x.test>, \"  James Smythe\" "
+      "<james@example.com>,"
       " \"John\r\n Doe\" <a@b.com>, \"John\" =?utf-8?q?Doe?= <c@d.com>");
   ASSERT_EQ(list.size(), 5u);
   EXPECT_EQ(list[0].name, "phil@example.com");
@@ -141,7 +150,8 @@ TEST(Addresses, display_names_keep_their_original_spacing_and_quoted_content) {
 }
 
 TEST(Addresses, parses_display_names_and_bare_addresses) {
-  auto list = mime::parse_address_list("Mary Smith <mary@x.test>, jdoe@example.org, \"Giant; \\\"Big\\\" Box\" <sys@example.net>");
+  auto list = mime::parse_address_list(
+      "Mary Smith <mary@x.test>, jdoe@example.org, \"Giant; \\\"Big\\\" Box\" <sys@example.net>");
   ASSERT_EQ(list.size(), 3u);
   EXPECT_EQ(list[0].name, "Mary Smith");
   EXPECT_EQ(list[0].address, "mary@x.test");
@@ -152,7 +162,8 @@ TEST(Addresses, parses_display_names_and_bare_addresses) {
 }
 
 TEST(Addresses, keeps_group_names_and_skips_empty_groups) {
-  auto list = mime::parse_address_list("A Group:Ed Jones <c@a.test>,joe@where.test;, Undisclosed recipients:;, x@y.test");
+  auto list = mime::parse_address_list(
+      "A Group:Ed Jones <c@a.test>,joe@where.test;, Undisclosed recipients:;, x@y.test");
   ASSERT_EQ(list.size(), 3u);
   EXPECT_EQ(list[0].group, "A Group");
   EXPECT_EQ(list[0].name, "Ed Jones");
@@ -163,7 +174,8 @@ TEST(Addresses, keeps_group_names_and_skips_empty_groups) {
 }
 
 TEST(Addresses, decodes_encoded_display_names_and_uses_comments_as_names) {
-  auto list = mime::parse_address_list("=?ISO-8859-1?Q?Keld_J=F8rn_Simonsen?= <keld@dkuug.dk>, pete@silly.test (Pete)");
+  auto list = mime::parse_address_list(
+      "=?ISO-8859-1?Q?Keld_J=F8rn_Simonsen?= <keld@dkuug.dk>, pete@silly.test (Pete)");
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(list[0].name, "Keld Jørn Simonsen");
   EXPECT_EQ(list[1].name, "Pete");
@@ -171,8 +183,9 @@ TEST(Addresses, decodes_encoded_display_names_and_uses_comments_as_names) {
 }
 
 TEST(Addresses, handles_obsolete_routes_quoted_local_parts_and_dotted_cfws) {
-  auto list = mime::parse_address_list("Mary Smith <@node.test,@b.test:mary@example.net>, , jdoe@test  . example, "
-                                       "\"john doe\"@example.com, <pete(his account)@silly.test(his host)>");
+  auto list = mime::parse_address_list(
+      "Mary Smith <@node.test,@b.test:mary@example.net>, , jdoe@test  . example, "
+      "\"john doe\"@example.com, <pete(his account)@silly.test(his host)>");
   ASSERT_EQ(list.size(), 4u);
   EXPECT_EQ(list[0].address, "mary@example.net");
   EXPECT_EQ(list[1].address, "jdoe@test.example");
@@ -204,9 +217,11 @@ TEST(Dates, converts_rfc5322_dates_to_rfc3339) {
 }
 
 TEST(Dates, accepts_comments_folding_and_missing_seconds) {
-  EXPECT_EQ(mime::parse_date("Thu,\n   13\n  Feb\n    1969\n  23:32\n  -0330 (Newfoundland Time)\n"),
-            "1969-02-13T23:32:00-03:30");
-  EXPECT_EQ(mime::parse_date(" 1 Jul 2003 (comment about date) 10:52:37 +0200"), "2003-07-01T10:52:37+02:00");
+  EXPECT_EQ(
+      mime::parse_date("Thu,\n   13\n  Feb\n    1969\n  23:32\n  -0330 (Newfoundland Time)\n"),
+      "1969-02-13T23:32:00-03:30");
+  EXPECT_EQ(mime::parse_date(" 1 Jul 2003 (comment about date) 10:52:37 +0200"),
+            "2003-07-01T10:52:37+02:00");
 }
 
 TEST(Dates, maps_obsolete_zones_and_two_digit_years) {
@@ -235,7 +250,8 @@ TEST(MessageIds, strips_brackets_and_keeps_order) {
   EXPECT_EQ(mime::parse_message_ids("   malformed2@id.machine.example \t  \n"),
             std::vector<std::string>{"malformed2@id.machine.example"});
   // RFC 5322 4.5.4: obsolete phrases between ids are ignored.
-  EXPECT_EQ(mime::parse_message_ids("Your message <x@y> (comment) of today"), std::vector<std::string>{"x@y"});
+  EXPECT_EQ(mime::parse_message_ids("Your message <x@y> (comment) of today"),
+            std::vector<std::string>{"x@y"});
 }
 
 }  // namespace

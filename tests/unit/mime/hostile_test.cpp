@@ -43,13 +43,16 @@ constexpr auto kBudget = std::chrono::seconds(5);
 
 TEST(Hostile, ten_thousand_deep_nesting_stops_at_max_depth) {
   std::string raw;
-  for (int i = 0; i < 10000; ++i) raw += "Content-Type: multipart/mixed; boundary=b" + std::to_string(i) + "\r\n\r\n--b" + std::to_string(i) + "\r\n";
+  for (int i = 0; i < 10000; ++i)
+    raw += "Content-Type: multipart/mixed; boundary=b" + std::to_string(i) + "\r\n\r\n--b" +
+           std::to_string(i) + "\r\n";
   raw += "\r\nleaf\r\n";
   auto start = std::chrono::steady_clock::now();
   mime::Message m = mime::parse(raw);
   EXPECT_LT(std::chrono::steady_clock::now() - start, kBudget);
   EXPECT_EQ(m.parts.size(), mime::Limits{}.max_depth + 1);
-  EXPECT_TRUE(std::find(m.defects.begin(), m.defects.end(), "max_depth_exceeded") != m.defects.end());
+  EXPECT_TRUE(std::find(m.defects.begin(), m.defects.end(), "max_depth_exceeded") !=
+              m.defects.end());
   expect_all_utf8(m, raw);
 }
 
@@ -70,7 +73,8 @@ TEST(Hostile, a_boundary_that_never_closes_and_many_parts_are_bounded) {
   mime::Message m = mime::parse(raw);
   EXPECT_EQ(m.parts.size(), mime::Limits{}.max_parts);
   EXPECT_TRUE(std::find(m.defects.begin(), m.defects.end(), "too_many_parts") != m.defects.end());
-  EXPECT_TRUE(std::find(m.defects.begin(), m.defects.end(), "missing_closing_boundary") != m.defects.end());
+  EXPECT_TRUE(std::find(m.defects.begin(), m.defects.end(), "missing_closing_boundary") !=
+              m.defects.end());
   EXPECT_EQ(m.parts.back().end, raw.size());  // the rest stays in the last body
 }
 
@@ -79,8 +83,11 @@ TEST(Hostile, garbage_base64_of_several_megabytes_decodes_fast) {
   std::string garbage(8 << 20, '\0');
   std::mt19937 rng(42);
   for (auto& c : garbage) c = static_cast<char>(rng());
-  std::string raw = "Content-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\nContent-Transfer-Encoding: base64\r\n"
-                    "Content-Type: text/plain; charset=x-nonsense\r\n\r\n" + garbage + "\r\n--z--\r\n";
+  std::string raw =
+      "Content-Type: multipart/mixed; boundary=z\r\n\r\n--z\r\nContent-Transfer-Encoding: "
+      "base64\r\n"
+      "Content-Type: text/plain; charset=x-nonsense\r\n\r\n" +
+      garbage + "\r\n--z--\r\n";
   auto start = std::chrono::steady_clock::now();
   mime::Message m = mime::parse(raw);
   ASSERT_EQ(m.parts.size(), 2u);
@@ -95,7 +102,8 @@ TEST(Hostile, garbage_base64_of_several_megabytes_decodes_fast) {
 TEST(Hostile, megabyte_header_lines_and_many_unclosed_encoded_words_stay_linear) {
   std::string subject;
   while (subject.size() < (1 << 20)) subject += "=?a?q?x_";  // never closed by "?="
-  std::string raw = "Subject: " + subject + "\r\nX-Long: " + std::string(1 << 20, 'x') + "\r\n\r\nbody";
+  std::string raw =
+      "Subject: " + subject + "\r\nX-Long: " + std::string(1 << 20, 'x') + "\r\n\r\nbody";
   auto start = std::chrono::steady_clock::now();
   mime::Message m = mime::parse(raw);
   EXPECT_LT(std::chrono::steady_clock::now() - start, kBudget);
@@ -129,7 +137,9 @@ TEST(Hostile, random_bytes_never_crash) {
   for (int round = 0; round < 300; ++round) {
     std::string raw = "Content-Type: multipart/mixed; boundary=a\r\n\r\n";
     size_t n = rng() % 2000;
-    for (size_t i = 0; i < n; ++i) raw += (rng() % 4 == 0) ? std::string("--a\r\n") : std::string(1, alphabet[rng() % alphabet.size()]);
+    for (size_t i = 0; i < n; ++i)
+      raw += (rng() % 4 == 0) ? std::string("--a\r\n")
+                              : std::string(1, alphabet[rng() % alphabet.size()]);
     mime::Message m = mime::parse(raw);
     expect_all_utf8(m, raw);
     for (const auto& p : m.parts) {

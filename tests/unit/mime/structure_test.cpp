@@ -69,10 +69,12 @@ TEST(Structure, numbers_nested_parts_like_imap) {
     numbers.push_back(p.number);
     types.push_back(p.content_type);
   }
-  EXPECT_EQ(numbers, (std::vector<std::string>{"", "1", "1.1", "1.2", "2", "3", "3.TEXT", "3.1", "3.2"}));
-  EXPECT_EQ(types, (std::vector<std::string>{"multipart/mixed", "multipart/alternative", "text/plain", "text/html",
-                                              "application/octet-stream", "message/rfc822", "multipart/mixed",
-                                              "text/plain", "image/png"}));
+  EXPECT_EQ(numbers,
+            (std::vector<std::string>{"", "1", "1.1", "1.2", "2", "3", "3.TEXT", "3.1", "3.2"}));
+  EXPECT_EQ(types,
+            (std::vector<std::string>{"multipart/mixed", "multipart/alternative", "text/plain",
+                                      "text/html", "application/octet-stream", "message/rfc822",
+                                      "multipart/mixed", "text/plain", "image/png"}));
   EXPECT_EQ(m.parts[6].parent, 5);
   EXPECT_EQ(m.parts[5].children, std::vector<int>{6});
   EXPECT_EQ(m.parts[8].depth, 3);
@@ -87,8 +89,10 @@ TEST(Structure, part_offsets_exclude_the_boundary_line_breaks) {
   EXPECT_EQ(mime::decode_body(kNested, m.parts[4]), std::string("\0\1\2\3", 4));
   const auto& root = m.parts[0];
   EXPECT_EQ(root.boundary, "outer");
-  EXPECT_EQ(kNested.substr(root.preamble_begin, root.preamble_end - root.preamble_begin), "preamble text");
-  EXPECT_EQ(kNested.substr(root.epilogue_begin, root.epilogue_end - root.epilogue_begin), "epilogue\r\n");
+  EXPECT_EQ(kNested.substr(root.preamble_begin, root.preamble_end - root.preamble_begin),
+            "preamble text");
+  EXPECT_EQ(kNested.substr(root.epilogue_begin, root.epilogue_end - root.epilogue_begin),
+            "epilogue\r\n");
   EXPECT_EQ(m.parts[6].headers.front().value, "inner message");
 }
 
@@ -126,8 +130,10 @@ TEST(Bodies, alternative_inside_mixed_gives_text_and_html_and_the_rest_are_attac
 TEST(Bodies, related_uses_its_start_root_and_inline_images_are_attachments) {
   std::string raw =
       "Content-Type: multipart/related; boundary=r; start=\"<root@x>\"\r\n\r\n"
-      "--r\r\nContent-Type: image/gif\r\nContent-ID: <img@x>\r\nContent-Disposition: inline\r\n\r\nGIF\r\n"
-      "--r\r\nContent-Type: text/html\r\nContent-ID: <root@x>\r\n\r\n<img src=cid:img@x>\r\n--r--\r\n";
+      "--r\r\nContent-Type: image/gif\r\nContent-ID: <img@x>\r\nContent-Disposition: "
+      "inline\r\n\r\nGIF\r\n"
+      "--r\r\nContent-Type: text/html\r\nContent-ID: <root@x>\r\n\r\n<img "
+      "src=cid:img@x>\r\n--r--\r\n";
   mime::Message m = mime::parse(raw);
   ASSERT_EQ(m.parts.size(), 3u);
   EXPECT_EQ(m.html_part, 2);
@@ -139,7 +145,8 @@ TEST(Bodies, mixed_takes_only_its_first_part_as_the_body) {
   std::string raw =
       "Content-Type: multipart/mixed; boundary=m\r\n\r\n"
       "--m\r\n\r\nfirst\r\n--m\r\nContent-Type: text/plain\r\n\r\nsecond\r\n"
-      "--m\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=a.txt\r\n\r\nthird\r\n--m--\r\n";
+      "--m\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; "
+      "filename=a.txt\r\n\r\nthird\r\n--m--\r\n";
   mime::Message m = mime::parse(raw);
   EXPECT_EQ(m.text_part, 1);
   EXPECT_EQ(m.html_part, -1);
@@ -147,7 +154,9 @@ TEST(Bodies, mixed_takes_only_its_first_part_as_the_body) {
 }
 
 TEST(Bodies, a_single_part_message_is_its_own_text_body) {
-  std::string raw = "Subject: hi\r\nContent-Type: text/html; charset=windows-1251\r\n\r\n\xcf\xf0\xe8\xe2\xe5\xf2";
+  std::string raw =
+      "Subject: hi\r\nContent-Type: text/html; "
+      "charset=windows-1251\r\n\r\n\xcf\xf0\xe8\xe2\xe5\xf2";
   mime::Message m = mime::parse(raw);
   ASSERT_EQ(m.parts.size(), 1u);
   EXPECT_EQ(m.html_part, 0);
@@ -156,8 +165,10 @@ TEST(Bodies, a_single_part_message_is_its_own_text_body) {
 }
 
 TEST(Bodies, an_attachment_first_part_gives_no_main_body) {
-  std::string raw = "Content-Type: multipart/mixed; boundary=m\r\n\r\n"
-                    "--m\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment\r\n\r\n%PDF\r\n--m--\r\n";
+  std::string raw =
+      "Content-Type: multipart/mixed; boundary=m\r\n\r\n"
+      "--m\r\nContent-Type: application/pdf\r\nContent-Disposition: "
+      "attachment\r\n\r\n%PDF\r\n--m--\r\n";
   mime::Message m = mime::parse(raw);
   EXPECT_EQ(m.text_part, -1);
   EXPECT_EQ(m.attachments, std::vector<int>{1});
@@ -173,8 +184,9 @@ TEST(Rfc822, a_message_that_is_entirely_an_embedded_message_numbers_it_as_part_1
 }
 
 TEST(Rfc822, digest_parts_default_to_message_rfc822) {
-  std::string raw = "Content-Type: multipart/digest; boundary=d\r\n\r\n"
-                    "--d\r\n\r\nSubject: one\r\n\r\nbody one\r\n--d--\r\n";
+  std::string raw =
+      "Content-Type: multipart/digest; boundary=d\r\n\r\n"
+      "--d\r\n\r\nSubject: one\r\n\r\nbody one\r\n--d--\r\n";
   mime::Message m = mime::parse(raw);
   ASSERT_EQ(m.parts.size(), 3u);
   EXPECT_EQ(m.parts[1].content_type, "message/rfc822");
@@ -183,7 +195,8 @@ TEST(Rfc822, digest_parts_default_to_message_rfc822) {
 }
 
 TEST(Boundaries, missing_close_runs_the_last_part_to_the_end) {
-  std::string raw = "Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\none\r\n--x\r\n\r\ntwo\r\nmore";
+  std::string raw =
+      "Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\none\r\n--x\r\n\r\ntwo\r\nmore";
   mime::Message m = mime::parse(raw);
   ASSERT_EQ(m.parts.size(), 3u);
   EXPECT_EQ(body_of(raw, m.parts[2]), "two\r\nmore");
@@ -206,8 +219,9 @@ TEST(Boundaries, inner_boundary_that_prefixes_the_outer_one_is_not_confused) {
 }
 
 TEST(Boundaries, a_longer_boundary_sharing_the_prefix_is_not_a_delimiter) {
-  std::string raw = "Content-Type: multipart/mixed; boundary=ab\r\n\r\n"
-                    "--ab\r\n\r\nkeep --abc line\r\n--abc\r\n--ab--\r\n";
+  std::string raw =
+      "Content-Type: multipart/mixed; boundary=ab\r\n\r\n"
+      "--ab\r\n\r\nkeep --abc line\r\n--abc\r\n--ab--\r\n";
   mime::Message m = mime::parse(raw);
   ASSERT_EQ(m.parts.size(), 2u);
   EXPECT_EQ(body_of(raw, m.parts[1]), "keep --abc line\r\n--abc");
@@ -215,8 +229,9 @@ TEST(Boundaries, a_longer_boundary_sharing_the_prefix_is_not_a_delimiter) {
 
 TEST(Boundaries, a_delimiter_inside_a_line_is_body_text_and_one_at_the_start_of_the_body_counts) {
   // The body starts right at "--b" (no preamble); mid-line "--b" and dashes are text.
-  std::string raw = "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
-                    "--b\r\n\r\nsee x--b, -- and ---b here\r\n- --b\r\n--b--\r\n";
+  std::string raw =
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+      "--b\r\n\r\nsee x--b, -- and ---b here\r\n- --b\r\n--b--\r\n";
   mime::Message m = mime::parse(raw);
   ASSERT_EQ(m.parts.size(), 2u);
   EXPECT_EQ(body_of(raw, m.parts[1]), "see x--b, -- and ---b here\r\n- --b");
@@ -224,8 +239,10 @@ TEST(Boundaries, a_delimiter_inside_a_line_is_body_text_and_one_at_the_start_of_
 }
 
 TEST(Boundaries, bare_lf_lines_work_and_are_reported_once) {
-  std::string raw = "Content-Type: multipart/alternative; boundary=x\n\n--x\nContent-Type: text/plain\n\nlf body\n"
-                    "--x\nContent-Type: text/html\n\n<b>x</b>\n--x--\n";
+  std::string raw =
+      "Content-Type: multipart/alternative; boundary=x\n\n--x\nContent-Type: text/plain\n\nlf "
+      "body\n"
+      "--x\nContent-Type: text/html\n\n<b>x</b>\n--x--\n";
   mime::Message m = mime::parse(raw);
   ASSERT_EQ(m.parts.size(), 3u);
   EXPECT_EQ(body_of(raw, m.parts[1]), "lf body");
@@ -234,18 +251,23 @@ TEST(Boundaries, bare_lf_lines_work_and_are_reported_once) {
 }
 
 TEST(Boundaries, a_boundary_ending_in_spaces_matches_only_with_those_spaces) {
-  std::string raw = "Content-Type: multipart/mixed; boundary=\"b:=?  \"\r\n\r\n"
-                    "--b:=?  \r\n\r\nText body\r\n--b:=? \r\nnot a delimiter: one space missing\r\n\r\n--b:=?  --\r\n";
+  std::string raw =
+      "Content-Type: multipart/mixed; boundary=\"b:=?  \"\r\n\r\n"
+      "--b:=?  \r\n\r\nText body\r\n--b:=? \r\nnot a delimiter: one space missing\r\n\r\n--b:=?  "
+      "--\r\n";
   mime::Message m = mime::parse(raw);
   ASSERT_EQ(m.parts.size(), 2u);
   EXPECT_EQ(m.parts[0].boundary, "b:=?  ");
-  EXPECT_EQ(body_of(raw, m.parts[1]), "Text body\r\n--b:=? \r\nnot a delimiter: one space missing\r\n");
+  EXPECT_EQ(body_of(raw, m.parts[1]),
+            "Text body\r\n--b:=? \r\nnot a delimiter: one space missing\r\n");
   EXPECT_TRUE(m.defects.empty());
 }
 
 TEST(Boundaries, a_boundary_whose_trailing_space_was_stripped_in_transit_still_splits) {
   // RFC 2046 5.1.1 (bcharsnospace): gateways may strip the trailing space from delimiter lines.
-  std::string raw = "Content-Type: multipart/mixed; boundary=\"ab \"\r\n\r\n--ab\r\n\r\none\r\n--ab\r\n\r\ntwo\r\n--ab--\r\n";
+  std::string raw =
+      "Content-Type: multipart/mixed; boundary=\"ab "
+      "\"\r\n\r\n--ab\r\n\r\none\r\n--ab\r\n\r\ntwo\r\n--ab--\r\n";
   mime::Message m = mime::parse(raw);
   ASSERT_EQ(m.parts.size(), 3u);
   EXPECT_EQ(body_of(raw, m.parts[1]), "one");
@@ -254,7 +276,9 @@ TEST(Boundaries, a_boundary_whose_trailing_space_was_stripped_in_transit_still_s
 }
 
 TEST(Boundaries, a_boundary_after_the_type_without_semicolon_is_found) {
-  std::string raw = "Content-Type: multipart/mixed\r\n\tboundary=\"x\"\r\n\r\n--x\r\n\r\none\r\n--x\r\n\r\ntwo\r\n--x--\r\n";
+  std::string raw =
+      "Content-Type: "
+      "multipart/mixed\r\n\tboundary=\"x\"\r\n\r\n--x\r\n\r\none\r\n--x\r\n\r\ntwo\r\n--x--\r\n";
   mime::Message m = mime::parse(raw);
   ASSERT_EQ(m.parts.size(), 3u);
   EXPECT_EQ(m.parts[0].content_type, "multipart/mixed");

@@ -14,7 +14,8 @@ mime::Part leaf(size_t size, std::string encoding) {
   return p;
 }
 
-std::string decode(std::string_view body, const std::string& encoding, std::vector<std::string>* defects) {
+std::string decode(std::string_view body, const std::string& encoding,
+                   std::vector<std::string>* defects) {
   return mime::decode_body(body, leaf(body.size(), encoding), defects);
 }
 
@@ -43,8 +44,9 @@ TEST(Base64, continues_after_padding_in_the_middle) {
 
 TEST(QuotedPrintable, decodes_soft_breaks_lowercase_hex_and_keeps_bad_escapes) {
   std::vector<std::string> defects;
-  EXPECT_EQ(decode("caf=c3=a9 =\r\nau lait=3D=\r\n\r\nnext=ZZ line  \r\n", "quoted-printable", &defects),
-            "café au lait=\r\nnext=ZZ line\r\n");
+  EXPECT_EQ(
+      decode("caf=c3=a9 =\r\nau lait=3D=\r\n\r\nnext=ZZ line  \r\n", "quoted-printable", &defects),
+      "café au lait=\r\nnext=ZZ line\r\n");
   EXPECT_TRUE(has(defects, "invalid_quoted_printable"));
 }
 
@@ -71,17 +73,24 @@ TEST(Charsets, converts_multi_byte_and_stateful_charsets) {
   EXPECT_EQ(mime::to_utf8("\xd6\xd0\xce\xc4", "gb2312"), "中文");
   EXPECT_EQ(mime::to_utf8("\xd6\xd0\xce\xc4", "gb18030"), "中文");
   EXPECT_EQ(mime::to_utf8("\xa4\xa4\xa4\xe5", "big5"), "中文");
-  EXPECT_EQ(mime::to_utf8(std::string("\xff\xfe\x1f\x04\x40\x04\x38\x04\x32\x04\x35\x04\x42\x04", 14), "utf-16"),
-            "Привет");
+  EXPECT_EQ(
+      mime::to_utf8(std::string("\xff\xfe\x1f\x04\x40\x04\x38\x04\x32\x04\x35\x04\x42\x04", 14),
+                    "utf-16"),
+      "Привет");
 }
 
 TEST(Charsets, invalid_bytes_become_replacement_characters) {
   std::vector<std::string> defects;
-  EXPECT_EQ(mime::to_utf8("a\xff" "b", "utf-8", &defects), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(mime::to_utf8("a\xff"
+                          "b",
+                          "utf-8", &defects),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_TRUE(has(defects, "invalid_utf8"));
   defects.clear();
   // A truncated UTF-16 code unit at the end.
-  EXPECT_EQ(mime::to_utf8(std::string("\xff\xfe\x41\x00\x42", 5), "utf-16", &defects), "A\xEF\xBF\xBD");
+  EXPECT_EQ(mime::to_utf8(std::string("\xff\xfe\x41\x00\x42", 5), "utf-16", &defects),
+            "A\xEF\xBF\xBD");
   EXPECT_TRUE(has(defects, "invalid_charset_bytes"));
 }
 

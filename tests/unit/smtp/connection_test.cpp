@@ -33,8 +33,9 @@ struct Loopback {
   // Runs `read` on the io_context for at most 10 s; nullopt if it did not finish (a hang).
   std::optional<ReadStatus> run(std::function<asio::awaitable<ReadStatus>()> read) {
     std::optional<ReadStatus> result;
-    asio::co_spawn(io, [&]() -> asio::awaitable<void> { result = co_await read(); },
-                   [](std::exception_ptr) {});
+    asio::co_spawn(
+        io, [&]() -> asio::awaitable<void> { result = co_await read(); },
+        [](std::exception_ptr) {});
     io.run_for(std::chrono::seconds(10));
     return result;
   }
