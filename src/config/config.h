@@ -72,6 +72,8 @@ struct Endpoint {
   // PEM bundle trusted for https:// instead of the system store; "" = the system store. The
   // default initializer keeps older 4-field aggregate initializations warning-free.
   std::string ca_file = {};
+
+  bool operator==(const Endpoint&) const = default;
 };
 
 struct Route {

@@ -2,18 +2,12 @@
 // Patterns, endpoint URLs, signing secrets and extra headers are all checked at load.
 #include <cctype>
 
+#include "common/base64.h"
+#include "common/url.h"
 #include "config/sections.h"
 
 namespace config::detail {
 namespace {
-
-bool starts_with_nocase(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
-  }
-  return true;
-}
 
 // "*", "*@domain" or "local@domain", nothing else (config.h, match_route).
 bool valid_pattern(std::string_view pattern) {
@@ -79,6 +73,23 @@ void load_headers(Reader& reader, const YAML::Node& node, const std::string& key
   }
 }
 
+// A Standard Webhooks secret (CONTRACTS.md 1): "whsec_" and the key in base64. A secret the
+// signer could not use would send the POSTs unsigned, so it is an error here. The secret itself
+// never appears in the message.
+void check_webhook_secret(Reader& reader, const std::string& key, const YAML::Node& at,
+                          std::string_view secret) {
+  constexpr std::string_view kPrefix = "whsec_";
+  if (secret.substr(0, kPrefix.size()) != kPrefix) {
+    reader.error(key, at, "must be whsec_ followed by the key in base64 (Standard Webhooks)");
+    return;
+  }
+  std::optional<std::string> key_bytes = common::base64_decode(secret.substr(kPrefix.size()));
+  if (!key_bytes)
+    reader.error(key, at, "the key after whsec_ is not base64 (standard alphabet, padded)");
+  else if (key_bytes->empty())
+    reader.error(key, at, "the key after whsec_ is empty");
+}
+
 // `secrets:` — several while rotating; each a literal or {secret|secret_file|secret_env}.
 void load_secret_list(Reader& reader, const YAML::Node& node, const std::string& key,
                       std::vector<std::string>& secrets) {
@@ -91,14 +102,18 @@ void load_secret_list(Reader& reader, const YAML::Node& node, const std::string&
     const YAML::Node item = node[i];
     std::string secret;
     if (item.IsScalar()) {
-      if (item.Scalar().empty())
+      if (item.Scalar().empty()) {
         reader.error(item_key, item, "the secret is empty");
-      else
+      } else {
+        check_webhook_secret(reader, item_key, item, item.Scalar());
         secrets.push_back(item.Scalar());
+      }
     } else if (item.IsMap()) {
       if (reader.expect_map(item, item_key, {"secret", "secret_file", "secret_env"}) &&
-          reader.read_secret(item, item_key, "secret", secret, true))
+          reader.read_secret(item, item_key, "secret", secret, true)) {
+        check_webhook_secret(reader, item_key, item, secret);
         secrets.push_back(std::move(secret));
+      }
     } else {
       reader.error(item_key, item, "must be a secret or {secret_file: PATH} / {secret_env: NAME}");
     }
@@ -115,11 +130,12 @@ void load_endpoint(Reader& reader, const YAML::Node& node, const std::string& ke
   if (!url)
     reader.error(key + ".url", node, "is required");
   else if (reader.read_string(node, key, "url", endpoint.url)) {
-    bool http = starts_with_nocase(endpoint.url, "http://") && endpoint.url.size() > 7;
-    bool https = starts_with_nocase(endpoint.url, "https://") && endpoint.url.size() > 8;
-    if ((!http && !https) || !is_printable_token(endpoint.url))
+    // The dispatcher's own parser: a URL that loads is one it can POST to.
+    if (!is_printable_token(endpoint.url) || !common::parse_endpoint_url(endpoint.url))
       reader.error(key + ".url", *url,
-                   "must be an http:// or https:// URL, got '" + endpoint.url + "'");
+                   "must be an http:// or https:// URL with a host, an optional port 1-65535 "
+                   "and no user:password@, got '" +
+                       endpoint.url + "'");
   }
   auto list = Reader::field(node, "secrets");
   bool single = Reader::field(node, "secret") || Reader::field(node, "secret_file") ||
@@ -130,7 +146,13 @@ void load_endpoint(Reader& reader, const YAML::Node& node, const std::string& ke
     load_secret_list(reader, *list, key + ".secrets", endpoint.secrets);
   } else {
     std::string secret;
-    if (reader.read_secret(node, key, "secret", secret, false)) endpoint.secrets.push_back(secret);
+    if (reader.read_secret(node, key, "secret", secret, false)) {
+      std::string used = Reader::field(node, "secret_file")  ? "secret_file"
+                         : Reader::field(node, "secret_env") ? "secret_env"
+                                                             : "secret";
+      check_webhook_secret(reader, key + "." + used, *Reader::field(node, used), secret);
+      endpoint.secrets.push_back(secret);
+    }
   }
   reader.read_duration(node, key, "timeout", endpoint.timeout, std::chrono::milliseconds(1));
   if (auto headers = Reader::field(node, "headers"))
@@ -164,6 +186,40 @@ void load_route(Reader& reader, const YAML::Node& node, const std::string& key, 
   reader.read_size(node, key, "max_attachment_bytes", route.max_attachment_bytes);
 }
 
+// Deliveries name their endpoint by URL, and the dispatcher finds an endpoint's settings by it.
+// So the same endpoint may serve several routes (each POST carries its own route's recipients),
+// but one URL has one set of settings, and a route lists a URL once (or every message to it would
+// be POSTed twice).
+void check_shared_urls(Reader& reader, const YAML::Node& node, const std::vector<Route>& routes) {
+  auto key_of = [](size_t route, size_t endpoint) {
+    return "routes[" + std::to_string(route) + "].endpoints[" + std::to_string(endpoint) + "]";
+  };
+  for (size_t r = 0; r < routes.size(); ++r) {
+    for (size_t e = 0; e < routes[r].endpoints.size(); ++e) {
+      const Endpoint& endpoint = routes[r].endpoints[e];
+      const YAML::Node at = node[r]["endpoints"][e]["url"];
+      for (size_t r0 = 0; r0 <= r; ++r0) {
+        size_t last = r0 == r ? e : routes[r0].endpoints.size();
+        size_t e0 = 0;
+        while (e0 < last && routes[r0].endpoints[e0].url != endpoint.url) ++e0;
+        if (e0 == last) continue;
+        if (r0 == r) {
+          reader.error(key_of(r, e) + ".url", at, "is listed twice in this route");
+        } else if (!(routes[r0].endpoints[e0] == endpoint) ||
+                   routes[r0].include_raw != routes[r].include_raw ||
+                   routes[r0].max_attachment_bytes != routes[r].max_attachment_bytes) {
+          reader.error(key_of(r, e) + ".url", at,
+                       "is also " + key_of(r0, e0) +
+                           ".url, with other settings: deliveries are stored by URL, so one URL "
+                           "has one set of secrets, timeout, headers, ca_file, include_raw and "
+                           "max_attachment_bytes");
+        }
+        break;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void load_routes(Reader& reader, const YAML::Node& node, std::vector<Route>& routes) {
@@ -178,6 +234,7 @@ void load_routes(Reader& reader, const YAML::Node& node, std::vector<Route>& rou
     load_route(reader, node[i], "routes[" + std::to_string(i) + "]", route);
     routes.push_back(std::move(route));
   }
+  check_shared_urls(reader, node, routes);
 }
 
 bool is_printable_token(std::string_view text) {

@@ -19,6 +19,7 @@
 
 #include "common/thread_name.h"
 #include "common/time.h"
+#include "common/url.h"
 #include "common/version.h"
 #include "config/config.h"
 #include "delivery/dispatcher_http.h"
@@ -243,7 +244,7 @@ void Dispatcher::Impl::run_worker() {
 
 void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::mt19937_64& random) {
   const store::DeliveryRow& row = job.delivery;
-  std::optional<EndpointUrl> url = parse_endpoint_url(row.endpoint);
+  std::optional<common::EndpointUrl> url = common::parse_endpoint_url(row.endpoint);
   Target target = find_target(config, row.endpoint);
   if (!url || target.endpoint == nullptr) {
     Decision dead{store::DeliveryOutcome::dead, 0,

@@ -64,7 +64,7 @@ Clients::~Clients() = default;
 // Bytes of a webhook answer read at most (the answer body is never used).
 constexpr uint64_t kMaxResponseBody = 64 * 1024;
 
-PostResult Clients::post(const EndpointUrl& url,
+PostResult Clients::post(const common::EndpointUrl& url,
                          const std::vector<std::pair<std::string, std::string>>& headers,
                          std::string body, std::chrono::milliseconds timeout,
                          const std::string& ca_file) {

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/url.h"
 #include "delivery/dispatcher_policy.h"
 
 namespace delivery {
@@ -32,7 +33,7 @@ class Clients {
   // with `headers` to url.path on url.origin.
   // `ca_file` (config::Endpoint::ca_file): the PEM bundle an https:// origin is verified
   // against; "" = the system trust store.
-  PostResult post(const EndpointUrl& url,
+  PostResult post(const common::EndpointUrl& url,
                   const std::vector<std::pair<std::string, std::string>>& headers, std::string body,
                   std::chrono::milliseconds timeout, const std::string& ca_file = {});
 

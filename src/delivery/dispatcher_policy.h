@@ -1,7 +1,6 @@
-// The dispatcher's pure decisions (CONTRACTS.md 1 "Delivery semantics"): how an endpoint URL
-// splits into a connection origin and a request path, and what an attempt's answer means for the
-// row: delivered, deferred with exponential backoff and full jitter (Retry-After honoured), or
-// dead.
+// The dispatcher's pure decisions (CONTRACTS.md 1 "Delivery semantics"): what an attempt's answer
+// means for the row: delivered, deferred with exponential backoff and full jitter (Retry-After
+// honoured), or dead. Endpoint URLs are split by common/url.h.
 #pragma once
 #include <cstdint>
 #include <optional>
@@ -13,14 +12,6 @@
 #include "store/store.h"
 
 namespace delivery {
-
-struct EndpointUrl {
-  std::string origin;  // "https://host:443": the connection key and the metrics label
-  std::string path;    // "/hooks/mail?x=1": what is POSTed to; "/" when the URL has none
-};
-// http or https URLs only (scheme case-insensitive, default ports 80/443, "[v6]" hosts);
-// nullopt for anything else (userinfo included: it would be a secret in the label).
-std::optional<EndpointUrl> parse_endpoint_url(std::string_view url);
 
 // What one POST produced: an HTTP status, or a transport error (status 0).
 struct Attempt {

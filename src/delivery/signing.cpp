@@ -1,6 +1,6 @@
 // Standard Webhooks signing (CONTRACTS.md 1): "v1,<base64 HMAC-SHA256 of id.timestamp.body>" per
 // secret, the key being the base64 after "whsec_". Pure; secrets that cannot be decoded are skipped
-// (config validation rejects them before they get here).
+// (the configuration refuses them before they get here).
 #include "delivery/signing.h"
 
 #include <openssl/core_names.h>
@@ -17,7 +17,7 @@ namespace delivery {
 
 std::optional<std::string> secret_key(std::string_view secret) {
   constexpr std::string_view prefix = "whsec_";
-  if (secret.substr(0, prefix.size()) != prefix) return std::string(secret);
+  if (secret.substr(0, prefix.size()) != prefix) return std::nullopt;
   return common::base64_decode(secret.substr(prefix.size()));
 }
 

@@ -9,8 +9,8 @@
 
 namespace delivery {
 
-// "whsec_<base64>" → the key bytes; a secret without the prefix is used as raw bytes.
-// nullopt when the part after "whsec_" is not valid base64.
+// "whsec_<base64>" → the key bytes; nullopt without the prefix or when the part after it is not
+// base64 (the configuration refuses such secrets, config/load_routes.cpp).
 std::optional<std::string> secret_key(std::string_view secret);
 // One "v1,<base64>" per secret, joined with single spaces. Empty when there are no secrets.
 std::string sign(const std::vector<std::string>& secrets, std::string_view webhook_id,

@@ -1,4 +1,5 @@
-// Unit tests for src/common: UUIDv7, base64, units, timestamps, the RFC 5321 mailbox grammar.
+// Unit tests for src/common: UUIDv7, base64, units, timestamps, the RFC 5321 mailbox grammar,
+// endpoint URLs.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -8,6 +9,7 @@
 #include "common/mailbox.h"
 #include "common/time.h"
 #include "common/units.h"
+#include "common/url.h"
 
 TEST(Uuid, v7_has_version_variant_and_sorts_in_creation_order) {
   std::string previous;
@@ -177,4 +179,31 @@ TEST(Mailbox, quoted_string_length_counts_both_quotes) {
   EXPECT_EQ(common::quoted_string_length("\"a\\\"\"@c"), 5U);  // "a\"" : an escaped quote inside
   EXPECT_EQ(common::quoted_string_length("\"open"), 0U);
   EXPECT_EQ(common::quoted_string_length("plain"), 0U);
+}
+
+TEST(EndpointUrl, splits_into_origin_and_path) {
+  auto url = common::parse_endpoint_url("https://App.Internal/hooks/mail?token=s3cret#frag");
+  ASSERT_TRUE(url.has_value());
+  EXPECT_EQ(url->origin, "https://app.internal:443");
+  EXPECT_EQ(url->path, "/hooks/mail?token=s3cret");
+
+  url = common::parse_endpoint_url("http://127.0.0.1:8080");
+  ASSERT_TRUE(url.has_value());
+  EXPECT_EQ(url->origin, "http://127.0.0.1:8080");
+  EXPECT_EQ(url->path, "/");
+
+  url = common::parse_endpoint_url("HTTP://[::1]:9000/x");
+  ASSERT_TRUE(url.has_value());
+  EXPECT_EQ(url->origin, "http://[::1]:9000");
+  EXPECT_EQ(url->path, "/x");
+
+  url = common::parse_endpoint_url("http://host?q=1");
+  ASSERT_TRUE(url.has_value());
+  EXPECT_EQ(url->path, "/?q=1");
+
+  for (const char* bad :
+       {"ftp://host/", "host/path", "http://", "http://user:pw@host/", "http://host:0/",
+        "http://host:99999/", "http://host:8x/", "http://[::1/", "http://[]/", "https://:443/"}) {
+    EXPECT_FALSE(common::parse_endpoint_url(bad).has_value()) << bad;
+  }
 }

@@ -121,6 +121,59 @@ TEST(LoadErrors, BadRoutes) {
       "routes[0].endpoints[0]", 4);
 }
 
+TEST(LoadErrors, EndpointUrlsTheDispatcherCouldNotPostTo) {
+  for (const char* url : {"https://user:pw@x.example/", "http://x.example:99999/",
+                          "http://x.example:0/", "http://[::1/", "https://:443/", "http://"}) {
+    std::string yaml =
+        std::string("routes:\n  - match: \"*\"\n    endpoints:\n      - url: \"") + url + "\"\n";
+    std::string message = expect_error(yaml, "routes[0].endpoints[0].url", 4);
+    EXPECT_NE(message.find("http:// or https://"), std::string::npos) << url << ": " << message;
+  }
+}
+
+TEST(LoadErrors, WebhookSecretsMustBeWhsecBase64AndAreNeverEchoed) {
+  const std::string head = "routes:\n  - match: \"*\"\n    endpoints:\n      - url: http://x/\n";
+  std::string message = expect_error(head + "        secret: whsec_not-base64!\n",
+                                     "routes[0].endpoints[0].secret", 5);
+  EXPECT_NE(message.find("not base64"), std::string::npos) << message;
+  EXPECT_EQ(message.find("not-base64!"), std::string::npos) << "the secret is echoed: " << message;
+  message = expect_error(head + "        secret: plain-shared-secret\n",
+                         "routes[0].endpoints[0].secret", 5);
+  EXPECT_NE(message.find("whsec_"), std::string::npos) << message;
+  EXPECT_EQ(message.find("plain-shared-secret"), std::string::npos) << message;
+  expect_error(head + "        secret: whsec_\n", "routes[0].endpoints[0].secret", 5);
+  // In a rotation list, the bad one is named by its index.
+  expect_error(head + "        secrets: [whsec_bmV3, whsec_old]\n",
+               "routes[0].endpoints[0].secrets[1]", 5);
+  TempDir dir;
+  std::string file = dir.write("hook", "whsec_no good\n");
+  expect_error(head + "        secret_file: " + file + "\n", "routes[0].endpoints[0].secret_file",
+               5);
+}
+
+TEST(LoadErrors, OneUrlHasOneSetOfSettings) {
+  // The same endpoint serving two routes, with the same settings, is fine.
+  config::LoadResult same = config::load_string(
+      "routes:\n  - match: \"*@a.example\"\n    endpoints: [{url: http://x/, secret: whsec_bmV3}]\n"
+      "  - match: \"*@b.example\"\n    endpoints: [{url: http://x/, secret: whsec_bmV3}]\n");
+  EXPECT_TRUE(same.config) << dump(same);
+  // Other secrets, headers or route settings under the same URL: the second is refused.
+  std::string message = expect_error(
+      "routes:\n  - match: \"*@a.example\"\n    endpoints: [{url: http://x/, secret: whsec_bmV3}]\n"
+      "  - match: \"*@b.example\"\n    endpoints:\n      - url: http://y/\n"
+      "      - url: http://x/\n        secret: whsec_b2xk\n",
+      "routes[1].endpoints[1].url", 7);
+  EXPECT_NE(message.find("routes[0].endpoints[0].url"), std::string::npos) << message;
+  expect_error(
+      "routes:\n  - match: \"*@a.example\"\n    endpoints: [{url: http://x/}]\n"
+      "  - match: \"*@b.example\"\n    include_raw: true\n    endpoints:\n"
+      "      - url: http://x/\n",
+      "routes[1].endpoints[0].url", 7);
+  expect_error(
+      "routes:\n  - match: \"*\"\n    endpoints:\n      - url: http://x/\n      - url: http://x/\n",
+      "routes[0].endpoints[1].url", 5);
+}
+
 TEST(LoadErrors, TlsFilesMustComeInPairsAndBeNeededFirst) {
   TempDir dir;
   std::string cert = dir.write("c.pem", "x");

@@ -174,8 +174,8 @@ TEST(LoadRoutes, EmptyListAcceptsNoRecipient) {
 
 TEST(LoadRoutes, EndpointSecretsListAndInlineSecret) {
   TempDir dir;
-  std::string file = dir.write("old", "whsec_old\n");
-  setenv("CONFIG_TEST_WHSEC", "whsec_env", 1);
+  std::string file = dir.write("old", "whsec_b2xk\n");
+  setenv("CONFIG_TEST_WHSEC", "whsec_ZW52", 1);
   config::Config c = load_ok(
       "routes:\n"
       "  - match: \"*\"\n"
@@ -183,12 +183,12 @@ TEST(LoadRoutes, EndpointSecretsListAndInlineSecret) {
       "    max_attachment_bytes: 1048576\n"
       "    endpoints:\n"
       "      - url: http://127.0.0.1:9/a\n"
-      "        secrets: [whsec_new, {secret_file: " +
+      "        secrets: [whsec_bmV3, {secret_file: " +
       file +
       "},"
       " {secret_env: CONFIG_TEST_WHSEC}]\n"
       "      - url: HTTPS://b.example/\n"
-      "        secret: whsec_inline\n"
+      "        secret: whsec_aW5saW5l\n"
       "        timeout: 250ms\n"
       "      - url: https://c.example/\n");
   unsetenv("CONFIG_TEST_WHSEC");
@@ -197,8 +197,8 @@ TEST(LoadRoutes, EndpointSecretsListAndInlineSecret) {
   EXPECT_EQ(c.routes[0].max_attachment_bytes, 1048576u);
   ASSERT_EQ(c.routes[0].endpoints.size(), 3u);
   EXPECT_EQ(c.routes[0].endpoints[0].secrets,
-            (std::vector<std::string>{"whsec_new", "whsec_old", "whsec_env"}));
-  EXPECT_EQ(c.routes[0].endpoints[1].secrets, std::vector<std::string>{"whsec_inline"});
+            (std::vector<std::string>{"whsec_bmV3", "whsec_b2xk", "whsec_ZW52"}));
+  EXPECT_EQ(c.routes[0].endpoints[1].secrets, std::vector<std::string>{"whsec_aW5saW5l"});
   EXPECT_EQ(c.routes[0].endpoints[1].timeout, 250ms);
   EXPECT_TRUE(c.routes[0].endpoints[2].secrets.empty());
   EXPECT_EQ(c.routes[0].endpoints[2].timeout, 30s);

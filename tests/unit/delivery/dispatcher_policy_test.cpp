@@ -1,4 +1,4 @@
-// The dispatcher's pure decisions: endpoint URL splitting, Retry-After parsing, and the retry
+// The dispatcher's pure decisions: Retry-After parsing and the retry
 // policy (2xx / 406 / 410 / others, backoff ceiling with full jitter, max_age → dead).
 #include "delivery/dispatcher_policy.h"
 
@@ -8,39 +8,11 @@ namespace {
 
 using delivery::Attempt;
 using delivery::decide;
-using delivery::parse_endpoint_url;
 using store::DeliveryOutcome;
 using namespace std::chrono_literals;
 
 const config::Retry kRetry{10s, 1h, 72h};
 constexpr int64_t kNow = 1764202523000;
-
-TEST(DispatcherPolicy, splits_endpoint_urls_into_origin_and_path) {
-  auto url = parse_endpoint_url("https://App.Internal/hooks/mail?token=s3cret#frag");
-  ASSERT_TRUE(url.has_value());
-  EXPECT_EQ(url->origin, "https://app.internal:443");
-  EXPECT_EQ(url->path, "/hooks/mail?token=s3cret");
-
-  url = parse_endpoint_url("http://127.0.0.1:8080");
-  ASSERT_TRUE(url.has_value());
-  EXPECT_EQ(url->origin, "http://127.0.0.1:8080");
-  EXPECT_EQ(url->path, "/");
-
-  url = parse_endpoint_url("HTTP://[::1]:9000/x");
-  ASSERT_TRUE(url.has_value());
-  EXPECT_EQ(url->origin, "http://[::1]:9000");
-  EXPECT_EQ(url->path, "/x");
-
-  url = parse_endpoint_url("http://host?q=1");
-  ASSERT_TRUE(url.has_value());
-  EXPECT_EQ(url->path, "/?q=1");
-
-  for (const char* bad :
-       {"ftp://host/", "host/path", "http://", "http://user:pw@host/", "http://host:0/",
-        "http://host:99999/", "http://host:8x/", "http://[::1/"}) {
-    EXPECT_FALSE(parse_endpoint_url(bad).has_value()) << bad;
-  }
-}
 
 TEST(DispatcherPolicy, parses_retry_after_seconds_and_http_dates) {
   EXPECT_EQ(delivery::retry_after_ms("120", kNow), 120000);
