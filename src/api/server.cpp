@@ -185,6 +185,15 @@ void Server::Impl::install_routes() {
   install(kMessage, [this](const httplib::Request& req, const std::string&) {
     return get_message(store, req.matches[1].str());
   });
+  // RFC 9112 6.3: a request with neither Content-Length nor Transfer-Encoding has no body. This
+  // httplib (0.11) reads one until the client closes instead, so a bare `curl -X POST
+  // .../redeliver` waited for the read timeout and got a 400. Such a request is given the length it
+  // has. The handler's Request is httplib's own non-const object, so writing to it is defined.
+  server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
+    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding"))
+      const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   // httplib's own errors (no route: 404; unparsable request: 400; body too large: 413) come
   // here with an empty body; handler replies already carry theirs.
   server.set_error_handler(

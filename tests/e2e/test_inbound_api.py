@@ -227,6 +227,17 @@ class InboundApi(BridgeTest):
         status, _, _ = self.call("POST", f"/v1/inbound/{unknown}/redeliver",
                                  template="/v1/inbound/{id}/redeliver")
         self.assertEqual(status, 404)
+        # A bare `curl -X POST` sends no Content-Length: no body (RFC 9112 6.3), answered at once
+        # (before, the server read until the client gave up).
+        p = subprocess.run(["curl", "-sS", "-X", "POST", "-m", str(scaled(5)),
+                            "-H", f"Authorization: Bearer {KEY}", "-w", "\n%{http_code}",
+                            f"http://127.0.0.1:{self.bridge.port('api')}/v1/inbound/{unknown}/redeliver"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=scaled(30))
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 0, f"curl failed:\n{out}")
+        body, code = out.rsplit("\n", 1)
+        self.assertEqual(code, "404", out)
+        self.assertEqual(json.loads(body)["type"], PROBLEM_TYPE + "not-found")
         status, _, problem = self.call("GET", "/v1/nowhere")
         self.assertEqual((status, problem["type"]), (404, PROBLEM_TYPE + "not-found"))
         status, headers, problem = self.call("DELETE", "/v1/inbound")
