@@ -231,9 +231,12 @@ bool Server::start(const std::string& host, uint16_t port, std::string& error) {
     impl_->install_routes();
   }
   if (!impl_->listener.start("api", host, port, kListenerOptions, error)) return false;
-  // CONTRACTS.md 4: with no key configured, the generated one is shown once, here.
+  // CONTRACTS.md 4: with no key configured, the generated one is shown once, here, at any log
+  // level (without it the API cannot be used).
   if (!impl_->keys.generated().empty()) {
-    obs::info("api key generated", {{"key", impl_->keys.generated()}});
+    obs::log_always(obs::Level::warn, "api key generated",
+                    {{"key", impl_->keys.generated()},
+                     {"reason", "api.keys is not configured; this key lasts until the restart"}});
   }
   return true;
 }

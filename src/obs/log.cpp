@@ -95,7 +95,10 @@ std::string format_log_line(Level level, std::string_view msg, const nlohmann::j
 }
 
 void log(Level level, std::string_view msg, const nlohmann::json& fields) {
-  if (!enabled(level)) return;
+  if (enabled(level)) log_always(level, msg, fields);
+}
+
+void log_always(Level level, std::string_view msg, const nlohmann::json& fields) {
   write_all(format_log_line(level, msg, fields, common::Clock::now()));
 }
 

@@ -1,5 +1,6 @@
 // JSON log lines on stdout: one object per line with "ts", "level", "msg" and the fields given.
-// Passwords and API keys are never passed here (callers' rule; see SMTP.md AUTH).
+// Passwords and API keys are never passed here (callers' rule; see SMTP.md AUTH), except the API
+// key the bridge generates when none is configured, shown once by design (CONTRACTS.md 4).
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
@@ -17,6 +18,9 @@ bool enabled(Level level);
 // Writes {"ts":"…","level":"…","msg":msg, ...fields} and a newline atomically (one write).
 void log(Level level, std::string_view msg,
          const nlohmann::json& fields = nlohmann::json::object());
+// The same line whatever the configured level: for what start-up must show in any case.
+void log_always(Level level, std::string_view msg,
+                const nlohmann::json& fields = nlohmann::json::object());
 inline void debug(std::string_view msg, const nlohmann::json& f = nlohmann::json::object()) {
   log(Level::debug, msg, f);
 }

@@ -1,13 +1,19 @@
 # The command line (CONTRACTS.md 4; src/main.cpp): --version, and --check-config exiting 0 on a
 # valid file and 2 on an invalid one, naming the bad key and its line on stderr.
+import json
 import os
 import re
+import select
 import shutil
+import socket
 import subprocess
 import tempfile
+import time
 import unittest
+import urllib.error
+import urllib.request
 
-from bridge import BIN, scaled
+from bridge import BIN, _die_with_parent, scaled
 
 VALID = """\
 smtp:
@@ -24,6 +30,35 @@ store:
 admin: {listen: "127.0.0.1:8081"}
 log: {level: info}
 """
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read_line(stream, deadline):
+    """One line of a pipe, or b"" once `deadline` (monotonic) has passed."""
+    data = b""
+    while not data.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([stream], [], [], left)[0]:
+            return b""
+        chunk = os.read(stream.fileno(), 1)
+        if not chunk:
+            return data
+        data += chunk
+    return data
+
+
+def get_status(url, key):
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"})
+    try:
+        with urllib.request.urlopen(request, timeout=scaled(10)) as res:
+            return res.status
+    except urllib.error.HTTPError as e:
+        return e.code
 
 
 class Cli(unittest.TestCase):
@@ -90,6 +125,36 @@ class Cli(unittest.TestCase):
         p = self.run_bin("--config", self.config("smtp:\n  nonsense: true\n"))
         self.assertEqual(p.returncode, 2)
         self.assertIn("nonsense", p.stderr.decode())
+
+    def test_a_generated_api_key_is_shown_whatever_the_log_level(self):
+        # CONTRACTS.md 4: with no api.keys, a key is generated and printed once at start-up. At
+        # log level error it is the only line, and without it the API could not be used.
+        api = free_port()
+        text = (f"smtp: {{listen: [\"127.0.0.1:{free_port()}\"]}}\n"
+                f"api: {{listen: \"127.0.0.1:{api}\"}}\n"
+                f"admin: {{listen: \"127.0.0.1:{free_port()}\"}}\n"
+                "store: {path: ./var/key.db}\nlog: {level: error}\n")
+        proc = subprocess.Popen([BIN, "--config", self.config(text)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, cwd=self.tmp,
+                                preexec_fn=_die_with_parent)
+        try:
+            line = read_line(proc.stdout, time.monotonic() + scaled(20))
+            self.assertTrue(line, "nothing on stdout: the generated key was not shown")
+            shown = json.loads(line)
+            self.assertEqual(shown["msg"], "api key generated", shown)
+            key = shown["key"]
+            self.assertGreaterEqual(len(key), 32, shown)
+            url = f"http://127.0.0.1:{api}/v1/inbound"
+            self.assertEqual(get_status(url, key), 200)
+            self.assertEqual(get_status(url, key + "x"), 401)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=scaled(20))
+            rest = proc.stdout.read()
+            proc.stdout.close()
+            proc.stderr.close()
+        self.assertEqual(proc.returncode, 0)
+        self.assertEqual(rest, b"", "lines below level error were written")
 
 
 if __name__ == "__main__":

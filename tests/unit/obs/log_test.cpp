@@ -84,6 +84,18 @@ TEST_F(Log, filters_below_the_configured_level) {
   EXPECT_EQ(nlohmann::json::parse(out.substr(newline + 1))["level"], "error");
 }
 
+TEST_F(Log, log_always_writes_below_the_configured_level) {
+  obs::set_level(obs::Level::error);
+  std::string out = capture_stdout([] {
+    obs::warn("filtered");
+    obs::log_always(obs::Level::warn, "shown", {{"key", "k"}});
+  });
+  auto line = nlohmann::json::parse(out);
+  EXPECT_EQ(line["msg"], "shown");
+  EXPECT_EQ(line["level"], "warn");
+  EXPECT_EQ(line["key"], "k");
+}
+
 TEST_F(Log, lines_from_many_threads_never_interleave) {
   std::string out = capture_stdout([] {
     std::vector<std::thread> threads;
