@@ -264,7 +264,9 @@ class Store {
   // Recipient rows per state, and the oldest created_at of a queued or deferred one (metrics).
   virtual QueueStats outbound_stats() = 0;
 
-  // True while the last write succeeded and the writer runs (for /readyz).
+  // True while the last write succeeded and the writer runs (for /readyz). After a failed write
+  // (disk full, store.max_size, an I/O error) the check itself tries again, at most once a second,
+  // so an unready pod that gets no traffic still becomes ready once there is room.
   virtual bool writable() = 0;
   // Bytes the database files take (for metrics).
   virtual uint64_t size_bytes() = 0;

@@ -41,6 +41,11 @@ constexpr size_t kPruneBatch = 256;
 constexpr auto kOutcomeLinger = std::chrono::milliseconds(50);
 constexpr size_t kMaxLingering = 1024;
 
+// After a failed write, readiness checks try a rolled-back insert of a message this size, at most
+// once per interval: ready again once a typical message fits.
+constexpr size_t kProbeBytes = 64 * 1024;
+constexpr auto kProbeInterval = std::chrono::seconds(1);
+
 // What open_sqlite opened; the outbound parts work on the writer's and the reader's connections.
 struct Parts {
   std::unique_ptr<sqlite::Writer> writer = std::make_unique<sqlite::Writer>();
@@ -174,7 +179,21 @@ class SqliteStore final : public Store {
 
   QueueStats outbound_stats() override { return outbound_reader_->stats(); }
 
-  bool writable() override { return writable_.load(); }
+  bool writable() override {
+    if (writable_.load()) return true;
+    // Only a later success makes the store ready again, and Kubernetes sends no mail to an
+    // unready pod: so the check tries one, a rolled-back write of a typical message.
+    {
+      std::lock_guard lock(probe_mutex_);
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_probe_ < kProbeInterval) return false;
+      last_probe_ = now;
+    }
+    bool room = run_on_writer(
+        false, [](sqlite::Writer& writer) { return writer.probe(kProbeBytes) == Status::ok; });
+    if (room) writable_ = true;
+    return room;
+  }
   uint64_t size_bytes() override { return reader_->size_bytes(); }
 
   void close() override {
@@ -494,6 +513,8 @@ class SqliteStore final : public Store {
   std::unique_ptr<sqlite::OutboundReader> outbound_reader_;
   std::unique_ptr<sqlite::Checkpointer> checkpointer_;
   std::atomic<bool> writable_{true};
+  std::mutex probe_mutex_;  // guards last_probe_
+  std::chrono::steady_clock::time_point last_probe_{};
   std::chrono::steady_clock::time_point started_;  // writer thread only
 
   std::mutex mutex_;  // guards queue_, tasks_, both finish queues, closing_ and the fields below

@@ -258,6 +258,20 @@ Redelivery Writer::redeliver(const std::string& message_id, int64_t now_ms) {
   return result;
 }
 
+Status Writer::probe(size_t bytes) {
+  if (db_.handle() == nullptr) return Status::closed;
+  // The id cannot be a message's (those are UUIDs), and the row never commits.
+  int rc = statements_.begin.run();
+  if (rc == SQLITE_OK)
+    rc = db_.exec(
+        "INSERT INTO inbound_messages (id, received_at, mail_from, rcpt_to, envelope, size, data)"
+        " VALUES ('~writable-probe', 0, '', '[]', '{}', 0, zeroblob(" +
+        std::to_string(bytes) + "))");
+  if (rc != SQLITE_OK) return fail(rc);
+  statements_.rollback.run();
+  return Status::ok;
+}
+
 bool Writer::set_durable(bool durable) {
   if (durable == durable_) return true;
   if (db_.handle() == nullptr) return false;

@@ -51,6 +51,9 @@ class Writer {
   // Puts every row of the message that is not in flight back to queued, due at now_ms
   // (Store::redeliver_inbound); found = false also when the transaction failed.
   Redelivery redeliver(const std::string& message_id, int64_t now_ms);
+  // Whether a message of `bytes` would fit now: inserts one and rolls it back (ok, full or
+  // io_error). Nothing is kept.
+  Status probe(size_t bytes);
   // synchronous=FULL (durable) or NORMAL for the next transactions; switched only on change.
   // False when the switch failed (the connection keeps its setting). Anything else writing on
   // this connection (the outbound side) sets what it needs before its BEGIN.

@@ -173,7 +173,9 @@ TEST(SqliteStore, refuses_messages_past_max_size_and_stays_usable) {
   auto big = make_message(std::string(1024 * 1024, '\xaa'));
   std::string big_id = big.id;
   EXPECT_EQ(db->enqueue_inbound_wait(std::move(big)), Status::full);
-  EXPECT_FALSE(db->writable());
+  // One message too large for the room left does not make the store unready: the readiness
+  // check's probe (a typical 64 KiB message) still fits.
+  EXPECT_TRUE(db->writable());
   EXPECT_FALSE(db->find_inbound(big_id).has_value());
 
   auto small = make_message(store_test::awkward_bytes("small"));
@@ -193,6 +195,35 @@ TEST(SqliteStore, refuses_messages_past_max_size_and_stays_usable) {
   auto page_size = sql_int(options.path, "PRAGMA page_size");
   ASSERT_TRUE(pages && page_size);
   EXPECT_LE(static_cast<uint64_t>(*pages * *page_size), options.max_size);
+}
+
+TEST(SqliteStore, a_full_store_is_unready_until_pruning_makes_room_without_new_mail) {
+  store_test::TempFolder folder;
+  auto options = options_in(folder);
+  options.max_size = 256 * 1024;
+  auto db = open_or_fail(options);
+  ASSERT_NE(db, nullptr);
+  Status last = Status::ok;
+  for (int i = 0; i < 64 && last == Status::ok; ++i) {
+    last = db->enqueue_inbound_wait(make_message(std::string(16 * 1024, 'f')));
+  }
+  ASSERT_EQ(last, Status::full);
+  EXPECT_FALSE(db->writable());  // the probe ran: no room for a typical message
+
+  // The dispatcher delivers and retention prunes; no mail comes (an unready pod gets none).
+  auto jobs = db->claim_deliveries(1000, store_test::kFarFuture);
+  ASSERT_FALSE(jobs.empty());
+  for (const auto& job : jobs)
+    db->finish_delivery(job.delivery.id, store::DeliveryOutcome::delivered, 0, "");
+  EXPECT_EQ(db->prune(store_test::kFarFuture, store_test::kFarFuture), jobs.size());
+
+  // Probes run at most once a second: ready again within a few.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!db->writable() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(db->writable());
+  EXPECT_EQ(db->count_inbound(), 0u);  // the probe's row never committed
+  EXPECT_EQ(db->enqueue_inbound_wait(make_message(std::string(16 * 1024, 'g'))), Status::ok);
 }
 
 TEST(SqliteStore, one_oversized_message_does_not_fail_its_group) {
