@@ -15,7 +15,10 @@ bool valid_pattern(std::string_view pattern) {
   if (!is_printable_token(pattern)) return false;
   size_t at = pattern.rfind('@');
   if (at == std::string_view::npos || at == 0 || at + 1 == pattern.size()) return false;
+  std::string_view local = pattern.substr(0, at);
   std::string_view domain = pattern.substr(at + 1);
+  // match_route knows no partial wildcards: "sup*@x" would only ever match itself.
+  if (local != "*" && local.find('*') != std::string_view::npos) return false;
   return domain.find('*') == std::string_view::npos;
 }
 

@@ -107,6 +107,8 @@ TEST(LoadErrors, BadRoutes) {
   expect_error("routes:\n  - match: [\"\"]\n", "routes[0].match[0]", 2);
   expect_error("routes:\n  - include_raw: true\n", "routes[0].match", 2);
   expect_error("routes:\n  - match: [\"a@b.example\", \"nodomain\"]\n", "routes[0].match[1]", 2);
+  expect_error("routes:\n  - match: [\"sup*@b.example\"]\n", "routes[0].match[0]", 2);
+  expect_error("routes:\n  - match: [\"*@*.example\"]\n", "routes[0].match[0]", 2);
   expect_error("routes:\n  - match: \"*\"\n    endpoints:\n      - url: ftp://x/\n",
                "routes[0].endpoints[0].url", 4);
   expect_error("routes:\n  - match: \"*\"\n    endpoints:\n      - timeout: 1s\n",
