@@ -11,6 +11,8 @@
 namespace delivery {
 namespace {
 
+constexpr int64_t kMinRetryAfterMs = 1000;
+
 // RFC 9110 5.6.7: IMF-fixdate, the only HTTP-date form senders may generate.
 std::optional<int64_t> parse_http_date_ms(std::string_view value) {
   std::string text(value);
@@ -62,6 +64,9 @@ Decision decide(const Attempt& attempt, int attempts, int64_t received_at_ms, in
   std::optional<int64_t> delay;
   if ((attempt.status == 429 || attempt.status == 503) && attempt.retry_after) {
     delay = retry_after_ms(*attempt.retry_after, now_ms);  // RFC 9110 10.2.3
+    // "Retry-After: 0" (or a past date) on every answer would otherwise retry in a tight loop
+    // for all of max_age.
+    if (delay) delay = std::max(*delay, kMinRetryAfterMs);
   }
   if (!delay) {  // exponential backoff with full jitter
     std::uniform_int_distribution<int64_t> jitter(0, backoff_ceiling_ms(attempts, retry));

@@ -82,6 +82,11 @@ TEST(DispatcherPolicy, honours_retry_after_on_429_and_503_only) {
   EXPECT_EQ(unavailable.next_attempt_at_ms, kNow + 60000);
   auto other = decide({500, "", "300"}, 1, kNow, kNow, kRetry, random);
   EXPECT_LE(other.next_attempt_at_ms, kNow + 10000);
+  // At least a second: "0" or a past date on every answer must not make a tight loop.
+  EXPECT_EQ(decide({503, "", "0"}, 1, kNow, kNow, kRetry, random).next_attempt_at_ms, kNow + 1000);
+  EXPECT_EQ(decide({429, "", "Thu, 27 Nov 2025 00:00:00 GMT"}, 1, kNow, kNow, kRetry, random)
+                .next_attempt_at_ms,
+            kNow + 1000);
   auto garbage = decide({429, "", "later"}, 1, kNow, kNow, kRetry, random);
   EXPECT_LE(garbage.next_attempt_at_ms, kNow + 10000);
 }
