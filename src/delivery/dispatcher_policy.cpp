@@ -13,13 +13,17 @@ namespace {
 
 constexpr int64_t kMinRetryAfterMs = 1000;
 
-// RFC 9110 5.6.7: IMF-fixdate, the only HTTP-date form senders may generate.
+// RFC 9110 5.6.7 HTTP-date: IMF-fixdate, which senders generate, and the obsolete RFC 850 and
+// asctime forms, which recipients must accept too.
 std::optional<int64_t> parse_http_date_ms(std::string_view value) {
   std::string text(value);
-  struct tm parts = {};
-  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &parts);
-  if (end == nullptr || *end != '\0') return std::nullopt;
-  return static_cast<int64_t>(timegm(&parts)) * 1000;
+  for (const char* format :
+       {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"}) {
+    struct tm parts = {};
+    const char* end = strptime(text.c_str(), format, &parts);
+    if (end != nullptr && *end == '\0') return static_cast<int64_t>(timegm(&parts)) * 1000;
+  }
+  return std::nullopt;
 }
 
 }  // namespace

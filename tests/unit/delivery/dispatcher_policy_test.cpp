@@ -20,6 +20,11 @@ TEST(DispatcherPolicy, parses_retry_after_seconds_and_http_dates) {
   // kNow is Thu, 27 Nov 2025 00:15:23 GMT.
   EXPECT_EQ(delivery::retry_after_ms("Thu, 27 Nov 2025 00:16:23 GMT", kNow), 60000);
   EXPECT_EQ(delivery::retry_after_ms("Thu, 27 Nov 2025 00:00:00 GMT", kNow), 0);  // past
+  // The obsolete forms recipients must accept (RFC 9110 5.6.7): RFC 850 and asctime.
+  EXPECT_EQ(delivery::retry_after_ms("Thursday, 27-Nov-25 00:16:23 GMT", kNow), 60000);
+  EXPECT_EQ(delivery::retry_after_ms("Thu Nov 27 00:16:23 2025", kNow), 60000);
+  EXPECT_EQ(delivery::retry_after_ms("Thu Nov  7 00:16:23 2025", kNow), 0);  // past, day padded
+  EXPECT_FALSE(delivery::retry_after_ms("Thu, 27 Nov 2025 00:16:23 GMT trailing", kNow));
   EXPECT_FALSE(delivery::retry_after_ms("soon", kNow).has_value());
   EXPECT_FALSE(delivery::retry_after_ms("-5", kNow).has_value());
   EXPECT_FALSE(delivery::retry_after_ms("12s", kNow).has_value());
