@@ -200,6 +200,8 @@ void check_shared_urls(Reader& reader, const YAML::Node& node, const std::vector
   for (size_t r = 0; r < routes.size(); ++r) {
     for (size_t e = 0; e < routes[r].endpoints.size(); ++e) {
       const Endpoint& endpoint = routes[r].endpoints[e];
+      if (endpoint.url.empty()) continue;  // no URL was read: that error is reported already
+      // Read as a string, so the route, its endpoints and this entry are maps.
       const YAML::Node at = node[r]["endpoints"][e]["url"];
       for (size_t r0 = 0; r0 <= r; ++r0) {
         size_t last = r0 == r ? e : routes[r0].endpoints.size();

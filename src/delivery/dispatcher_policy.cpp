@@ -1,5 +1,5 @@
-// The retry policy of webhook deliveries. Pure functions of their
-// inputs (the random generator included), so the unit tests pin every branch.
+// The retry policy of webhook deliveries. Pure functions of their inputs (the random generator
+// included), so the unit tests pin every branch.
 #include "delivery/dispatcher_policy.h"
 
 #include <time.h>

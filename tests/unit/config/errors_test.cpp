@@ -174,6 +174,11 @@ TEST(LoadErrors, OneUrlHasOneSetOfSettings) {
   expect_error(
       "routes:\n  - match: \"*\"\n    endpoints:\n      - url: http://x/\n      - url: http://x/\n",
       "routes[0].endpoints[1].url", 5);
+  // Entries without a URL are not compared (and a scalar entry is not indexed into).
+  config::LoadResult broken = config::load_string(
+      "routes:\n  - match: \"*\"\n    endpoints: [http://x/, http://x/, {timeout: 1s}, {}]\n");
+  EXPECT_FALSE(broken.config);
+  EXPECT_EQ(find_error(broken, "routes[0].endpoints[1].url"), nullptr) << dump(broken);
 }
 
 TEST(LoadErrors, TlsFilesMustComeInPairsAndBeNeededFirst) {

@@ -49,6 +49,17 @@ store::Options options_in(const store_test::TempFolder& folder) {
   return options;
 }
 
+// Enqueues messages of `size` bytes until the store refuses one (at most `max` tries); the last
+// status.
+Status fill(store::Store& db, size_t size, int max = 64) {
+  Status last = Status::ok;
+  for (int i = 0; i < max && last == Status::ok; ++i) {
+    last =
+        db.enqueue_inbound_wait(make_message(std::string(size, static_cast<char>('a' + i % 26))));
+  }
+  return last;
+}
+
 TEST(SqliteStore, round_trips_message_bytes_and_envelope_exactly) {
   store_test::TempFolder folder;
   auto options = options_in(folder);
@@ -186,11 +197,7 @@ TEST(SqliteStore, refuses_messages_past_max_size_and_stays_usable) {
   EXPECT_EQ(db->count_inbound(), 1u);
 
   // Fill it up with medium messages: sooner or later full, and never past the limit.
-  Status last = Status::ok;
-  for (int i = 0; i < 64 && last == Status::ok; ++i) {
-    last = db->enqueue_inbound_wait(make_message(std::string(16 * 1024, 'm')));
-  }
-  EXPECT_EQ(last, Status::full);
+  EXPECT_EQ(fill(*db, 16 * 1024), Status::full);
   auto pages = sql_int(options.path, "PRAGMA page_count");
   auto page_size = sql_int(options.path, "PRAGMA page_size");
   ASSERT_TRUE(pages && page_size);
@@ -203,11 +210,7 @@ TEST(SqliteStore, a_full_store_is_unready_until_pruning_makes_room_without_new_m
   options.max_size = 256 * 1024;
   auto db = open_or_fail(options);
   ASSERT_NE(db, nullptr);
-  Status last = Status::ok;
-  for (int i = 0; i < 64 && last == Status::ok; ++i) {
-    last = db->enqueue_inbound_wait(make_message(std::string(16 * 1024, 'f')));
-  }
-  ASSERT_EQ(last, Status::full);
+  ASSERT_EQ(fill(*db, 16 * 1024), Status::full);
   EXPECT_FALSE(db->writable());  // the probe ran: no room for a typical message
 
   // The dispatcher delivers and retention prunes; no mail comes (an unready pod gets none).
