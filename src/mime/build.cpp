@@ -154,8 +154,7 @@ void write_text(std::string& out, const Node& node, bool root) {
   if (encoding == Encoding::k7bit) {
     out += text;
   } else if (encoding == Encoding::kQuotedPrintable) {
-    build_detail::append_quoted_printable(out, text);
-    if (root && !ends_with_break) out += "=\r\n";  // RFC 2045 6.7 (5) soft line break
+    build_detail::append_quoted_printable(out, text, root && !ends_with_break);
   } else {
     build_detail::append_base64_lines(out, text);
     if (root) out += "\r\n";

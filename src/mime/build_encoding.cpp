@@ -333,7 +333,7 @@ void write_legacy_name(HeaderWriter& writer, std::string_view raw_value) {
   writer.piece("\"", "");
 }
 
-void append_quoted_printable(std::string& out, std::string_view text) {
+void append_quoted_printable(std::string& out, std::string_view text, bool soft_break_at_end) {
   size_t column = 0;
   for (size_t i = 0; i < text.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(text[i]);
@@ -343,8 +343,10 @@ void append_quoted_printable(std::string& out, std::string_view text) {
       column = 0;
       continue;
     }
+    // The text's last character ends a line only when no soft break follows it.
     bool line_end =
-        i + 1 == text.size() || (text[i + 1] == '\r' && i + 2 < text.size() && text[i + 2] == '\n');
+        (i + 1 == text.size() && !soft_break_at_end) ||
+        (i + 1 < text.size() && text[i + 1] == '\r' && i + 2 < text.size() && text[i + 2] == '\n');
     // RFC 2045 6.7 (2) literal printable ASCII except "="; (3) white space not at a line end.
     bool literal = (c > 0x20 && c < 0x7f && c != '=') || ((c == ' ' || c == '\t') && !line_end);
     size_t width = literal ? 1 : 3;
@@ -362,6 +364,7 @@ void append_quoted_printable(std::string& out, std::string_view text) {
     }
     column += width;
   }
+  if (soft_break_at_end) out += "=\r\n";
 }
 
 void append_base64_lines(std::string& out, std::string_view bytes) {

@@ -65,9 +65,12 @@ void write_parameter(HeaderWriter& writer, std::string_view name, std::string_vi
 // `;name="=?utf-8?...?="`: the RFC 2047 form that older readers of Content-Type name= expect.
 void write_legacy_name(HeaderWriter& writer, std::string_view value);
 
-// Body encoders; the output has no trailing line break of its own beyond what the content had.
-void append_quoted_printable(std::string& out, std::string_view crlf_text);  // RFC 2045 6.7
-void append_base64_lines(std::string& out, std::string_view bytes);          // RFC 2045 6.8
+// Body encoders; the output has no trailing line break of its own beyond what the content had,
+// except that quoted-printable ends in a soft line break "=" CRLF when `soft_break_at_end` (a
+// message body must end in CRLF; the decoded text does not get one), within the 76 characters.
+void append_quoted_printable(std::string& out, std::string_view crlf_text,
+                             bool soft_break_at_end = false);        // RFC 2045 6.7
+void append_base64_lines(std::string& out, std::string_view bytes);  // RFC 2045 6.8
 // LF or CR alone → CRLF (RFC 5322 2.3, RFC 2046 4.1.1).
 std::string normalize_line_ends(std::string_view text);
 

@@ -380,6 +380,28 @@ TEST(MimeBuildEncoding, QuotedPrintableLinesAndWhitespace) {
   EXPECT_EQ(mime::decode_body(out, part), text);
 }
 
+TEST(MimeBuildEncoding, QuotedPrintableSoftBreakAtTheEndStaysWithin76) {
+  // A root body without a final line break ends in "=" CRLF: the "=" counts in its line, and
+  // the text's last character is no longer at a line end (a trailing space stays literal).
+  for (const std::string& text : {std::string(76, 'a'), std::string(75, 'a') + " ",
+                                  std::string(74, 'a') + "\xc3\xa9", std::string(150, 'z')}) {
+    std::string out;
+    mime::build_detail::append_quoted_printable(out, text, true);
+    ASSERT_GE(out.size(), 3u);
+    EXPECT_EQ(out.substr(out.size() - 3), "=\r\n");
+    size_t start = 0;
+    for (size_t i = out.find("\r\n"); i != std::string::npos; i = out.find("\r\n", start)) {
+      EXPECT_LE(i - start, 76u) << text.size() << ": " << out;  // RFC 2045 6.7 (5)
+      start = i + 2;
+    }
+    mime::Part part;
+    part.transfer_encoding = "quoted-printable";
+    part.body_begin = 0;
+    part.end = out.size();
+    EXPECT_EQ(mime::decode_body(out, part), text);
+  }
+}
+
 TEST(MimeBuildEncoding, Base64LinesOf76) {
   std::string bytes = random_bytes(57 * 3 + 5, 9), out;
   mime::build_detail::append_base64_lines(out, bytes);
