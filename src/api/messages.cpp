@@ -170,6 +170,12 @@ Reply send_raw_message(store::Store& store, const SendContext& context, std::str
   if (!errors.empty()) return invalid(errors);
   RawSendRequest& request = parsed.value;
   if (request.data.size() > context.max_message_bytes) return too_large(context.max_message_bytes);
+  // Relayed as it is, a longer line would be refused by the upstream for good, after the 202.
+  if (size_t longest = longest_line(request.data); longest > kMaxLineOctets) {
+    return invalid(
+        {{"raw", "has a line of " + std::to_string(longest) + " octets; at most " +
+                     std::to_string(kMaxLineOctets) + " (RFC 5322 2.1.1, RFC 5321 4.5.3.1.6)"}});
+  }
 
   store::OutboundMessage message;
   message.id = common::uuid_v7();

@@ -16,8 +16,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;  // keeps `headers` in the order the client wrote them
 
-constexpr size_t kMaxHeaderLine = 998;  // RFC 5322 2.1.1, CRLF excluded
-
 std::string lowered(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
@@ -218,7 +216,7 @@ std::vector<std::pair<std::string, std::string>> parse_headers(const Json& root,
     std::string text = value.get<std::string>();
     if (has_any(text, std::string_view("\r\n\0", 3))) {
       errors.add(path, "must not contain CR, LF or NUL (RFC 5322 2.2)");
-    } else if (name.size() + 2 + text.size() > kMaxHeaderLine) {
+    } else if (name.size() + 2 + text.size() > kMaxLineOctets) {
       errors.add(path, "is longer than one header line may be (RFC 5322 2.1.1)");
     } else {
       list.emplace_back(name, std::move(text));

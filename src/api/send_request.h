@@ -45,6 +45,10 @@ Parsed<SendRequest> parse_send_request(std::string_view body);
 Parsed<RawSendRequest> parse_raw_send_request(std::string_view body);
 
 // The grammar pieces (send_syntax.cpp).
+// RFC 5322 2.1.1: a line is at most 998 octets, CRLF excluded (RFC 5321 4.5.3.1.6: 1000 with it).
+inline constexpr size_t kMaxLineOctets = 998;
+// The longest line of CRLF-separated text, CRLF excluded.
+size_t longest_line(std::string_view crlf_text);
 // RFC 5322 3.6.8 field-name: 1*ftext, ftext = %d33-57 / %d59-126.
 bool valid_field_name(std::string_view name);
 // Fields the builder writes itself, or that have a field of their own in the request: From, To,

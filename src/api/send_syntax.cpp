@@ -46,6 +46,17 @@ bool valid_content_id(std::string_view text) {
   });
 }
 
+size_t longest_line(std::string_view text) {
+  size_t longest = 0;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find("\r\n", start);
+    if (end == std::string_view::npos) end = text.size();
+    longest = std::max(longest, end - start);
+    start = end + 2;
+  }
+  return longest;
+}
+
 bool valid_field_name(std::string_view name) {
   if (name.empty()) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
