@@ -199,6 +199,7 @@ asio::awaitable<void> Session::cmd_bdat(const Command& command) {
              .with_text("Ok: " + std::to_string(args->size) + " octets received"));
     co_return;
   }
+  bdat_checker_->finish();  // a CR as the message's very last byte is a bare CR
   Verdict verdict = bdat_checker_->verdict();
   co_await finish_message(verdict, bdat_over_budget_, std::move(bdat_data_));
 }

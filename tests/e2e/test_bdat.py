@@ -67,6 +67,22 @@ class Bdat(BridgeTest):
         c.send(b"BDAT %d LAST\r\n" % len(data) + data)
         self.assertStored(self.bridge, self.assertQueued(c.reply()), data)
 
+    def test_a_cr_as_the_last_byte_is_a_bare_cr(self):
+        # bare_lf: reject (the default) covers the message's final byte too, in one LAST chunk or
+        # in a chunk before an empty LAST one.
+        for chunks in ([b"BDAT 4 LAST\r\nabc\r"], [b"BDAT 4\r\nabc\r", b"BDAT 0 LAST\r\n"]):
+            before = self.bridge.count()
+            c = self.raw()
+            self.transaction(c)
+            for chunk in chunks[:-1]:
+                c.send(chunk)
+                self.assertReply(c.reply(), 250, "2.0.0")
+            c.send(chunks[-1])
+            self.assertReply(c.reply(), 550, "5.6.0")
+            self.assertEqual(self.bridge.count(), before, "a message was stored")
+            self.assertReply(c.cmd("NOOP"), 250, "2.0.0")
+        self.assertStillServes()
+
     def test_bdat_then_rset_stores_nothing(self):
         before = self.bridge.count()
         c = self.raw()
