@@ -123,4 +123,12 @@ bool valid_mailbox(std::string_view mailbox, const MailboxLimits& limits) {
   return valid_domain(mailbox.substr(local_length + 1), limits.max_domain);
 }
 
+bool same_mailbox(std::string_view a, std::string_view b) {
+  size_t at_a = a.rfind('@');
+  size_t at_b = b.rfind('@');
+  if (at_a == std::string_view::npos || at_b == std::string_view::npos) return a == b;
+  return a.substr(0, at_a) == b.substr(0, at_b) &&
+         lowered(a.substr(at_a)) == lowered(b.substr(at_b));
+}
+
 }  // namespace common

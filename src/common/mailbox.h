@@ -27,5 +27,7 @@ size_t quoted_string_length(std::string_view text);
 bool valid_domain(std::string_view domain, size_t max_domain = 255);
 // Local-part "@" Domain, without angle brackets.
 bool valid_mailbox(std::string_view mailbox, const MailboxLimits& limits = {});
+// The same mailbox: the local parts equal, the domains equal but for ASCII case (RFC 5321 2.4).
+bool same_mailbox(std::string_view a, std::string_view b);
 
 }  // namespace common

@@ -3,6 +3,7 @@
 // Promise: RCPT accepts only addresses a route matches (never an open relay).
 #include <algorithm>
 
+#include "common/mailbox.h"
 #include "smtp/session.h"
 
 namespace smtp {
@@ -146,8 +147,9 @@ asio::awaitable<void> Session::cmd_rcpt(const Command& command) {
     send(Outcome::unknown_recipient);
     co_return;
   }
-  bool duplicate = std::any_of(rcpts_.begin(), rcpts_.end(),
-                               [&](const RcptTo& r) { return r.address == rcpt.address; });
+  bool duplicate = std::any_of(rcpts_.begin(), rcpts_.end(), [&](const RcptTo& r) {
+    return common::same_mailbox(r.address, rcpt.address);
+  });
   if (!duplicate) rcpts_.push_back(std::move(rcpt));
   state_ = State::rcpt;
   send(Outcome::recipient_ok);

@@ -148,6 +148,8 @@ class RecipientLimits(BridgeTest):
         self.assertReply(c.cmd("RCPT TO:<x@example.org>"), 550, "5.1.1")
         self.assertReply(c.cmd("RCPT TO:<PostMaster@Example.ORG>"), 250, "2.1.5")
         self.assertReply(c.cmd("RCPT TO:<b@EXAMPLE.com>"), 250, "2.1.5")
+        # The same mailbox again, its domain in another case (RFC 5321 2.4): kept once.
+        self.assertReply(c.cmd("RCPT TO:<b@example.COM>"), 250, "2.1.5")
         self.assertReply(c.cmd("DATA"), 354)
         body = b"Subject: routed\r\n\r\nok\r\n"
         msg_id = self.assertQueued(c.cmd(body + b"."))

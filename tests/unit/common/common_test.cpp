@@ -174,6 +174,14 @@ TEST(Mailbox, validates_per_rfc_5321_and_6531) {
   EXPECT_FALSE(common::valid_mailbox("abc@example.com", {2, 255}));
 }
 
+TEST(Mailbox, same_mailbox_ignores_the_case_of_the_domain_only) {
+  EXPECT_TRUE(common::same_mailbox("b@example.com", "b@EXAMPLE.Com"));
+  EXPECT_FALSE(common::same_mailbox("b@example.com", "B@example.com"));  // RFC 5321 2.4
+  EXPECT_FALSE(common::same_mailbox("b@example.com", "b@example.org"));
+  EXPECT_TRUE(common::same_mailbox("postmaster", "postmaster"));
+  EXPECT_FALSE(common::same_mailbox("postmaster", "Postmaster"));
+}
+
 TEST(Mailbox, quoted_string_length_counts_both_quotes) {
   EXPECT_EQ(common::quoted_string_length("\"a b\"@c"), 5U);
   EXPECT_EQ(common::quoted_string_length("\"a\\\"\"@c"), 5U);  // "a\"" : an escaped quote inside
