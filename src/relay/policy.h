@@ -21,7 +21,8 @@ int64_t backoff_ceiling_ms(int attempts, const config::Retry& retry);
 int64_t backoff_delay_ms(int attempts, const config::Retry& retry, std::mt19937_64& random);
 
 // 2xx sent, 5xx failed, anything else (4xx, local code 0) deferred, or failed once the message
-// is older than retry.max_age at the next attempt.
+// is older than retry.max_age at the next attempt. 452 4.5.3 (too many recipients) is deferred by
+// the first backoff step, whatever `attempts`.
 store::RecipientResult classify(const std::string& rcpt, const Reply& reply, int attempts,
                                 int64_t created_at_ms, int64_t now_ms, const config::Retry& retry,
                                 std::mt19937_64& random);

@@ -44,7 +44,11 @@ store::RecipientResult classify(const std::string& rcpt, const Reply& reply, int
   } else if (reply.code >= 500) {  // RFC 5321 4.2.1: permanent
     result.outcome = store::RecipientOutcome::failed;
   } else {
-    int64_t next = now_ms + backoff_delay_ms(std::max(1, attempts), retry, random);
+    // RFC 5321 4.5.3.1.10: "too many recipients" (452 4.5.3) asks for the rest in a later
+    // transaction, not for a slower retry: the first backoff step each time, however many came
+    // before (a large send would otherwise wait hours for its last recipients).
+    bool too_many = reply.code == 452 && reply.enhanced == "4.5.3";
+    int64_t next = now_ms + backoff_delay_ms(too_many ? 1 : std::max(1, attempts), retry, random);
     if (next - created_at_ms >= ms(retry.max_age)) {
       result.outcome = store::RecipientOutcome::failed;
       result.text += " (given up: older than relay.retry.max_age)";

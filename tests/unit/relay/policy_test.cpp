@@ -50,6 +50,24 @@ TEST(Classify, maps_reply_classes_to_outcomes) {
   EXPECT_EQ(local.code, 0);
 }
 
+TEST(Classify, too_many_recipients_waits_the_first_backoff_step_only) {
+  std::mt19937_64 random(1);
+  int64_t now = 1'000'000;
+  for (int i = 0; i < 200; ++i) {
+    auto r =
+        classify("a@x", Reply{452, "4.5.3", "too many recipients"}, 9, now, now, kRetry, random);
+    EXPECT_EQ(r.outcome, store::RecipientOutcome::deferred);
+    EXPECT_LE(r.next_attempt_at_ms, now + backoff_ceiling_ms(1, kRetry));
+  }
+  // Another 452 (4.3.1: insufficient storage) backs off as usual.
+  int64_t latest = 0;
+  for (int i = 0; i < 200; ++i) {
+    auto r = classify("a@x", Reply{452, "4.3.1", "no space"}, 9, now, now, kRetry, random);
+    latest = std::max(latest, r.next_attempt_at_ms);
+  }
+  EXPECT_GT(latest, now + backoff_ceiling_ms(1, kRetry));
+}
+
 TEST(Classify, gives_up_once_older_than_max_age) {
   std::mt19937_64 random(1);
   int64_t created = 0, now = 3600 * 1000;
