@@ -151,6 +151,12 @@ struct Log {
   std::string level = "info";  // debug | info | warn | error
 };
 
+// The one process-wide memory budget (common::MemoryBudget) that SMTP message buffers, API
+// request bodies and webhook renders draw from.
+struct Memory {
+  uint64_t budget = 0;  // bytes; 0 = auto: half of the cgroup's memory.max, else 256 MiB
+};
+
 struct Config {
   Smtp smtp;
   // Absent `routes` key = one catch-all route without endpoints (the embedded default).
@@ -162,6 +168,7 @@ struct Config {
   Relay relay;
   Admin admin;
   Log log;
+  Memory memory;
 };
 
 // One problem found while loading: the dotted key ("smtp.limits.max_recipients"), the 1-based

@@ -146,8 +146,8 @@ void load_document(Reader& reader, const YAML::Node& root, Config& config) {
     reader.error("", root, "the configuration must be a mapping of sections (smtp:, routes:, ...)");
     return;
   }
-  reader.expect_map(root, "",
-                    {"smtp", "routes", "delivery", "store", "api", "relay", "admin", "log"});
+  reader.expect_map(
+      root, "", {"smtp", "routes", "delivery", "store", "api", "relay", "admin", "log", "memory"});
   if (auto node = Reader::field(root, "smtp")) load_smtp(reader, *node, config.smtp);
   if (auto node = Reader::field(root, "routes")) load_routes(reader, *node, config.routes);
   if (auto node = Reader::field(root, "delivery")) load_delivery(reader, *node, config.delivery);
@@ -162,6 +162,10 @@ void load_document(Reader& reader, const YAML::Node& root, Config& config) {
     if (reader.expect_map(*node, "log", {"level"}))
       reader.read_choice(*node, "log", "level", {"debug", "info", "warn", "error"},
                          config.log.level);
+  }
+  if (auto node = Reader::field(root, "memory")) {
+    if (reader.expect_map(*node, "memory", {"budget"}))
+      reader.read_size(*node, "memory", "budget", config.memory.budget, 0);
   }
 }
 

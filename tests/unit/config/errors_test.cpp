@@ -84,6 +84,8 @@ TEST(LoadErrors, BadSizesAndDurations) {
   expect_error("delivery:\n  retry:\n    initial: 1h\n    max_interval: 1m\n",
                "delivery.retry.max_interval", 4);
   expect_error("store:\n  retention: {delivered: 0s}\n", "store.retention.delivered", 2);
+  expect_error("memory:\n  budget: lots\n", "memory.budget", 2);
+  expect_error("memory:\n  limit: 1GiB\n", "memory.limit", 2);
 }
 
 TEST(LoadErrors, BadAddresses) {

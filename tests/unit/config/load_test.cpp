@@ -281,6 +281,12 @@ TEST(LoadUnits, SizesAcceptUnitsAndPlainIntegers) {
   EXPECT_EQ(c.routes[0].max_attachment_bytes, 512u * 1024);
 }
 
+TEST(LoadUnits, MemoryBudgetIsASizeAndZeroMeansAuto) {
+  EXPECT_EQ(load_ok("memory: {budget: 384MiB}\n").memory.budget, 384u * 1024 * 1024);
+  EXPECT_EQ(load_ok("memory: {budget: 0}\n").memory.budget, 0u);
+  EXPECT_EQ(load_ok("log: {level: info}\n").memory.budget, 0u);
+}
+
 TEST(LoadUnits, DurationsInEveryUnit) {
   config::Config c = load_ok(
       "smtp:\n  greet_delay: 1500ms\n  drain_timeout: 45s\n"
