@@ -38,4 +38,5 @@ export const known_config_keys = {
   },
   admin: { listen: true },
   log: { level: true },
+  memory: { budget: true },
 };
