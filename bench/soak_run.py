@@ -85,9 +85,10 @@ class Receiver:
 
 
 class Sender(threading.Thread):
-    """One SMTP client in a closed loop. Each transaction carries a fresh soak id; it counts as
-    acknowledged only when DATA got 250. A lost connection or a refusal moves on to a new id
-    (the old one may still have been committed: a kill between the commit and the 250)."""
+    """One SMTP client in a loop (a short pause between messages). Each transaction carries a
+    fresh soak id; it counts as acknowledged only when DATA got 250. A lost connection or a
+    refusal moves on to a new id (the old one may still have been committed: a kill between the
+    commit and the 250)."""
 
     def __init__(self, index, port, stop, pause, rng_seed):
         super().__init__(name=f"sender-{index}", daemon=True)
@@ -157,6 +158,9 @@ class Sender(threading.Thread):
             queued = text.decode(errors="replace").rsplit(" ", 1)[-1].strip("<>")
             self.acknowledged[soak_id] = queued
             return True
+        except smtplib.SMTPResponseException as e:  # e.g. DATA not answered 354
+            self.refusals[e.smtp_code] = self.refusals.get(e.smtp_code, 0) + 1
+            return False
         except (OSError, smtplib.SMTPException):
             self.connection_losses += 1
             return False
