@@ -265,6 +265,39 @@ class HeadLimits(BridgeTest):
         self.assertGreaterEqual(elapsed, HEAD_TIMEOUT_S * 0.9)
         self.assertLess(elapsed, HEAD_TIMEOUT_S + scaled(10))
 
+    def test_a_body_trickle_is_cut_at_the_minimum_rate(self):
+        # api.limits.min_body_rate 16 KiB/s after head_timeout (2 s) of grace: 100 bytes every
+        # 0.3 s falls behind at once, so the cut comes at the grace's end.
+        sock = socket.create_connection(("127.0.0.1", self.bridge.port("api")),
+                                        timeout=scaled(30))
+        self.addCleanup(sock.close)
+        start = time.monotonic()
+        sock.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer "
+                     + KEY.encode() + b"\r\nContent-Length: 100000\r\n\r\n")
+        data = b""
+        for _ in range(300):
+            try:
+                sock.sendall(b"x" * 100)
+            except OSError:
+                break
+            sock.settimeout(0.3)
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            data += chunk
+            if b"\r\n\r\n" in data:
+                break
+        elapsed = time.monotonic() - start
+        self.assertTrue(data.startswith(b"HTTP/1.1 408 "), data[:300])
+        self.assertIn(b"problems/request-timeout", data)
+        self.assertGreaterEqual(elapsed, HEAD_TIMEOUT_S * 0.9)
+        self.assertLess(elapsed, HEAD_TIMEOUT_S + scaled(10))
+
     def test_keep_alive_serves_several_requests_on_one_connection(self):
         conn = http.client.HTTPConnection("127.0.0.1", self.bridge.port("api"), timeout=scaled(10))
         self.addCleanup(conn.close)
