@@ -204,14 +204,10 @@ void Server::Impl::install_routes() {
 }
 
 void Server::Impl::install_guard() {
-  // RFC 9112 6.3: a request with neither Content-Length nor Transfer-Encoding has no body. This
-  // httplib (0.11) reads one until the client closes instead, so a bare `curl -X POST
-  // .../redeliver` waited for the read timeout and got a 400. Such a request is given the length it
-  // has. The handler's Request is httplib's own non-const object, so writing to it is defined.
-  // Runs behind the guard's checks, as the pre-routing handler and for Expect: 100-continue.
+  // Runs behind the guard's checks (which also give a request without Content-Length or
+  // Transfer-Encoding its length 0, RFC 9112 6.3), as the pre-routing handler and for
+  // Expect: 100-continue.
   auto before = [this](const httplib::Request& req, httplib::Response& res) {
-    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding"))
-      const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
     auto start = std::chrono::steady_clock::now();
     auto early = before_body(req);
     if (!early) return httplib::Server::HandlerResponse::Unhandled;

@@ -334,6 +334,12 @@ bool GuardedServer::check_before_body(const httplib::Request& req, httplib::Resp
     close_after_response(req);
     return true;
   }
+  // RFC 9112 6.3: a request with neither Content-Length nor Transfer-Encoding has no body.
+  // httplib 0.11 reads one until the client closes instead (a bare `curl -X POST` waited for
+  // the read timeout), so such a request is given the length it has. The Request is httplib's
+  // own non-const object, so writing to it is defined.
+  if (body.content_length.empty() && body.transfer_encoding.empty())
+    const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
   if (before_body_ && before_body_(req, res) == HandlerResponse::Handled) {
     if (body.declares_body()) close_after_response(req);
     return true;
