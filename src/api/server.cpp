@@ -1,7 +1,9 @@
 // The REST listener on cpp-httplib: each route is a template ("/v1/inbound/{id}") bound to a
 // handler from inbound.h or messages.h, wrapped with API-key auth, metrics and problem+json for
 // whatever goes wrong. Unknown paths answer 404 and known paths with another method 405, both
-// problem+json; a body over the limit 413.
+// problem+json; a body over the limit 413. The listener is an obs::GuardedServer: limits on the
+// head, the body's size, coding and pace hold before any handler, and a request with a body is
+// refused (401, 404, 405) before its body is read when it would be refused after.
 #include "api/server.h"
 
 #include <httplib.h>
@@ -10,12 +12,15 @@
 #include <atomic>
 #include <chrono>
 #include <optional>
+#include <regex>
 #include <thread>
+#include <vector>
 
 #include "api/auth.h"
 #include "api/messages.h"
 #include "common/base64.h"
 #include "common/time.h"
+#include "obs/guarded_server.h"
 #include "obs/http_listener.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
@@ -67,6 +72,8 @@ constexpr Route kRedeliver{"/v1/inbound/{id}/redeliver", "/v1/inbound/([^/]+)/re
 constexpr Route kSend{"/v1/messages", "/v1/messages", "POST"};
 constexpr Route kSendRaw{"/v1/messages/raw", "/v1/messages/raw", "POST"};
 constexpr Route kMessage{"/v1/messages/{id}", "/v1/messages/([^/]+)", "GET"};
+// In the order httplib matches them (installed in this order).
+constexpr const Route* kRoutes[] = {&kList, &kOne, &kRedeliver, &kSend, &kSendRaw, &kMessage};
 
 std::optional<std::string> idempotency_key(const httplib::Request& req) {
   if (!req.has_header("Idempotency-Key")) return std::nullopt;
@@ -85,11 +92,12 @@ struct Server::Impl {
   RenderInbound render;
   std::function<void()> requeued;
   SendOptions send;
-  uint64_t body_limit = kMinRequestBody;
+  uint64_t body_limit;
   KeyRing keys;
   obs::Family<obs::Counter>& requests;
   obs::Family<obs::Histogram>& seconds;
-  httplib::Server server;
+  std::vector<std::pair<const Route*, std::regex>> routes;
+  obs::GuardedServer server;
   obs::HttpListener listener{server};
 
   Impl(const config::Api& api, store::Store& s, obs::Registry& registry, RenderInbound r,
@@ -98,18 +106,25 @@ struct Server::Impl {
         render(std::move(r)),
         requeued(std::move(q)),
         send(std::move(options)),
+        body_limit(api.limits.max_body ? api.limits.max_body
+                                       : max_request_body(send.max_message_bytes)),
         keys(api.keys),
         requests(registry.counter("smtp_bridge_api_requests_total",
                                   "REST API requests by route template and HTTP status.")),
         seconds(registry.histogram("smtp_bridge_api_request_seconds",
                                    "REST API request handling time by route template, in seconds.",
-                                   obs::latency_buckets())) {}
+                                   obs::latency_buckets())),
+        server("api", api.limits, body_limit, registry) {
+    for (const Route* route : kRoutes) routes.emplace_back(route, std::regex(route->pattern));
+  }
 
   // A handler gets the request and the name of the API key that authenticated it.
   using Handle = std::function<Reply(const httplib::Request&, const std::string& key_name)>;
   httplib::Server::Handler wrap(const char* route, bool authenticate, Handle handle);
   void install_routes();
+  void install_guard();
   void install(const Route& route, Handle handle);
+  std::optional<std::pair<const char*, Reply>> before_body(const httplib::Request& req) const;
   SendContext send_context(const httplib::Request& req, const std::string& key_name) const {
     return {key_name,
             idempotency_key(req),
@@ -185,31 +200,65 @@ void Server::Impl::install_routes() {
   install(kMessage, [this](const httplib::Request& req, const std::string&) {
     return get_message(store, req.matches[1].str());
   });
-  // RFC 9112 6.3: a request with neither Content-Length nor Transfer-Encoding has no body. This
-  // httplib (0.11) reads one until the client closes instead, so a bare `curl -X POST
-  // .../redeliver` waited for the read timeout and got a 400. Such a request is given the length it
-  // has. The handler's Request is httplib's own non-const object, so writing to it is defined.
-  server.set_pre_routing_handler([](const httplib::Request& req, httplib::Response&) {
-    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding"))
-      const_cast<httplib::Request&>(req).headers.emplace("Content-Length", "0");
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
+  install_guard();
+}
+
+void Server::Impl::install_guard() {
+  // Runs behind the guard's checks (which also give a request without Content-Length or
+  // Transfer-Encoding its length 0, RFC 9112 6.3), as the pre-routing handler and for
+  // Expect: 100-continue.
+  auto before = [this](const httplib::Request& req, httplib::Response& res) {
+    auto start = std::chrono::steady_clock::now();
+    auto early = before_body(req);
+    if (!early) return httplib::Server::HandlerResponse::Unhandled;
+    apply(early->second, res);
+    count(early->first, early->second.status, start);
+    return httplib::Server::HandlerResponse::Handled;
+  };
   // httplib's own errors (no route: 404; unparsable request: 400; body too large: 413) come
   // here with an empty body; handler replies already carry theirs.
-  server.set_error_handler(
-      httplib::Server::HandlerWithResponse([this](const httplib::Request&, httplib::Response& res) {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        auto start = std::chrono::steady_clock::now();
-        Reply reply = res.status == 404   ? not_found("no such resource")
-                      : res.status == 413 ? problem(413, "content-too-large", title_of(413),
-                                                    "the request body is larger than " +
-                                                        std::to_string(body_limit) + " bytes")
-                                          : problem(res.status, "bad-request", title_of(res.status),
-                                                    "the request could not be handled");
-        apply(reply, res);
-        count(kUnmatchedRoute, reply.status, start);
-        return httplib::Server::HandlerResponse::Handled;
-      }));
+  auto error = [this](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    auto start = std::chrono::steady_clock::now();
+    Reply reply =
+        res.status == 404 ? not_found("no such resource")
+        : res.status == 413
+            ? problem(413, "content-too-large", title_of(413),
+                      "the request body is larger than " + std::to_string(body_limit) + " bytes")
+            : problem(res.status, "bad-request", title_of(res.status),
+                      "the request could not be handled");
+    apply(reply, res);
+    count(kUnmatchedRoute, reply.status, start);
+    return httplib::Server::HandlerResponse::Handled;
+  };
+  // The guard's refusals (431, 413, 415, 408...): problem+json, counted like any answer.
+  auto render = [this](const obs::Refusal& refusal, httplib::Response& res) {
+    auto start = std::chrono::steady_clock::now();
+    Reply reply = problem(refusal.status, refusal.slug, refusal.title, refusal.detail);
+    apply(reply, res);
+    count(kUnmatchedRoute, reply.status, start);
+  };
+  server.install(before, error, render);
+}
+
+// A request that declares a body is answered before the body is read when it would be refused
+// anyway: no such route (404), another method (405), no valid API key (401). Without this,
+// httplib reads up to body_limit bytes into memory for anyone who can connect. Returns the
+// route label for the metrics and the reply.
+std::optional<std::pair<const char*, Reply>> Server::Impl::before_body(
+    const httplib::Request& req) const {
+  bool has_body =
+      req.has_header("Transfer-Encoding") ||
+      req.get_header_value("Content-Length").find_first_not_of('0') != std::string::npos;
+  if (!has_body) return std::nullopt;
+  for (const auto& [route, pattern] : routes) {
+    if (!std::regex_match(req.path, pattern)) continue;
+    if (req.method != route->allow) return std::pair{route->name, method_not_allowed(route->allow)};
+    if (!keys.authorize(req.get_header_value("Authorization")))
+      return std::pair{route->name, unauthorized()};
+    return std::nullopt;
+  }
+  return std::pair{kUnmatchedRoute, not_found("no such resource")};
 }
 
 Server::Server(const config::Api& api, store::Store& store, obs::Registry& registry,
@@ -217,7 +266,6 @@ Server::Server(const config::Api& api, store::Store& store, obs::Registry& regis
     : impl_(std::make_unique<Impl>(api, store, registry, std::move(render), std::move(requeued),
                                    std::move(send))) {
   if (impl_->send.hostname.empty()) impl_->send.hostname = config::default_hostname();
-  impl_->body_limit = max_request_body(impl_->send.max_message_bytes);
 }
 
 Server::~Server() {
@@ -226,7 +274,6 @@ Server::~Server() {
 
 bool Server::start(const std::string& host, uint16_t port, std::string& error) {
   if (impl_->listener.port() == 0) {
-    impl_->server.set_payload_max_length(impl_->body_limit);
     impl_->server.set_keep_alive_max_count(kKeepAliveRequests);
     impl_->install_routes();
   }

@@ -182,7 +182,7 @@ int run(const config::Config& cfg) {
     return 1;
   }
 
-  obs::AdminServer admin(registry, health);
+  obs::AdminServer admin(registry, health, cfg.admin);
   auto admin_address = config::parse_host_port(cfg.admin.listen);
   if (!admin_address || !admin.start(admin_address->host, admin_address->port, error)) {
     obs::error("cannot start the admin listener",

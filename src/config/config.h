@@ -108,9 +108,21 @@ struct ApiKey {
   std::string key;  // resolved from key / key_file / key_env; never logged
 };
 
+// What an HTTP listener accepts before any handler (and the API key check) runs (README "HTTP
+// limits"). Beyond them: 414/431 (head), 413 (body), 408 and closed (too slow).
+struct HttpLimits {
+  unsigned max_header_line = 8192;     // bytes of the request line or one header line, with CRLF
+  unsigned max_headers = 100;          // header lines per request
+  uint64_t max_head_bytes = 64 << 10;  // request line + headers
+  Duration head_timeout = 10s;         // the whole head, from its first byte (slowloris)
+  uint64_t min_body_rate = 16 << 10;   // bytes/s a body must average after head_timeout; 0 = off
+  uint64_t max_body = 0;               // bytes as sent; api: 0 = from smtp.limits.max_message_size
+};
+
 struct Api {
   std::string listen = "0.0.0.0:8080";
   std::vector<ApiKey> keys;
+  HttpLimits limits;
 };
 
 enum class UpstreamTls { starttls, implicit, none };
@@ -145,6 +157,7 @@ struct Relay {
 
 struct Admin {
   std::string listen = "0.0.0.0:8081";
+  HttpLimits limits{.max_body = 1024};  // GET only: a body is never needed
 };
 
 struct Log {

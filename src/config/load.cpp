@@ -47,9 +47,34 @@ void load_store(Reader& reader, const YAML::Node& node, Store& store) {
   }
 }
 
+// api.limits / admin.limits. max_header_line stops at 8192: cpp-httplib 0.11 is built with that
+// limit for the request line (414) and each header line (400), so a larger one could not be used.
+void load_http_limits(Reader& reader, const YAML::Node& node, const std::string& key,
+                      HttpLimits& limits) {
+  if (!reader.expect_map(node, key,
+                         {"max_header_line", "max_headers", "max_head_bytes", "head_timeout",
+                          "min_body_rate", "max_body"}))
+    return;
+  reader.read_unsigned(node, key, "max_header_line", limits.max_header_line, 256, 8192);
+  reader.read_unsigned(node, key, "max_headers", limits.max_headers, 1, 10000);
+  if (reader.read_size(node, key, "max_head_bytes", limits.max_head_bytes, 1024) &&
+      limits.max_head_bytes > 16 * kMiB)
+    reader.error(key + ".max_head_bytes", *Reader::field(node, "max_head_bytes"),
+                 "must be at most 16MiB");
+  reader.read_duration(node, key, "head_timeout", limits.head_timeout, Duration(100));
+  reader.read_size(node, key, "min_body_rate", limits.min_body_rate);
+  reader.read_size(node, key, "max_body", limits.max_body);
+  if (limits.max_header_line > limits.max_head_bytes) {
+    auto at = Reader::field(node, "max_header_line");
+    reader.error(key + ".max_header_line", at ? *at : node, "must not exceed max_head_bytes");
+  }
+}
+
 void load_api(Reader& reader, const YAML::Node& node, Api& api) {
-  if (!reader.expect_map(node, "api", {"listen", "keys"})) return;
+  if (!reader.expect_map(node, "api", {"listen", "keys", "limits"})) return;
   reader.read_address(node, "api", "listen", api.listen);
+  if (auto limits = Reader::field(node, "limits"))
+    load_http_limits(reader, *limits, "api.limits", api.limits);
   auto keys = Reader::field(node, "keys");
   if (!keys) return;
   if (!keys->IsSequence()) {
@@ -155,8 +180,11 @@ void load_document(Reader& reader, const YAML::Node& root, Config& config) {
   if (auto node = Reader::field(root, "api")) load_api(reader, *node, config.api);
   if (auto node = Reader::field(root, "relay")) load_relay(reader, *node, config.relay);
   if (auto node = Reader::field(root, "admin")) {
-    if (reader.expect_map(*node, "admin", {"listen"}))
+    if (reader.expect_map(*node, "admin", {"listen", "limits"})) {
       reader.read_address(*node, "admin", "listen", config.admin.listen);
+      if (auto limits = Reader::field(*node, "limits"))
+        load_http_limits(reader, *limits, "admin.limits", config.admin.limits);
+    }
   }
   if (auto node = Reader::field(root, "log")) {
     if (reader.expect_map(*node, "log", {"level"}))

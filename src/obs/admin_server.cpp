@@ -3,14 +3,12 @@
 // runs; stop() is idempotent and returns once that thread has ended.
 #include "obs/admin_server.h"
 
-#include "obs/http_listener.h"
-
-#include <httplib.h>
-
 #include <atomic>
 #include <thread>
 
+#include "obs/guarded_server.h"
 #include "obs/health.h"
+#include "obs/http_listener.h"
 #include "obs/log.h"
 #include "obs/metrics.h"
 
@@ -28,10 +26,11 @@ constexpr HttpListenerOptions kListenerOptions{2, 1, 5};
 struct AdminServer::Impl {
   Registry& registry;
   Health& health;
-  httplib::Server server;
+  GuardedServer server;
   HttpListener listener{server};
 
-  Impl(Registry& r, Health& h) : registry(r), health(h) {}
+  Impl(Registry& r, Health& h, const config::Admin& admin)
+      : registry(r), health(h), server("admin", admin.limits, admin.limits.max_body, r) {}
   void install_routes();
 };
 
@@ -53,11 +52,13 @@ void AdminServer::Impl::install_routes() {
     res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                     kJsonContentType);
   });
-  // Unknown paths: httplib answers 404 by itself.
+  // Unknown paths: httplib answers 404 by itself. The guard's own refusals (431, 413, 408...)
+  // are problem+json.
+  server.install({}, {});
 }
 
-AdminServer::AdminServer(Registry& registry, Health& health)
-    : impl_(std::make_unique<Impl>(registry, health)) {}
+AdminServer::AdminServer(Registry& registry, Health& health, const config::Admin& admin)
+    : impl_(std::make_unique<Impl>(registry, health, admin)) {}
 
 AdminServer::~AdminServer() {
   stop();

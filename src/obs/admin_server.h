@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "config/config.h"
+
 namespace obs {
 
 class Registry;
@@ -12,7 +14,8 @@ class Health;
 
 class AdminServer {
  public:
-  AdminServer(Registry& registry, Health& health);
+  // `admin.limits` bounds each request before any handler (GET only: a tiny body limit).
+  AdminServer(Registry& registry, Health& health, const config::Admin& admin = {});
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;

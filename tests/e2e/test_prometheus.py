@@ -65,6 +65,7 @@ FAMILIES = {
     "smtp_bridge_outbound_queue": "gauge",
     "smtp_bridge_api_requests_total": "counter",
     "smtp_bridge_api_request_seconds": "histogram",
+    "smtp_bridge_http_limited_total": "counter",
 }
 
 

@@ -1,9 +1,13 @@
 // The admin listener over real HTTP on a free port: /metrics, /healthz, /readyz, 404s, stop().
 #include "obs/admin_server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include <chrono>
 
 #include <atomic>
 #include <nlohmann/json.hpp>
@@ -89,6 +93,41 @@ TEST_F(AdminServer, stop_is_idempotent_and_closes_the_port) {
   httplib::Client after("127.0.0.1", port);
   after.set_connection_timeout(1, 0);
   EXPECT_FALSE(after.Get("/healthz"));
+}
+
+// admin.limits.max_body (1 KiB): the admin port serves GETs only, so any larger body is refused
+// before it is read (it had no limit at all).
+TEST_F(AdminServer, refuses_a_body_over_one_kib_with_413) {
+  auto res = client->Post("/metrics", std::string(4096, 'x'), "text/plain");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 413);
+  EXPECT_EQ(res->get_header_value("Content-Type"), "application/problem+json");
+  EXPECT_EQ(nlohmann::json::parse(res->body)["type"],
+            "https://smtp-bridge.dev/problems/content-too-large");
+  res = client->Post("/metrics", std::string(10, 'x'), "text/plain");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  EXPECT_EQ(registry.counter("smtp_bridge_http_limited_total", "")
+                .add({{"listener", "admin"}, {"reason", "body_size"}})
+                .value(),
+            1);
+}
+
+// A client in the middle of a head (a slowloris) does not hold stop() up to its head timeout.
+TEST_F(AdminServer, stop_does_not_wait_for_a_half_sent_head) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(server.port());
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  std::string part = "GET /metrics HTTP/1.1\r\nHost: a\r\n";
+  ASSERT_EQ(send(fd, part.data(), part.size(), 0), static_cast<ssize_t>(part.size()));
+  ASSERT_TRUE(client->Get("/healthz"));  // the listener has taken the first connection
+  auto start = std::chrono::steady_clock::now();
+  server.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(4));
+  close(fd);
 }
 
 TEST(AdminServerStart, reports_a_port_already_in_use) {
