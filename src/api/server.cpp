@@ -238,6 +238,7 @@ void Server::Impl::install_guard() {
     apply(reply, res);
     count(kUnmatchedRoute, reply.status, start);
   };
+  server.set_memory_budget(send.memory);
   server.install(before, error, render);
 }
 

@@ -10,6 +10,9 @@
 #include "api/inbound.h"
 #include "config/config.h"
 
+namespace common {
+class MemoryBudget;
+}
 namespace obs {
 class Registry;
 }
@@ -24,6 +27,8 @@ struct SendOptions {
   std::string hostname;                      // Message-ID's right side; "" = the host name
   uint64_t max_message_bytes = 25ull << 20;  // decoded content or raw message; more → 413
   std::function<void()> queued;              // after each new outbound message was committed
+  // The process's memory budget that request bodies draw from (503 beyond it); null = none.
+  common::MemoryBudget* memory = nullptr;
 };
 
 // The largest request body accepted (more → 413 before the handler runs): base64 of the largest

@@ -13,6 +13,7 @@
 #include <filesystem>
 
 #include "api/server.h"
+#include "common/memory_budget.h"
 #include "common/version.h"
 #include "config/config.h"
 #include "delivery/dispatcher.h"
@@ -99,6 +100,28 @@ int run(const config::Config& cfg) {
                                        "Group commits that failed (disk full, I/O error).")
                               .add({});
 
+  // ARCHITECTURE.md, Memory: one budget for what peers make the bridge hold (message buffers,
+  // request bodies, renders), half of the container's limit unless configured.
+  std::optional<uint64_t> cgroup_limit = common::cgroup_memory_limit();
+  common::MemoryBudget memory(cfg.memory.budget ? cfg.memory.budget
+                                                : common::default_memory_budget(cgroup_limit));
+  obs::info("memory budget", {{"bytes", memory.max()},
+                              {"source", cfg.memory.budget ? "memory.budget"
+                                         : cgroup_limit    ? "half of the cgroup memory limit"
+                                                           : "default"}});
+  auto& budget_bytes =
+      registry
+          .gauge("smtp_bridge_memory_budget_bytes",
+                 "The process's memory budget for message buffers, request bodies and renders.")
+          .add({});
+  auto& budget_used =
+      registry.gauge("smtp_bridge_memory_budget_used_bytes", "Bytes of the memory budget held now.")
+          .add({});
+  registry.add_collector([&memory, &budget_bytes, &budget_used] {
+    budget_bytes.set(static_cast<double>(memory.max()));
+    budget_used.set(static_cast<double>(memory.used()));
+  });
+
   // Set once the dispatcher exists: a redelivery asked for over the API wakes it at once.
   std::atomic<delivery::Dispatcher*> dispatcher_to_notify{nullptr};
   store::Options store_options;
@@ -163,6 +186,7 @@ int run(const config::Config& cfg) {
   }
 
   api::SendOptions send;
+  send.memory = &memory;
   send.hostname = cfg.relay.hostname.empty() ? config::default_hostname() : cfg.relay.hostname;
   send.max_message_bytes = cfg.smtp.limits.max_message_size;  // one message size limit both ways
   send.queued = [&relay] { relay.notify(); };

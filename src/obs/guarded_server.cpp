@@ -106,9 +106,10 @@ class GuardedServer::Connection final : public httplib::Stream {
   void linger();
 
   const Refusal& head_refusal() const { return head_refusal_; }
-  std::optional<Refusal> cut;    // the body broke a limit: the answer httplib's 400 becomes
-  bool close_requested = false;  // a handler answered before reading the body
-  int error_status = 0;          // the status of an error answer, if any
+  std::optional<Refusal> cut;      // the body broke a limit: the answer httplib's 400 becomes
+  bool close_requested = false;    // a handler answered before reading the body
+  int error_status = 0;            // the status of an error answer, if any
+  common::BudgetLease body_lease;  // the current request's body, from the memory budget
 
  private:
   Wait wait(short events, Clock::time_point deadline, bool stoppable) const;
@@ -159,6 +160,7 @@ GuardedServer::Connection::Head GuardedServer::Connection::read_head() {
   cut.reset();
   close_requested = false;
   error_status = 0;
+  body_lease.reset();
   content_length_.reset();
   chunked_ = false;
   auto deadline = Clock::now() + server_.limits_.head_timeout;
@@ -344,6 +346,16 @@ bool GuardedServer::check_before_body(const httplib::Request& req, httplib::Resp
     if (body.declares_body()) close_after_response(req);
     return true;
   }
+  if (budget_ && body.declares_body() && current_ && current_->body_lease.bytes() == 0) {
+    uint64_t bytes = max_body_;
+    if (!body.content_length.empty()) bytes = std::stoull(body.content_length.front());
+    if (!budget_->try_reserve(bytes)) {
+      refuse(memory_budget_refusal(), res);
+      close_after_response(req);
+      return true;
+    }
+    current_->body_lease = common::BudgetLease(*budget_, bytes);
+  }
   return false;
 }
 
@@ -358,6 +370,10 @@ void GuardedServer::install(HandlerWithResponse before_body, HandlerWithResponse
   // RFC 9110 10.1.1: a request that will be refused is answered instead of 100 Continue.
   set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
     return check_before_body(req, res) ? res.status : 100;
+  });
+  // The body's reservation ends once the handler has answered (the body is no longer needed).
+  set_post_routing_handler([](const httplib::Request&, httplib::Response&) {
+    if (current_) current_->body_lease.reset();
   });
   set_error_handler(
       HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
@@ -397,6 +413,7 @@ bool GuardedServer::process_and_close_socket(socket_t sock) {
     }
     if (connection_closed) break;
   }
+  connection.body_lease.reset();
   current_ = nullptr;
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);

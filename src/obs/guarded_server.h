@@ -13,6 +13,7 @@
 #include <functional>
 #include <string>
 
+#include "common/memory_budget.h"
 #include "config/config.h"
 #include "obs/http_guard.h"
 #include "obs/metrics.h"
@@ -37,6 +38,12 @@ class GuardedServer : public httplib::Server {
   // request's body is left unread (RFC 9112 9.6).
   static void close_after_response(const httplib::Request& req);
 
+  // Request bodies draw from `budget` (ARCHITECTURE.md, Memory): a body that will be read reserves
+  // its Content-Length (a chunked one the largest body) once the handler's checks let it through,
+  // until its response is written; when that does not fit, 503 with Retry-After. Call before
+  // install().
+  void set_memory_budget(common::MemoryBudget* budget) { budget_ = budget; }
+
  private:
   class Connection;
   static thread_local Connection* current_;  // the connection this thread serves
@@ -47,6 +54,7 @@ class GuardedServer : public httplib::Server {
   std::string listener_;
   config::HttpLimits limits_;
   uint64_t max_body_;
+  common::MemoryBudget* budget_ = nullptr;
   Family<Counter>& limited_;
   HandlerWithResponse before_body_;
   HandlerWithResponse error_;

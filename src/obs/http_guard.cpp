@@ -191,4 +191,13 @@ Refusal body_too_slow_refusal(uint64_t min_rate) {
           {}};
 }
 
+Refusal memory_budget_refusal() {
+  return {503,
+          "memory-budget",
+          "Service Unavailable",
+          "the bridge's memory budget cannot hold this request body now; try again later",
+          "memory_budget",
+          {{"Retry-After", "5"}}};
+}
+
 }  // namespace obs

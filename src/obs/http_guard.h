@@ -81,5 +81,7 @@ std::chrono::steady_clock::time_point body_deadline(std::chrono::steady_clock::t
 Refusal head_timeout_refusal(std::chrono::milliseconds timeout);
 Refusal body_too_large_refusal(uint64_t max_body);
 Refusal body_too_slow_refusal(uint64_t min_rate);
+// 503 with Retry-After when a body does not fit in the process's memory budget.
+Refusal memory_budget_refusal();
 
 }  // namespace obs
