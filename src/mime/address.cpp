@@ -175,13 +175,14 @@ std::optional<Address> make_mailbox(const std::vector<Token>& tokens) {
     bool glue_next = false;
     for (const auto& t : tokens) {
       if (t.kind == Kind::comment) continue;
+      // An empty quoted string ("From: \"") has no first or last character.
       bool glue = glue_next || (!t.space_before && !words.empty()) || t.text == "@" ||
-                  t.text.front() == '.';
+                  (!t.text.empty() && t.text.front() == '.');
       if (glue && !words.empty())
         words.back() += t.text;
       else
         words.push_back(t.text);
-      glue_next = t.text == "@" || t.text.back() == '.';
+      glue_next = t.text == "@" || (!t.text.empty() && t.text.back() == '.');
     }
     before.clear();
     for (const auto& w : words) {

@@ -214,7 +214,9 @@ std::map<std::string, std::string> parse_params(std::string_view value, std::str
                    pieces.end());
     else if (pieces.size() > 1)
       pieces.resize(1);  // repeated parameter: the first one
-    params[name] = join_pieces(pieces, name != "boundary");
+    // message.h promises UTF-8 everywhere, keys included: a name with 8-bit bytes (RFC 2045 5.1
+    // allows only tokens) is read like other undeclared bytes.
+    params[undeclared_to_utf8(name)] = join_pieces(pieces, name != "boundary");
   }
   return params;
 }
