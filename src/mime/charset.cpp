@@ -4,6 +4,7 @@
 #include <iconv.h>
 
 #include <cerrno>
+#include <cstdint>
 
 #include "mime/internal.h"
 
@@ -44,15 +45,24 @@ bool is_utf8_or_ascii(const std::string& cs) {
 }
 
 // Converts with iconv; each byte iconv rejects becomes U+FFFD. False when iconv does not know
-// the charset.
-bool convert(std::string_view bytes, const std::string& name, std::string& out, bool* invalid) {
+// the charset. The output grows as needed (never allocated at 2 × the input up front, which
+// std::string would zero-fill and so make resident) and stops before passing `max_size`.
+bool convert(std::string_view bytes, const std::string& name, size_t max_size, std::string& out,
+             bool* invalid, bool* cut) {
   iconv_t cd = iconv_open("UTF-8", name.c_str());
   if (cd == reinterpret_cast<iconv_t>(-1)) return false;
+  // 16 bytes of slack: iconv writes whole characters (≤ 4 bytes) and U+FFFD needs 3.
+  const size_t limit = max_size > SIZE_MAX - 16 ? SIZE_MAX : max_size + 16;
   out.clear();
-  out.resize(bytes.size() * 2 + 16);
+  out.resize(std::min(limit, bytes.size() + bytes.size() / 2 + 16));
   char* in_ptr = const_cast<char*>(bytes.data());
   size_t in_left = bytes.size();
   size_t used = 0;
+  auto grow = [&] {
+    if (out.size() >= limit || used >= max_size) return false;
+    out.resize(std::min(limit, out.size() * 2 + 16));
+    return true;
+  };
   while (true) {
     char* out_ptr = out.data() + used;
     size_t out_left = out.size() - used;
@@ -71,12 +81,16 @@ bool convert(std::string_view bytes, const std::string& name, std::string& out, 
       continue;
     }
     if (errno == E2BIG) {
-      out.resize(out.size() * 2 + 16);
-      continue;
+      if (grow()) continue;
+      *cut = true;
+      break;
     }
     // EILSEQ (invalid byte) or EINVAL (truncated sequence at the end): U+FFFD, skip one byte.
     *invalid = true;
-    if (out.size() - used < 3) out.resize(out.size() * 2 + 16);
+    if (out.size() - used < 3 && !grow()) {
+      *cut = true;
+      break;
+    }
     out.replace(used, 3, "\xEF\xBF\xBD");
     used += 3;
     ++in_ptr;
@@ -86,35 +100,52 @@ bool convert(std::string_view bytes, const std::string& name, std::string& out, 
   }
   iconv_close(cd);
   out.resize(used);
+  if (used > max_size) *cut = true;
   return true;
 }
 
 }  // namespace
 
-std::string to_utf8(std::string_view bytes, std::string_view charset_in,
-                    std::vector<std::string>* defects) {
-  std::string charset = detail::to_lower(detail::trim(charset_in));
+namespace detail {
+
+std::string to_utf8_bounded(std::string_view bytes, std::string_view charset_in,
+                            std::vector<std::string>* defects, size_t max_size, bool* cut) {
+  bool stopped = false;
+  std::string charset = to_lower(trim(charset_in.substr(0, 256)));
   while (!charset.empty() && (charset.front() == '"' || charset.front() == '\''))
     charset.erase(0, 1);
   while (!charset.empty() && (charset.back() == '"' || charset.back() == '\'')) charset.pop_back();
+  std::string out;
   if (charset.empty() || is_utf8_or_ascii(charset)) {
     // Undeclared or UTF-8/ASCII declared: RFC 6532 / common practice, 8-bit bytes that are not
     // UTF-8 are windows-1252 far more often than anything else.
-    if (!charset.empty() && charset.rfind("utf", 0) == 0 && !detail::is_valid_utf8(bytes)) {
-      detail::add_defect(defects, "invalid_utf8");
-      return detail::sanitize_utf8(bytes);
+    if (!charset.empty() && charset.rfind("utf", 0) == 0 && !is_valid_utf8(bytes)) {
+      add_defect(defects, "invalid_utf8");
+      out = sanitize_utf8(bytes, max_size, &stopped);
+    } else {
+      out = undeclared_to_utf8(bytes, max_size, &stopped);
     }
-    return detail::undeclared_to_utf8(bytes);
+  } else {
+    bool invalid = false;
+    if (!convert(bytes, iconv_name(charset), max_size, out, &invalid, &stopped)) {
+      add_defect(defects, "unknown_charset");
+      out = undeclared_to_utf8(bytes, max_size, &stopped);
+    } else {
+      if (invalid) add_defect(defects, "invalid_charset_bytes");
+      // iconv output is UTF-8 already; repair defensively (NUL and odd converters included).
+      if (!is_valid_utf8(out)) out = sanitize_utf8(out);
+      cut_utf8(out, max_size);
+    }
   }
-  std::string out;
-  bool invalid = false;
-  if (!convert(bytes, iconv_name(charset), out, &invalid)) {
-    detail::add_defect(defects, "unknown_charset");
-    return detail::undeclared_to_utf8(bytes);
-  }
-  if (invalid) detail::add_defect(defects, "invalid_charset_bytes");
-  // iconv output is UTF-8 already; repair defensively (NUL and odd converters included).
-  return detail::is_valid_utf8(out) ? out : detail::sanitize_utf8(out);
+  if (stopped && cut != nullptr) *cut = true;
+  return out;
+}
+
+}  // namespace detail
+
+std::string to_utf8(std::string_view bytes, std::string_view charset,
+                    std::vector<std::string>* defects) {
+  return detail::to_utf8_bounded(bytes, charset, defects, SIZE_MAX, nullptr);
 }
 
 }  // namespace mime

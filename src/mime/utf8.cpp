@@ -100,17 +100,30 @@ bool is_valid_utf8(std::string_view sv) {
   return true;
 }
 
-std::string sanitize_utf8(std::string_view sv) {
+namespace {
+// Appends the longest prefix of valid UTF-8 `s` of at most `room` bytes that ends on a character
+// boundary.
+void append_valid_prefix(std::string& out, std::string_view s, size_t room) {
+  size_t end = std::min(room, s.size());
+  while (end > 0 && end < s.size() && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  out.append(s.data(), end);
+}
+}  // namespace
+
+std::string sanitize_utf8(std::string_view sv, size_t max_size, bool* cut) {
   auto* s = reinterpret_cast<const unsigned char*>(sv.data());
   size_t n = sv.size();
   size_t i = ascii_prefix(s, n);
-  if (i == n) return std::string(sv);
+  if (i == n && n <= max_size) return std::string(sv);
   std::string out;
-  out.reserve(n + 16);
-  out.append(sv.data(), i);
-  while (i < n) {
+  out.reserve(std::min(n + 16, max_size));
+  out.append(sv.data(), std::min(i, max_size));
+  bool stopped = i > max_size;  // ASCII: any byte is a boundary
+  while (!stopped && i < n && out.size() < max_size) {
     size_t len = valid_sequence(s, n, i);
     if (len == 0) {
+      stopped = max_size - out.size() < 3;
+      if (stopped) break;
       out += "\xEF\xBF\xBD";
       ++i;
       while (i < n && s[i] >= 0x80 && s[i] <= 0xBF) ++i;  // the rest of the broken sequence
@@ -119,9 +132,24 @@ std::string sanitize_utf8(std::string_view sv) {
     size_t start = i;
     i += len;
     if (len == 1) i += ascii_prefix(s + i, n - i);
+    if (i - start > max_size - out.size()) {
+      append_valid_prefix(out, sv.substr(start, i - start), max_size - out.size());
+      stopped = true;
+      break;
+    }
     out.append(sv.data() + start, i - start);
   }
+  if ((stopped || i < n) && cut != nullptr) *cut = true;
   return out;
+}
+
+void cut_utf8(std::string& s, size_t max_size) {
+  if (s.size() <= max_size) return;
+  size_t end = max_size;
+  // Back to the lead byte of the character that would be split (at most 3 continuation bytes).
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80 && max_size - end < 3)
+    --end;
+  s.resize(end);
 }
 
 namespace {
@@ -145,18 +173,31 @@ void append_code_point(std::string& out, uint32_t cp) {
 }
 }  // namespace
 
-std::string undeclared_to_utf8(std::string_view s) {
-  if (is_valid_utf8(s)) return std::string(s);
-  std::string out;
-  out.reserve(s.size() * 2);
-  for (unsigned char c : s) {
-    if (c < 0x80)
-      out += static_cast<char>(c);
-    else if (c < 0xA0)
-      append_code_point(out, kCp1252High[c - 0x80]);
-    else
-      append_code_point(out, c);
+bool append_undeclared(std::string& out, std::string_view s, size_t max_size) {
+  if (out.size() >= max_size) return s.empty();
+  if (is_valid_utf8(s)) {
+    size_t room = max_size - out.size();
+    if (s.size() <= room) {
+      out.append(s);
+      return true;
+    }
+    append_valid_prefix(out, s, room);
+    return false;
   }
+  for (unsigned char c : s) {
+    uint32_t cp = c < 0x80 ? c : c < 0xA0 ? kCp1252High[c - 0x80] : c;
+    size_t len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
+    if (out.size() + len > max_size) return false;
+    append_code_point(out, cp);
+  }
+  return true;
+}
+
+std::string undeclared_to_utf8(std::string_view s, size_t max_size, bool* cut) {
+  if (s.size() <= max_size && is_valid_utf8(s)) return std::string(s);
+  std::string out;
+  out.reserve(std::min(s.size() * 2, max_size));
+  if (!append_undeclared(out, s, max_size) && cut != nullptr) *cut = true;
   return out;
 }
 
