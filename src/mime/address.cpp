@@ -229,7 +229,8 @@ namespace detail {
 
 std::vector<Address> address_list(std::string_view value, FieldBudget& budget) {
   bool more = false;
-  std::vector<Token> tokens = tokenize(unfold(value), budget.max_tokens, &more);
+  std::string storage;
+  std::vector<Token> tokens = tokenize(unfolded(value, storage), budget.max_tokens, &more);
   if (more) add_defect(budget.defects, "too_many_tokens");
   std::vector<Address> out;
   std::vector<Token> current;

@@ -103,8 +103,13 @@ FieldBudget ParseContext::field(size_t raw_size) {
 }
 
 std::string decode_words(std::string_view raw, FieldBudget& budget) {
-  std::string value = unfold(raw);
-  std::string_view v = trim(value);
+  // Unfolded (RFC 5322 2.2.3) into a copy only when there is a line break to remove.
+  if (budget.room == 0 && !trim(raw).empty()) {  // nothing left: no copy, no decoding
+    add_defect(budget.defects, "header_text_truncated");
+    return std::string();
+  }
+  std::string storage;
+  std::string_view v = trim(unfolded(raw, storage));
   const size_t max_size = budget.room;
   std::string out;
   out.reserve(std::min(v.size(), max_size));
@@ -114,7 +119,7 @@ std::string decode_words(std::string_view raw, FieldBudget& budget) {
   bool last_was_word = false;
   auto flush_pending = [&] {
     if (!pending.empty() && !cut)
-      out += to_utf8_bounded(pending, pending_charset, nullptr, max_size - out.size(), &cut);
+      cut = !append_utf8(out, pending, pending_charset, nullptr, max_size);
     pending.clear();
   };
   auto literal = [&](std::string_view text) {
@@ -143,6 +148,13 @@ std::string decode_words(std::string_view raw, FieldBudget& budget) {
     if (!pending.empty() && word.charset != pending_charset) flush_pending();
     pending_charset = word.charset;
     pending += word.bytes;
+    // Words of one charset are converted together; past 4 × what the output may still take
+    // (≥ 1 byte of UTF-8 per 4 bytes in any charset but for escapes), the rest cannot fit.
+    if (pending.size() / 4 > max_size - std::min(max_size, out.size()) + 64) {
+      flush_pending();
+      cut = true;
+      break;
+    }
     last_was_word = true;
     literal_begin = pos = word.end;
   }

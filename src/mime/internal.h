@@ -40,12 +40,18 @@ std::string sanitize_utf8(std::string_view s, size_t max_size = SIZE_MAX, bool* 
 std::string undeclared_to_utf8(std::string_view s, size_t max_size = SIZE_MAX, bool* cut = nullptr);
 // The same appended to `out`, which never grows past `max_size`; false when it had to stop.
 bool append_undeclared(std::string& out, std::string_view s, size_t max_size);
+bool append_sanitized(std::string& out, std::string_view s, size_t max_size);
+// Reserves room for `more` bytes, growing by doubling but never past `max_size` in all.
+void reserve_capped(std::string& out, size_t more, size_t max_size);
 // Shortens `s` to at most `max_size` bytes without splitting a UTF-8 character.
 void cut_utf8(std::string& s, size_t max_size);
 // to_utf8 that stops converting before the output would pass `max_size` (glibc's TSCII converter
 // makes up to 12 bytes of one); `*cut` set when it stopped.
 std::string to_utf8_bounded(std::string_view bytes, std::string_view charset,
                             std::vector<std::string>* defects, size_t max_size, bool* cut);
+// The same appended to `out` (converted in place, no second copy); false when it had to stop.
+bool append_utf8(std::string& out, std::string_view bytes, std::string_view charset,
+                 std::vector<std::string>* defects, size_t max_size);
 
 // What the strings decoded from one header field may take (issue 11): `room` bytes in all,
 // Limits::header_expansion × the field's raw size and never more than what is left of the
@@ -75,6 +81,9 @@ std::vector<std::string> message_ids(std::string_view value, FieldBudget& budget
 
 // Removes CR and LF (header unfolding, RFC 5322 2.2.3: the folding WSP stays).
 std::string unfold(std::string_view s);
+// `s` unfolded: `s` itself when it has no line break, else a copy kept in `storage` (a long
+// single-line value is not copied).
+std::string_view unfolded(std::string_view s, std::string& storage);
 // RFC 5322 3.2.4 quoted-string starting at s[i] == '"': its content with backslash escapes
 // removed; `i` ends after the closing quote. An unterminated one runs to the end.
 std::string read_quoted(std::string_view s, size_t& i);

@@ -32,7 +32,7 @@ struct Limits {
   // Decoded text of one field (value, name, parameters, summaries made from it): at most
   // header_expansion × its raw size + 256 bytes; of the whole message: at most its size +
   // text_allowance. Beyond, a string is cut at a character boundary (header_text_truncated).
-  size_t header_expansion = 3;
+  size_t header_expansion = 2;
   size_t text_allowance = 4 << 20;
 };
 

@@ -9,8 +9,8 @@ namespace detail {
 
 // At most budget.max_items ids (defect "too_many_message_ids"); their text is charged to it.
 std::vector<std::string> message_ids(std::string_view raw, FieldBudget& budget) {
-  std::string value = detail::unfold(raw);
-  std::string_view v = value;
+  std::string storage;
+  std::string_view v = unfolded(raw, storage);
   std::vector<std::string> ids;
   bool any_bracket = v.find('<') != std::string_view::npos;
   bool cut = false;

@@ -79,7 +79,10 @@ std::string join_pieces(std::vector<Piece>& pieces, bool words, FieldBudget& bud
       std::any_of(pieces.begin(), pieces.end(), [](const Piece& p) { return p.extended; });
   if (!any_extended) {
     std::string joined;
-    for (const auto& p : pieces) joined += p.value;
+    if (pieces.size() == 1)
+      joined = std::move(pieces.front().value);  // no copy of a long value
+    else
+      for (const auto& p : pieces) joined += p.value;
     if (!words || joined.find("=?") == std::string::npos) {
       bool cut = false;
       std::string out = undeclared_to_utf8(joined, budget.room, &cut);

@@ -33,7 +33,8 @@ void apply_content_type(Part& part, const RawField* field, bool digest_child,
   if (field == nullptr) return;
   FieldBudget budget = context.field(field->value.size());
   std::string head;
-  part.params = parse_params(unfold(field->value), &head, &budget);
+  std::string storage;
+  part.params = parse_params(unfolded(field->value, storage), &head, &budget);
   size_t slash = head.find('/');
   std::string_view type = std::string_view(head).substr(0, slash);
   std::string_view subtype =
@@ -55,6 +56,16 @@ void apply_content_type(Part& part, const RawField* field, bool digest_child,
     else
       add_defect(context.defects, "unknown_charset");  // read as undeclared
   }
+}
+
+// A copy of a decoded string within `budget` (only the part that fits is copied: a cut copy
+// keeps no capacity beyond it).
+std::string copy_within(const std::string& value, FieldBudget& budget, ParseContext& context) {
+  std::string out;
+  if (!append_undeclared(out, value, budget.room))
+    add_defect(context.defects, "header_text_truncated");
+  budget.spend(out.size());
+  return out;
 }
 
 // A label of at most kMaxToken characters, else "" with `defect`.
@@ -89,7 +100,8 @@ void apply_header(Part& part, const HeaderBlock& block, bool digest_child, Parse
   if (const RawField* f = find_field(block, "Content-Disposition")) {
     std::string head;
     FieldBudget budget = context.field(f->value.size());
-    disposition_params = parse_params(unfold(f->value), &head, &budget);
+    std::string storage;
+    disposition_params = parse_params(unfolded(f->value, storage), &head, &budget);
     part.disposition = label(head, "invalid_disposition", context);
   }
   const std::string* filename = nullptr;
@@ -101,12 +113,7 @@ void apply_header(Part& part, const HeaderBlock& block, bool digest_child, Parse
   if (filename != nullptr) {
     // A copy of a parameter: charged again, within the message's text budget.
     FieldBudget budget = context.field(filename->size());
-    part.filename = *filename;
-    if (part.filename.size() > budget.room) {
-      cut_utf8(part.filename, budget.room);
-      add_defect(context.defects, "header_text_truncated");
-    }
-    budget.spend(part.filename.size());
+    part.filename = copy_within(*filename, budget, context);
   }
   if (const RawField* f = find_field(block, "Content-ID")) {
     FieldBudget budget = context.field(f->value.size());
@@ -120,9 +127,7 @@ void apply_header(Part& part, const HeaderBlock& block, bool digest_child, Parse
     size_t index = static_cast<size_t>(f - block.fields.data());
     if (index < part.headers.size()) {
       FieldBudget budget = context.field(f->value.size());
-      part.description = part.headers[index].value;
-      if (part.description.size() > budget.room) cut_utf8(part.description, budget.room);
-      budget.spend(part.description.size());
+      part.description = copy_within(part.headers[index].value, budget, context);
     }
   }
 }
@@ -136,14 +141,7 @@ void apply_summary(Message& m, const HeaderBlock& block, ParseContext& context) 
     FieldBudget budget = context.field(f.value.size());
     if (name == "subject" && m.subject.empty()) {
       // The decoded header value, copied (not decoded again), charged like a copy.
-      if (index < decoded.size()) {
-        m.subject = decoded[index].value;
-        if (m.subject.size() > budget.room) {
-          cut_utf8(m.subject, budget.room);
-          add_defect(context.defects, "header_text_truncated");
-        }
-        budget.spend(m.subject.size());
-      }
+      if (index < decoded.size()) m.subject = copy_within(decoded[index].value, budget, context);
     } else if (name == "from" || name == "to" || name == "cc" || name == "bcc" ||
                name == "reply-to") {
       auto& list = name == "from"  ? m.from

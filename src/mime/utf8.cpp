@@ -110,16 +110,15 @@ void append_valid_prefix(std::string& out, std::string_view s, size_t room) {
 }
 }  // namespace
 
-std::string sanitize_utf8(std::string_view sv, size_t max_size, bool* cut) {
+bool append_sanitized(std::string& out, std::string_view sv, size_t max_size) {
   auto* s = reinterpret_cast<const unsigned char*>(sv.data());
   size_t n = sv.size();
+  if (out.size() >= max_size) return n == 0;
   size_t i = ascii_prefix(s, n);
-  if (i == n && n <= max_size) return std::string(sv);
-  std::string out;
-  out.reserve(std::min(n + 16, max_size));
-  out.append(sv.data(), std::min(i, max_size));
-  bool stopped = i > max_size;  // ASCII: any byte is a boundary
-  while (!stopped && i < n && out.size() < max_size) {
+  reserve_capped(out, n + 16, max_size);
+  out.append(sv.data(), std::min(i, max_size - out.size()));
+  bool stopped = out.size() >= max_size && i < n;  // ASCII: any byte is a boundary
+  while (!stopped && i < n) {
     size_t len = valid_sequence(s, n, i);
     if (len == 0) {
       stopped = max_size - out.size() < 3;
@@ -139,8 +138,21 @@ std::string sanitize_utf8(std::string_view sv, size_t max_size, bool* cut) {
     }
     out.append(sv.data() + start, i - start);
   }
-  if ((stopped || i < n) && cut != nullptr) *cut = true;
+  return !stopped;
+}
+
+std::string sanitize_utf8(std::string_view sv, size_t max_size, bool* cut) {
+  if (sv.size() <= max_size && is_valid_utf8(sv)) return std::string(sv);
+  std::string out;
+  if (!append_sanitized(out, sv, max_size) && cut != nullptr) *cut = true;
   return out;
+}
+
+void reserve_capped(std::string& out, size_t more, size_t max_size) {
+  size_t want = std::min(max_size, out.size() + std::min(more, SIZE_MAX - out.size()));
+  if (want <= out.capacity()) return;
+  // Growth by doubling, but never past max_size: a cut string's capacity stays its bound.
+  out.reserve(std::min(max_size, std::max(want, 2 * out.capacity())));
 }
 
 void cut_utf8(std::string& s, size_t max_size) {
@@ -177,6 +189,7 @@ bool append_undeclared(std::string& out, std::string_view s, size_t max_size) {
   if (out.size() >= max_size) return s.empty();
   if (is_valid_utf8(s)) {
     size_t room = max_size - out.size();
+    reserve_capped(out, s.size(), max_size);
     if (s.size() <= room) {
       out.append(s);
       return true;
@@ -184,6 +197,7 @@ bool append_undeclared(std::string& out, std::string_view s, size_t max_size) {
     append_valid_prefix(out, s, room);
     return false;
   }
+  reserve_capped(out, s.size() + s.size() / 2, max_size);
   for (unsigned char c : s) {
     uint32_t cp = c < 0x80 ? c : c < 0xA0 ? kCp1252High[c - 0x80] : c;
     size_t len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
@@ -209,6 +223,12 @@ std::string unfold(std::string_view s) {
     if (c != '\r' && c != '\n') *o++ = c;
   out.resize(static_cast<size_t>(o - out.data()));
   return out;
+}
+
+std::string_view unfolded(std::string_view s, std::string& storage) {
+  if (s.find_first_of("\r\n") == std::string_view::npos) return s;
+  storage = unfold(s);
+  return storage;
 }
 
 std::string read_quoted(std::string_view s, size_t& i) {
