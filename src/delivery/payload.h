@@ -2,6 +2,7 @@
 // mime::parse, rendered as the JSON an endpoint receives. Pure: bytes in, JSON out; every string
 // valid UTF-8.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -23,7 +24,10 @@ struct RenderOptions {
 };
 
 // The whole document, {"type":"message.received","version":"bridge.v1","id",...}, serialised
-// compactly (what is POSTed and signed).
+// compactly (what is POSTed and signed). For any message its size is at most
+// 2 × message.data.size() + the base64 of its attachments + kStructureAllowance + the envelope
+// (+ the base64 of the data with include_raw): caps and cuts are defects in message.defects.
+constexpr size_t kStructureAllowance = 1 << 20;
 std::string render_bridge_v1_text(const InboundView& message, const RenderOptions& options);
 
 }  // namespace delivery

@@ -1,0 +1,57 @@
+// The size bound of a bridge.v1 document (issue 11, amplification): how many bytes RapidJSON's
+// Writer makes of a string, where to cut one so that it makes at most N, and the one length cap
+// (a "water level") that brings the strings made from header fields within a pool of bytes.
+// Header-only helpers of payload.cpp, pure.
+#pragma once
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <string_view>
+#include <vector>
+
+namespace delivery::budget {
+
+// Bytes of one character of a JSON string as RapidJSON 1.1's Writer escapes it (RFC 8259 7):
+// '"' and '\' take 2, \b \t \n \f \r 2, the other C0 controls 6 (\u00XX), the rest 1.
+inline size_t escaped_byte(unsigned char c) {
+  if (c >= 0x20) return c == '"' || c == '\\' ? 2 : 1;
+  return c == '\b' || c == '\t' || c == '\n' || c == '\f' || c == '\r' ? 2 : 6;
+}
+
+// The bytes of `s` inside the quotes of its JSON string.
+inline size_t escaped_size(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += escaped_byte(c);
+  return n;
+}
+
+// The longest prefix of valid UTF-8 `s` whose JSON takes at most `max` bytes, ending on a
+// character boundary.
+inline size_t escaped_prefix(std::string_view s, size_t max) {
+  size_t used = 0, end = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if ((c & 0xC0) != 0x80) end = i;  // a character starts here: the prefix may end before it
+    used += escaped_byte(c);
+    if (used > max) return end;
+  }
+  return s.size();
+}
+
+// The largest length L such that the costs, each cut to L, sum to at most `pool`; SIZE_MAX when
+// they fit whole. Short strings stay whole, only the longest are cut, all to the same length.
+inline size_t water_level(std::vector<size_t> costs, size_t pool) {
+  size_t total = std::accumulate(costs.begin(), costs.end(), size_t{0});
+  if (total <= pool) return SIZE_MAX;
+  std::sort(costs.begin(), costs.end());
+  size_t used = 0;
+  for (size_t i = 0; i < costs.size(); ++i) {
+    size_t rest = costs.size() - i;
+    if (costs[i] > (pool - used) / rest) return (pool - used) / rest;
+    used += costs[i];
+  }
+  return SIZE_MAX;
+}
+
+}  // namespace delivery::budget
