@@ -261,13 +261,6 @@ void write_part_labels(Out& out, const mime::Part& part) {
   out.text_or_null(part.filename);
 }
 
-// The same strings, for the costs of write_message.
-void add_label_costs(std::vector<size_t>& costs, const mime::Part& part) {
-  for (const std::string* label :
-       {&part.content_id, &part.content_type, &part.disposition, &part.filename})
-    costs.push_back(budget::escaped_size(*label));
-}
-
 void write_part(Out& out, const mime::Message& message, int index) {
   const mime::Part& part = message.parts[index];
   out.begin_object();
@@ -340,8 +333,8 @@ void write_attachment(Out& out, std::string_view raw, const mime::Part& part,
 //   (the water level, payload_budget.h), with defect "header_text_truncated". Ordinary mail is
 //   never cut: its header strings take about its header's size.
 constexpr size_t kBodySlack = 64 << 10;
-constexpr size_t kTrimAfter = 4 << 20;  // message size from which render_bridge_v1_text trims
-constexpr size_t kHeaderSlack = 256 << 10;
+constexpr size_t kTrimAfter = 4 << 20;    // message size from which render_bridge_v1_text trims
+constexpr size_t kHeaderSlack = 1 << 20;  // a 500 KB Subject is still written whole, twice
 
 size_t body_limit(const mime::Part& part) {
   return part.body_size() + part.body_size() / 2 + kBodySlack;
@@ -373,43 +366,6 @@ MainBody decode_main_body(std::string_view raw, const mime::Message& message, in
   return body;
 }
 
-// The JSON bytes of every string write_message writes from header fields, in any order.
-std::vector<size_t> header_costs(const mime::Message& message, const std::vector<int>& attachments,
-                                 bool has_subject) {
-  std::vector<size_t> costs;
-  auto add = [&costs](std::string_view s) { costs.push_back(budget::escaped_size(s)); };
-  for (const mime::Part& part : message.parts) {
-    for (const mime::Header& header : part.headers) {
-      add(header.name);
-      add(header.value);
-    }
-  }
-  for (const auto* list :
-       {&message.from, &message.to, &message.cc, &message.bcc, &message.reply_to})
-    for (const mime::Address& a : *list) {
-      add(a.name);
-      add(a.address);
-    }
-  if (message.sender) {
-    add(message.sender->name);
-    add(message.sender->address);
-  }
-  if (has_subject) add(message.subject);
-  add(message.message_id);
-  for (const std::string& id : message.in_reply_to) add(id);
-  for (const std::string& id : message.references) add(id);
-  // The parts tree: every part but a multipart root (whose children stand for it).
-  bool root_entry = message.parts.empty() || !message.parts[0].is_multipart() ||
-                    message.parts[0].children.empty();
-  for (size_t i = root_entry ? 0 : 1; i < message.parts.size(); ++i) {
-    add_label_costs(costs, message.parts[i]);
-    add(message.parts[i].charset);
-    add(message.parts[i].transfer_encoding);
-  }
-  for (int index : attachments) add_label_costs(costs, message.parts[index]);
-  return costs;
-}
-
 void write_message(Out& out, std::string_view raw, const mime::Message& message,
                    const RenderOptions& options) {
   std::vector<std::string> decoding_defects;
@@ -435,7 +391,7 @@ void write_message(Out& out, std::string_view raw, const mime::Message& message,
   size_t bodies = 2 * (text.json_size + html.json_size);
   size_t pool = std::min(raw.size(), 2 * raw.size() - std::min(2 * raw.size(), bodies));
   pool += kHeaderSlack;
-  size_t level = budget::water_level(header_costs(message, attachments, has_subject), pool);
+  size_t level = budget::water_level(budget::header_costs(message, attachments, has_subject), pool);
   if (level != SIZE_MAX) add_defect(decoding_defects, "header_text_truncated");
   out.set_cap(level);
 

@@ -1,7 +1,7 @@
 // The size bound of a bridge.v1 document (issue 11, amplification): how many bytes RapidJSON's
 // Writer makes of a string, where to cut one so that it makes at most N, and the one length cap
 // (a "water level") that brings the strings made from header fields within a pool of bytes.
-// Header-only helpers of payload.cpp, pure.
+// Header-only helpers of payload.cpp, pure; header_costs must list what payload.cpp writes.
 #pragma once
 #include <algorithm>
 #include <cstddef>
@@ -9,6 +9,8 @@
 #include <numeric>
 #include <string_view>
 #include <vector>
+
+#include "mime/message.h"
 
 namespace delivery::budget {
 
@@ -52,6 +54,54 @@ inline size_t water_level(std::vector<size_t> costs, size_t pool) {
     used += costs[i];
   }
   return SIZE_MAX;
+}
+
+inline  // The JSON bytes of the labels payload.cpp writes for a part (in parts and in attachments).
+    void
+    add_label_costs(std::vector<size_t>& costs, const mime::Part& part) {
+  for (const std::string* label :
+       {&part.content_id, &part.content_type, &part.disposition, &part.filename})
+    costs.push_back(budget::escaped_size(*label));
+}
+
+inline  // The JSON bytes of every string payload.cpp's write_message writes from header fields, in
+        // any
+    // order: what the water level is computed over.
+    std::vector<size_t>
+    header_costs(const mime::Message& message, const std::vector<int>& attachments,
+                 bool has_subject) {
+  std::vector<size_t> costs;
+  auto add = [&costs](std::string_view s) { costs.push_back(budget::escaped_size(s)); };
+  for (const mime::Part& part : message.parts) {
+    for (const mime::Header& header : part.headers) {
+      add(header.name);
+      add(header.value);
+    }
+  }
+  for (const auto* list :
+       {&message.from, &message.to, &message.cc, &message.bcc, &message.reply_to})
+    for (const mime::Address& a : *list) {
+      add(a.name);
+      add(a.address);
+    }
+  if (message.sender) {
+    add(message.sender->name);
+    add(message.sender->address);
+  }
+  if (has_subject) add(message.subject);
+  add(message.message_id);
+  for (const std::string& id : message.in_reply_to) add(id);
+  for (const std::string& id : message.references) add(id);
+  // The parts tree: every part but a multipart root (whose children stand for it).
+  bool root_entry = message.parts.empty() || !message.parts[0].is_multipart() ||
+                    message.parts[0].children.empty();
+  for (size_t i = root_entry ? 0 : 1; i < message.parts.size(); ++i) {
+    add_label_costs(costs, message.parts[i]);
+    add(message.parts[i].charset);
+    add(message.parts[i].transfer_encoding);
+  }
+  for (int index : attachments) add_label_costs(costs, message.parts[index]);
+  return costs;
 }
 
 }  // namespace delivery::budget

@@ -1,6 +1,6 @@
 # Issue 11, bounded amplification against the real binary: the folded `To: a,a,a,...` list of the
 # issue (1.35 MB, and a 10 MB variant) sent over SMTP to a bridge with a webhook endpoint is
-# delivered once with a defect, its bridge.v1 body within 2 x the message (+ 1 MiB), and the
+# delivered once with a defect, its bridge.v1 body within 2 x the message (+ 2 MiB), and the
 # bridge's peak RSS (VmHWM) grows by at most what the budget allows while the bridge keeps serving.
 # Before the fix, 1.35 MB gave a 20.2 MB body and raised VmHWM from 18 to 181 MB.
 import json
@@ -54,7 +54,7 @@ class Amplification(BridgeTest):
 
     def deliver_within_budget(self, data):
         """Sends `data` over SMTP; asserts it is delivered once with too_many_addresses, the body
-        within 2 x its size + 1 MiB, and VmHWM growth since start within 4 x its size + 16 MiB."""
+        within 2 x its size + 2 MiB, and VmHWM growth since start within 4 x its size + 16 MiB."""
         pid = self.bridge.proc.pid
         c = self.raw(timeout=scaled(60))
         c.open_data(self, mail_from="mallory@evil.example", rcpts=("victim@hostile.example",))
@@ -74,7 +74,7 @@ class Amplification(BridgeTest):
         stored = self.bridge.message(msg_id)["data"]
         m = doc["message"]
         self.assertEqual(m["size"], len(stored))
-        self.assertLessEqual(len(body), 2 * len(stored) + MIB,
+        self.assertLessEqual(len(body), 2 * len(stored) + 2 * MIB,
                              f"body of {len(body)} bytes for a message of {len(stored)}")
         grown_kib = vm_hwm_kib(pid) - self.baseline_kib
         # The budget of parse + render (4 x the size + 16 MiB), here for the whole process since
