@@ -81,8 +81,9 @@ class Amplification(BridgeTest):
         # it started: the SMTP session's buffer, the store's write and the dispatcher's copy of
         # the row are within it too.
         budget = 4 * len(stored) + 16 * MIB
-        self.assertLessEqual(grown_kib * 1024, budget,
-                             f"VmHWM grew by {grown_kib} KiB for a message of {len(stored)} bytes")
+        if bridge.SLOW == 1:  # under the sanitizers (SLOW > 1) shadow memory and quarantine count
+            self.assertLessEqual(grown_kib * 1024, budget,
+                                 f"VmHWM grew by {grown_kib} KiB for {len(stored)} bytes")
         self.assertIn("too_many_addresses", m["defects"])
         self.assertEqual(len(m["to"]), 1000)
         self.assertEqual(m["subject"], "addresses")

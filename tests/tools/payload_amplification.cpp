@@ -85,6 +85,16 @@ std::string make(const std::string& shape, size_t bytes) {
       m.append(76, '\x82');
       m += "\r\n";
     }
+  } else if (shape == "latin1_body" || shape == "short_lines_body" || shape == "utf8_body") {
+    // Bodies a real mailer could send: 8-bit Latin-1 (2 UTF-8 bytes each), lines of one digit
+    // ("\r\n" is 4 bytes of JSON), UTF-8 prose with quotes.
+    m += "Subject: body\r\nContent-Type: text/plain; charset=" +
+         std::string(shape == "latin1_body" ? "iso-8859-1" : "utf-8") +
+         "\r\nContent-Transfer-Encoding: 8bit\r\n\r\n";
+    std::string line = shape == "latin1_body"        ? std::string(76, '\xe9') + "\r\n"
+                       : shape == "short_lines_body" ? std::string("1\r\n")
+                                                     : std::string("\"Grüße\", said the \\ b\r\n");
+    while (m.size() < bytes) m += line;
   } else if (shape == "many_parts") {
     m += "Subject: parts\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n";
     while (m.size() < bytes) m += "--b\r\nContent-ID: <x>\r\n\r\n";
