@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <numeric>
 #include <string_view>
 #include <vector>
@@ -21,10 +22,25 @@ inline size_t escaped_byte(unsigned char c) {
   return c == '\b' || c == '\t' || c == '\n' || c == '\f' || c == '\r' ? 2 : 6;
 }
 
-// The bytes of `s` inside the quotes of its JSON string.
+// The bytes of `s` inside the quotes of its JSON string. Eight bytes at a time: a word without a
+// control character, '"' or '\' (the usual case in text) counts 8 (bit tricks of "Bit Twiddling
+// Hacks": hasless, haszero); a main body is measured before it is written.
 inline size_t escaped_size(std::string_view s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += escaped_byte(c);
+  constexpr uint64_t kOnes = ~uint64_t{0} / 255, kHigh = kOnes * 128;
+  auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  size_t n = 0, i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    uint64_t special = ((w - kOnes * 0x20) & ~w & kHigh) | has_zero(w ^ (kOnes * '"')) |
+                       has_zero(w ^ (kOnes * '\\'));
+    if (special == 0) {
+      n += 8;
+      continue;
+    }
+    for (size_t k = 0; k < 8; ++k) n += escaped_byte(static_cast<unsigned char>(s[i + k]));
+  }
+  for (; i < s.size(); ++i) n += escaped_byte(static_cast<unsigned char>(s[i]));
   return n;
 }
 

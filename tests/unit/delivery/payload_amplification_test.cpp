@@ -153,6 +153,13 @@ TEST(PayloadAmplification, part_field_and_nesting_caps_are_defects_within_the_bu
 
 TEST(PayloadBudget, escaped_sizes_prefixes_and_the_water_level) {
   EXPECT_EQ(budget::escaped_size("a\"\\\n\x01\x7f\xc3\xa9"), 1u + 2 + 2 + 2 + 6 + 1 + 2);
+  std::string all;  // every byte value, at every offset of the 8-byte words
+  for (int i = 0; i < 3 * 256; ++i) all += static_cast<char>(i * 7 % 256);
+  size_t naive = 0;
+  for (unsigned char c : all) naive += budget::escaped_byte(c);
+  for (size_t skip = 0; skip < 9; ++skip)
+    EXPECT_EQ(budget::escaped_size(std::string_view(all).substr(skip)),
+              naive - budget::escaped_size(std::string_view(all).substr(0, skip)));
   EXPECT_EQ(budget::escaped_prefix("\xc3\xa9\xc3\xa9", 3), 2u);  // never inside a character
   EXPECT_EQ(budget::escaped_prefix("ab\x01", 7), 2u);
   EXPECT_EQ(budget::escaped_prefix("ab\x01", 8), 3u);
