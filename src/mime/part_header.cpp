@@ -14,7 +14,7 @@ const RawField* find_field(const HeaderBlock& block, std::string_view name) {
 
 // The first word of a header value, lower-case, comments and white space dropped.
 std::string first_word(std::string_view value) {
-  std::string v = unfold(value);
+  std::string v = unfold(value.substr(0, 1024));  // a longer word is no token anyway
   std::string_view t = trim(v);
   size_t stop = t.find_first_of(" \t(;");
   return to_lower(t.substr(0, stop));
