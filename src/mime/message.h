@@ -22,16 +22,19 @@ struct Limits {
                                     // (too_many_parts)
   size_t max_header_fields = 2000;  // per part (too_many_header_fields)
   size_t max_message_header_fields = 10000;  // all parts together (too_many_header_fields)
-  size_t max_addresses = 1000;  // per summary list (From, To, Cc, Bcc, Reply-To: repeats joined;
-                                // In-Reply-To, References) (too_many_addresses)
+  size_t max_addresses = 1000;  // per summary list: From, To, Cc, Bcc, Reply-To, repeats joined
+                                // (too_many_addresses); In-Reply-To, References
+                                // (too_many_message_ids)
   size_t max_header_tokens = 10000;  // address tokens, parameter sections per field
                                      // (too_many_tokens)
   size_t max_parameters = 32;        // Content-Type / -Disposition parameters (too_many_parameters)
   size_t max_encoded_words = 1000;   // RFC 2047 words decoded per value; the rest stays as
                                      // written (too_many_encoded_words)
   // Decoded text of one field (value, name, parameters, summaries made from it): at most
-  // header_expansion × its raw size + 256 bytes; of the whole message: at most its size +
-  // text_allowance. Beyond, a string is cut at a character boundary (header_text_truncated).
+  // header_expansion × its raw size + 256 bytes (2: Latin-1 and Cyrillic bytes are 2 UTF-8 bytes;
+  // glibc's TSCII makes 12 of one); of the whole message: at most its size + text_allowance.
+  // Beyond, a string is cut at a character boundary (header_text_truncated). Control characters
+  // are kept (bridge.v1 counts their JSON escapes).
   size_t header_expansion = 2;
   size_t text_allowance = 4 << 20;
 };
