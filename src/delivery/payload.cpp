@@ -80,11 +80,11 @@ class Out {
   }
   // Optional strings of the document are null rather than "" (openapi.yaml says which).
   void string_or_null(std::string_view value) { value.empty() ? null() : string(value); }
-  // A string made from header fields (valid UTF-8, mime promises it): cut to what takes at most
-  // `cap` bytes of JSON (see write_message).
+  // A string made from header fields: cut (at a character boundary) to what takes at most `cap`
+  // bytes of JSON (see write_message).
   void text(std::string_view value) {
     if (value.size() > cap_ / 6) value = value.substr(0, budget::escaped_prefix(value, cap_));
-    writer_.String(value.data(), size(value));
+    string(value);  // checked like every string
   }
   void text_or_null(std::string_view value) { value.empty() ? null() : text(value); }
   void texts(const std::vector<std::string>& values) {
