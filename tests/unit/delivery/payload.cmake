@@ -25,7 +25,7 @@ set_tests_properties(schema_bridge_v1 PROPERTIES TIMEOUT 120)
 add_executable(payload_amplification ${PROJECT_SOURCE_DIR}/tests/tools/payload_amplification.cpp)
 target_link_libraries(payload_amplification PRIVATE delivery_payload common nlohmann_json::nlohmann_json)
 add_dependencies(payload_test payload_amplification)
-foreach(case addresses:1400000 addresses:10485760 tscii_subject:26214400 tscii_filename:26214400
+foreach(case addresses:1400000 addresses:10485760 addresses:26214400 tscii_subject:26214400 tscii_filename:26214400
              control_subject:26214400 quoted_filename:26214400 tscii_body:26214400
              many_parts:10485760 deep_nesting:1048576 many_fields:10485760 references:10485760
              latin1_body:26214400 short_lines_body:26214400 utf8_body:26214400)
