@@ -149,6 +149,18 @@ TEST(PayloadAmplification, part_field_and_nesting_caps_are_defects_within_the_bu
             std::to_string(i) + "\r\n";
   doc = render_within_budget(deep);
   EXPECT_TRUE(has_defect(doc, "max_depth_exceeded"));
+  // The per-field caps, all in one message.
+  std::string params;
+  for (int i = 0; i < 100; ++i) params += "; p" + std::to_string(i) + "=v";
+  doc = render_within_budget("Subject: " + repeat("=?utf-8?q?a?= ", 1100) +
+                             "\r\nFrom: " + repeat("w ", 20000) +
+                             "<a@b.example>\r\nReferences: " + repeat("<r@x> ", 1100) +
+                             "\r\nContent-Type: text/plain" + params + "\r\n\r\nbody\r\n");
+  for (const char* defect :
+       {"too_many_encoded_words", "too_many_tokens", "too_many_message_ids", "too_many_parameters"})
+    EXPECT_TRUE(has_defect(doc, defect)) << defect;
+  EXPECT_EQ(doc["message"]["references"].size(), 1000u);
+  EXPECT_EQ(doc["message"]["text"], "body\r\n");
 }
 
 TEST(PayloadBudget, escaped_sizes_prefixes_and_the_water_level) {
