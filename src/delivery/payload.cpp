@@ -13,9 +13,13 @@
 
 #include <algorithm>
 #include <chrono>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "common/base64.h"
 #include "common/time.h"
+#include "delivery/payload_budget.h"
 #include "mime/message.h"
 
 namespace delivery {
@@ -76,6 +80,19 @@ class Out {
   }
   // Optional strings of the document are null rather than "" (openapi.yaml says which).
   void string_or_null(std::string_view value) { value.empty() ? null() : string(value); }
+  // A string made from header fields: cut (at a character boundary) to what takes at most `cap`
+  // bytes of JSON (see write_message).
+  void text(std::string_view value) {
+    if (value.size() > cap_ / 6) value = value.substr(0, budget::escaped_prefix(value, cap_));
+    string(value);  // checked like every string
+  }
+  void text_or_null(std::string_view value) { value.empty() ? null() : text(value); }
+  void texts(const std::vector<std::string>& values) {
+    begin_array();
+    for (const std::string& value : values) text(value);
+    end_array();
+  }
+  void set_cap(size_t cap) { cap_ = cap; }
   void strings(const std::vector<std::string>& values) {
     begin_array();
     for (const std::string& value : values) string(value);
@@ -117,14 +134,15 @@ class Out {
 
   Stream stream_;
   rapidjson::Writer<Stream> writer_;
+  size_t cap_ = SIZE_MAX;
 };
 
 void write_address(Out& out, const mime::Address& address) {
   out.begin_object();
   out.key("address");
-  out.string(address.address);
+  out.text(address.address);
   out.key("name");
-  out.string(address.name);
+  out.text(address.name);
   out.end_object();
 }
 
@@ -139,9 +157,9 @@ void write_headers(Out& out, const std::vector<mime::Header>& headers) {
   for (const mime::Header& header : headers) {
     out.begin_object();
     out.key("name");
-    out.string(header.name);
+    out.text(header.name);
     out.key("value");
-    out.string(header.value);
+    out.text(header.value);
     out.end_object();
   }
   out.end_array();
@@ -234,23 +252,26 @@ std::string_view part_number(const mime::Part& part) {
 // The fields a part and an attachment share, adjacent in both in key order.
 void write_part_labels(Out& out, const mime::Part& part) {
   out.key("content_id");
-  out.string_or_null(part.content_id);
+  out.text_or_null(part.content_id);
   out.key("content_type");
-  out.string(part.content_type);
+  out.text(part.content_type);
   out.key("disposition");
-  out.string_or_null(part.disposition);
+  out.text_or_null(part.disposition);
   out.key("filename");
-  out.string_or_null(part.filename);
+  out.text_or_null(part.filename);
 }
 
 void write_part(Out& out, const mime::Message& message, int index) {
   const mime::Part& part = message.parts[index];
   out.begin_object();
   out.key("charset");
-  out.string_or_null(part.charset);
+  out.text_or_null(part.charset);
   write_part_labels(out, part);
   out.key("headers");
-  write_headers(out, part.headers);
+  // The message's own header is message.headers (CONTRACTS.md 1), not repeated in its entry
+  // here (issue 11: a long header was written twice).
+  static const std::vector<mime::Header> no_headers;
+  write_headers(out, index == 0 ? no_headers : part.headers);
   out.key("part");
   out.string(part_number(part));
   out.key("parts");
@@ -260,7 +281,7 @@ void write_part(Out& out, const mime::Message& message, int index) {
   out.key("size");
   out.number(part.end > part.body_begin ? part.end - part.body_begin : 0);
   out.key("transfer_encoding");
-  out.string(part.transfer_encoding);
+  out.text(part.transfer_encoding);
   out.end_object();
 }
 
@@ -302,6 +323,49 @@ void write_attachment(Out& out, std::string_view raw, const mime::Part& part,
   out.end_object();
 }
 
+// Issue 11: a document is at most 2 × the message's size, plus its attachments' base64 and a
+// constant for the structure within mime::Limits' caps (kStructureAllowance). Its parts:
+// - a main body is inlined as text when its JSON takes at most 1.5 × its bytes in the message +
+//   64 KiB (a charset can make 12 UTF-8 bytes of one, a control character 6 bytes of JSON);
+//   else it is listed as an attachment (its bytes in base64), with defect "body_not_inlined";
+// - the strings made from header fields (headers, summaries, part labels) share a pool of about
+//   the message's size + kHeaderSlack; when they need more, the longest are cut to one length
+//   (the water level, payload_budget.h), with defect "header_text_truncated". Ordinary mail is
+//   never cut: its header strings take about its header's size.
+constexpr size_t kBodySlack = 64 << 10;
+constexpr size_t kTrimAfter = 4 << 20;    // message size from which render_bridge_v1_text trims
+constexpr size_t kHeaderSlack = 1 << 20;  // a 500 KB Subject is still written whole, twice
+
+size_t body_limit(const mime::Part& part) {
+  return part.body_size() + part.body_size() / 2 + kBodySlack;
+}
+
+struct MainBody {
+  bool present = false;
+  std::string text;
+  size_t json_size = 0;
+};
+
+// Decodes a main body, or leaves it to the attachments when its JSON would be too large.
+MainBody decode_main_body(std::string_view raw, const mime::Message& message, int index,
+                          std::vector<std::string>& defects, std::vector<int>& attachments) {
+  MainBody body;
+  if (index < 0 || static_cast<size_t>(index) >= message.parts.size()) return body;
+  const mime::Part& part = message.parts[index];
+  bool cut = false;
+  body.text = mime::decode_text(raw, part, &defects, body_limit(part), &cut);
+  body.json_size = budget::escaped_size(body.text);
+  if (cut || body.json_size > body_limit(part)) {
+    add_defect(defects, "body_not_inlined");
+    attachments.push_back(index);
+    body.text = std::string();
+    body.json_size = 0;
+    return body;
+  }
+  body.present = true;
+  return body;
+}
+
 void write_message(Out& out, std::string_view raw, const mime::Message& message,
                    const RenderOptions& options) {
   std::vector<std::string> decoding_defects;
@@ -313,20 +377,29 @@ void write_message(Out& out, std::string_view raw, const mime::Message& message,
 
   // Decoding adds defects, and "defects" comes before "html" and "text" in key order: the bodies
   // are decoded first (then the attachments, as they are written).
-  std::string text, html;
-  bool has_text =
-      message.text_part >= 0 && static_cast<size_t>(message.text_part) < message.parts.size();
-  bool has_html =
-      message.html_part >= 0 && static_cast<size_t>(message.html_part) < message.parts.size();
-  if (has_text) text = mime::decode_text(raw, message.parts[message.text_part], &decoding_defects);
-  if (has_html) html = mime::decode_text(raw, message.parts[message.html_part], &decoding_defects);
+  std::vector<int> attachments;
+  for (int index : message.attachments)
+    if (index >= 0 && static_cast<size_t>(index) < message.parts.size())
+      attachments.push_back(index);
+  MainBody text = decode_main_body(raw, message, message.text_part, decoding_defects, attachments);
+  MainBody html = decode_main_body(raw, message, message.html_part, decoding_defects, attachments);
+  std::sort(attachments.begin(), attachments.end());  // document order
+
+  // The header strings' pool: the message's size, less where the bodies take more than their
+  // share of 2 × the size (their decoded text is held while the document is written, so memory
+  // stays within 4 × the size too), plus kHeaderSlack.
+  size_t bodies = 2 * (text.json_size + html.json_size);
+  size_t pool = std::min(raw.size(), 2 * raw.size() - std::min(2 * raw.size(), bodies));
+  pool += kHeaderSlack;
+  size_t level = budget::water_level(budget::header_costs(message, attachments, has_subject), pool);
+  if (level != SIZE_MAX) add_defect(decoding_defects, "header_text_truncated");
+  out.set_cap(level);
 
   out.begin_object();
   out.key("attachments");
   out.begin_array();
-  for (int index : message.attachments)
-    if (index >= 0 && static_cast<size_t>(index) < message.parts.size())
-      write_attachment(out, raw, message.parts[index], options, decoding_defects);
+  for (int index : attachments)
+    write_attachment(out, raw, message.parts[index], options, decoding_defects);
   out.end_array();
   out.key("bcc");
   write_addresses(out, message.bcc);
@@ -343,15 +416,16 @@ void write_message(Out& out, std::string_view raw, const mime::Message& message,
   out.key("headers");
   write_headers(out, top);
   out.key("html");
-  has_html ? out.string(html) : out.null();
+  html.present ? out.string(html.text) : out.null();
+  html = MainBody();
   out.key("in_reply_to");
-  out.strings(message.in_reply_to);
+  out.texts(message.in_reply_to);
   out.key("message_id");
-  out.string_or_null(message.message_id);
+  out.text_or_null(message.message_id);
   out.key("parts");
   write_parts(out, message);
   out.key("references");
-  out.strings(message.references);
+  out.texts(message.references);
   out.key("reply_to");
   write_addresses(out, message.reply_to);
   out.key("sender");
@@ -361,21 +435,41 @@ void write_message(Out& out, std::string_view raw, const mime::Message& message,
   out.key("size");
   out.number(raw.size());
   out.key("subject");
-  has_subject ? out.string(message.subject) : out.null();
+  has_subject ? out.text(message.subject) : out.null();
   out.key("text");
-  has_text ? out.string(text) : out.null();
+  text.present ? out.string(text.text) : out.null();
   out.key("to");
   write_addresses(out, message.to);
   out.end_object();
+  out.set_cap(SIZE_MAX);
+}
+
+// The most the document can take (see write_message), so that its buffer is allocated once:
+// pages never written are never resident, and growing by doubling would hold the old and the
+// new buffer at once (3 × the text at the peak).
+size_t document_bound(const InboundView& message, const mime::Message& parsed,
+                      const RenderOptions& options) {
+  size_t bound = 2 * message.data.size() + kStructureAllowance + message.envelope_json.size() +
+                 options.rcpt_to.size() * 256;
+  // Attachments: base64 of at most their body bytes (4/3 of them), main bodies turned into
+  // attachments included.
+  for (const mime::Part& part : parsed.parts)
+    if (part.children.empty()) bound += common::base64_encoded_size(part.body_size());
+  if (options.include_raw) bound += common::base64_encoded_size(message.data.size());
+  return bound;
 }
 
 }  // namespace
 
 std::string render_bridge_v1_text(const InboundView& message, const RenderOptions& options) {
   mime::Message parsed = mime::parse(message.data);
-  // Attachments in base64 as in the message, plus headers and names; raw is 4/3 of the bytes.
-  Out out(message.data.size() + message.data.size() / 8 + 4096 +
-          (options.include_raw ? common::base64_encoded_size(message.data.size()) : 0));
+#ifdef __GLIBC__
+  // Parsing a large message frees large transient copies (unfolded values, parameter sections);
+  // glibc keeps such freed memory resident once its dynamic mmap threshold has risen, and the
+  // document's buffer does not fit in those holes: hand them back first (issue 11, peak RSS).
+  if (message.data.size() >= kTrimAfter) malloc_trim(0);
+#endif
+  Out out(document_bound(message, parsed, options));
   auto received = common::Clock::time_point(std::chrono::milliseconds(message.received_at_ms));
   out.begin_object();
   out.key("envelope");

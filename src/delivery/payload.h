@@ -2,6 +2,7 @@
 // mime::parse, rendered as the JSON an endpoint receives. Pure: bytes in, JSON out; every string
 // valid UTF-8.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -23,7 +24,12 @@ struct RenderOptions {
 };
 
 // The whole document, {"type":"message.received","version":"bridge.v1","id",...}, serialised
-// compactly (what is POSTed and signed).
+// compactly (what is POSTed and signed). For any message its size is at most
+// 2 × message.data.size() + the base64 of its attachments + kStructureAllowance + the envelope
+// (+ the base64 of the data with include_raw): caps and cuts are defects in message.defects.
+// 2 MiB: the header strings' slack (1 MiB), the bodies' (2 × 64 KiB) and the JSON structure of
+// what mime::Limits allows (1000 parts, 10000 fields, 1000 addresses per list).
+constexpr size_t kStructureAllowance = 2 << 20;
 std::string render_bridge_v1_text(const InboundView& message, const RenderOptions& options);
 
 }  // namespace delivery

@@ -61,11 +61,17 @@ std::string clean_angle(std::string_view s) {
   return out;
 }
 
-std::vector<Token> tokenize(std::string_view s) {
+// At most `max_tokens` tokens (issue 11: a token per atom of "a,a,a,..." was ~30 bytes of memory
+// per input byte); `*more` set when input was left.
+std::vector<Token> tokenize(std::string_view s, size_t max_tokens, bool* more) {
   std::vector<Token> tokens;
   size_t i = 0;
   bool space = false;
   while (i < s.size()) {
+    if (tokens.size() == max_tokens) {
+      *more = detail::trim(s.substr(i)).size() > 0;
+      break;
+    }
     char c = s[i];
     if (detail::is_space(c)) {
       space = true;
@@ -109,24 +115,24 @@ std::vector<Token> tokenize(std::string_view s) {
   return tokens;
 }
 
-std::string join_words(const std::vector<std::string>& words) {
+std::string join_words(const std::vector<std::string>& words, detail::FieldBudget& budget) {
   std::string out;
   for (const auto& w : words) {
     if (!out.empty()) out += ' ';
     out += w;
   }
-  return decode_unstructured(out);
+  return detail::decode_words(out, budget);
 }
 
 // A display name from its phrase tokens, with their original spacing (RFC 5322 3.2.5 phrase): a
 // space only where the input had white space, so "phil@example.com" stays one word. Quoted
 // strings without encoded words are kept verbatim (RFC 5322 3.2.4 qcontent, leading spaces
 // included); runs of atoms and quoted strings with encoded words are RFC 2047 decoded together.
-std::string phrase_name(const std::vector<const Token*>& tokens) {
+std::string phrase_name(const std::vector<const Token*>& tokens, detail::FieldBudget& budget) {
   std::string out, run;
   bool run_open = false;
   auto flush = [&] {
-    if (run_open) out += decode_unstructured(run);
+    if (run_open) out += detail::decode_words(run, budget);
     run.clear();
     run_open = false;
   };
@@ -136,7 +142,11 @@ std::string phrase_name(const std::vector<const Token*>& tokens) {
     if (verbatim) {
       flush();
       if (space) out += ' ';
-      out += detail::undeclared_to_utf8(t->text);
+      bool cut = false;
+      std::string text = detail::undeclared_to_utf8(t->text, budget.room, &cut);
+      if (cut) detail::add_defect(budget.defects, "header_text_truncated");
+      budget.spend(text.size());
+      out += text;
     } else {
       if (!run_open && space)
         out += ' ';
@@ -151,7 +161,7 @@ std::string phrase_name(const std::vector<const Token*>& tokens) {
 }
 
 // One mailbox from its tokens (RFC 5322 3.4 mailbox, name-addr / addr-spec), lenient.
-std::optional<Address> make_mailbox(const std::vector<Token>& tokens) {
+std::optional<Address> make_mailbox(const std::vector<Token>& tokens, detail::FieldBudget& budget) {
   Address a;
   std::vector<std::string> before, after, comments;
   std::vector<const Token*> phrase;
@@ -168,20 +178,21 @@ std::optional<Address> make_mailbox(const std::vector<Token>& tokens) {
     }
   }
   if (have_angle) {
-    a.name = phrase_name(phrase);
+    a.name = phrase_name(phrase, budget);
   } else {
     // Group tokens into words: '@', '.' and quoted local parts glue to their neighbours.
     std::vector<std::string> words;
     bool glue_next = false;
     for (const auto& t : tokens) {
       if (t.kind == Kind::comment) continue;
+      // An empty quoted string ("From: \"") has no first or last character.
       bool glue = glue_next || (!t.space_before && !words.empty()) || t.text == "@" ||
-                  t.text.front() == '.';
+                  (!t.text.empty() && t.text.front() == '.');
       if (glue && !words.empty())
         words.back() += t.text;
       else
         words.push_back(t.text);
-      glue_next = t.text == "@" || t.text.back() == '.';
+      glue_next = t.text == "@" || (!t.text.empty() && t.text.back() == '.');
     }
     before.clear();
     for (const auto& w : words) {
@@ -201,30 +212,50 @@ std::optional<Address> make_mailbox(const std::vector<Token>& tokens) {
       before = rest;
     }
   }
-  if (!have_angle) a.name = join_words(before);
-  if (a.name.empty()) a.name = join_words(after);
-  if (a.name.empty()) a.name = join_words(comments);
-  a.address = detail::undeclared_to_utf8(a.address);
+  if (!have_angle) a.name = join_words(before, budget);
+  if (a.name.empty()) a.name = join_words(after, budget);
+  if (a.name.empty()) a.name = join_words(comments, budget);
+  bool cut = false;
+  a.address = detail::undeclared_to_utf8(a.address, budget.room, &cut);
+  if (cut) detail::add_defect(budget.defects, "header_text_truncated");
+  budget.spend(a.address.size());
   if (a.name.empty() && a.address.empty()) return std::nullopt;
   return a;
 }
 
 }  // namespace
 
-std::vector<Address> parse_address_list(std::string_view value) {
-  std::vector<Token> tokens = tokenize(detail::unfold(value));
+namespace detail {
+
+std::vector<Address> address_list(std::string_view value, FieldBudget& budget) {
+  bool more = false;
+  std::string storage;
+  std::vector<Token> tokens = tokenize(unfolded(value, storage), budget.max_tokens, &more);
+  if (more) add_defect(budget.defects, "too_many_tokens");
   std::vector<Address> out;
   std::vector<Token> current;
   std::string group;
   bool in_group = false;
+  bool full = budget.max_items == 0;
   auto emit = [&] {
-    if (auto a = make_mailbox(current)) {
-      a->group = group;
-      out.push_back(std::move(*a));
+    if (full) return;
+    if (auto a = make_mailbox(current, budget)) {
+      if (out.size() == budget.max_items) {
+        full = true;
+      } else {
+        a->group = group;
+        if (group.size() > budget.room) {
+          cut_utf8(a->group, budget.room);
+          add_defect(budget.defects, "header_text_truncated");
+        }
+        budget.spend(a->group.size());
+        out.push_back(std::move(*a));
+      }
     }
     current.clear();
   };
   for (auto& t : tokens) {
+    if (full) break;
     if (t.kind == Kind::special && t.text == ",") {
       emit();
     } else if (t.kind == Kind::special && t.text == ";") {
@@ -235,7 +266,7 @@ std::vector<Address> parse_address_list(std::string_view value) {
       // display-name ':' starts a group
       std::vector<std::string> words, comments;
       for (const auto& g : current) (g.kind == Kind::comment ? comments : words).push_back(g.text);
-      group = join_words(words);
+      group = join_words(words, budget);
       in_group = true;
       current.clear();
     } else {
@@ -243,7 +274,15 @@ std::vector<Address> parse_address_list(std::string_view value) {
     }
   }
   emit();
+  if (full) add_defect(budget.defects, "too_many_addresses");
   return out;
+}
+
+}  // namespace detail
+
+std::vector<Address> parse_address_list(std::string_view value) {
+  detail::FieldBudget budget = detail::default_field_budget(value.size());
+  return detail::address_list(value, budget);
 }
 
 }  // namespace mime

@@ -325,8 +325,10 @@ void write_legacy_name(HeaderWriter& writer, std::string_view raw_value) {
     return writer.piece(plain, " ");
   }
   // Not RFC 2047 conformant (encoded words inside a quoted-string) but what older readers of
-  // name= understand; RFC 2231 filename* on Content-Disposition is the standard form.
-  auto words = encoded_words(value, false, kMaxLine - 9);
+  // name= understand; RFC 2231 filename* on Content-Disposition is the standard form. The words
+  // use the restricted Q set of RFC 2047 5 (3), so '"' and '\\' are =22 and =5C: literal, they
+  // would end or escape the quoted-string (issue 11: name="=?utf-8?Q?Rechnung_"M=C3=A4rz".pdf?=").
+  auto words = encoded_words(value, true, kMaxLine - 9);
   writer.piece(";", "");
   for (size_t i = 0; i < words.size(); ++i)
     writer.piece(i == 0 ? "name=\"" + words[i] : words[i], " ");

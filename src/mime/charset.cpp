@@ -4,11 +4,14 @@
 #include <iconv.h>
 
 #include <cerrno>
+#include <cstdint>
 
 #include "mime/internal.h"
 
 namespace mime {
 namespace {
+
+using detail::reserve_capped;
 
 // MIME names (IANA registry and common misspellings) that glibc does not accept as written.
 std::string iconv_name(const std::string& charset) {
@@ -43,78 +46,97 @@ bool is_utf8_or_ascii(const std::string& cs) {
          cs == "ansi_x3.4-1968" || cs == "7bit" || cs == "8bit";
 }
 
-// Converts with iconv; each byte iconv rejects becomes U+FFFD. False when iconv does not know
-// the charset.
-bool convert(std::string_view bytes, const std::string& name, std::string& out, bool* invalid) {
+// Converts with iconv, appending to `out`; each byte iconv rejects becomes U+FFFD. False when
+// iconv does not know the charset. Converted through a 64 KiB buffer: `out` grows with what is
+// written (never by 2 × the input up front, zero-filled and so resident) and stops before passing
+// `max_size`.
+bool convert(std::string_view bytes, const std::string& name, size_t max_size, std::string& out,
+             bool* invalid, bool* cut) {
   iconv_t cd = iconv_open("UTF-8", name.c_str());
   if (cd == reinterpret_cast<iconv_t>(-1)) return false;
-  out.clear();
-  out.resize(bytes.size() * 2 + 16);
+  char buffer[64 << 10];
   char* in_ptr = const_cast<char*>(bytes.data());
   size_t in_left = bytes.size();
-  size_t used = 0;
-  while (true) {
-    char* out_ptr = out.data() + used;
-    size_t out_left = out.size() - used;
-    size_t rc = in_left > 0 ? iconv(cd, &in_ptr, &in_left, &out_ptr, &out_left)
-                            : iconv(cd, nullptr, nullptr, &out_ptr, &out_left);  // flush state
-    used = out_ptr - out.data();
-    if (rc != static_cast<size_t>(-1)) {
-      if (in_left == 0) {
-        // Flush any shift state (iso-2022-jp) once; rc from the flush call also lands here.
-        char* flush_ptr = out.data() + used;
-        size_t flush_left = out.size() - used;
-        if (iconv(cd, nullptr, nullptr, &flush_ptr, &flush_left) != static_cast<size_t>(-1))
-          used = flush_ptr - out.data();
-        break;
-      }
-      continue;
+  // A few bytes over max_size tell the caller that the output was cut (then cut_utf8).
+  const size_t hard = max_size > SIZE_MAX - 4 ? SIZE_MAX : max_size + 4;
+  reserve_capped(out, bytes.size() + 16, max_size);
+  while (out.size() <= max_size) {
+    char* out_ptr = buffer;
+    size_t out_left = sizeof buffer;
+    bool flush_call = in_left == 0;  // once the input is done: the shift state (iso-2022-jp)
+    size_t rc = flush_call ? iconv(cd, nullptr, nullptr, &out_ptr, &out_left)
+                           : iconv(cd, &in_ptr, &in_left, &out_ptr, &out_left);
+    int error = rc == static_cast<size_t>(-1) ? errno : 0;
+    size_t n = static_cast<size_t>(out_ptr - buffer);
+    reserve_capped(out, n, hard);
+    out.append(buffer, std::min(n, hard - std::min(out.size(), hard)));
+    if (!flush_call && (error == EILSEQ || error == EINVAL)) {
+      // An invalid byte, or a truncated sequence at the end: U+FFFD, skip one byte.
+      *invalid = true;
+      out += "\xEF\xBF\xBD";
+      ++in_ptr;
+      --in_left;
+      iconv(cd, nullptr, nullptr, nullptr, nullptr);  // reset the shift state after garbage
+    } else if (flush_call && error != E2BIG) {
+      break;
     }
-    if (errno == E2BIG) {
-      out.resize(out.size() * 2 + 16);
-      continue;
-    }
-    // EILSEQ (invalid byte) or EINVAL (truncated sequence at the end): U+FFFD, skip one byte.
-    *invalid = true;
-    if (out.size() - used < 3) out.resize(out.size() * 2 + 16);
-    out.replace(used, 3, "\xEF\xBF\xBD");
-    used += 3;
-    ++in_ptr;
-    --in_left;
-    iconv(cd, nullptr, nullptr, nullptr, nullptr);  // reset the shift state after garbage
-    if (in_left == 0) break;
   }
   iconv_close(cd);
-  out.resize(used);
+  if (out.size() > max_size) *cut = true;
   return true;
 }
 
 }  // namespace
 
-std::string to_utf8(std::string_view bytes, std::string_view charset_in,
-                    std::vector<std::string>* defects) {
-  std::string charset = detail::to_lower(detail::trim(charset_in));
+namespace detail {
+
+bool append_utf8(std::string& out, std::string_view bytes, std::string_view charset_in,
+                 std::vector<std::string>* defects, size_t max_size) {
+  std::string charset = to_lower(trim(charset_in.substr(0, 256)));
   while (!charset.empty() && (charset.front() == '"' || charset.front() == '\''))
     charset.erase(0, 1);
   while (!charset.empty() && (charset.back() == '"' || charset.back() == '\'')) charset.pop_back();
   if (charset.empty() || is_utf8_or_ascii(charset)) {
     // Undeclared or UTF-8/ASCII declared: RFC 6532 / common practice, 8-bit bytes that are not
     // UTF-8 are windows-1252 far more often than anything else.
-    if (!charset.empty() && charset.rfind("utf", 0) == 0 && !detail::is_valid_utf8(bytes)) {
-      detail::add_defect(defects, "invalid_utf8");
-      return detail::sanitize_utf8(bytes);
+    if (!charset.empty() && charset.rfind("utf", 0) == 0 && !is_valid_utf8(bytes)) {
+      add_defect(defects, "invalid_utf8");
+      return append_sanitized(out, bytes, max_size);
     }
-    return detail::undeclared_to_utf8(bytes);
+    return append_undeclared(out, bytes, max_size);
   }
-  std::string out;
-  bool invalid = false;
-  if (!convert(bytes, iconv_name(charset), out, &invalid)) {
-    detail::add_defect(defects, "unknown_charset");
-    return detail::undeclared_to_utf8(bytes);
+  bool invalid = false, cut = false;
+  size_t start = out.size();
+  if (!convert(bytes, iconv_name(charset), max_size, out, &invalid, &cut)) {
+    add_defect(defects, "unknown_charset");
+    return append_undeclared(out, bytes, max_size);
   }
-  if (invalid) detail::add_defect(defects, "invalid_charset_bytes");
+  if (invalid) add_defect(defects, "invalid_charset_bytes");
   // iconv output is UTF-8 already; repair defensively (NUL and odd converters included).
-  return detail::is_valid_utf8(out) ? out : detail::sanitize_utf8(out);
+  if (!is_valid_utf8(std::string_view(out).substr(start))) {
+    std::string converted = out.substr(start);
+    out.resize(start);
+    cut = !append_sanitized(out, converted, max_size) || cut;
+  }
+  if (out.size() > max_size) {
+    cut_utf8(out, max_size);
+    cut = true;
+  }
+  return !cut;
+}
+
+std::string to_utf8_bounded(std::string_view bytes, std::string_view charset,
+                            std::vector<std::string>* defects, size_t max_size, bool* cut) {
+  std::string out;
+  if (!append_utf8(out, bytes, charset, defects, max_size) && cut != nullptr) *cut = true;
+  return out;
+}
+
+}  // namespace detail
+
+std::string to_utf8(std::string_view bytes, std::string_view charset,
+                    std::vector<std::string>* defects) {
+  return detail::to_utf8_bounded(bytes, charset, defects, SIZE_MAX, nullptr);
 }
 
 }  // namespace mime

@@ -7,6 +7,7 @@
 namespace mime {
 namespace {
 
+using detail::add_defect;
 using detail::hex_value;
 
 struct EncodedWord {
@@ -74,21 +75,59 @@ bool parse_encoded_word(std::string_view value, size_t pos, MemoFind& find_quest
 
 }  // namespace
 
-std::string decode_unstructured(std::string_view raw) {
-  std::string value = detail::unfold(raw);
-  std::string_view v = detail::trim(value);
+namespace detail {
+
+namespace {
+FieldBudget field_budget(const Limits& limits, size_t raw_size, size_t left) {
+  FieldBudget budget;
+  size_t k = std::max<size_t>(limits.header_expansion, 1);
+  budget.room = std::min(left, raw_size > (SIZE_MAX - 256) / k ? SIZE_MAX : raw_size * k + 256);
+  budget.max_words = limits.max_encoded_words;
+  budget.max_tokens = limits.max_header_tokens;
+  budget.max_items = limits.max_addresses;
+  budget.max_parameters = limits.max_parameters;
+  return budget;
+}
+}  // namespace
+
+FieldBudget default_field_budget(size_t raw_size) {
+  static const Limits kLimits;
+  return field_budget(kLimits, raw_size, SIZE_MAX);
+}
+
+FieldBudget ParseContext::field(size_t raw_size) {
+  FieldBudget budget = field_budget(limits, raw_size, text_left);
+  budget.message_left = &text_left;
+  budget.defects = defects;
+  return budget;
+}
+
+std::string decode_words(std::string_view raw, FieldBudget& budget) {
+  // Unfolded (RFC 5322 2.2.3) into a copy only when there is a line break to remove.
+  if (budget.room == 0 && !trim(raw).empty()) {  // nothing left: no copy, no decoding
+    add_defect(budget.defects, "header_text_truncated");
+    return std::string();
+  }
+  std::string storage;
+  std::string_view v = trim(unfolded(raw, storage));
+  const size_t max_size = budget.room;
   std::string out;
-  out.reserve(v.size());
+  out.reserve(std::min(v.size(), max_size));
+  bool cut = false;
   std::string pending, pending_charset;  // bytes of adjacent encoded words with one charset
-  size_t literal_begin = 0;
+  size_t literal_begin = 0, words = 0;
   bool last_was_word = false;
   auto flush_pending = [&] {
-    if (!pending.empty()) out += to_utf8(pending, pending_charset);
+    if (!pending.empty() && !cut)
+      cut = !append_utf8(out, pending, pending_charset, nullptr, max_size);
     pending.clear();
+  };
+  auto literal = [&](std::string_view text) {
+    if (!cut) cut = !append_undeclared(out, text, max_size);
   };
   size_t pos = 0;
   MemoFind find_question{v, "?"}, find_close{v, "?="};
-  while (true) {
+  while (!cut) {
     size_t found = v.find("=?", pos);
     if (found == std::string_view::npos) break;
     EncodedWord word;
@@ -96,21 +135,41 @@ std::string decode_unstructured(std::string_view raw) {
       pos = found + 2;
       continue;
     }
+    if (words++ == budget.max_words) {  // the rest stays as written
+      add_defect(budget.defects, "too_many_encoded_words");
+      break;
+    }
     std::string_view between = v.substr(literal_begin, found - literal_begin);
-    bool only_space = detail::trim(between).empty();
+    bool only_space = trim(between).empty();
     if (!(last_was_word && only_space)) {  // RFC 2047 6.2: white space between words is dropped
       flush_pending();
-      out += detail::undeclared_to_utf8(between);
+      literal(between);
     }
     if (!pending.empty() && word.charset != pending_charset) flush_pending();
     pending_charset = word.charset;
     pending += word.bytes;
+    // Words of one charset are converted together; past 4 × what the output may still take
+    // (≥ 1 byte of UTF-8 per 4 bytes in any charset but for escapes), the rest cannot fit.
+    if (pending.size() / 4 > max_size - std::min(max_size, out.size()) + 64) {
+      flush_pending();
+      cut = true;
+      break;
+    }
     last_was_word = true;
     literal_begin = pos = word.end;
   }
   flush_pending();
-  out += detail::undeclared_to_utf8(v.substr(literal_begin));
+  literal(v.substr(literal_begin));
+  if (cut) add_defect(budget.defects, "header_text_truncated");
+  budget.spend(out.size());
   return out;
+}
+
+}  // namespace detail
+
+std::string decode_unstructured(std::string_view raw) {
+  detail::FieldBudget budget = detail::default_field_budget(raw.size());
+  return detail::decode_words(raw, budget);
 }
 
 }  // namespace mime

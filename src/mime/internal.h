@@ -1,7 +1,9 @@
 // Internal helpers shared by the mime parser's translation units (not part of the interface).
 // Everything here is pure: byte utilities, UTF-8 repair, the header-block splitter.
 #pragma once
+#include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
@@ -29,14 +31,59 @@ int hex_value(char c);  // -1 when not a hex digit (either case)
 void add_defect(std::vector<std::string>* defects, std::string_view defect);
 
 // UTF-8 validity and repair: invalid sequences become U+FFFD (one per maximal bad subpart).
+// `max_size` (issue 11, bounded amplification): the result stops before growing past it, cut at a
+// character boundary, and `*cut` is set.
 bool is_valid_utf8(std::string_view s);
-std::string sanitize_utf8(std::string_view s);
+std::string sanitize_utf8(std::string_view s, size_t max_size = SIZE_MAX, bool* cut = nullptr);
 // Undeclared bytes (RFC 6532 headers, 8-bit bodies without charset): UTF-8 when valid, else
 // windows-1252.
-std::string undeclared_to_utf8(std::string_view s);
+std::string undeclared_to_utf8(std::string_view s, size_t max_size = SIZE_MAX, bool* cut = nullptr);
+// The same appended to `out`, which never grows past `max_size`; false when it had to stop.
+bool append_undeclared(std::string& out, std::string_view s, size_t max_size);
+bool append_sanitized(std::string& out, std::string_view s, size_t max_size);
+// Reserves room for `more` bytes, growing by doubling but never past `max_size` in all.
+void reserve_capped(std::string& out, size_t more, size_t max_size);
+// Shortens `s` to at most `max_size` bytes without splitting a UTF-8 character.
+void cut_utf8(std::string& s, size_t max_size);
+// to_utf8 that stops converting before the output would pass `max_size` (glibc's TSCII converter
+// makes up to 12 bytes of one); `*cut` set when it stopped.
+std::string to_utf8_bounded(std::string_view bytes, std::string_view charset,
+                            std::vector<std::string>* defects, size_t max_size, bool* cut);
+// The same appended to `out` (converted in place, no second copy); false when it had to stop.
+bool append_utf8(std::string& out, std::string_view bytes, std::string_view charset,
+                 std::vector<std::string>* defects, size_t max_size);
+
+// What the strings decoded from one header field may take (issue 11): `room` bytes in all,
+// Limits::header_expansion × the field's raw size and never more than what is left of the
+// message's text budget (`*message_left`, Limits::text_allowance + the message size), at most
+// `max_words` RFC 2047 encoded words per value and `max_tokens` address tokens or parameter
+// sections. A string that would not fit is cut (defect "header_text_truncated").
+struct FieldBudget {
+  size_t room = SIZE_MAX;
+  size_t* message_left = nullptr;
+  size_t max_words = SIZE_MAX;
+  size_t max_tokens = SIZE_MAX;
+  size_t max_items = SIZE_MAX;  // addresses or message ids in one list
+  size_t max_parameters = SIZE_MAX;
+  std::vector<std::string>* defects = nullptr;
+  void spend(size_t n) {
+    room -= std::min(room, n);
+    if (message_left != nullptr) *message_left -= std::min(*message_left, n);
+  }
+};
+// A field budget with the default limits for a value of `raw_size` bytes (the public grammars).
+FieldBudget default_field_budget(size_t raw_size);
+
+// RFC 2047 decoding of an unstructured value within `budget` (spent by the result's size).
+std::string decode_words(std::string_view raw, FieldBudget& budget);
+std::vector<Address> address_list(std::string_view value, FieldBudget& budget);
+std::vector<std::string> message_ids(std::string_view value, FieldBudget& budget);
 
 // Removes CR and LF (header unfolding, RFC 5322 2.2.3: the folding WSP stays).
 std::string unfold(std::string_view s);
+// `s` unfolded: `s` itself when it has no line break, else a copy kept in `storage` (a long
+// single-line value is not copied).
+std::string_view unfolded(std::string_view s, std::string& storage);
 // RFC 5322 3.2.4 quoted-string starting at s[i] == '"': its content with backslash escapes
 // removed; `i` ends after the closing quote. An unterminated one runs to the end.
 std::string read_quoted(std::string_view s, size_t& i);
@@ -57,18 +104,36 @@ HeaderBlock split_header(std::string_view text, size_t max_fields,
 
 // Content-Type / Content-Disposition parameters (RFC 2045 5.1, RFC 2231), keys lower-case.
 // `head` receives the text before the first ';' (the type or disposition), trimmed of CFWS.
-std::map<std::string, std::string> parse_params(std::string_view value, std::string* head);
+// `budget`: values and names are charged to it; at most Limits::max_parameters names and
+// `budget->max_tokens` sections are kept (defects "too_many_parameters", "too_many_tokens").
+std::map<std::string, std::string> parse_params(std::string_view value, std::string* head,
+                                                FieldBudget* budget = nullptr);
 
 // Base64 and quoted-printable decoders that never fail (RFC 2045 6.7, 6.8).
 std::string decode_base64(std::string_view in, std::vector<std::string>* defects);
 std::string decode_quoted_printable(std::string_view in, std::vector<std::string>* defects);
 
+// The limits of one parse and what is left of its text budget (Limits::text_allowance).
+struct ParseContext {
+  ParseContext(const Limits& l, size_t raw_size, std::vector<std::string>* d)
+      : limits(l),
+        text_left(raw_size + l.text_allowance),
+        fields_left(l.max_message_header_fields),
+        defects(d) {}
+  const Limits& limits;
+  size_t text_left;
+  size_t fields_left;
+  std::vector<std::string>* defects;
+  // The budget of a field of `raw_size` bytes (Limits::header_expansion × it + 256).
+  FieldBudget field(size_t raw_size);
+};
+
 // Fills a part's MIME fields (RFC 2045/2183) and decoded header list from its header block.
 // `digest_child`: the default type is message/rfc822 (RFC 2046 5.1.5).
-void apply_header(Part& part, const HeaderBlock& block, bool digest_child,
-                  std::vector<std::string>* defects);
-// Fills the message summaries (subject, addresses, date, ids) from the top-level header block.
-void apply_summary(Message& message, const HeaderBlock& block);
+void apply_header(Part& part, const HeaderBlock& block, bool digest_child, ParseContext& context);
+// Fills the message summaries (subject, addresses, date, ids) from the top-level header block,
+// whose decoded fields are `part.headers`.
+void apply_summary(Message& message, const HeaderBlock& block, ParseContext& context);
 
 // Main body and attachment selection over a parsed part table (CONTRACTS.md 1).
 void select_bodies(Message& message);

@@ -12,10 +12,31 @@
 
 namespace mime {
 
+// Caps on what one message can make the parser build (issue 11: memory proportional to the input
+// with a small constant). Each one exceeded is a defect (the word after →); no body byte is
+// dropped: what is beyond a cap stays in the raw bytes (and the last part's body).
 struct Limits {
-  size_t max_depth = 50;    // multipart / message/rfc822 nesting; deeper → one leaf + defect
-  size_t max_parts = 5000;  // parts in the table; more → the rest stays in the last body
-  size_t max_header_fields = 2000;  // per part
+  size_t max_depth = 50;            // multipart / message/rfc822 nesting; deeper → one leaf
+                                    // (max_depth_exceeded)
+  size_t max_parts = 1000;          // parts in the table; more → the rest stays in the last body
+                                    // (too_many_parts)
+  size_t max_header_fields = 2000;  // per part (too_many_header_fields)
+  size_t max_message_header_fields = 10000;  // all parts together (too_many_header_fields)
+  size_t max_addresses = 1000;  // per summary list: From, To, Cc, Bcc, Reply-To, repeats joined
+                                // (too_many_addresses); In-Reply-To, References
+                                // (too_many_message_ids)
+  size_t max_header_tokens = 10000;  // address tokens, parameter sections per field
+                                     // (too_many_tokens)
+  size_t max_parameters = 32;        // Content-Type / -Disposition parameters (too_many_parameters)
+  size_t max_encoded_words = 1000;   // RFC 2047 words decoded per value; the rest stays as
+                                     // written (too_many_encoded_words)
+  // Decoded text of one field (value, name, parameters, summaries made from it): at most
+  // header_expansion × its raw size + 256 bytes (2: Latin-1 and Cyrillic bytes are 2 UTF-8 bytes;
+  // glibc's TSCII makes 12 of one); of the whole message: at most its size + text_allowance.
+  // Beyond, a string is cut at a character boundary (header_text_truncated). Control characters
+  // are kept (bridge.v1 counts their JSON escapes).
+  size_t header_expansion = 2;
+  size_t text_allowance = 4 << 20;
 };
 
 // One header field: the name as written, the value unfolded (CRLF WSP → WSP), RFC 2047 decoded
@@ -99,9 +120,12 @@ std::string decode_body(std::string_view raw, const Part& part,
 // else windows-1252.
 std::string to_utf8(std::string_view bytes, std::string_view charset,
                     std::vector<std::string>* defects = nullptr);
-// A text part's content: decode_body then to_utf8 with the part's charset.
+// A text part's content: decode_body then to_utf8 with the part's charset. The conversion stops
+// before the text would pass `max_size` bytes (`*cut` set, the text cut at a character boundary):
+// a charset can turn one byte into up to 12 (glibc's TSCII).
 std::string decode_text(std::string_view raw, const Part& part,
-                        std::vector<std::string>* defects = nullptr);
+                        std::vector<std::string>* defects = nullptr, size_t max_size = SIZE_MAX,
+                        bool* cut = nullptr);
 // For strings from elsewhere: whether `bytes` is valid UTF-8 (RFC 3629), and `bytes` with every
 // invalid sequence replaced by U+FFFD.
 bool is_valid_utf8(std::string_view bytes);

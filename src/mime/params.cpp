@@ -72,19 +72,28 @@ std::string percent_decode(std::string_view s) {
 // `words`: RFC 2047 words inside a plain value are decoded (a common violation), the white space
 // around the value kept as written; false for the boundary, which is matched as bytes (RFC 2046
 // 5.1.1: "=?" and trailing spaces are legal boundary characters).
-std::string join_pieces(std::vector<Piece>& pieces, bool words) {
+std::string join_pieces(std::vector<Piece>& pieces, bool words, FieldBudget& budget) {
   std::stable_sort(pieces.begin(), pieces.end(),
                    [](const Piece& a, const Piece& b) { return a.index < b.index; });
   bool any_extended =
       std::any_of(pieces.begin(), pieces.end(), [](const Piece& p) { return p.extended; });
   if (!any_extended) {
     std::string joined;
-    for (const auto& p : pieces) joined += p.value;
-    if (!words || joined.find("=?") == std::string::npos) return undeclared_to_utf8(joined);
+    if (pieces.size() == 1)
+      joined = std::move(pieces.front().value);  // no copy of a long value
+    else
+      for (const auto& p : pieces) joined += p.value;
+    if (!words || joined.find("=?") == std::string::npos) {
+      bool cut = false;
+      std::string out = undeclared_to_utf8(joined, budget.room, &cut);
+      if (cut) add_defect(budget.defects, "header_text_truncated");
+      budget.spend(out.size());
+      return out;
+    }
     size_t lead = joined.find_first_not_of(" \t");
     if (lead == std::string::npos) return joined;
     size_t tail = joined.find_last_not_of(" \t") + 1;
-    return joined.substr(0, lead) + decode_unstructured(joined) + joined.substr(tail);
+    return joined.substr(0, lead) + decode_words(joined, budget) + joined.substr(tail);
   }
   std::string charset, bytes;
   bool first_extended = true;
@@ -106,7 +115,11 @@ std::string join_pieces(std::vector<Piece>& pieces, bool words) {
     }
     bytes += p.extended ? percent_decode(v) : std::string(v);
   }
-  return to_utf8(bytes, charset);
+  bool cut = false;
+  std::string out = to_utf8_bounded(bytes, charset, nullptr, budget.room, &cut);
+  if (cut) add_defect(budget.defects, "header_text_truncated");
+  budget.spend(out.size());
+  return out;
 }
 
 // The head: a token, and for "type/subtype" a second one after '/' (CFWS allowed around the
@@ -160,7 +173,11 @@ std::string read_unquoted(Cursor& c) {
 
 }  // namespace
 
-std::map<std::string, std::string> parse_params(std::string_view value, std::string* head) {
+std::map<std::string, std::string> parse_params(std::string_view value, std::string* head,
+                                                FieldBudget* field_budget) {
+  FieldBudget own = default_field_budget(value.size());
+  FieldBudget& budget = field_budget != nullptr ? *field_budget : own;
+  size_t sections = 0;
   Cursor c{value};
   std::string h = read_head(c);
   if (head != nullptr) *head = to_lower(h);
@@ -200,8 +217,16 @@ std::map<std::string, std::string> parse_params(std::string_view value, std::str
         name.resize(star);
       }
     }
-    auto& pieces = collected[name];
-    if (pieces.size() < 1000) pieces.push_back(std::move(piece));
+    // Issue 11: a map entry per "a=b;" was ~25 bytes of memory per input byte.
+    if (collected.size() == budget.max_parameters && collected.find(name) == collected.end()) {
+      add_defect(budget.defects, "too_many_parameters");
+      break;
+    }
+    if (sections++ == budget.max_tokens) {
+      add_defect(budget.defects, "too_many_tokens");
+      break;
+    }
+    collected[name].push_back(std::move(piece));
   }
   std::map<std::string, std::string> params;
   for (auto& [name, pieces] : collected) {
@@ -214,7 +239,13 @@ std::map<std::string, std::string> parse_params(std::string_view value, std::str
                    pieces.end());
     else if (pieces.size() > 1)
       pieces.resize(1);  // repeated parameter: the first one
-    params[name] = join_pieces(pieces, name != "boundary");
+    // message.h promises UTF-8 everywhere, keys included: a name with 8-bit bytes (RFC 2045 5.1
+    // allows only tokens) is read like other undeclared bytes.
+    bool cut = false;
+    std::string key = undeclared_to_utf8(name, budget.room, &cut);
+    budget.spend(key.size());
+    if (cut) add_defect(budget.defects, "header_text_truncated");
+    params[std::move(key)] = join_pieces(pieces, name != "boundary", budget);
   }
   return params;
 }

@@ -115,7 +115,7 @@ std::string child_number(const std::string& prefix, size_t index) {
 class Parser {
  public:
   Parser(std::string_view raw, const Limits& limits, Message& m)
-      : raw_(raw), limits_(limits), m_(m) {}
+      : raw_(raw), limits_(limits), m_(m), context_(limits, raw.size(), &m.defects) {}
 
   void run() {
     detect_bare_lf();
@@ -181,11 +181,14 @@ class Parser {
     part.number = std::move(number);
     part.begin = range.begin;
     part.end = range.end;
+    // Header fields per part and for the whole message (Limits::max_message_header_fields).
     detail::HeaderBlock block = detail::split_header(
-        raw_.substr(range.begin, range.end - range.begin), limits_.max_header_fields, &m_.defects);
+        raw_.substr(range.begin, range.end - range.begin),
+        std::min(limits_.max_header_fields, context_.fields_left), &m_.defects);
+    context_.fields_left -= std::min(context_.fields_left, block.fields.size());
     part.body_begin = range.begin + block.body_begin;
-    detail::apply_header(part, block, digest_child, &m_.defects);
-    if (root) detail::apply_summary(m_, block);
+    detail::apply_header(part, block, digest_child, context_);
+    if (root) detail::apply_summary(m_, block, context_);
     if (parent >= 0) m_.parts[parent].children.push_back(index);
     prefixes_.push_back(part.number);
     return index;
@@ -262,6 +265,7 @@ class Parser {
   std::string_view raw_;
   const Limits& limits_;
   Message& m_;
+  detail::ParseContext context_;
   std::vector<Frame> stack_;
   std::vector<std::string> prefixes_;  // per part: the number its children are numbered under
   size_t reserved_ = 1;  // parts created or already promised to a frame (Limits::max_parts)

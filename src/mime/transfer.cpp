@@ -173,8 +173,16 @@ std::string decode_body(std::string_view raw, const Part& part, std::vector<std:
   return std::string(body);  // 7bit, 8bit, binary and unknown encodings: bytes as they are
 }
 
-std::string decode_text(std::string_view raw, const Part& part, std::vector<std::string>* defects) {
-  return to_utf8(decode_body(raw, part, defects), part.charset, defects);
+std::string decode_text(std::string_view raw, const Part& part, std::vector<std::string>* defects,
+                        size_t max_size, bool* cut) {
+  if (part.transfer_encoding == "base64" || part.transfer_encoding == "quoted-printable")
+    return detail::to_utf8_bounded(decode_body(raw, part, defects), part.charset, defects, max_size,
+                                   cut);
+  // Bytes as they are: converted straight from the raw message, without a copy of the body.
+  size_t begin = std::min(part.body_begin, raw.size());
+  size_t end = std::min(std::max(part.end, begin), raw.size());
+  return detail::to_utf8_bounded(raw.substr(begin, end - begin), part.charset, defects, max_size,
+                                 cut);
 }
 
 bool is_valid_utf8(std::string_view bytes) {

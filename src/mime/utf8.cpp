@@ -100,17 +100,29 @@ bool is_valid_utf8(std::string_view sv) {
   return true;
 }
 
-std::string sanitize_utf8(std::string_view sv) {
+namespace {
+// Appends the longest prefix of valid UTF-8 `s` of at most `room` bytes that ends on a character
+// boundary.
+void append_valid_prefix(std::string& out, std::string_view s, size_t room) {
+  size_t end = std::min(room, s.size());
+  while (end > 0 && end < s.size() && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80) --end;
+  out.append(s.data(), end);
+}
+}  // namespace
+
+bool append_sanitized(std::string& out, std::string_view sv, size_t max_size) {
   auto* s = reinterpret_cast<const unsigned char*>(sv.data());
   size_t n = sv.size();
+  if (out.size() >= max_size) return n == 0;
   size_t i = ascii_prefix(s, n);
-  if (i == n) return std::string(sv);
-  std::string out;
-  out.reserve(n + 16);
-  out.append(sv.data(), i);
-  while (i < n) {
+  reserve_capped(out, n + 16, max_size);
+  out.append(sv.data(), std::min(i, max_size - out.size()));
+  bool stopped = out.size() >= max_size && i < n;  // ASCII: any byte is a boundary
+  while (!stopped && i < n) {
     size_t len = valid_sequence(s, n, i);
     if (len == 0) {
+      stopped = max_size - out.size() < 3;
+      if (stopped) break;
       out += "\xEF\xBF\xBD";
       ++i;
       while (i < n && s[i] >= 0x80 && s[i] <= 0xBF) ++i;  // the rest of the broken sequence
@@ -119,9 +131,37 @@ std::string sanitize_utf8(std::string_view sv) {
     size_t start = i;
     i += len;
     if (len == 1) i += ascii_prefix(s + i, n - i);
+    if (i - start > max_size - out.size()) {
+      append_valid_prefix(out, sv.substr(start, i - start), max_size - out.size());
+      stopped = true;
+      break;
+    }
     out.append(sv.data() + start, i - start);
   }
+  return !stopped;
+}
+
+std::string sanitize_utf8(std::string_view sv, size_t max_size, bool* cut) {
+  if (sv.size() <= max_size && is_valid_utf8(sv)) return std::string(sv);
+  std::string out;
+  if (!append_sanitized(out, sv, max_size) && cut != nullptr) *cut = true;
   return out;
+}
+
+void reserve_capped(std::string& out, size_t more, size_t max_size) {
+  size_t want = std::min(max_size, out.size() + std::min(more, SIZE_MAX - out.size()));
+  if (want <= out.capacity()) return;
+  // Growth by doubling, but never past max_size: a cut string's capacity stays its bound.
+  out.reserve(std::min(max_size, std::max(want, 2 * out.capacity())));
+}
+
+void cut_utf8(std::string& s, size_t max_size) {
+  if (s.size() <= max_size) return;
+  size_t end = max_size;
+  // Back to the lead byte of the character that would be split (at most 3 continuation bytes).
+  while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80 && max_size - end < 3)
+    --end;
+  s.resize(end);
 }
 
 namespace {
@@ -145,18 +185,33 @@ void append_code_point(std::string& out, uint32_t cp) {
 }
 }  // namespace
 
-std::string undeclared_to_utf8(std::string_view s) {
-  if (is_valid_utf8(s)) return std::string(s);
-  std::string out;
-  out.reserve(s.size() * 2);
-  for (unsigned char c : s) {
-    if (c < 0x80)
-      out += static_cast<char>(c);
-    else if (c < 0xA0)
-      append_code_point(out, kCp1252High[c - 0x80]);
-    else
-      append_code_point(out, c);
+bool append_undeclared(std::string& out, std::string_view s, size_t max_size) {
+  if (out.size() >= max_size) return s.empty();
+  if (is_valid_utf8(s)) {
+    size_t room = max_size - out.size();
+    reserve_capped(out, s.size(), max_size);
+    if (s.size() <= room) {
+      out.append(s);
+      return true;
+    }
+    append_valid_prefix(out, s, room);
+    return false;
   }
+  reserve_capped(out, s.size() + s.size() / 2, max_size);
+  for (unsigned char c : s) {
+    uint32_t cp = c < 0x80 ? c : c < 0xA0 ? kCp1252High[c - 0x80] : c;
+    size_t len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
+    if (out.size() + len > max_size) return false;
+    append_code_point(out, cp);
+  }
+  return true;
+}
+
+std::string undeclared_to_utf8(std::string_view s, size_t max_size, bool* cut) {
+  if (s.size() <= max_size && is_valid_utf8(s)) return std::string(s);
+  std::string out;
+  out.reserve(std::min(s.size() * 2, max_size));
+  if (!append_undeclared(out, s, max_size) && cut != nullptr) *cut = true;
   return out;
 }
 
@@ -168,6 +223,12 @@ std::string unfold(std::string_view s) {
     if (c != '\r' && c != '\n') *o++ = c;
   out.resize(static_cast<size_t>(o - out.data()));
   return out;
+}
+
+std::string_view unfolded(std::string_view s, std::string& storage) {
+  if (s.find_first_of("\r\n") == std::string_view::npos) return s;
+  storage = unfold(s);
+  return storage;
 }
 
 std::string read_quoted(std::string_view s, size_t& i) {

@@ -116,6 +116,11 @@ def check_attachments(msg, case, fail):
         if part is None:
             fail(f"attachment {want['filename']!r} missing; have {sorted(map(str, parts))}")
             continue
+        # Content-Type name= (RFC 2047 words in a quoted-string, the legacy form) reads back the
+        # same as Content-Disposition filename (RFC 2231).
+        if part.get_param("name", header="content-type") != want["filename"]:
+            fail(f"{want['filename']!r}: Content-Type name "
+                 f"{part.get_param('name', header='content-type')!r}")
         data = part.get_payload(decode=True)
         if part.get_content_type() != want["content_type"]:
             fail(f"{want['filename']}: type {part.get_content_type()}")

@@ -155,6 +155,14 @@ std::vector<std::pair<std::string, json>> samples(const std::string& dir) {
                    attachment("quote\"and\\back.txt", "text/plain", "y")};
   add("filenames", r, "mixed(plain,pdf,plain,plain)");
 
+  // Issue 11: short non-ASCII names with '"' and '\\' (one RFC 2231 value, a legacy name= of
+  // encoded words inside a quoted-string).
+  r = basic();
+  r.attachments = {attachment("Rechnung \"März\".pdf", "application/pdf", "%PDF-1.4 tiny"),
+                   attachment("a\\b \"ä\" \\\".txt", "text/plain", "z"),
+                   attachment("\"\\\"\\ü", "text/plain", "w")};
+  add("filenames_quotes", r, "mixed(plain,pdf,plain,plain)");
+
   r = basic();
   r.text =
       std::string(200, 'x') + "\r\nCafé crème, déjà vu — mostly ASCII.  \r\ntrailing tab\t\r\n";

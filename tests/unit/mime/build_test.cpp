@@ -317,6 +317,24 @@ TEST(MimeBuild, LongNonAsciiFilenameUsesRfc2231Continuations) {
   EXPECT_EQ(m.parts[m.attachments[0]].params.at("name"), name);
 }
 
+TEST(MimeBuild, NonAsciiFilenamesWithQuotesAndBackslashesReadBackWhole) {
+  // Issue 11: the legacy name="=?utf-8?Q?...?=" carried '"' literally, ending the quoted-string.
+  for (std::string name :
+       std::vector<std::string>{"Rechnung \"März\".pdf", "a\\b \"ä\" \\\".txt", "\"\\\"\\ü",
+                                std::string(40, '"') + "é" + std::string(40, '\\')}) {
+    BuildRequest r = basic();
+    r.attachments = {attachment(name, "application/pdf", "%PDF-1.4")};
+    std::string raw = mime::build(r);
+    EXPECT_LE(check_lines(raw), 78u);
+    auto m = mime::parse(raw);
+    ASSERT_EQ(m.attachments.size(), 1u) << name;
+    const mime::Part& part = m.parts[m.attachments[0]];
+    EXPECT_EQ(part.filename, name);
+    EXPECT_EQ(part.params.at("name"), name);
+    EXPECT_TRUE(m.defects.empty()) << m.defects.front();
+  }
+}
+
 TEST(MimeBuild, BodyEncodingChosenPerPart) {
   BuildRequest r = basic();
   r.text = std::string(200, 'x') + "\r\nshort\r\n";  // a long ASCII line → quoted-printable

@@ -135,6 +135,15 @@ TEST(ContentType, the_boundary_is_kept_byte_for_byte) {
   EXPECT_EQ(ct.params["name"], "  café ");          // decoded, the quoted spaces kept
 }
 
+TEST(ContentType, parameter_names_with_8bit_bytes_become_utf8) {
+  // message.h: every string is UTF-8, the parameter map's keys included.
+  auto ct = mime::parse_content_type("text/plain; na\xefve=1; \xff*0*=x");
+  ASSERT_EQ(ct.params.size(), 2u);
+  for (const auto& [name, value] : ct.params) EXPECT_TRUE(mime::is_valid_utf8(name)) << name;
+  EXPECT_EQ(ct.params["na\u00efve"], "1");
+  EXPECT_EQ(ct.params["\u00ff"], "x");
+}
+
 TEST(Addresses, display_names_keep_their_original_spacing_and_quoted_content) {
   auto list = mime::parse_address_list(
       "phil@example.com <phil@example.com>, phil @ example . com <p@x.test>, \"  James Smythe\" "
@@ -207,6 +216,19 @@ TEST(Addresses, unterminated_quote_or_angle_does_not_hang) {
   EXPECT_LE(list.size(), 2u);
   auto angle = mime::parse_address_list("Name <\"quoted> never");
   EXPECT_EQ(angle.size(), 1u);
+}
+
+TEST(Addresses, an_empty_quoted_string_is_no_mailbox_and_no_out_of_range_access) {
+  // Issue 11: make_mailbox read front()/back() of the empty quoted string (an abort under
+  // _GLIBCXX_ASSERTIONS, which mime_test is built with).
+  EXPECT_TRUE(mime::parse_address_list("\"").empty());
+  EXPECT_TRUE(mime::parse_address_list("\"\" \"\"").empty());
+  auto list = mime::parse_address_list("\"\"x@y.test, \"\" <a@b.test>");
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].address, "x@y.test");
+  EXPECT_EQ(list[1].address, "a@b.test");
+  mime::Message m = mime::parse("From:\"\r\n\r\n");
+  EXPECT_TRUE(m.from.empty());
 }
 
 TEST(Dates, converts_rfc5322_dates_to_rfc3339) {
