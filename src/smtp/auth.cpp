@@ -180,14 +180,10 @@ asio::awaitable<void> Session::auth_login(std::optional<std::string> initial) {
 
 asio::awaitable<void> Session::auth_result(const char* mechanism, std::string_view username,
                                            std::string_view authzid, std::string_view password) {
-  // Every user is compared, in constant time, so that timing tells nothing about which
-  // part was wrong. Proxy authorization (another authzid) is not supported.
-  bool match = false;
-  for (const config::SmtpUser& user : ctx_.config.smtp.auth.users) {
-    bool same_user = secure_equals(user.username, username);
-    bool same_password = secure_equals(user.password, password);
-    match = match || (same_user && same_password);
-  }
+  // Every user is compared, as SHA-256 digests in constant time (sasl.h), so that timing tells
+  // nothing about which part was wrong nor any length. Proxy authorization (another authzid)
+  // is not supported.
+  bool match = credentials_match(ctx_.credentials, username, password);
   if (!authzid.empty() && authzid != username) match = false;
   if (!match) {
     ctx_.metrics.auth_attempt(mechanism, "failure");

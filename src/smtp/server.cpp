@@ -59,7 +59,10 @@ struct Server::Impl {
       : config(config),
         store(store),
         metrics(registry),
-        budget(config.smtp.limits.max_buffered_bytes) {}
+        budget(config.smtp.limits.max_buffered_bytes) {
+    for (const config::SmtpUser& user : config.smtp.auth.users)
+      credentials.push_back(store_credential(user.username, user.password));
+  }
 
   bool bind(const std::string& address, bool tls, std::string& error);
   asio::awaitable<void> accept_loop(Listener& listener);
@@ -75,6 +78,7 @@ struct Server::Impl {
   store::Store& store;
   Metrics metrics;
   MemoryBudget budget;
+  std::vector<StoredCredential> credentials;
   std::unique_ptr<TlsContext> tls;
   std::atomic<bool> stopping{false};
 
@@ -330,7 +334,7 @@ bool Server::start(std::string& error) {
     impl.work.emplace_back(impl.ios.back()->get_executor());
   }
   impl.context.emplace(SessionContext{impl.config, impl.store, impl.metrics, impl.tls->context(),
-                                      hostname, impl.budget, impl.stopping});
+                                      hostname, impl.budget, impl.stopping, impl.credentials});
   for (const std::string& address : smtp.listen)
     if (!impl.bind(address, false, error)) return false;
   for (const std::string& address : smtp.tls_listen)

@@ -21,6 +21,7 @@
 #include "smtp/data_reader.h"
 #include "smtp/metrics.h"
 #include "smtp/reply.h"
+#include "smtp/sasl.h"
 #include "store/store.h"
 
 namespace smtp {
@@ -56,6 +57,7 @@ struct SessionContext {
   std::string hostname;
   MemoryBudget& budget;
   const std::atomic<bool>& stopping;
+  const std::vector<StoredCredential>& credentials;  // smtp.auth.users as digests
 };
 
 // RFC 5321 states; a bit mask in the command table.
