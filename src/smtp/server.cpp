@@ -24,6 +24,7 @@
 #include "config/config.h"
 #include "obs/log.h"
 #include "smtp/metrics.h"
+#include "smtp/reply.h"
 #include "smtp/session.h"
 #include "smtp/tls_context.h"
 
@@ -43,6 +44,27 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint) {
   if (address.is_v6()) host = "[" + host + "]";
   return host + ":" + std::to_string(endpoint.port());
 }
+// A connection past a connection limit (SMTP.md "Limits"): its 421 4.7.0 goes out in one
+// non-blocking write (a new socket's send buffer always has room for one line) and the socket
+// is closed at once: no session, no timer, no drain, so a flood of refused connections costs
+// an accept and a close each and holds nothing. Implicit-TLS listeners cannot say anything
+// before a handshake, which would cost far more than the refusal saves: closed unanswered.
+void refuse_at_once(asio::ip::tcp::socket& socket, bool tls, Outcome outcome) {
+  asio::error_code ignored;
+  if (!tls) {
+    socket.non_blocking(true, ignored);
+    const std::string text = format(reply(outcome));
+    socket.write_some(asio::buffer(text), ignored);
+    socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    // Closing with unread input resets the connection, which may destroy the 421 in flight:
+    // read what an early talker has already sent (a bounded amount, never waiting).
+    char scratch[4096];
+    for (int i = 0; i < 4 && socket.available(ignored) > 0 && !ignored; ++i)
+      socket.read_some(asio::buffer(scratch), ignored);
+  }
+  socket.close(ignored);
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -207,6 +229,12 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, bool use_tls) {
                          : *refusal == Outcome::too_many_connections ? "max_connections"
                                                                      : "max_connections_per_ip";
     metrics.connections_rejected.add({{"reason", reason}}).inc();
+    if (*refusal != Outcome::shutting_down) {
+      refuse_at_once(socket, use_tls, *refusal);
+      return;
+    }
+    // Shutting down (few clients, RFC 5321 3.8): a session says 421 4.3.2, inside TLS on
+    // implicit-TLS listeners (RFC 8314 3.3), and drains so that the reply is read.
     auto session = std::make_shared<Session>(*context, std::move(socket), use_tls, refusal);
     asio::co_spawn(executor, Session::run(session), asio::detached);  // run() never throws
     return;

@@ -153,9 +153,8 @@ asio::awaitable<bool> Session::open() {
   const auto& smtp = ctx_.config.smtp;
   if (refusal_) {
     if (implicit_tls_) {
-      // A refused TLS client would only see a failed handshake; at shutdown (few clients, and
-      // they should retry elsewhere) it is worth one to say 421 4.3.2 properly.
-      if (*refusal_ != Outcome::shutting_down) co_return false;
+      // At shutdown (few clients, and they should retry elsewhere) a handshake is worth it to
+      // say 421 4.3.2 properly.
       conn_.set_timeout(kRefusalHandshakeTimeout);
       if (!co_await conn_.handshake()) co_return false;
     }

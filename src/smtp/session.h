@@ -80,7 +80,8 @@ struct CommandSpec {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  // `refusal` set: answer it (plain listeners only) and close, e.g. connection limits.
+  // `refusal` set: answer it and close (shutting down; connection limits are refused by the
+  // Server without a session).
   Session(SessionContext& context, asio::ip::tcp::socket socket, bool implicit_tls,
           std::optional<Outcome> refusal = std::nullopt);
   // The whole session, watchdog included; returns when the connection is closed. Never throws.
