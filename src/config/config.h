@@ -43,6 +43,10 @@ struct SmtpLimits {
   unsigned max_command_line = 512;           // bytes incl. CRLF, RFC 5321 4.5.3.1.4
   unsigned max_line_length = 1000;           // DATA text line incl. CRLF, 4.5.3.1.6
   uint64_t max_buffered_bytes = 256 * kMiB;  // across sessions; 452 4.3.1 beyond
+  // The most of max_buffered_bytes the sessions of one client address hold together; 452 4.3.1
+  // to that client beyond it, while others still get 250. Default (also when only
+  // max_buffered_bytes is set): a quarter of max_buffered_bytes.
+  uint64_t max_buffered_bytes_per_ip = 64 * kMiB;
 };
 
 enum class BareLf { reject, accept };

@@ -2,6 +2,7 @@
 // SMTP.md, each checked at load so the server never starts on a value it cannot honour.
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 
 #include "config/sections.h"
@@ -60,10 +61,11 @@ void load_auth(Reader& reader, const YAML::Node& node, SmtpAuth& auth) {
 
 void load_limits(Reader& reader, const YAML::Node& node, SmtpLimits& limits) {
   const std::string key = "smtp.limits";
-  if (!reader.expect_map(node, key,
-                         {"max_message_size", "max_recipients", "max_connections",
-                          "max_connections_per_ip", "command_timeout", "data_timeout", "max_errors",
-                          "max_command_line", "max_line_length", "max_buffered_bytes"}))
+  if (!reader.expect_map(
+          node, key,
+          {"max_message_size", "max_recipients", "max_connections", "max_connections_per_ip",
+           "command_timeout", "data_timeout", "max_errors", "max_command_line", "max_line_length",
+           "max_buffered_bytes", "max_buffered_bytes_per_ip"}))
     return;
   reader.read_size(node, key, "max_message_size", limits.max_message_size, 1);
   reader.read_unsigned(node, key, "max_recipients", limits.max_recipients, 1);
@@ -78,6 +80,16 @@ void load_limits(Reader& reader, const YAML::Node& node, SmtpLimits& limits) {
   // RFC 5321 4.5.3.1.6: a text line of 1000 octets (with CRLF) must be accepted.
   reader.read_unsigned(node, key, "max_line_length", limits.max_line_length, 1000);
   reader.read_size(node, key, "max_buffered_bytes", limits.max_buffered_bytes, 1);
+  // One client address may hold a quarter of the budget unless told otherwise: four of them
+  // are needed to lock the others out, each of them able to send a 25 MiB message at once.
+  limits.max_buffered_bytes_per_ip = std::max<uint64_t>(1, limits.max_buffered_bytes / 4);
+  if (reader.read_size(node, key, "max_buffered_bytes_per_ip", limits.max_buffered_bytes_per_ip,
+                       1) &&
+      limits.max_buffered_bytes_per_ip > limits.max_buffered_bytes)
+    reader.error("smtp.limits.max_buffered_bytes_per_ip",
+                 *Reader::field(node, "max_buffered_bytes_per_ip"),
+                 "must not exceed smtp.limits.max_buffered_bytes (" +
+                     std::to_string(limits.max_buffered_bytes) + " bytes)");
 }
 
 }  // namespace

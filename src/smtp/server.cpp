@@ -81,7 +81,8 @@ struct Server::Impl {
       : config(config),
         store(store),
         metrics(registry),
-        budget(config.smtp.limits.max_buffered_bytes) {
+        budget(config.smtp.limits.max_buffered_bytes),
+        buffers(budget, config.smtp.limits.max_buffered_bytes_per_ip) {
     for (const config::SmtpUser& user : config.smtp.auth.users)
       credentials.push_back(store_credential(user.username, user.password));
   }
@@ -100,6 +101,7 @@ struct Server::Impl {
   store::Store& store;
   Metrics metrics;
   MemoryBudget budget;
+  BufferBudget buffers;  // budget and the per-address shares
   std::vector<StoredCredential> credentials;
   std::unique_ptr<TlsContext> tls;
   std::atomic<bool> stopping{false};
@@ -113,7 +115,11 @@ struct Server::Impl {
   std::mutex mutex;  // guards the session registry and the connection counts
   std::condition_variable idle;
   std::map<uint64_t, std::weak_ptr<Session>> sessions;
-  std::map<std::string, unsigned> per_ip;
+  struct Client {
+    unsigned connections = 0;
+    std::shared_ptr<ClientShare> share = std::make_shared<ClientShare>();
+  };
+  std::map<std::string, Client> per_ip;  // one entry per address with connections
   unsigned total = 0;
   uint64_t next_id = 1;
 
@@ -206,6 +212,7 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, bool use_tls) {
   std::string ip = address.to_string();
   const auto& limits = config.smtp.limits;
   std::optional<Outcome> refusal;
+  std::shared_ptr<ClientShare> share;
   uint64_t id = 0;
   {
     std::lock_guard lock(mutex);
@@ -213,13 +220,15 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, bool use_tls) {
       refusal = Outcome::shutting_down;
     else if (total >= limits.max_connections)
       refusal = Outcome::too_many_connections;
-    else if (per_ip[ip] >= limits.max_connections_per_ip)
+    else if (per_ip[ip].connections >= limits.max_connections_per_ip)
       refusal = Outcome::too_many_connections_from_ip;
     if (!refusal) {
       ++total;
-      ++per_ip[ip];
+      Client& client = per_ip[ip];
+      ++client.connections;
+      share = client.share;
       id = next_id++;
-    } else if (per_ip[ip] == 0) {
+    } else if (per_ip[ip].connections == 0) {
       per_ip.erase(ip);
     }
   }
@@ -235,13 +244,14 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, bool use_tls) {
     }
     // Shutting down (few clients, RFC 5321 3.8): a session says 421 4.3.2, inside TLS on
     // implicit-TLS listeners (RFC 8314 3.3), and drains so that the reply is read.
-    auto session = std::make_shared<Session>(*context, std::move(socket), use_tls, refusal);
+    auto session = std::make_shared<Session>(*context, std::move(socket), use_tls,
+                                             std::make_shared<ClientShare>(), refusal);
     asio::co_spawn(executor, Session::run(session), asio::detached);  // run() never throws
     return;
   }
   metrics.connections.add({{"listener", use_tls ? "smtps" : "smtp"}}).inc();
   metrics.connections_active.inc();
-  auto session = std::make_shared<Session>(*context, std::move(socket), use_tls);
+  auto session = std::make_shared<Session>(*context, std::move(socket), use_tls, std::move(share));
   {
     std::lock_guard lock(mutex);
     sessions[id] = session;
@@ -267,7 +277,7 @@ asio::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> session
       impl.metrics.connections_active.dec();
       std::lock_guard lock(impl.mutex);
       impl.sessions.erase(id);
-      if (--impl.per_ip[ip] == 0) impl.per_ip.erase(ip);
+      if (--impl.per_ip[ip].connections == 0) impl.per_ip.erase(ip);
       --impl.total;
       impl.idle.notify_all();
     }
@@ -362,7 +372,7 @@ bool Server::start(std::string& error) {
     impl.work.emplace_back(impl.ios.back()->get_executor());
   }
   impl.context.emplace(SessionContext{impl.config, impl.store, impl.metrics, impl.tls->context(),
-                                      hostname, impl.budget, impl.stopping, impl.credentials});
+                                      hostname, impl.buffers, impl.stopping, impl.credentials});
   for (const std::string& address : smtp.listen)
     if (!impl.bind(address, false, error)) return false;
   for (const std::string& address : smtp.tls_listen)

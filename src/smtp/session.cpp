@@ -22,11 +22,12 @@ constexpr auto kRefusalHandshakeTimeout = std::chrono::seconds(5);
 }  // namespace
 
 Session::Session(SessionContext& context, asio::ip::tcp::socket socket, bool implicit_tls,
-                 std::optional<Outcome> refusal)
+                 std::shared_ptr<ClientShare> share, std::optional<Outcome> refusal)
     : ctx_(context),
       conn_(std::move(socket), context.tls),
       implicit_tls_(implicit_tls),
-      refusal_(refusal) {}
+      refusal_(refusal),
+      share_(std::move(share)) {}
 
 asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
   auto executor = co_await asio::this_coro::executor;
@@ -43,12 +44,12 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
     self->end_as("error");
     obs::error("smtp session failed", {{"client_ip", self->client_ip()}, {"error", failure}});
   }
+  self->reset_transaction();  // gives back any budget still held, before the close's drain
   try {
     co_await self->conn_.close();
   } catch (...) {
   }
-  self->reset_transaction();  // gives back any budget still held
-  if (!self->refusal_) {      // refused connections are counted in connections_rejected
+  if (!self->refusal_) {  // refused connections are counted in connections_rejected
     std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - self->started_;
     self->ctx_.metrics.session_ended(self->end_reason_ ? self->end_reason_ : "disconnected",
                                      seconds.count());
@@ -105,10 +106,19 @@ void Session::reset_transaction() {
   rcpts_.clear();
   std::string().swap(bdat_data_);
   bdat_checker_.reset();
-  bdat_over_budget_ = false;
-  if (reserved_ > 0) ctx_.budget.release(reserved_);
+  bdat_over_budget_ = BudgetRefusal::none;
+  if (reserved_ > 0) ctx_.budget.release(*share_, reserved_);
   reserved_ = 0;
   if (state_ != State::fresh) state_ = State::ready;
+}
+
+bool Session::admit_transaction(uint64_t size) {
+  BudgetRefusal refusal = ctx_.budget.admit(*share_, size);
+  if (refusal == BudgetRefusal::none) return true;
+  const bool client = refusal == BudgetRefusal::client;
+  ctx_.metrics.command_rejected(client ? "client_memory_share" : "insufficient_memory");
+  send(client ? Outcome::client_memory_share : Outcome::insufficient_memory);
+  return false;
 }
 
 ContentLimits Session::content_limits(bool binary) const {

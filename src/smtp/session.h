@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "smtp/address.h"
+#include "smtp/budget.h"
 #include "smtp/command.h"
 #include "smtp/connection.h"
 #include "smtp/data_reader.h"
@@ -26,28 +27,6 @@
 
 namespace smtp {
 
-// Bytes of message data held in memory by all sessions together (limits.max_buffered_bytes).
-class MemoryBudget {
- public:
-  explicit MemoryBudget(uint64_t max) : max_(max) {}
-  bool try_reserve(uint64_t bytes) {
-    uint64_t used = used_.load(std::memory_order_relaxed);
-    do {
-      if (used + bytes > max_) return false;
-    } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
-    return true;
-  }
-  void release(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
-  bool exhausted() const { return used_.load(std::memory_order_relaxed) >= max_; }
-  bool can_fit(uint64_t bytes) const {
-    return used_.load(std::memory_order_relaxed) + bytes <= max_;
-  }
-
- private:
-  const uint64_t max_;
-  std::atomic<uint64_t> used_{0};
-};
-
 // What every session shares; owned by the Server, outlives all sessions.
 struct SessionContext {
   const config::Config& config;
@@ -55,7 +34,7 @@ struct SessionContext {
   Metrics& metrics;
   asio::ssl::context& tls;
   std::string hostname;
-  MemoryBudget& budget;
+  BufferBudget& budget;  // the total and the per-client shares of message bytes
   const std::atomic<bool>& stopping;
   const std::vector<StoredCredential>& credentials;  // smtp.auth.users as digests
 };
@@ -82,8 +61,9 @@ class Session : public std::enable_shared_from_this<Session> {
  public:
   // `refusal` set: answer it and close (shutting down; connection limits are refused by the
   // Server without a session).
+  // `share`: what the client's address holds of the budget, shared with its other sessions.
   Session(SessionContext& context, asio::ip::tcp::socket socket, bool implicit_tls,
-          std::optional<Outcome> refusal = std::nullopt);
+          std::shared_ptr<ClientShare> share, std::optional<Outcome> refusal = std::nullopt);
   // The whole session, watchdog included; returns when the connection is closed. Never throws.
   static asio::awaitable<void> run(std::shared_ptr<Session> self);
   const std::string& client_ip() const { return conn_.remote_ip(); }
@@ -135,9 +115,13 @@ class Session : public std::enable_shared_from_this<Session> {
   // transfer.cpp
   asio::awaitable<void> cmd_data(const Command& command);
   asio::awaitable<void> cmd_bdat(const Command& command);
-  asio::awaitable<void> finish_message(Verdict verdict, bool over_budget, std::string message);
+  asio::awaitable<void> finish_message(Verdict verdict, BudgetRefusal over_budget,
+                                       std::string message);
   asio::awaitable<void> deliver(std::string message);
-  void account(std::string& held, bool& over_budget);
+  void account(std::string& held, BudgetRefusal& over_budget);
+  // MAIL, DATA and the first BDAT: 452 4.3.1 (queued, counted) when no transaction of `size`
+  // bytes may start now; true when it may.
+  bool admit_transaction(uint64_t size);
   // auth.cpp
   asio::awaitable<void> cmd_starttls(const Command& command);
   asio::awaitable<void> cmd_auth(const Command& command);
@@ -169,8 +153,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<RcptTo> rcpts_;
   std::string bdat_data_;
   std::optional<ContentChecker> bdat_checker_;
-  bool bdat_over_budget_ = false;
-  uint64_t reserved_ = 0;  // bytes taken from the MemoryBudget
+  BudgetRefusal bdat_over_budget_ = BudgetRefusal::none;
+  const std::shared_ptr<ClientShare> share_;
+  uint64_t reserved_ = 0;  // bytes taken from the budget (and from share_)
 };
 
 }  // namespace smtp

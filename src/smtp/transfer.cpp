@@ -48,7 +48,7 @@ struct Rejection {
   const char* reason;
 };
 
-std::optional<Rejection> rejection_for(Verdict verdict, bool over_budget) {
+std::optional<Rejection> rejection_for(Verdict verdict, BudgetRefusal over_budget) {
   switch (verdict) {
     case Verdict::ok:
       break;
@@ -59,7 +59,10 @@ std::optional<Rejection> rejection_for(Verdict verdict, bool over_budget) {
     case Verdict::bare_line_end:
       return Rejection{Outcome::bare_lf, "bare_lf"};  // RFC 5321 2.3.8, SMTP smuggling
   }
-  if (over_budget) return Rejection{Outcome::insufficient_memory, "insufficient_memory"};
+  if (over_budget == BudgetRefusal::client)
+    return Rejection{Outcome::client_memory_share, "client_memory_share"};
+  if (over_budget == BudgetRefusal::total)
+    return Rejection{Outcome::insufficient_memory, "insufficient_memory"};
   return std::nullopt;
 }
 
@@ -88,20 +91,24 @@ std::optional<BdatArgs> parse_bdat(std::string_view args) {
 
 }  // namespace
 
-// Keeps the budget in step with the bytes `held`; past the budget the bytes are dropped and
-// the transaction ends in 452 4.3.1 after its end of data.
-void Session::account(std::string& held, bool& over_budget) {
-  if (over_budget) {
-    held.clear();
-    return;
+// Keeps the budget in step with the bytes `held`; past the client's share or the total the bytes
+// are dropped and the transaction ends in 452 4.3.1 after its end of data. Bytes the reader
+// stops holding (a message past max_message_size is only counted) are given back at once.
+void Session::account(std::string& held, BudgetRefusal& over_budget) {
+  if (over_budget != BudgetRefusal::none) {
+    std::string().swap(held);  // frees the memory, not only the size
+  } else if (held.size() > reserved_) {
+    uint64_t more = held.size() - reserved_;
+    over_budget = ctx_.budget.try_reserve(*share_, more);
+    if (over_budget == BudgetRefusal::none) {
+      reserved_ += more;
+      return;
+    }
+    std::string().swap(held);
   }
-  if (held.size() <= reserved_) return;
-  uint64_t more = held.size() - reserved_;
-  if (ctx_.budget.try_reserve(more)) {
-    reserved_ += more;
-  } else {
-    over_budget = true;
-    held.clear();
+  if (held.size() < reserved_) {
+    ctx_.budget.release(*share_, reserved_ - held.size());
+    reserved_ = held.size();
   }
 }
 
@@ -114,14 +121,10 @@ asio::awaitable<void> Session::cmd_data(const Command& command) {
     refuse(Outcome::bad_sequence, "bad_sequence");
     co_return;
   }
-  if (ctx_.budget.exhausted()) {
-    ctx_.metrics.command_rejected("insufficient_memory");
-    send(Outcome::insufficient_memory);
-    co_return;
-  }
+  if (!admit_transaction(0)) co_return;
   send(Outcome::start_data);
   DataReader reader(content_limits(false));
-  bool over_budget = false;
+  BudgetRefusal over_budget = BudgetRefusal::none;
   conn_.set_timeout(ctx_.config.smtp.limits.data_timeout);  // RFC 5321 4.5.3.2.5
   // Callbacks are named locals: g++ 12 mishandles some temporaries inside co_await.
   const std::function<bool(std::string_view, size_t&)> consume = [&](std::string_view bytes,
@@ -155,8 +158,10 @@ asio::awaitable<void> Session::cmd_bdat(const Command& command) {
     rejection = Outcome::tls_required;
   else if (state_ != State::rcpt && state_ != State::bdat)
     rejection = wrong_state(Verb::bdat);
-  else if (state_ == State::rcpt && ctx_.budget.exhausted())
-    rejection = Outcome::insufficient_memory;
+  else if (state_ == State::rcpt)
+    if (BudgetRefusal refusal = ctx_.budget.admit(*share_, 0); refusal != BudgetRefusal::none)
+      rejection = refusal == BudgetRefusal::client ? Outcome::client_memory_share
+                                                   : Outcome::insufficient_memory;
 
   conn_.set_timeout(ctx_.config.smtp.limits.data_timeout);
   if (rejection) {
@@ -169,6 +174,9 @@ asio::awaitable<void> Session::cmd_bdat(const Command& command) {
     }
     if (*rejection == Outcome::insufficient_memory) {
       ctx_.metrics.command_rejected("insufficient_memory");
+      send(*rejection);
+    } else if (*rejection == Outcome::client_memory_share) {
+      ctx_.metrics.command_rejected("client_memory_share");
       send(*rejection);
     } else {
       refuse(*rejection, *rejection == Outcome::tls_required ? "tls_required" : "bad_sequence");
@@ -204,7 +212,7 @@ asio::awaitable<void> Session::cmd_bdat(const Command& command) {
   co_await finish_message(verdict, bdat_over_budget_, std::move(bdat_data_));
 }
 
-asio::awaitable<void> Session::finish_message(Verdict verdict, bool over_budget,
+asio::awaitable<void> Session::finish_message(Verdict verdict, BudgetRefusal over_budget,
                                               std::string message) {
   if (std::optional<Rejection> rejection = rejection_for(verdict, over_budget)) {
     ctx_.metrics.message_rejected(rejection->reason);

@@ -69,5 +69,90 @@ class RefusedConnections(BridgeTest):
             self.assertReply(c.cmd("NOOP"), 250, "2.0.0")
 
 
+def lines(count, fill=b"x"):
+    """count text lines of exactly 100 bytes each (98 + CRLF)."""
+    return (fill * 98 + b"\r\n") * count
+
+
+class BufferShare(BridgeTest):
+    """Eight connections from one address each send 15900 bytes of a message and then trickle:
+    before issue 11 they held the whole 128000-byte budget and every other sender got 452."""
+    BUDGET = 128000
+    SHARE = BUDGET // 4  # the default share of one address
+    HELD = 159           # lines of 100 bytes: 15900 bytes per greedy connection
+    bridge_options = {"smtp": {"limits": {"max_buffered_bytes": BUDGET}}}
+
+    def wait_until_refused(self, probe, size):
+        """Polls MAIL ... SIZE=size on `probe` (RSET after each 250) until it is 452 4.3.1, i.e.
+        until the server has taken the greedy bytes sent so far from the address's share."""
+        end = time.monotonic() + scaled(10)
+        while True:
+            r = probe.cmd(f"MAIL FROM:<probe@example.com> SIZE={size}")
+            if r.code != 250:
+                self.assertReply(r, 452, "4.3.1")
+                return r
+            self.assertReply(probe.cmd("RSET"), 250, "2.0.0")
+            if time.monotonic() > end:
+                self.fail(f"SIZE={size} still accepted: the address's bytes are not limited")
+            time.sleep(0.02)
+
+    def test_one_address_holds_at_most_its_share_and_others_still_get_250(self):
+        size = self.HELD * 100
+        room = self.SHARE - 2 * size  # what two held messages leave of the share: the trickle
+        self.assertTrue(0 < room < size)
+        before = self.bridge.count()
+        probe = self.raw()
+        self.assertEqual(probe.ehlo().code, 250)
+        greedy = []
+        for i in range(8):  # all transactions open (354) before any of them holds a byte
+            c = self.raw()
+            c.open_data(self, mail_from=f"greedy{i}@example.com")
+            greedy.append(c)
+        for i, c in enumerate(greedy):
+            c.send(lines(self.HELD, b"g"))
+            if i == 0:  # wait until each of the first two is held: the share is then full
+                self.wait_until_refused(probe, self.SHARE - size + 1)
+            elif i == 1:
+                r = self.wait_until_refused(probe, room + 1)
+                self.assertIn(b"your address", r.lines[-1])
+        for c in greedy:  # trickling
+            c.send(b"t")
+
+        # Another address is served in full while the greedy ones hold their share.
+        with RawFrom(self.bridge.port(), "127.0.0.2") as other:
+            self.assertEqual(other.ehlo().code, 250)
+            self.assertReply(other.cmd(f"MAIL FROM:<other@example.com> SIZE={size + 4000}"),
+                             250, "2.1.0")
+            self.assertReply(other.cmd("RCPT TO:<b@example.com>"), 250, "2.1.5")
+            self.assertReply(other.cmd("DATA"), 354)
+            body = b"Subject: other\r\n\r\n" + lines(self.HELD + 40, b"o")
+            msg_id = self.assertQueued(other.cmd(body + b"."))
+            self.assertStored(self.bridge, msg_id, body, mail_from="other@example.com")
+        # The greedy address itself cannot start another transaction.
+        self.assertReply(probe.cmd("MAIL FROM:<probe@example.com> SIZE=1000"), 452, "4.3.1")
+
+        # Ending the greedy messages: the two held ones are stored, the others, whose bytes
+        # found the share full, are 452 4.3.1 after their end of data.
+        codes = []
+        for c in greedy:
+            c.send(b"\r\n.\r\n")
+            codes.append(c.reply())
+        accepted = [r for r in codes if r.code == 250]
+        self.assertEqual(len(accepted), 2, codes)
+        for r in codes:
+            if r.code != 250:
+                self.assertReply(r, 452, "4.3.1")
+        self.assertEqual(self.bridge.count(), before + 3)
+        m = Metrics(self.bridge.port("admin"))
+        self.assertEqual(m.value("smtp_bridge_smtp_messages_rejected_total",
+                                 reason="client_memory_share"), 6)
+        self.assertGreaterEqual(m.value("smtp_bridge_smtp_commands_rejected_total",
+                                        reason="client_memory_share"), 3)
+        self.assertIsNone(m.get("smtp_bridge_smtp_commands_rejected_total",
+                                reason="insufficient_memory"))
+        # The share is free again once the transactions are over.
+        self.assertReply(probe.cmd(f"MAIL FROM:<probe@example.com> SIZE={self.SHARE}"),
+                         250, "2.1.0")
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,0 +1,53 @@
+// The fair-SMTP keys of issue 11 (smtp.limits.max_buffered_bytes_per_ip, min_data_rate,
+// data_transaction_timeout; smtp.auth.max_failures, failure_window): their defaults, values as
+// written, and errors naming the key and line.
+#include <gtest/gtest.h>
+
+#include "config/config.h"
+#include "test_support.h"
+
+using namespace std::chrono_literals;
+using config_test::dump;
+using config_test::find_error;
+
+namespace {
+
+config::Config load_ok(const std::string& yaml) {
+  config::LoadResult result = config::load_string(yaml);
+  EXPECT_TRUE(result.config) << yaml << dump(result);
+  return result.config ? *result.config : config::Config{};
+}
+
+void expect_error(const std::string& yaml, const std::string& key, int line) {
+  config::LoadResult result = config::load_string(yaml);
+  EXPECT_FALSE(result.config) << yaml;
+  const config::Error* error = find_error(result, key);
+  ASSERT_NE(error, nullptr) << "no error for " << key << ": " << dump(result);
+  EXPECT_EQ(error->line, line) << dump(result);
+}
+
+TEST(SmtpFairness, PerIpShareDefaultsToAQuarterOfTheBudget) {
+  EXPECT_EQ(config::Config{}.smtp.limits.max_buffered_bytes_per_ip, 64 * config::kMiB);
+  EXPECT_EQ(load_ok("smtp: {}\n").smtp.limits.max_buffered_bytes_per_ip, 64 * config::kMiB);
+  // Set with the budget only: a quarter of that budget.
+  EXPECT_EQ(load_ok("smtp:\n  limits:\n    max_buffered_bytes: 1GiB\n")
+                .smtp.limits.max_buffered_bytes_per_ip,
+            256 * config::kMiB);
+  EXPECT_EQ(load_ok("smtp:\n  limits: {max_buffered_bytes: 64KiB, max_buffered_bytes_per_ip: "
+                    "48KiB}\n")
+                .smtp.limits.max_buffered_bytes_per_ip,
+            48u * 1024);
+}
+
+TEST(SmtpFairness, PerIpShareCannotExceedTheBudget) {
+  expect_error(
+      "smtp:\n  limits:\n    max_buffered_bytes: 1MiB\n"
+      "    max_buffered_bytes_per_ip: 2MiB\n",
+      "smtp.limits.max_buffered_bytes_per_ip", 4);
+  expect_error("smtp:\n  limits:\n    max_buffered_bytes_per_ip: 0\n",
+               "smtp.limits.max_buffered_bytes_per_ip", 3);
+  expect_error("smtp:\n  limits:\n    max_buffered_bytes_per_ip: lots\n",
+               "smtp.limits.max_buffered_bytes_per_ip", 3);
+}
+
+}  // namespace
