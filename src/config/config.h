@@ -47,6 +47,12 @@ struct SmtpLimits {
   // to that client beyond it, while others still get 250. Default (also when only
   // max_buffered_bytes is set): a quarter of max_buffered_bytes.
   uint64_t max_buffered_bytes_per_ip = 64 * kMiB;
+  // DATA/BDAT must keep up with min_data_rate bytes/s, falling behind it by at most
+  // data_timeout (a burst earns no more than that), and end within data_transaction_timeout
+  // (DATA's 354, or the first BDAT, to the end of data): else 421 4.4.2 and close, so that a
+  // trickling client cannot hold the buffer budget. 0 = no minimum rate.
+  uint64_t min_data_rate = 1024;
+  Duration data_transaction_timeout = 10min;
 };
 
 enum class BareLf { reject, accept };

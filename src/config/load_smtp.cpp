@@ -65,7 +65,8 @@ void load_limits(Reader& reader, const YAML::Node& node, SmtpLimits& limits) {
           node, key,
           {"max_message_size", "max_recipients", "max_connections", "max_connections_per_ip",
            "command_timeout", "data_timeout", "max_errors", "max_command_line", "max_line_length",
-           "max_buffered_bytes", "max_buffered_bytes_per_ip"}))
+           "max_buffered_bytes", "max_buffered_bytes_per_ip", "min_data_rate",
+           "data_transaction_timeout"}))
     return;
   reader.read_size(node, key, "max_message_size", limits.max_message_size, 1);
   reader.read_unsigned(node, key, "max_recipients", limits.max_recipients, 1);
@@ -74,6 +75,9 @@ void load_limits(Reader& reader, const YAML::Node& node, SmtpLimits& limits) {
   reader.read_duration(node, key, "command_timeout", limits.command_timeout,
                        std::chrono::seconds(1));
   reader.read_duration(node, key, "data_timeout", limits.data_timeout, std::chrono::seconds(1));
+  reader.read_size(node, key, "min_data_rate", limits.min_data_rate, 0);  // bytes per second
+  reader.read_duration(node, key, "data_transaction_timeout", limits.data_transaction_timeout,
+                       std::chrono::seconds(1));
   reader.read_unsigned(node, key, "max_errors", limits.max_errors, 1);
   // RFC 5321 4.5.3.1.4: a command line of 512 octets (with CRLF) must be accepted.
   reader.read_unsigned(node, key, "max_command_line", limits.max_command_line, 512);

@@ -102,6 +102,7 @@ void Session::refuse(const Reply& r, const char* reason) {
 }
 
 void Session::reset_transaction() {
+  conn_.stop_data_clock();
   mail_ = MailFrom{};
   rcpts_.clear();
   std::string().swap(bdat_data_);
@@ -121,6 +122,12 @@ bool Session::admit_transaction(uint64_t size) {
   return false;
 }
 
+void Session::start_data_clock() {
+  const auto& limits = ctx_.config.smtp.limits;
+  conn_.start_data_clock(limits.min_data_rate, limits.data_timeout,
+                         limits.data_transaction_timeout);
+}
+
 ContentLimits Session::content_limits(bool binary) const {
   const auto& smtp = ctx_.config.smtp;
   ContentLimits limits;
@@ -132,10 +139,16 @@ ContentLimits Session::content_limits(bool binary) const {
   return limits;
 }
 
-// Ends the session after a failed read: 421 for a timeout (RFC 5321 4.5.3.2) or shutdown;
-// nothing to say to a peer that has gone.
+// Ends the session after a failed read: 421 for a timeout (RFC 5321 4.5.3.2), for data too
+// slow or too long (SMTP.md "Limits": nothing was acknowledged, so nothing is lost) or for a
+// shutdown; nothing to say to a peer that has gone.
 void Session::end_on(ReadStatus status) {
-  if (status == ReadStatus::timeout) {
+  if (status == ReadStatus::too_slow) {
+    ctx_.metrics.command_rejected("data_too_slow");
+    end_as("timeout");
+    obs::info("data too slow", {{"client_ip", client_ip()}});
+    send(Outcome::data_too_slow);
+  } else if (status == ReadStatus::timeout) {
     ctx_.metrics.command_rejected("timeout");
     end_as("timeout");
     send(Outcome::timeout);

@@ -100,6 +100,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void refuse(const Reply& reply, const char* reason);
   void reset_transaction();
   ContentLimits content_limits(bool binary) const;
+  // The DATA/BDAT clock (limits.min_data_rate, data_timeout, data_transaction_timeout).
+  void start_data_clock();
 
   // commands.cpp
   asio::awaitable<void> cmd_ehlo(const Command& command);

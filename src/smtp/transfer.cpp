@@ -123,6 +123,7 @@ asio::awaitable<void> Session::cmd_data(const Command& command) {
   }
   if (!admit_transaction(0)) co_return;
   send(Outcome::start_data);
+  start_data_clock();
   DataReader reader(content_limits(false));
   BudgetRefusal over_budget = BudgetRefusal::none;
   conn_.set_timeout(ctx_.config.smtp.limits.data_timeout);  // RFC 5321 4.5.3.2.5
@@ -139,6 +140,7 @@ asio::awaitable<void> Session::cmd_data(const Command& command) {
     end_on(status == ReadStatus::cancelled ? ReadStatus::closed : status);
     co_return;
   }
+  conn_.stop_data_clock();
   ctx_.metrics.received_bytes.inc(static_cast<double>(reader.size()));
   co_await finish_message(reader.verdict(), over_budget, std::move(reader.message()));
 }
@@ -186,6 +188,7 @@ asio::awaitable<void> Session::cmd_bdat(const Command& command) {
   if (state_ == State::rcpt) {
     bdat_checker_.emplace(content_limits(mail_.body == "BINARYMIME"));
     state_ = State::bdat;
+    start_data_clock();  // runs from the first chunk to LAST, the commands between included
   }
   const uint64_t max_size = ctx_.config.smtp.limits.max_message_size;
   const std::function<void(std::string_view)> keep = [&](std::string_view bytes) {
@@ -207,6 +210,7 @@ asio::awaitable<void> Session::cmd_bdat(const Command& command) {
              .with_text("Ok: " + std::to_string(args->size) + " octets received"));
     co_return;
   }
+  conn_.stop_data_clock();
   bdat_checker_->finish();  // a CR as the message's very last byte is a bare CR
   Verdict verdict = bdat_checker_->verdict();
   co_await finish_message(verdict, bdat_over_budget_, std::move(bdat_data_));

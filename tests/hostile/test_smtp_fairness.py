@@ -154,5 +154,103 @@ class BufferShare(BridgeTest):
         self.assertReply(probe.cmd(f"MAIL FROM:<probe@example.com> SIZE={self.SHARE}"),
                          250, "2.1.0")
 
+def trickle_until_answered(c, every=0.2, within=None):
+    """Sends one byte every `every` seconds until the server says something or closes; returns
+    its reply and the seconds it took (the test fails on its own when nothing comes)."""
+    within = within or scaled(20)
+    start = time.monotonic()
+    end = start + within
+    while time.monotonic() < end:
+        try:
+            c.send(b"x")
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        if not c.silent_for(every):
+            break
+    else:
+        raise AssertionError(f"still reading a byte every {every} s after {within} s")
+    return c.reply(), time.monotonic() - start
+
+
+class SlowData(BridgeTest):
+    """A byte every 0.2 s keeps the per-read data_timeout (2 s) from firing for ever; below
+    min_data_rate it is cut after falling data_timeout behind, and its bytes are given back."""
+    bridge_options = {"smtp": {"limits": {"max_buffered_bytes": 40000,  # 10000 per address
+                                          "data_timeout": "2s",
+                                          "min_data_rate": 1000}}}
+
+    def assertCutAsTooSlow(self, c):
+        r, seconds = trickle_until_answered(c)
+        self.assertReply(r, 421, "4.4.2")
+        self.assertIn(b"too slow", r.lines[-1])
+        self.assertEqual(c.read_until_close(), b"", "bytes after the 421")
+        return seconds
+
+    def test_trickling_data_is_cut_with_421_and_its_budget_released(self):
+        admin = self.bridge.port("admin")
+        name = "smtp_bridge_smtp_commands_rejected_total"
+        before_cut = Metrics(admin).get(name, reason="data_too_slow") or 0
+        before = self.bridge.count()
+        c = self.raw()
+        c.open_data(self)
+        c.send(b"Subject: trickle\r\n\r\n" + lines(80))  # 8000 bytes of the 10000 share
+        self.assertCutAsTooSlow(c)
+        self.assertEqual(self.bridge.count(), before)  # nothing acknowledged, nothing stored
+        wait_metrics(admin, lambda m: m.get(name, reason="data_too_slow") == before_cut + 1,
+                     "the cut counted")
+        # Its 8000 bytes were given back: 9000 from the same address fit in the share again.
+        d = self.raw()
+        d.open_data(self)
+        body = b"Subject: after\r\n\r\n" + lines(90)
+        self.assertQueued(d.cmd(body + b"."))
+
+    def test_trickling_bdat_chunk_is_cut_with_421(self):
+        c = self.raw()
+        self.assertEqual(c.ehlo().code, 250)
+        self.assertReply(c.cmd("MAIL FROM:<a@example.com>"), 250, "2.1.0")
+        self.assertReply(c.cmd("RCPT TO:<b@example.com>"), 250, "2.1.5")
+        c.send(b"BDAT 100000\r\n" + lines(50))
+        self.assertCutAsTooSlow(c)
+
+    def test_idling_between_bdat_chunks_is_cut_with_421(self):
+        """The command_timeout (5 min) does not apply between chunks: the data clock runs from
+        the first BDAT to LAST."""
+        c = self.raw()
+        self.assertEqual(c.ehlo().code, 250)
+        self.assertReply(c.cmd("MAIL FROM:<a@example.com>"), 250, "2.1.0")
+        self.assertReply(c.cmd("RCPT TO:<b@example.com>"), 250, "2.1.5")
+        self.assertReply(c.cmd(b"BDAT 5000\r\n" + lines(50)), 250, "2.0.0")
+        r = c.reply(timeout=scaled(20))
+        self.assertReply(r, 421, "4.4.2")
+        self.assertIn(b"too slow", r.lines[-1])
+
+    def test_a_sender_above_the_rate_is_not_cut(self):
+        c = self.raw()
+        c.open_data(self)
+        body = b"Subject: steady\r\n\r\n"
+        c.send(body)
+        for _ in range(15):  # 3 s at ~2500 B/s, longer than data_timeout in all
+            c.send(lines(5))
+            body += lines(5)
+            self.assertTrue(c.silent_for(0.2), "answered before the end of data")
+        msg_id = self.assertQueued(c.cmd(b"."))
+        self.assertStored(self.bridge, msg_id, body)
+
+
+class DataDeadline(BridgeTest):
+    """Without a minimum rate, data_transaction_timeout still ends a transfer that never ends."""
+    bridge_options = {"smtp": {"limits": {"min_data_rate": 0,
+                                          "data_transaction_timeout": "2s"}}}
+
+    def test_data_past_the_transaction_deadline_is_cut_with_421(self):
+        before = self.bridge.count()
+        c = self.raw()
+        c.open_data(self)
+        r, seconds = trickle_until_answered(c, every=0.05)
+        self.assertReply(r, 421, "4.4.2")
+        self.assertGreaterEqual(seconds, 1.5)
+        self.assertEqual(self.bridge.count(), before)
+        self.assertStillServes()
+
 if __name__ == "__main__":
     unittest.main()

@@ -50,4 +50,20 @@ TEST(SmtpFairness, PerIpShareCannotExceedTheBudget) {
                "smtp.limits.max_buffered_bytes_per_ip", 3);
 }
 
+TEST(SmtpFairness, DataRateAndTransactionDeadline) {
+  config::Config defaults;
+  EXPECT_EQ(defaults.smtp.limits.min_data_rate, 1024u);
+  EXPECT_EQ(defaults.smtp.limits.data_transaction_timeout, 10min);
+  auto c = load_ok("smtp:\n  limits: {min_data_rate: 2KiB, data_transaction_timeout: 30m}\n");
+  EXPECT_EQ(c.smtp.limits.min_data_rate, 2048u);
+  EXPECT_EQ(c.smtp.limits.data_transaction_timeout, 30min);
+  EXPECT_EQ(load_ok("smtp:\n  limits: {min_data_rate: 0}\n").smtp.limits.min_data_rate, 0u);
+  expect_error("smtp:\n  limits:\n    min_data_rate: fast\n", "smtp.limits.min_data_rate", 3);
+  expect_error("smtp:\n  limits:\n    min_data_rate: -1\n", "smtp.limits.min_data_rate", 3);
+  expect_error("smtp:\n  limits:\n    data_transaction_timeout: 0s\n",
+               "smtp.limits.data_transaction_timeout", 3);
+  expect_error("smtp:\n  limits:\n    data_transaction_timeout: 10\n",
+               "smtp.limits.data_transaction_timeout", 3);
+}
+
 }  // namespace
