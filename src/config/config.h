@@ -30,6 +30,10 @@ struct SmtpAuth {
   std::vector<SmtpUser> users;   // AUTH is advertised only when there are users
   bool required = false;         // MAIL before AUTH answers 530 5.7.0
   bool allow_plaintext = false;  // advertise/accept AUTH without TLS (SMTP.md)
+  // At most max_failures failed AUTH per client address (IPv6: per /64) within failure_window,
+  // across connections; then 454 4.7.0 to every AUTH from it until the window ends. 0 = off.
+  unsigned max_failures = 10;
+  Duration failure_window = 10min;
 };
 
 struct SmtpLimits {

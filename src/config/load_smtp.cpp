@@ -34,9 +34,13 @@ void load_user(Reader& reader, const YAML::Node& node, const std::string& key, S
 
 void load_auth(Reader& reader, const YAML::Node& node, SmtpAuth& auth) {
   const std::string key = "smtp.auth";
-  if (!reader.expect_map(node, key, {"users", "required", "allow_plaintext"})) return;
+  if (!reader.expect_map(
+          node, key, {"users", "required", "allow_plaintext", "max_failures", "failure_window"}))
+    return;
   reader.read_bool(node, key, "required", auth.required);
   reader.read_bool(node, key, "allow_plaintext", auth.allow_plaintext);
+  reader.read_unsigned(node, key, "max_failures", auth.max_failures, 0, 1000000);
+  reader.read_duration(node, key, "failure_window", auth.failure_window, std::chrono::seconds(1));
   auto users = Reader::field(node, "users");
   if (users && !users->IsSequence()) {
     reader.error("smtp.auth.users", *users, "must be a list of {username, password...}");

@@ -1,7 +1,8 @@
 // STARTTLS (RFC 3207) and AUTH PLAIN / LOGIN (RFC 4954, RFC 4616) for the session.
 // Promises: plaintext pipelined after STARTTLS is discarded (CVE-2011-0411) and all session
 // state is forgotten after the handshake; passwords are compared in constant time and never
-// logged; a failed AUTH is answered only after a delay.
+// logged; a failed AUTH is answered only after a delay; guesses per client address are limited
+// across connections (AuthLimiter).
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -107,14 +108,37 @@ asio::awaitable<void> Session::cmd_auth(const Command& command) {
     clear_empty_marker(initial);
     initial_response = std::move(initial);
   }
-  if (mechanism == "PLAIN") {
-    co_await auth_plain(std::move(initial_response));
-  } else if (mechanism == "LOGIN") {
-    co_await auth_login(std::move(initial_response));
-  } else {
+  if (mechanism != "PLAIN" && mechanism != "LOGIN") {
     ctx_.metrics.auth_attempt("other", "unsupported");
     refuse(Outcome::unknown_mechanism, "unknown_mechanism");
+    co_return;
   }
+  // Guesses per address across connections (SMTP.md "AUTH"). While the address is throttled
+  // even the right password is refused unchecked: answering it would let guessing go on at
+  // full speed, each wrong guess answered 454 and the right one 235.
+  const std::string client = client_key(client_ip());
+  if (!ctx_.auth_limiter.begin(client, AuthLimiter::Clock::now())) {
+    ctx_.metrics.auth_attempt(mechanism, "throttled");
+    obs::info("authentication throttled", {{"client_ip", client_ip()}, {"mechanism", mechanism}});
+    refuse(Outcome::auth_throttled, "auth_throttled");  // RFC 4954 6: 454 4.7.0
+    co_return;
+  }
+  // Counted as a failure unless the exchange ends otherwise (also when the coroutine is
+  // destroyed with the session).
+  struct Forgive {
+    AuthLimiter& limiter;
+    const std::string& client;
+    const bool& failed;
+    ~Forgive() {
+      if (!failed) limiter.forgive(client);
+    }
+  };
+  auth_failed_ = false;
+  Forgive forgive{ctx_.auth_limiter, client, auth_failed_};
+  if (mechanism == "PLAIN")
+    co_await auth_plain(std::move(initial_response));
+  else
+    co_await auth_login(std::move(initial_response));
 }
 
 // Sends a 334 challenge and reads the answer. nullopt: the exchange is over (reply queued).
@@ -186,6 +210,7 @@ asio::awaitable<void> Session::auth_result(const char* mechanism, std::string_vi
   bool match = credentials_match(ctx_.credentials, username, password);
   if (!authzid.empty() && authzid != username) match = false;
   if (!match) {
+    auth_failed_ = true;  // stays counted by the AuthLimiter
     ctx_.metrics.auth_attempt(mechanism, "failure");
     obs::info("authentication failed", {{"client_ip", client_ip()}, {"mechanism", mechanism}});
     asio::steady_timer delay(co_await asio::this_coro::executor, kAuthFailureDelay);

@@ -82,7 +82,8 @@ struct Server::Impl {
         store(store),
         metrics(registry),
         budget(config.smtp.limits.max_buffered_bytes),
-        buffers(budget, config.smtp.limits.max_buffered_bytes_per_ip) {
+        buffers(budget, config.smtp.limits.max_buffered_bytes_per_ip),
+        auth_limiter(config.smtp.auth.max_failures, config.smtp.auth.failure_window) {
     for (const config::SmtpUser& user : config.smtp.auth.users)
       credentials.push_back(store_credential(user.username, user.password));
   }
@@ -103,6 +104,7 @@ struct Server::Impl {
   MemoryBudget budget;
   BufferBudget buffers;  // budget and the per-address shares
   std::vector<StoredCredential> credentials;
+  AuthLimiter auth_limiter;
   std::unique_ptr<TlsContext> tls;
   std::atomic<bool> stopping{false};
 
@@ -372,7 +374,8 @@ bool Server::start(std::string& error) {
     impl.work.emplace_back(impl.ios.back()->get_executor());
   }
   impl.context.emplace(SessionContext{impl.config, impl.store, impl.metrics, impl.tls->context(),
-                                      hostname, impl.buffers, impl.stopping, impl.credentials});
+                                      hostname, impl.buffers, impl.stopping, impl.credentials,
+                                      impl.auth_limiter});
   for (const std::string& address : smtp.listen)
     if (!impl.bind(address, false, error)) return false;
   for (const std::string& address : smtp.tls_listen)

@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "smtp/address.h"
+#include "smtp/auth_limiter.h"
 #include "smtp/budget.h"
 #include "smtp/command.h"
 #include "smtp/connection.h"
@@ -37,6 +38,7 @@ struct SessionContext {
   BufferBudget& budget;  // the total and the per-client shares of message bytes
   const std::atomic<bool>& stopping;
   const std::vector<StoredCredential>& credentials;  // smtp.auth.users as digests
+  AuthLimiter& auth_limiter;                         // failed AUTH per client address
 };
 
 // RFC 5321 states; a bit mask in the command table.
@@ -143,6 +145,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool esmtp_ = false;  // EHLO (PIPELINING negotiated) rather than HELO
   std::string helo_;
   std::optional<std::string> auth_user_;
+  bool auth_failed_ = false;  // the AUTH exchange in progress failed on its credentials
   unsigned errors_ = 0;
   bool closing_ = false;   // a handler ended the session
   bool stopping_ = false;  // server shutdown requested

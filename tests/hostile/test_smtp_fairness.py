@@ -252,5 +252,81 @@ class DataDeadline(BridgeTest):
         self.assertEqual(self.bridge.count(), before)
         self.assertStillServes()
 
+USER, PASSWORD = "app", "correct horse battery"
+
+
+def auth_plain(c, password, user=USER):
+    return c.cmd("AUTH PLAIN " + b64(f"\0{user}\0{password}"))
+
+
+class AuthGuessing(BridgeTest):
+    """AUTH guesses from one address across connections: max_failures (10) per failure_window,
+    then 454 4.7.0 to every AUTH from that address, the right password included."""
+    LIMIT = 10
+    bridge_options = {"smtp": {"auth": {"users": [{"username": USER, "password": PASSWORD}],
+                                        "allow_plaintext": True,
+                                        "max_failures": LIMIT, "failure_window": "1h"}}}
+
+    def test_100_wrong_passwords_from_one_address_end_in_454_even_for_the_right_one(self):
+        admin = self.bridge.port("admin")
+        name = "smtp_bridge_smtp_auth_total"
+        before = Metrics(admin).get(name, mechanism="PLAIN", result="throttled") or 0
+        replies = []
+        for attempt in range(0, 100, 5):  # five guesses per connection (max_errors is 10)
+            with RawFrom(self.bridge.port(), "127.0.0.3") as c:
+                self.assertEqual(c.ehlo().code, 250)
+                for i in range(5):
+                    replies.append(auth_plain(c, f"guess-{attempt + i}"))
+        codes = [(r.code, r.enhanced) for r in replies]
+        self.assertEqual(codes[:self.LIMIT], [(535, "5.7.8")] * self.LIMIT)
+        self.assertEqual(codes[self.LIMIT:], [(454, "4.7.0")] * (100 - self.LIMIT))
+        self.assertIn(b"try again later", replies[-1].lines[-1])
+        # The right password from that address is refused too while the limit holds.
+        with RawFrom(self.bridge.port(), "127.0.0.3") as c:
+            self.assertEqual(c.ehlo().code, 250)
+            self.assertReply(auth_plain(c, PASSWORD), 454, "4.7.0")
+            self.assertReply(c.cmd("MAIL FROM:<a@example.com>"), 250, "2.1.0")  # not authed
+        # Another address is not affected.
+        with RawFrom(self.bridge.port(), "127.0.0.4") as c:
+            self.assertEqual(c.ehlo().code, 250)
+            self.assertReply(auth_plain(c, PASSWORD), 235, "2.7.0")
+        self.assertEqual(Metrics(admin).value(name, mechanism="PLAIN", result="throttled"),
+                         before + 100 - self.LIMIT + 1)
+
+    def test_successes_and_cancels_do_not_count(self):
+        for _ in range(3 * self.LIMIT):
+            with RawFrom(self.bridge.port(), "127.0.0.5") as c:
+                self.assertEqual(c.ehlo().code, 250)
+                self.assertReply(c.cmd("AUTH LOGIN"), 334)
+                self.assertReply(c.cmd("*"), 501, "5.7.0")
+                self.assertReply(auth_plain(c, PASSWORD), 235, "2.7.0")
+
+
+class AuthWindow(BridgeTest):
+    """The limit lasts for the window only: afterwards the right password is accepted again."""
+    WINDOW = max(2, int(scaled(2)))
+    bridge_options = {"smtp": {"auth": {"users": [{"username": USER, "password": PASSWORD}],
+                                        "allow_plaintext": True, "max_failures": 2,
+                                        "failure_window": f"{WINDOW}s"}}}
+
+    def test_the_right_password_is_accepted_again_after_the_window(self):
+        start = time.monotonic()
+        with RawFrom(self.bridge.port(), "127.0.0.6") as c:
+            self.assertEqual(c.ehlo().code, 250)
+            self.assertReply(auth_plain(c, "wrong"), 535, "5.7.8")
+            self.assertReply(auth_plain(c, "wrong again"), 535, "5.7.8")
+            self.assertReply(auth_plain(c, PASSWORD), 454, "4.7.0")
+        end = time.monotonic() + self.WINDOW + scaled(10)
+        while True:  # one connection per try: each 454 counts as an error of its session
+            with RawFrom(self.bridge.port(), "127.0.0.6") as c:
+                self.assertEqual(c.ehlo().code, 250)
+                r = auth_plain(c, PASSWORD)
+            if r.code == 235 or time.monotonic() > end:
+                break
+            self.assertReply(r, 454, "4.7.0")
+            time.sleep(0.1)
+        self.assertReply(r, 235, "2.7.0")
+        self.assertGreater(time.monotonic() - start, self.WINDOW * 0.9)
+
 if __name__ == "__main__":
     unittest.main()

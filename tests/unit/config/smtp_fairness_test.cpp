@@ -66,4 +66,18 @@ TEST(SmtpFairness, DataRateAndTransactionDeadline) {
                "smtp.limits.data_transaction_timeout", 3);
 }
 
+TEST(SmtpFairness, AuthFailureLimiter) {
+  config::Config defaults;
+  EXPECT_EQ(defaults.smtp.auth.max_failures, 10u);
+  EXPECT_EQ(defaults.smtp.auth.failure_window, 10min);
+  auto c = load_ok("smtp:\n  auth: {max_failures: 3, failure_window: 1h}\n");
+  EXPECT_EQ(c.smtp.auth.max_failures, 3u);
+  EXPECT_EQ(c.smtp.auth.failure_window, 1h);
+  EXPECT_EQ(load_ok("smtp:\n  auth: {max_failures: 0}\n").smtp.auth.max_failures, 0u);
+  expect_error("smtp:\n  auth:\n    max_failures: -1\n", "smtp.auth.max_failures", 3);
+  expect_error("smtp:\n  auth:\n    max_failures: 9999999\n", "smtp.auth.max_failures", 3);
+  expect_error("smtp:\n  auth:\n    failure_window: 0s\n", "smtp.auth.failure_window", 3);
+  expect_error("smtp:\n  auth:\n    failure_window: often\n", "smtp.auth.failure_window", 3);
+}
+
 }  // namespace
