@@ -167,9 +167,13 @@ asio::awaitable<void> Session::cmd_bdat(const Command& command) {
 
   conn_.set_timeout(ctx_.config.smtp.limits.data_timeout);
   if (rejection) {
-    // The chunk's bytes follow the command regardless: consume them, never run them.
+    // The chunk's bytes follow the command regardless: consume them, never run them, on the
+    // data clock too (a trickled chunk would hold the connection's slot). No transaction is
+    // in BDAT state here, so no clock of one is stopped.
     const std::function<void(std::string_view)> discard = [](std::string_view) {};
+    start_data_clock();
     ReadStatus status = co_await conn_.read_exact(args->size, discard);
+    conn_.stop_data_clock();
     if (status != ReadStatus::ok) {
       end_on(status == ReadStatus::cancelled ? ReadStatus::closed : status);
       co_return;

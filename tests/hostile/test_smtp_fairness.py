@@ -212,6 +212,13 @@ class SlowData(BridgeTest):
         c.send(b"BDAT 100000\r\n" + lines(50))
         self.assertCutAsTooSlow(c)
 
+    def test_trickling_a_refused_bdat_chunk_is_cut_with_421(self):
+        """A chunk refused before its bytes (here: no MAIL yet) is still read, on the clock."""
+        c = self.raw()
+        self.assertEqual(c.ehlo().code, 250)
+        c.send(b"BDAT 100000\r\n" + lines(20))
+        self.assertCutAsTooSlow(c)
+
     def test_idling_between_bdat_chunks_is_cut_with_421(self):
         """The command_timeout (5 min) does not apply between chunks: the data clock runs from
         the first BDAT to LAST."""
