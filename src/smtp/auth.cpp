@@ -20,6 +20,11 @@ namespace {
 constexpr size_t kAuthLineLimit = 12288;  // RFC 4954 4
 constexpr auto kAuthFailureDelay = std::chrono::milliseconds(250);
 
+asio::awaitable<void> failure_delay() {
+  asio::steady_timer delay(co_await asio::this_coro::executor, kAuthFailureDelay);
+  co_await delay.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+}
+
 std::string upper(std::string text) {
   for (char& c : text)
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
@@ -119,7 +124,8 @@ asio::awaitable<void> Session::cmd_auth(const Command& command) {
   const std::string client = client_key(client_ip());
   if (!ctx_.auth_limiter.begin(client, AuthLimiter::Clock::now())) {
     ctx_.metrics.auth_attempt(mechanism, "throttled");
-    obs::info("authentication throttled", {{"client_ip", client_ip()}, {"mechanism", mechanism}});
+    obs::debug("authentication throttled", {{"client_ip", client_ip()}, {"mechanism", mechanism}});
+    co_await failure_delay();  // hammering 454s costs the client its time, not our CPU
     refuse(Outcome::auth_throttled, "auth_throttled");  // RFC 4954 6: 454 4.7.0
     co_return;
   }
@@ -213,8 +219,7 @@ asio::awaitable<void> Session::auth_result(const char* mechanism, std::string_vi
     auth_failed_ = true;  // stays counted by the AuthLimiter
     ctx_.metrics.auth_attempt(mechanism, "failure");
     obs::info("authentication failed", {{"client_ip", client_ip()}, {"mechanism", mechanism}});
-    asio::steady_timer delay(co_await asio::this_coro::executor, kAuthFailureDelay);
-    co_await delay.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    co_await failure_delay();
     refuse(Outcome::auth_failed, "auth_failed");  // RFC 4954 6: 535 5.7.8
     co_return;
   }

@@ -3,6 +3,7 @@
 # connections cost nothing and are counted, and AUTH guessing from one address is throttled.
 # Other client addresses are 127.0.0.2 etc. (the loopback /8): traffic still only to 127.0.0.1.
 import socket
+import threading
 import time
 import unittest
 
@@ -278,15 +279,29 @@ class AuthGuessing(BridgeTest):
         admin = self.bridge.port("admin")
         name = "smtp_bridge_smtp_auth_total"
         before = Metrics(admin).get(name, mechanism="PLAIN", result="throttled") or 0
-        replies = []
-        for attempt in range(0, 100, 5):  # five guesses per connection (max_errors is 10)
-            with RawFrom(self.bridge.port(), "127.0.0.3") as c:
-                self.assertEqual(c.ehlo().code, 250)
-                for i in range(5):
-                    replies.append(auth_plain(c, f"guess-{attempt + i}"))
-        codes = [(r.code, r.enhanced) for r in replies]
-        self.assertEqual(codes[:self.LIMIT], [(535, "5.7.8")] * self.LIMIT)
-        self.assertEqual(codes[self.LIMIT:], [(454, "4.7.0")] * (100 - self.LIMIT))
+        def guesses(first, count):
+            """`count` wrong passwords, five per connection (max_errors is 10)."""
+            replies = []
+            for attempt in range(first, first + count, 5):
+                with RawFrom(self.bridge.port(), "127.0.0.3") as c:
+                    self.assertEqual(c.ehlo().code, 250)
+                    for i in range(5):
+                        replies.append(auth_plain(c, f"guess-{attempt + i}"))
+            return replies
+
+        first = guesses(0, self.LIMIT)
+        self.assertEqual([(r.code, r.enhanced) for r in first], [(535, "5.7.8")] * self.LIMIT)
+        # The other 90 from 18 connections at once (each refusal, like a failure, is delayed).
+        rest = [None] * 18
+        threads = [threading.Thread(target=lambda k=k: rest.__setitem__(
+            k, guesses(self.LIMIT + 5 * k, 5))) for k in range(18)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        replies = [r for batch in rest for r in batch]
+        self.assertEqual([(r.code, r.enhanced) for r in replies],
+                         [(454, "4.7.0")] * (100 - self.LIMIT))
         self.assertIn(b"try again later", replies[-1].lines[-1])
         # The right password from that address is refused too while the limit holds.
         with RawFrom(self.bridge.port(), "127.0.0.3") as c:
