@@ -49,7 +49,7 @@ struct SmtpLimits {
   uint64_t max_buffered_bytes = 256 * kMiB;  // across sessions; 452 4.3.1 beyond
   // The most of max_buffered_bytes the sessions of one client address hold together; 452 4.3.1
   // to that client beyond it, while others still get 250. Default (also when only
-  // max_buffered_bytes is set): a quarter of max_buffered_bytes.
+  // max_buffered_bytes is set): a quarter of max_buffered_bytes, at least max_message_size.
   uint64_t max_buffered_bytes_per_ip = 64 * kMiB;
   // DATA/BDAT must keep up with min_data_rate bytes/s, falling behind it by at most
   // data_timeout (a burst earns no more than that), and end within data_transaction_timeout

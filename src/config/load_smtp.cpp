@@ -63,6 +63,28 @@ void load_auth(Reader& reader, const YAML::Node& node, SmtpAuth& auth) {
   }
 }
 
+// max_buffered_bytes_per_ip: a quarter of the budget unless told otherwise, so that four
+// addresses are needed to lock the others out; but never less than one message of
+// max_message_size (when the budget holds that much), or such a message could never be taken.
+void load_share(Reader& reader, const YAML::Node& node, SmtpLimits& limits) {
+  const uint64_t one_message = std::min(limits.max_message_size, limits.max_buffered_bytes);
+  limits.max_buffered_bytes_per_ip = std::max(limits.max_buffered_bytes / 4, one_message);
+  if (!Reader::field(node, "max_buffered_bytes_per_ip") ||
+      !reader.read_size(node, "smtp.limits", "max_buffered_bytes_per_ip",
+                        limits.max_buffered_bytes_per_ip, 1))
+    return;
+  const std::string key = "smtp.limits.max_buffered_bytes_per_ip";
+  const YAML::Node at = *Reader::field(node, "max_buffered_bytes_per_ip");
+  if (limits.max_buffered_bytes_per_ip > limits.max_buffered_bytes)
+    reader.error(key, at,
+                 "must not exceed smtp.limits.max_buffered_bytes (" +
+                     std::to_string(limits.max_buffered_bytes) + " bytes)");
+  else if (limits.max_buffered_bytes_per_ip < one_message)
+    reader.error(key, at,
+                 "must be at least smtp.limits.max_message_size (" + std::to_string(one_message) +
+                     " bytes): a message of that size could never be taken");
+}
+
 void load_limits(Reader& reader, const YAML::Node& node, SmtpLimits& limits) {
   const std::string key = "smtp.limits";
   if (!reader.expect_map(
@@ -88,16 +110,7 @@ void load_limits(Reader& reader, const YAML::Node& node, SmtpLimits& limits) {
   // RFC 5321 4.5.3.1.6: a text line of 1000 octets (with CRLF) must be accepted.
   reader.read_unsigned(node, key, "max_line_length", limits.max_line_length, 1000);
   reader.read_size(node, key, "max_buffered_bytes", limits.max_buffered_bytes, 1);
-  // One client address may hold a quarter of the budget unless told otherwise: four of them
-  // are needed to lock the others out, each of them able to send a 25 MiB message at once.
-  limits.max_buffered_bytes_per_ip = std::max<uint64_t>(1, limits.max_buffered_bytes / 4);
-  if (reader.read_size(node, key, "max_buffered_bytes_per_ip", limits.max_buffered_bytes_per_ip,
-                       1) &&
-      limits.max_buffered_bytes_per_ip > limits.max_buffered_bytes)
-    reader.error("smtp.limits.max_buffered_bytes_per_ip",
-                 *Reader::field(node, "max_buffered_bytes_per_ip"),
-                 "must not exceed smtp.limits.max_buffered_bytes (" +
-                     std::to_string(limits.max_buffered_bytes) + " bytes)");
+  load_share(reader, node, limits);
 }
 
 }  // namespace

@@ -44,6 +44,7 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint) {
   if (address.is_v6()) host = "[" + host + "]";
   return host + ":" + std::to_string(endpoint.port());
 }
+
 // A connection past a connection limit (SMTP.md "Limits"): its 421 4.7.0 goes out in one
 // non-blocking write (a new socket's send buffer always has room for one line) and the socket
 // is closed at once: no session, no timer, no drain, so a flood of refused connections costs

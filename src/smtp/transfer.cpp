@@ -155,25 +155,28 @@ asio::awaitable<void> Session::cmd_bdat(const Command& command) {
     refuse(Outcome::parameter_not_implemented, "syntax");
     co_return;
   }
+  // The first chunk starts the transaction's use of the budget: 452 4.3.1 when it cannot.
+  const BudgetRefusal budget =
+      state_ == State::rcpt ? ctx_.budget.admit(*share_, 0) : BudgetRefusal::none;
   std::optional<Outcome> rejection;
   if (ctx_.config.smtp.require_tls && !conn_.tls_active())
     rejection = Outcome::tls_required;
   else if (state_ != State::rcpt && state_ != State::bdat)
     rejection = wrong_state(Verb::bdat);
-  else if (state_ == State::rcpt)
-    if (BudgetRefusal refusal = ctx_.budget.admit(*share_, 0); refusal != BudgetRefusal::none)
-      rejection = refusal == BudgetRefusal::client ? Outcome::client_memory_share
-                                                   : Outcome::insufficient_memory;
+  else if (budget != BudgetRefusal::none)
+    rejection = budget == BudgetRefusal::client ? Outcome::client_memory_share
+                                                : Outcome::insufficient_memory;
 
   conn_.set_timeout(ctx_.config.smtp.limits.data_timeout);
   if (rejection) {
     // The chunk's bytes follow the command regardless: consume them, never run them, on the
-    // data clock too (a trickled chunk would hold the connection's slot). No transaction is
-    // in BDAT state here, so no clock of one is stopped.
+    // data clock too (a trickled chunk would hold the connection's slot): a clock of its own,
+    // unless a BDAT transaction's is running.
     const std::function<void(std::string_view)> discard = [](std::string_view) {};
-    start_data_clock();
+    const bool own_clock = state_ != State::bdat;
+    if (own_clock) start_data_clock();
     ReadStatus status = co_await conn_.read_exact(args->size, discard);
-    conn_.stop_data_clock();
+    if (own_clock) conn_.stop_data_clock();
     if (status != ReadStatus::ok) {
       end_on(status == ReadStatus::cancelled ? ReadStatus::closed : status);
       co_return;

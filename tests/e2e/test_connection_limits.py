@@ -69,10 +69,7 @@ class MaxConnections(BridgeTest):
 
 class MaxBufferedBytes(BridgeTest):
     BUDGET = 64 * KIB
-    # Every client here is 127.0.0.1: its share (a quarter by default) is the whole budget, so
-    # that this tests the total; the per-address share is tests/hostile/test_smtp_fairness.py.
-    bridge_options = {"smtp": {"limits": {"max_buffered_bytes": "64KiB",
-                                          "max_buffered_bytes_per_ip": "64KiB"}}}
+    bridge_options = {"smtp": {"limits": {"max_buffered_bytes": "64KiB"}}}
 
     HELD = 600       # lines of 100 bytes the first session holds: 60000 of 65536 bytes
     SECOND = 80      # lines of the second message: 8000 bytes, more than the 5536 left

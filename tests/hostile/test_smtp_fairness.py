@@ -81,7 +81,9 @@ class BufferShare(BridgeTest):
     BUDGET = 128000
     SHARE = BUDGET // 4  # the default share of one address
     HELD = 159           # lines of 100 bytes: 15900 bytes per greedy connection
-    bridge_options = {"smtp": {"limits": {"max_buffered_bytes": BUDGET}}}
+    MAX_SIZE = 20000     # the share is a quarter of the budget, and at least one message
+    bridge_options = {"smtp": {"limits": {"max_buffered_bytes": BUDGET,
+                                          "max_message_size": MAX_SIZE}}}
 
     def wait_until_refused(self, probe, size):
         """Polls MAIL ... SIZE=size on `probe` (RSET after each 250) until it is 452 4.3.1, i.e.
@@ -152,7 +154,7 @@ class BufferShare(BridgeTest):
         self.assertIsNone(m.get("smtp_bridge_smtp_commands_rejected_total",
                                 reason="insufficient_memory"))
         # The share is free again once the transactions are over.
-        self.assertReply(probe.cmd(f"MAIL FROM:<probe@example.com> SIZE={self.SHARE}"),
+        self.assertReply(probe.cmd(f"MAIL FROM:<probe@example.com> SIZE={self.MAX_SIZE}"),
                          250, "2.1.0")
 
 def trickle_until_answered(c, every=0.2, within=None):
@@ -177,6 +179,7 @@ class SlowData(BridgeTest):
     """A byte every 0.2 s keeps the per-read data_timeout (2 s) from firing for ever; below
     min_data_rate it is cut after falling data_timeout behind, and its bytes are given back."""
     bridge_options = {"smtp": {"limits": {"max_buffered_bytes": 40000,  # 10000 per address
+                                          "max_message_size": 10000,
                                           "data_timeout": "2s",
                                           "min_data_rate": 1000}}}
 

@@ -33,10 +33,26 @@ TEST(SmtpFairness, PerIpShareDefaultsToAQuarterOfTheBudget) {
   EXPECT_EQ(load_ok("smtp:\n  limits:\n    max_buffered_bytes: 1GiB\n")
                 .smtp.limits.max_buffered_bytes_per_ip,
             256 * config::kMiB);
-  EXPECT_EQ(load_ok("smtp:\n  limits: {max_buffered_bytes: 64KiB, max_buffered_bytes_per_ip: "
-                    "48KiB}\n")
+  EXPECT_EQ(load_ok("smtp:\n  limits: {max_buffered_bytes: 64KiB, max_message_size: 32KiB,\n"
+                    "           max_buffered_bytes_per_ip: 48KiB}\n")
                 .smtp.limits.max_buffered_bytes_per_ip,
             48u * 1024);
+}
+
+TEST(SmtpFairness, PerIpShareHoldsAtLeastOneMessageOfTheLargestSize) {
+  // A quarter of 64 MiB is less than max_message_size (25 MiB): the share is 25 MiB.
+  EXPECT_EQ(load_ok("smtp:\n  limits:\n    max_buffered_bytes: 64MiB\n")
+                .smtp.limits.max_buffered_bytes_per_ip,
+            25 * config::kMiB);
+  // A budget smaller than one message: all of it.
+  EXPECT_EQ(load_ok("smtp:\n  limits:\n    max_buffered_bytes: 1MiB\n")
+                .smtp.limits.max_buffered_bytes_per_ip,
+            config::kMiB);
+  EXPECT_EQ(load_ok("smtp:\n  limits: {max_message_size: 100MiB}\n")
+                .smtp.limits.max_buffered_bytes_per_ip,
+            100 * config::kMiB);
+  expect_error("smtp:\n  limits:\n    max_buffered_bytes_per_ip: 10MiB\n",
+               "smtp.limits.max_buffered_bytes_per_ip", 3);
 }
 
 TEST(SmtpFairness, PerIpShareCannotExceedTheBudget) {
