@@ -118,9 +118,14 @@ asio::awaitable<void> Session::cmd_auth(const Command& command) {
     refuse(Outcome::unknown_mechanism, "unknown_mechanism");
     co_return;
   }
-  // Guesses per address across connections (SMTP.md "AUTH"). While the address is throttled
-  // even the right password is refused unchecked: answering it would let guessing go on at
-  // full speed, each wrong guess answered 454 and the right one 235.
+  co_await authenticate(mechanism, std::move(initial_response));
+}
+
+// Guesses per address across connections (SMTP.md "AUTH"). While the address is throttled even
+// the right password is refused unchecked: answering it would let guessing go on at full speed,
+// each wrong guess answered 454 and the right one 235.
+asio::awaitable<void> Session::authenticate(std::string mechanism,
+                                            std::optional<std::string> initial_response) {
   const std::string client = client_key(client_ip());
   if (!ctx_.auth_limiter.begin(client, AuthLimiter::Clock::now())) {
     ctx_.metrics.auth_attempt(mechanism, "throttled");

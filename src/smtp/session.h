@@ -119,6 +119,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // transfer.cpp
   asio::awaitable<void> cmd_data(const Command& command);
   asio::awaitable<void> cmd_bdat(const Command& command);
+  asio::awaitable<void> discard_chunk(uint64_t size, Outcome rejection);
   asio::awaitable<void> finish_message(Verdict verdict, BudgetRefusal over_budget,
                                        std::string message);
   asio::awaitable<void> deliver(std::string message);
@@ -129,6 +130,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // auth.cpp
   asio::awaitable<void> cmd_starttls(const Command& command);
   asio::awaitable<void> cmd_auth(const Command& command);
+  asio::awaitable<void> authenticate(std::string mechanism, std::optional<std::string> initial);
   asio::awaitable<void> auth_plain(std::optional<std::string> initial);
   asio::awaitable<void> auth_login(std::optional<std::string> initial);
   asio::awaitable<std::optional<std::string>> sasl_response(std::string_view challenge,

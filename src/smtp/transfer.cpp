@@ -169,27 +169,7 @@ asio::awaitable<void> Session::cmd_bdat(const Command& command) {
 
   conn_.set_timeout(ctx_.config.smtp.limits.data_timeout);
   if (rejection) {
-    // The chunk's bytes follow the command regardless: consume them, never run them, on the
-    // data clock too (a trickled chunk would hold the connection's slot): a clock of its own,
-    // unless a BDAT transaction's is running.
-    const std::function<void(std::string_view)> discard = [](std::string_view) {};
-    const bool own_clock = state_ != State::bdat;
-    if (own_clock) start_data_clock();
-    ReadStatus status = co_await conn_.read_exact(args->size, discard);
-    if (own_clock) conn_.stop_data_clock();
-    if (status != ReadStatus::ok) {
-      end_on(status == ReadStatus::cancelled ? ReadStatus::closed : status);
-      co_return;
-    }
-    if (*rejection == Outcome::insufficient_memory) {
-      ctx_.metrics.command_rejected("insufficient_memory");
-      send(*rejection);
-    } else if (*rejection == Outcome::client_memory_share) {
-      ctx_.metrics.command_rejected("client_memory_share");
-      send(*rejection);
-    } else {
-      refuse(*rejection, *rejection == Outcome::tls_required ? "tls_required" : "bad_sequence");
-    }
+    co_await discard_chunk(args->size, *rejection);
     co_return;
   }
   if (state_ == State::rcpt) {
@@ -221,6 +201,28 @@ asio::awaitable<void> Session::cmd_bdat(const Command& command) {
   bdat_checker_->finish();  // a CR as the message's very last byte is a bare CR
   Verdict verdict = bdat_checker_->verdict();
   co_await finish_message(verdict, bdat_over_budget_, std::move(bdat_data_));
+}
+
+// A refused chunk: its bytes follow the command regardless, so they are consumed, never run,
+// on the data clock too (a trickled chunk would hold the connection's slot): a clock of its
+// own, unless a BDAT transaction's is running. Then the refusal is answered.
+asio::awaitable<void> Session::discard_chunk(uint64_t size, Outcome rejection) {
+  const std::function<void(std::string_view)> discard = [](std::string_view) {};
+  const bool own_clock = state_ != State::bdat;
+  if (own_clock) start_data_clock();
+  ReadStatus status = co_await conn_.read_exact(size, discard);
+  if (own_clock) conn_.stop_data_clock();
+  if (status != ReadStatus::ok) {
+    end_on(status == ReadStatus::cancelled ? ReadStatus::closed : status);
+    co_return;
+  }
+  if (rejection == Outcome::insufficient_memory || rejection == Outcome::client_memory_share) {
+    ctx_.metrics.command_rejected(
+        rejection == Outcome::client_memory_share ? "client_memory_share" : "insufficient_memory");
+    send(rejection);
+  } else {
+    refuse(rejection, rejection == Outcome::tls_required ? "tls_required" : "bad_sequence");
+  }
 }
 
 asio::awaitable<void> Session::finish_message(Verdict verdict, BudgetRefusal over_budget,
