@@ -30,6 +30,10 @@ struct SmtpAuth {
   std::vector<SmtpUser> users;   // AUTH is advertised only when there are users
   bool required = false;         // MAIL before AUTH answers 530 5.7.0
   bool allow_plaintext = false;  // advertise/accept AUTH without TLS (SMTP.md)
+  // At most max_failures failed AUTH per client address (IPv6: per /64) within failure_window,
+  // across connections; then 454 4.7.0 to every AUTH from it until the window ends. 0 = off.
+  unsigned max_failures = 10;
+  Duration failure_window = 10min;
 };
 
 struct SmtpLimits {
@@ -43,6 +47,16 @@ struct SmtpLimits {
   unsigned max_command_line = 512;           // bytes incl. CRLF, RFC 5321 4.5.3.1.4
   unsigned max_line_length = 1000;           // DATA text line incl. CRLF, 4.5.3.1.6
   uint64_t max_buffered_bytes = 256 * kMiB;  // across sessions; 452 4.3.1 beyond
+  // The most of max_buffered_bytes the sessions of one client address hold together; 452 4.3.1
+  // to that client beyond it, while others still get 250. Default (also when only
+  // max_buffered_bytes is set): a quarter of max_buffered_bytes, at least max_message_size.
+  uint64_t max_buffered_bytes_per_ip = 64 * kMiB;
+  // DATA/BDAT must keep up with min_data_rate bytes/s, falling behind it by at most
+  // data_timeout (a burst earns no more than that), and end within data_transaction_timeout
+  // (DATA's 354, or the first BDAT, to the end of data): else 421 4.4.2 and close, so that a
+  // trickling client cannot hold the buffer budget. 0 = no minimum rate.
+  uint64_t min_data_rate = 1024;
+  Duration data_transaction_timeout = 10min;
 };
 
 enum class BareLf { reject, accept };

@@ -2,6 +2,7 @@
 // SMTP.md, each checked at load so the server never starts on a value it cannot honour.
 #include <unistd.h>
 
+#include <algorithm>
 #include <set>
 
 #include "config/sections.h"
@@ -33,9 +34,13 @@ void load_user(Reader& reader, const YAML::Node& node, const std::string& key, S
 
 void load_auth(Reader& reader, const YAML::Node& node, SmtpAuth& auth) {
   const std::string key = "smtp.auth";
-  if (!reader.expect_map(node, key, {"users", "required", "allow_plaintext"})) return;
+  if (!reader.expect_map(
+          node, key, {"users", "required", "allow_plaintext", "max_failures", "failure_window"}))
+    return;
   reader.read_bool(node, key, "required", auth.required);
   reader.read_bool(node, key, "allow_plaintext", auth.allow_plaintext);
+  reader.read_unsigned(node, key, "max_failures", auth.max_failures, 0, 1000000);
+  reader.read_duration(node, key, "failure_window", auth.failure_window, std::chrono::seconds(1));
   auto users = Reader::field(node, "users");
   if (users && !users->IsSequence()) {
     reader.error("smtp.auth.users", *users, "must be a list of {username, password...}");
@@ -58,12 +63,36 @@ void load_auth(Reader& reader, const YAML::Node& node, SmtpAuth& auth) {
   }
 }
 
+// max_buffered_bytes_per_ip: a quarter of the budget unless told otherwise, so that four
+// addresses are needed to lock the others out; but never less than one message of
+// max_message_size (when the budget holds that much), or such a message could never be taken.
+void load_share(Reader& reader, const YAML::Node& node, SmtpLimits& limits) {
+  const uint64_t one_message = std::min(limits.max_message_size, limits.max_buffered_bytes);
+  limits.max_buffered_bytes_per_ip = std::max(limits.max_buffered_bytes / 4, one_message);
+  if (!Reader::field(node, "max_buffered_bytes_per_ip") ||
+      !reader.read_size(node, "smtp.limits", "max_buffered_bytes_per_ip",
+                        limits.max_buffered_bytes_per_ip, 1))
+    return;
+  const std::string key = "smtp.limits.max_buffered_bytes_per_ip";
+  const YAML::Node at = *Reader::field(node, "max_buffered_bytes_per_ip");
+  if (limits.max_buffered_bytes_per_ip > limits.max_buffered_bytes)
+    reader.error(key, at,
+                 "must not exceed smtp.limits.max_buffered_bytes (" +
+                     std::to_string(limits.max_buffered_bytes) + " bytes)");
+  else if (limits.max_buffered_bytes_per_ip < one_message)
+    reader.error(key, at,
+                 "must be at least smtp.limits.max_message_size (" + std::to_string(one_message) +
+                     " bytes): a message of that size could never be taken");
+}
+
 void load_limits(Reader& reader, const YAML::Node& node, SmtpLimits& limits) {
   const std::string key = "smtp.limits";
-  if (!reader.expect_map(node, key,
-                         {"max_message_size", "max_recipients", "max_connections",
-                          "max_connections_per_ip", "command_timeout", "data_timeout", "max_errors",
-                          "max_command_line", "max_line_length", "max_buffered_bytes"}))
+  if (!reader.expect_map(
+          node, key,
+          {"max_message_size", "max_recipients", "max_connections", "max_connections_per_ip",
+           "command_timeout", "data_timeout", "max_errors", "max_command_line", "max_line_length",
+           "max_buffered_bytes", "max_buffered_bytes_per_ip", "min_data_rate",
+           "data_transaction_timeout"}))
     return;
   reader.read_size(node, key, "max_message_size", limits.max_message_size, 1);
   reader.read_unsigned(node, key, "max_recipients", limits.max_recipients, 1);
@@ -72,12 +101,16 @@ void load_limits(Reader& reader, const YAML::Node& node, SmtpLimits& limits) {
   reader.read_duration(node, key, "command_timeout", limits.command_timeout,
                        std::chrono::seconds(1));
   reader.read_duration(node, key, "data_timeout", limits.data_timeout, std::chrono::seconds(1));
+  reader.read_size(node, key, "min_data_rate", limits.min_data_rate, 0);  // bytes per second
+  reader.read_duration(node, key, "data_transaction_timeout", limits.data_transaction_timeout,
+                       std::chrono::seconds(1));
   reader.read_unsigned(node, key, "max_errors", limits.max_errors, 1);
   // RFC 5321 4.5.3.1.4: a command line of 512 octets (with CRLF) must be accepted.
   reader.read_unsigned(node, key, "max_command_line", limits.max_command_line, 512);
   // RFC 5321 4.5.3.1.6: a text line of 1000 octets (with CRLF) must be accepted.
   reader.read_unsigned(node, key, "max_line_length", limits.max_line_length, 1000);
   reader.read_size(node, key, "max_buffered_bytes", limits.max_buffered_bytes, 1);
+  load_share(reader, node, limits);
 }
 
 }  // namespace

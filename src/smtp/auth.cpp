@@ -1,7 +1,8 @@
 // STARTTLS (RFC 3207) and AUTH PLAIN / LOGIN (RFC 4954, RFC 4616) for the session.
 // Promises: plaintext pipelined after STARTTLS is discarded (CVE-2011-0411) and all session
 // state is forgotten after the handshake; passwords are compared in constant time and never
-// logged; a failed AUTH is answered only after a delay.
+// logged; a failed AUTH is answered only after a delay; guesses per client address are limited
+// across connections (AuthLimiter).
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/this_coro.hpp>
@@ -18,6 +19,11 @@ namespace smtp {
 namespace {
 constexpr size_t kAuthLineLimit = 12288;  // RFC 4954 4
 constexpr auto kAuthFailureDelay = std::chrono::milliseconds(250);
+
+asio::awaitable<void> failure_delay() {
+  asio::steady_timer delay(co_await asio::this_coro::executor, kAuthFailureDelay);
+  co_await delay.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+}
 
 std::string upper(std::string text) {
   for (char& c : text)
@@ -107,14 +113,43 @@ asio::awaitable<void> Session::cmd_auth(const Command& command) {
     clear_empty_marker(initial);
     initial_response = std::move(initial);
   }
-  if (mechanism == "PLAIN") {
-    co_await auth_plain(std::move(initial_response));
-  } else if (mechanism == "LOGIN") {
-    co_await auth_login(std::move(initial_response));
-  } else {
+  if (mechanism != "PLAIN" && mechanism != "LOGIN") {
     ctx_.metrics.auth_attempt("other", "unsupported");
     refuse(Outcome::unknown_mechanism, "unknown_mechanism");
+    co_return;
   }
+  co_await authenticate(mechanism, std::move(initial_response));
+}
+
+// Guesses per address across connections (SMTP.md "AUTH"). While the address is throttled even
+// the right password is refused unchecked: answering it would let guessing go on at full speed,
+// each wrong guess answered 454 and the right one 235.
+asio::awaitable<void> Session::authenticate(std::string mechanism,
+                                            std::optional<std::string> initial_response) {
+  const std::string client = client_key(client_ip());
+  if (!ctx_.auth_limiter.begin(client, AuthLimiter::Clock::now())) {
+    ctx_.metrics.auth_attempt(mechanism, "throttled");
+    obs::debug("authentication throttled", {{"client_ip", client_ip()}, {"mechanism", mechanism}});
+    co_await failure_delay();  // hammering 454s costs the client its time, not our CPU
+    refuse(Outcome::auth_throttled, "auth_throttled");  // RFC 4954 6: 454 4.7.0
+    co_return;
+  }
+  // Counted as a failure unless the exchange ends otherwise (also when the coroutine is
+  // destroyed with the session).
+  struct Forgive {
+    AuthLimiter& limiter;
+    const std::string& client;
+    const bool& failed;
+    ~Forgive() {
+      if (!failed) limiter.forgive(client);
+    }
+  };
+  auth_failed_ = false;
+  Forgive forgive{ctx_.auth_limiter, client, auth_failed_};
+  if (mechanism == "PLAIN")
+    co_await auth_plain(std::move(initial_response));
+  else
+    co_await auth_login(std::move(initial_response));
 }
 
 // Sends a 334 challenge and reads the answer. nullopt: the exchange is over (reply queued).
@@ -180,20 +215,16 @@ asio::awaitable<void> Session::auth_login(std::optional<std::string> initial) {
 
 asio::awaitable<void> Session::auth_result(const char* mechanism, std::string_view username,
                                            std::string_view authzid, std::string_view password) {
-  // Every user is compared, in constant time, so that timing tells nothing about which
-  // part was wrong. Proxy authorization (another authzid) is not supported.
-  bool match = false;
-  for (const config::SmtpUser& user : ctx_.config.smtp.auth.users) {
-    bool same_user = secure_equals(user.username, username);
-    bool same_password = secure_equals(user.password, password);
-    match = match || (same_user && same_password);
-  }
+  // Every user is compared, as SHA-256 digests in constant time (sasl.h), so that timing tells
+  // nothing about which part was wrong nor any length. Proxy authorization (another authzid)
+  // is not supported.
+  bool match = credentials_match(ctx_.credentials, username, password);
   if (!authzid.empty() && authzid != username) match = false;
   if (!match) {
+    auth_failed_ = true;  // stays counted by the AuthLimiter
     ctx_.metrics.auth_attempt(mechanism, "failure");
     obs::info("authentication failed", {{"client_ip", client_ip()}, {"mechanism", mechanism}});
-    asio::steady_timer delay(co_await asio::this_coro::executor, kAuthFailureDelay);
-    co_await delay.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    co_await failure_delay();
     refuse(Outcome::auth_failed, "auth_failed");  // RFC 4954 6: 535 5.7.8
     co_return;
   }

@@ -112,11 +112,7 @@ asio::awaitable<void> Session::cmd_mail(const Command& command) {
     send(Outcome::message_too_big);
     co_return;
   }
-  if (ctx_.budget.exhausted() || (mail.size && !ctx_.budget.can_fit(*mail.size))) {
-    ctx_.metrics.command_rejected("insufficient_memory");
-    send(Outcome::insufficient_memory);
-    co_return;
-  }
+  if (!admit_transaction(mail.size.value_or(0))) co_return;  // 452 4.3.1, RFC 1870 6.1
   mail_ = std::move(mail);
   state_ = State::mail;
   send(Outcome::sender_ok);

@@ -55,6 +55,14 @@ std::optional<TlsInfo> Connection::tls_info() {
 void Connection::arm() {
   timed_out_ = false;  // interrupted_ stays: an interrupt is for good (shutdown)
   deadline_ = std::chrono::steady_clock::now() + timeout_;
+  data_limited_ = false;
+  if (clock_) {
+    auto limit = clock_->min_rate > 0 ? std::min(clock_->credit, clock_->end) : clock_->end;
+    if (limit < deadline_) {
+      deadline_ = limit;
+      data_limited_ = true;
+    }
+  }
   // Only an earlier deadline needs the watchdog woken; a later one is picked up when the
   // timer fires at the old one.
   if (timer_.expiry() > deadline_) timer_.expires_at(deadline_);
@@ -62,6 +70,19 @@ void Connection::arm() {
 
 void Connection::suspend_deadline() {
   deadline_ = std::chrono::steady_clock::time_point::max();
+}
+
+void Connection::start_data_clock(uint64_t min_rate, Duration slack, Duration total) {
+  auto now = std::chrono::steady_clock::now();
+  clock_ = DataClock{min_rate, slack, now + slack, now + total};
+}
+
+void Connection::earn(size_t bytes) {
+  if (!clock_ || clock_->min_rate == 0) return;
+  auto now = std::chrono::steady_clock::now();
+  auto earned = std::chrono::nanoseconds(static_cast<int64_t>(
+      static_cast<uint64_t>(bytes) * 1'000'000'000u / clock_->min_rate));  // bytes <= 64 KiB
+  clock_->credit = std::min(clock_->credit + earned, now + clock_->slack);
 }
 
 asio::awaitable<void> Connection::watchdog() {
@@ -85,7 +106,7 @@ void Connection::interrupt() {
 }
 
 ReadStatus Connection::failure(const asio::error_code& ec) const {
-  if (timed_out_) return ReadStatus::timeout;
+  if (timed_out_) return data_limited_ ? ReadStatus::too_slow : ReadStatus::timeout;
   if (interrupted_ && ec == asio::error::operation_aborted) return ReadStatus::cancelled;
   return ReadStatus::closed;
 }
@@ -108,6 +129,10 @@ asio::awaitable<ReadStatus> Connection::fill() {
   if (interrupted_) co_return ReadStatus::cancelled;
   if (!chunk_) chunk_ = std::make_unique_for_overwrite<char[]>(kReadChunk);
   arm();
+  // A client that always has bytes waiting completes every read at once, before the watchdog
+  // can cancel one: a spent data clock is checked here, not only by the watchdog.
+  if (data_limited_ && deadline_ <= std::chrono::steady_clock::now())
+    co_return ReadStatus::too_slow;
   asio::error_code ec;
   size_t n = 0;
   if (tls_)
@@ -117,6 +142,7 @@ asio::awaitable<ReadStatus> Connection::fill() {
     std::tie(ec, n) =
         co_await socket_.async_read_some(asio::buffer(chunk_.get(), kReadChunk), use_nothrow);
   in_.append(chunk_.get(), n);
+  earn(n);
   if (n > 0) co_return ReadStatus::ok;  // data first; an error, if any, repeats on the next read
   co_return failure(ec);
 }

@@ -26,6 +26,8 @@ enum class ReadStatus {
   closed,     // end of stream or a socket/TLS error
   timeout,    // the deadline passed (no byte for `timeout` while waiting)
   cancelled,  // interrupt() was called (server shutdown)
+  too_slow,   // the data clock ran out (start_data_clock): below min_data_rate or past the
+              // transaction's deadline
 };
 
 class Connection {
@@ -44,6 +46,13 @@ class Connection {
   void set_timeout(Duration timeout) { timeout_ = timeout; }
   // While no I/O is pending (e.g. waiting for the store), suspend the deadline.
   void suspend_deadline();
+  // DATA and BDAT (SMTP.md "Limits"): until stop_data_clock(), every read and write must also
+  // end before the data clock runs out: `total` after this call at the latest and, when
+  // min_rate > 0, never more than `slack` behind a transfer at min_rate bytes/s (each byte
+  // received earns 1/min_rate s, banked up to `slack`, so a burst buys no later trickle).
+  // Past it the operation fails with too_slow.
+  void start_data_clock(uint64_t min_rate, Duration slack, Duration total);
+  void stop_data_clock() { clock_.reset(); }
   // Runs until close(); co_spawn it next to the session on the same executor.
   asio::awaitable<void> watchdog();
   // Aborts the pending read or write and every later read (reported as `cancelled`): for good,
@@ -82,6 +91,7 @@ class Connection {
 
  private:
   void arm();
+  void earn(size_t bytes);
   ReadStatus failure(const asio::error_code& ec) const;
   asio::awaitable<ReadStatus> fill();
   std::string_view buffered() const { return std::string_view(in_).substr(pos_); }
@@ -99,9 +109,17 @@ class Connection {
   bool closed_ = false;
   bool timed_out_ = false;
   bool interrupted_ = false;
-  bool discarding_ = false;  // skipping the rest of an overlong line
+  bool data_limited_ = false;  // deadline_ is the data clock's, not the per-operation timeout
+  bool discarding_ = false;    // skipping the rest of an overlong line
   Duration timeout_ = std::chrono::minutes(5);
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  struct DataClock {
+    uint64_t min_rate;
+    Duration slack;
+    std::chrono::steady_clock::time_point credit;  // behind min_rate from here on
+    std::chrono::steady_clock::time_point end;     // the transaction's deadline
+  };
+  std::optional<DataClock> clock_;
   std::string in_;
   size_t pos_ = 0;
   // Each read lands here first: growing in_ by a whole read chunk would zero-fill it every time.

@@ -45,7 +45,8 @@ Metrics::Metrics(obs::Registry& registry)
       tls_handshakes(registry.counter("smtp_bridge_smtp_tls_handshakes_total",
                                       "TLS handshakes (STARTTLS and implicit TLS), per result.")),
       auth(registry.counter("smtp_bridge_smtp_auth_total",
-                            "SMTP AUTH attempts, per mechanism and result.")),
+                            "SMTP AUTH attempts, per mechanism and result (throttled: refused "
+                            "454 4.7.0 after too many failures from the address).")),
       commands_rejected(
           registry.counter("smtp_bridge_smtp_commands_rejected_total",
                            "Commands refused (syntax, sequence, policy), per reason.")),

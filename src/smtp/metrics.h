@@ -23,7 +23,8 @@ struct Metrics {
   obs::Family<obs::Counter>& recipients_rejected;  // {reason="unknown"|"too_many"|"syntax"|...}
   obs::Counter& received_bytes;
   obs::Family<obs::Counter>& tls_handshakes;     // {result="success"|"failure"}
-  obs::Family<obs::Counter>& auth;               // {mechanism, result}
+  obs::Family<obs::Counter>& auth;               // {mechanism, result}, result "throttled":
+                                                 // 454 4.7.0 by smtp.auth.max_failures
   obs::Family<obs::Counter>& commands_rejected;  // {reason}
   obs::Family<obs::Counter>& tls_reloads;        // {result="success"|"failure"}
   // notAfter of the certificate in service; no series at all without smtp.tls.

@@ -45,6 +45,8 @@ Reply transient_reply(Outcome outcome) {
       return make(421, "4.3.2", "Service shutting down, closing transmission channel");
     case Outcome::timeout:
       return make(421, "4.4.2", "Timeout exceeded, closing connection");
+    case Outcome::data_too_slow:
+      return make(421, "4.4.2", "Error: data transfer too slow or too long, closing connection");
     case Outcome::too_many_errors:
       return make(421, "4.7.0", "Too many errors, closing connection");
     case Outcome::too_many_connections:
@@ -59,6 +61,11 @@ Reply transient_reply(Outcome outcome) {
       return make(451, "4.3.0", "Error: could not store the message, try again later");
     case Outcome::insufficient_memory:
       return make(452, "4.3.1", "Insufficient system resources, try again later");
+    case Outcome::client_memory_share:
+      return make(452, "4.3.1", "Too much data in progress from your address, try again later");
+    case Outcome::auth_throttled:
+      return make(454, "4.7.0",
+                  "Too many authentication failures from your address, try again later");
     case Outcome::too_many_recipients:
       return make(452, "4.5.3", "Error: too many recipients");
     default:

@@ -33,6 +33,7 @@ enum class Outcome {
   // transient
   shutting_down,                 // 421 4.3.2 Service shutting down, closing transmission channel
   timeout,                       // 421 4.4.2 Timeout exceeded, closing connection
+  data_too_slow,                 // 421 4.4.2 Error: data transfer too slow or too long, ...
   too_many_errors,               // 421 4.7.0 Too many errors, closing connection
   too_many_connections,          // 421 4.7.0 Too many connections, try again later
   too_many_connections_from_ip,  // 421 4.7.0 Too many connections from your address
@@ -40,6 +41,8 @@ enum class Outcome {
   http_request,                  // 421 4.7.0 This is an SMTP server, not an HTTP server
   store_failed,                  // 451 4.3.0 Error: could not store the message, try again later
   insufficient_memory,           // 452 4.3.1 Insufficient system resources, try again later
+  client_memory_share,           // 452 4.3.1 Too much data in progress from your address, ...
+  auth_throttled,                // 454 4.7.0 Too many authentication failures from your ...
   too_many_recipients,           // 452 4.5.3 Error: too many recipients
   // permanent
   line_too_long,              // 500 5.5.2 Error: command line too long

@@ -1,8 +1,10 @@
 // SASL responses for SMTP AUTH (RFC 4954): PLAIN (RFC 4616) and LOGIN decoded from base64 and
-// checked for shape and control characters; credentials compared in constant time.
+// checked for shape and control characters; credentials compared in constant time (SHA-256
+// digests, so neither content nor length leaks).
 #include "smtp/sasl.h"
 
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "common/base64.h"
 #include "smtp/command.h"
@@ -64,10 +66,39 @@ std::variant<std::string, Reply> decode_login(std::string_view response) {
   return std::move(*decoded);
 }
 
+Digest credential_digest(std::string_view text) {
+  Digest digest{};
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
+  return digest;
+}
+
+bool secure_equals(const Digest& expected, std::string_view candidate) {
+  Digest digest = credential_digest(candidate);
+  return CRYPTO_memcmp(expected.data(), digest.data(), digest.size()) == 0;
+}
+
 bool secure_equals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  if (a.empty()) return true;
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  return secure_equals(credential_digest(a), b);
+}
+
+StoredCredential store_credential(std::string_view username, std::string_view password) {
+  return StoredCredential{credential_digest(username), credential_digest(password)};
+}
+
+bool credentials_match(const std::vector<StoredCredential>& users, std::string_view username,
+                       std::string_view password) {
+  const Digest user_digest = credential_digest(username);
+  const Digest password_digest = credential_digest(password);
+  // Bitwise operators: every user and both fields are compared whatever matched before.
+  unsigned match = 0;
+  for (const StoredCredential& user : users) {
+    unsigned same_user =
+        CRYPTO_memcmp(user.username.data(), user_digest.data(), user_digest.size()) == 0;
+    unsigned same_password =
+        CRYPTO_memcmp(user.password.data(), password_digest.data(), password_digest.size()) == 0;
+    match |= same_user & same_password;
+  }
+  return match != 0;
 }
 
 }  // namespace smtp

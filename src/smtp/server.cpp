@@ -24,6 +24,7 @@
 #include "config/config.h"
 #include "obs/log.h"
 #include "smtp/metrics.h"
+#include "smtp/reply.h"
 #include "smtp/session.h"
 #include "smtp/tls_context.h"
 
@@ -43,6 +44,28 @@ std::string endpoint_text(const asio::ip::tcp::endpoint& endpoint) {
   if (address.is_v6()) host = "[" + host + "]";
   return host + ":" + std::to_string(endpoint.port());
 }
+
+// A connection past a connection limit (SMTP.md "Limits"): its 421 4.7.0 goes out in one
+// non-blocking write (a new socket's send buffer always has room for one line) and the socket
+// is closed at once: no session, no timer, no drain, so a flood of refused connections costs
+// an accept and a close each and holds nothing. Implicit-TLS listeners cannot say anything
+// before a handshake, which would cost far more than the refusal saves: closed unanswered.
+void refuse_at_once(asio::ip::tcp::socket& socket, bool tls, Outcome outcome) {
+  asio::error_code ignored;
+  if (!tls) {
+    socket.non_blocking(true, ignored);
+    const std::string text = format(reply(outcome));
+    socket.write_some(asio::buffer(text), ignored);
+    socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    // Closing with unread input resets the connection, which may destroy the 421 in flight:
+    // read what an early talker has already sent (a bounded amount, never waiting).
+    char scratch[4096];
+    for (int i = 0; i < 4 && socket.available(ignored) > 0 && !ignored; ++i)
+      socket.read_some(asio::buffer(scratch), ignored);
+  }
+  socket.close(ignored);
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -59,7 +82,12 @@ struct Server::Impl {
       : config(config),
         store(store),
         metrics(registry),
-        budget(config.smtp.limits.max_buffered_bytes) {}
+        budget(config.smtp.limits.max_buffered_bytes),
+        buffers(budget, config.smtp.limits.max_buffered_bytes_per_ip),
+        auth_limiter(config.smtp.auth.max_failures, config.smtp.auth.failure_window) {
+    for (const config::SmtpUser& user : config.smtp.auth.users)
+      credentials.push_back(store_credential(user.username, user.password));
+  }
 
   bool bind(const std::string& address, bool tls, std::string& error);
   asio::awaitable<void> accept_loop(Listener& listener);
@@ -75,6 +103,9 @@ struct Server::Impl {
   store::Store& store;
   Metrics metrics;
   MemoryBudget budget;
+  BufferBudget buffers;  // budget and the per-address shares
+  std::vector<StoredCredential> credentials;
+  AuthLimiter auth_limiter;
   std::unique_ptr<TlsContext> tls;
   std::atomic<bool> stopping{false};
 
@@ -87,7 +118,11 @@ struct Server::Impl {
   std::mutex mutex;  // guards the session registry and the connection counts
   std::condition_variable idle;
   std::map<uint64_t, std::weak_ptr<Session>> sessions;
-  std::map<std::string, unsigned> per_ip;
+  struct Client {
+    unsigned connections = 0;
+    std::shared_ptr<ClientShare> share = std::make_shared<ClientShare>();
+  };
+  std::map<std::string, Client> per_ip;  // one entry per address with connections
   unsigned total = 0;
   uint64_t next_id = 1;
 
@@ -180,6 +215,7 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, bool use_tls) {
   std::string ip = address.to_string();
   const auto& limits = config.smtp.limits;
   std::optional<Outcome> refusal;
+  std::shared_ptr<ClientShare> share;
   uint64_t id = 0;
   {
     std::lock_guard lock(mutex);
@@ -187,13 +223,15 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, bool use_tls) {
       refusal = Outcome::shutting_down;
     else if (total >= limits.max_connections)
       refusal = Outcome::too_many_connections;
-    else if (per_ip[ip] >= limits.max_connections_per_ip)
+    else if (per_ip[ip].connections >= limits.max_connections_per_ip)
       refusal = Outcome::too_many_connections_from_ip;
     if (!refusal) {
       ++total;
-      ++per_ip[ip];
+      Client& client = per_ip[ip];
+      ++client.connections;
+      share = client.share;
       id = next_id++;
-    } else if (per_ip[ip] == 0) {
+    } else if (per_ip[ip].connections == 0) {
       per_ip.erase(ip);
     }
   }
@@ -203,13 +241,20 @@ void Server::Impl::admit(asio::ip::tcp::socket socket, bool use_tls) {
                          : *refusal == Outcome::too_many_connections ? "max_connections"
                                                                      : "max_connections_per_ip";
     metrics.connections_rejected.add({{"reason", reason}}).inc();
-    auto session = std::make_shared<Session>(*context, std::move(socket), use_tls, refusal);
+    if (*refusal != Outcome::shutting_down) {
+      refuse_at_once(socket, use_tls, *refusal);
+      return;
+    }
+    // Shutting down (few clients, RFC 5321 3.8): a session says 421 4.3.2, inside TLS on
+    // implicit-TLS listeners (RFC 8314 3.3), and drains so that the reply is read.
+    auto session = std::make_shared<Session>(*context, std::move(socket), use_tls,
+                                             std::make_shared<ClientShare>(), refusal);
     asio::co_spawn(executor, Session::run(session), asio::detached);  // run() never throws
     return;
   }
   metrics.connections.add({{"listener", use_tls ? "smtps" : "smtp"}}).inc();
   metrics.connections_active.inc();
-  auto session = std::make_shared<Session>(*context, std::move(socket), use_tls);
+  auto session = std::make_shared<Session>(*context, std::move(socket), use_tls, std::move(share));
   {
     std::lock_guard lock(mutex);
     sessions[id] = session;
@@ -235,7 +280,7 @@ asio::awaitable<void> Server::Impl::run_session(std::shared_ptr<Session> session
       impl.metrics.connections_active.dec();
       std::lock_guard lock(impl.mutex);
       impl.sessions.erase(id);
-      if (--impl.per_ip[ip] == 0) impl.per_ip.erase(ip);
+      if (--impl.per_ip[ip].connections == 0) impl.per_ip.erase(ip);
       --impl.total;
       impl.idle.notify_all();
     }
@@ -330,7 +375,8 @@ bool Server::start(std::string& error) {
     impl.work.emplace_back(impl.ios.back()->get_executor());
   }
   impl.context.emplace(SessionContext{impl.config, impl.store, impl.metrics, impl.tls->context(),
-                                      hostname, impl.budget, impl.stopping});
+                                      hostname, impl.buffers, impl.stopping, impl.credentials,
+                                      impl.auth_limiter});
   for (const std::string& address : smtp.listen)
     if (!impl.bind(address, false, error)) return false;
   for (const std::string& address : smtp.tls_listen)

@@ -22,11 +22,12 @@ constexpr auto kRefusalHandshakeTimeout = std::chrono::seconds(5);
 }  // namespace
 
 Session::Session(SessionContext& context, asio::ip::tcp::socket socket, bool implicit_tls,
-                 std::optional<Outcome> refusal)
+                 std::shared_ptr<ClientShare> share, std::optional<Outcome> refusal)
     : ctx_(context),
       conn_(std::move(socket), context.tls),
       implicit_tls_(implicit_tls),
-      refusal_(refusal) {}
+      refusal_(refusal),
+      share_(std::move(share)) {}
 
 asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
   auto executor = co_await asio::this_coro::executor;
@@ -43,12 +44,12 @@ asio::awaitable<void> Session::run(std::shared_ptr<Session> self) {
     self->end_as("error");
     obs::error("smtp session failed", {{"client_ip", self->client_ip()}, {"error", failure}});
   }
+  self->reset_transaction();  // gives back any budget still held, before the close's drain
   try {
     co_await self->conn_.close();
   } catch (...) {
   }
-  self->reset_transaction();  // gives back any budget still held
-  if (!self->refusal_) {      // refused connections are counted in connections_rejected
+  if (!self->refusal_) {  // refused connections are counted in connections_rejected
     std::chrono::duration<double> seconds = std::chrono::steady_clock::now() - self->started_;
     self->ctx_.metrics.session_ended(self->end_reason_ ? self->end_reason_ : "disconnected",
                                      seconds.count());
@@ -101,14 +102,30 @@ void Session::refuse(const Reply& r, const char* reason) {
 }
 
 void Session::reset_transaction() {
+  conn_.stop_data_clock();
   mail_ = MailFrom{};
   rcpts_.clear();
   std::string().swap(bdat_data_);
   bdat_checker_.reset();
-  bdat_over_budget_ = false;
-  if (reserved_ > 0) ctx_.budget.release(reserved_);
+  bdat_over_budget_ = BudgetRefusal::none;
+  if (reserved_ > 0) ctx_.budget.release(*share_, reserved_);
   reserved_ = 0;
   if (state_ != State::fresh) state_ = State::ready;
+}
+
+bool Session::admit_transaction(uint64_t size) {
+  BudgetRefusal refusal = ctx_.budget.admit(*share_, size);
+  if (refusal == BudgetRefusal::none) return true;
+  const bool client = refusal == BudgetRefusal::client;
+  ctx_.metrics.command_rejected(client ? "client_memory_share" : "insufficient_memory");
+  send(client ? Outcome::client_memory_share : Outcome::insufficient_memory);
+  return false;
+}
+
+void Session::start_data_clock() {
+  const auto& limits = ctx_.config.smtp.limits;
+  conn_.start_data_clock(limits.min_data_rate, limits.data_timeout,
+                         limits.data_transaction_timeout);
 }
 
 ContentLimits Session::content_limits(bool binary) const {
@@ -122,10 +139,16 @@ ContentLimits Session::content_limits(bool binary) const {
   return limits;
 }
 
-// Ends the session after a failed read: 421 for a timeout (RFC 5321 4.5.3.2) or shutdown;
-// nothing to say to a peer that has gone.
+// Ends the session after a failed read: 421 for a timeout (RFC 5321 4.5.3.2), for data too
+// slow or too long (SMTP.md "Limits": nothing was acknowledged, so nothing is lost) or for a
+// shutdown; nothing to say to a peer that has gone.
 void Session::end_on(ReadStatus status) {
-  if (status == ReadStatus::timeout) {
+  if (status == ReadStatus::too_slow) {
+    ctx_.metrics.command_rejected("data_too_slow");
+    end_as("timeout");
+    obs::info("data too slow", {{"client_ip", client_ip()}});
+    send(Outcome::data_too_slow);
+  } else if (status == ReadStatus::timeout) {
     ctx_.metrics.command_rejected("timeout");
     end_as("timeout");
     send(Outcome::timeout);
@@ -153,9 +176,8 @@ asio::awaitable<bool> Session::open() {
   const auto& smtp = ctx_.config.smtp;
   if (refusal_) {
     if (implicit_tls_) {
-      // A refused TLS client would only see a failed handshake; at shutdown (few clients, and
-      // they should retry elsewhere) it is worth one to say 421 4.3.2 properly.
-      if (*refusal_ != Outcome::shutting_down) co_return false;
+      // At shutdown (few clients, and they should retry elsewhere) a handshake is worth it to
+      // say 421 4.3.2 properly.
       conn_.set_timeout(kRefusalHandshakeTimeout);
       if (!co_await conn_.handshake()) co_return false;
     }

@@ -16,36 +16,17 @@
 
 #include "config/config.h"
 #include "smtp/address.h"
+#include "smtp/auth_limiter.h"
+#include "smtp/budget.h"
 #include "smtp/command.h"
 #include "smtp/connection.h"
 #include "smtp/data_reader.h"
 #include "smtp/metrics.h"
 #include "smtp/reply.h"
+#include "smtp/sasl.h"
 #include "store/store.h"
 
 namespace smtp {
-
-// Bytes of message data held in memory by all sessions together (limits.max_buffered_bytes).
-class MemoryBudget {
- public:
-  explicit MemoryBudget(uint64_t max) : max_(max) {}
-  bool try_reserve(uint64_t bytes) {
-    uint64_t used = used_.load(std::memory_order_relaxed);
-    do {
-      if (used + bytes > max_) return false;
-    } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
-    return true;
-  }
-  void release(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
-  bool exhausted() const { return used_.load(std::memory_order_relaxed) >= max_; }
-  bool can_fit(uint64_t bytes) const {
-    return used_.load(std::memory_order_relaxed) + bytes <= max_;
-  }
-
- private:
-  const uint64_t max_;
-  std::atomic<uint64_t> used_{0};
-};
 
 // What every session shares; owned by the Server, outlives all sessions.
 struct SessionContext {
@@ -54,8 +35,10 @@ struct SessionContext {
   Metrics& metrics;
   asio::ssl::context& tls;
   std::string hostname;
-  MemoryBudget& budget;
+  BufferBudget& budget;  // the total and the per-client shares of message bytes
   const std::atomic<bool>& stopping;
+  const std::vector<StoredCredential>& credentials;  // smtp.auth.users as digests
+  AuthLimiter& auth_limiter;                         // failed AUTH per client address
 };
 
 // RFC 5321 states; a bit mask in the command table.
@@ -78,9 +61,11 @@ struct CommandSpec {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  // `refusal` set: answer it (plain listeners only) and close, e.g. connection limits.
+  // `refusal` set: answer it and close (shutting down; connection limits are refused by the
+  // Server without a session).
+  // `share`: what the client's address holds of the budget, shared with its other sessions.
   Session(SessionContext& context, asio::ip::tcp::socket socket, bool implicit_tls,
-          std::optional<Outcome> refusal = std::nullopt);
+          std::shared_ptr<ClientShare> share, std::optional<Outcome> refusal = std::nullopt);
   // The whole session, watchdog included; returns when the connection is closed. Never throws.
   static asio::awaitable<void> run(std::shared_ptr<Session> self);
   const std::string& client_ip() const { return conn_.remote_ip(); }
@@ -117,6 +102,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void refuse(const Reply& reply, const char* reason);
   void reset_transaction();
   ContentLimits content_limits(bool binary) const;
+  // The DATA/BDAT clock (limits.min_data_rate, data_timeout, data_transaction_timeout).
+  void start_data_clock();
 
   // commands.cpp
   asio::awaitable<void> cmd_ehlo(const Command& command);
@@ -132,12 +119,18 @@ class Session : public std::enable_shared_from_this<Session> {
   // transfer.cpp
   asio::awaitable<void> cmd_data(const Command& command);
   asio::awaitable<void> cmd_bdat(const Command& command);
-  asio::awaitable<void> finish_message(Verdict verdict, bool over_budget, std::string message);
+  asio::awaitable<void> discard_chunk(uint64_t size, Outcome rejection);
+  asio::awaitable<void> finish_message(Verdict verdict, BudgetRefusal over_budget,
+                                       std::string message);
   asio::awaitable<void> deliver(std::string message);
-  void account(std::string& held, bool& over_budget);
+  void account(std::string& held, BudgetRefusal& over_budget);
+  // MAIL, DATA and the first BDAT: 452 4.3.1 (queued, counted) when no transaction of `size`
+  // bytes may start now; true when it may.
+  bool admit_transaction(uint64_t size);
   // auth.cpp
   asio::awaitable<void> cmd_starttls(const Command& command);
   asio::awaitable<void> cmd_auth(const Command& command);
+  asio::awaitable<void> authenticate(std::string mechanism, std::optional<std::string> initial);
   asio::awaitable<void> auth_plain(std::optional<std::string> initial);
   asio::awaitable<void> auth_login(std::optional<std::string> initial);
   asio::awaitable<std::optional<std::string>> sasl_response(std::string_view challenge,
@@ -154,6 +147,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool esmtp_ = false;  // EHLO (PIPELINING negotiated) rather than HELO
   std::string helo_;
   std::optional<std::string> auth_user_;
+  bool auth_failed_ = false;  // the AUTH exchange in progress failed on its credentials
   unsigned errors_ = 0;
   bool closing_ = false;   // a handler ended the session
   bool stopping_ = false;  // server shutdown requested
@@ -166,8 +160,9 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<RcptTo> rcpts_;
   std::string bdat_data_;
   std::optional<ContentChecker> bdat_checker_;
-  bool bdat_over_budget_ = false;
-  uint64_t reserved_ = 0;  // bytes taken from the MemoryBudget
+  BudgetRefusal bdat_over_budget_ = BudgetRefusal::none;
+  const std::shared_ptr<ClientShare> share_;
+  uint64_t reserved_ = 0;  // bytes taken from the budget (and from share_)
 };
 
 }  // namespace smtp

@@ -48,7 +48,7 @@ struct Rejection {
   const char* reason;
 };
 
-std::optional<Rejection> rejection_for(Verdict verdict, bool over_budget) {
+std::optional<Rejection> rejection_for(Verdict verdict, BudgetRefusal over_budget) {
   switch (verdict) {
     case Verdict::ok:
       break;
@@ -59,7 +59,10 @@ std::optional<Rejection> rejection_for(Verdict verdict, bool over_budget) {
     case Verdict::bare_line_end:
       return Rejection{Outcome::bare_lf, "bare_lf"};  // RFC 5321 2.3.8, SMTP smuggling
   }
-  if (over_budget) return Rejection{Outcome::insufficient_memory, "insufficient_memory"};
+  if (over_budget == BudgetRefusal::client)
+    return Rejection{Outcome::client_memory_share, "client_memory_share"};
+  if (over_budget == BudgetRefusal::total)
+    return Rejection{Outcome::insufficient_memory, "insufficient_memory"};
   return std::nullopt;
 }
 
@@ -88,20 +91,24 @@ std::optional<BdatArgs> parse_bdat(std::string_view args) {
 
 }  // namespace
 
-// Keeps the budget in step with the bytes `held`; past the budget the bytes are dropped and
-// the transaction ends in 452 4.3.1 after its end of data.
-void Session::account(std::string& held, bool& over_budget) {
-  if (over_budget) {
-    held.clear();
-    return;
+// Keeps the budget in step with the bytes `held`; past the client's share or the total the bytes
+// are dropped and the transaction ends in 452 4.3.1 after its end of data. Bytes the reader
+// stops holding (a message past max_message_size is only counted) are given back at once.
+void Session::account(std::string& held, BudgetRefusal& over_budget) {
+  if (over_budget != BudgetRefusal::none) {
+    std::string().swap(held);  // frees the memory, not only the size
+  } else if (held.size() > reserved_) {
+    uint64_t more = held.size() - reserved_;
+    over_budget = ctx_.budget.try_reserve(*share_, more);
+    if (over_budget == BudgetRefusal::none) {
+      reserved_ += more;
+      return;
+    }
+    std::string().swap(held);
   }
-  if (held.size() <= reserved_) return;
-  uint64_t more = held.size() - reserved_;
-  if (ctx_.budget.try_reserve(more)) {
-    reserved_ += more;
-  } else {
-    over_budget = true;
-    held.clear();
+  if (held.size() < reserved_) {
+    ctx_.budget.release(*share_, reserved_ - held.size());
+    reserved_ = held.size();
   }
 }
 
@@ -114,14 +121,11 @@ asio::awaitable<void> Session::cmd_data(const Command& command) {
     refuse(Outcome::bad_sequence, "bad_sequence");
     co_return;
   }
-  if (ctx_.budget.exhausted()) {
-    ctx_.metrics.command_rejected("insufficient_memory");
-    send(Outcome::insufficient_memory);
-    co_return;
-  }
+  if (!admit_transaction(0)) co_return;
   send(Outcome::start_data);
+  start_data_clock();
   DataReader reader(content_limits(false));
-  bool over_budget = false;
+  BudgetRefusal over_budget = BudgetRefusal::none;
   conn_.set_timeout(ctx_.config.smtp.limits.data_timeout);  // RFC 5321 4.5.3.2.5
   // Callbacks are named locals: g++ 12 mishandles some temporaries inside co_await.
   const std::function<bool(std::string_view, size_t&)> consume = [&](std::string_view bytes,
@@ -136,6 +140,7 @@ asio::awaitable<void> Session::cmd_data(const Command& command) {
     end_on(status == ReadStatus::cancelled ? ReadStatus::closed : status);
     co_return;
   }
+  conn_.stop_data_clock();
   ctx_.metrics.received_bytes.inc(static_cast<double>(reader.size()));
   co_await finish_message(reader.verdict(), over_budget, std::move(reader.message()));
 }
@@ -150,34 +155,27 @@ asio::awaitable<void> Session::cmd_bdat(const Command& command) {
     refuse(Outcome::parameter_not_implemented, "syntax");
     co_return;
   }
+  // The first chunk starts the transaction's use of the budget: 452 4.3.1 when it cannot.
+  const BudgetRefusal budget =
+      state_ == State::rcpt ? ctx_.budget.admit(*share_, 0) : BudgetRefusal::none;
   std::optional<Outcome> rejection;
   if (ctx_.config.smtp.require_tls && !conn_.tls_active())
     rejection = Outcome::tls_required;
   else if (state_ != State::rcpt && state_ != State::bdat)
     rejection = wrong_state(Verb::bdat);
-  else if (state_ == State::rcpt && ctx_.budget.exhausted())
-    rejection = Outcome::insufficient_memory;
+  else if (budget != BudgetRefusal::none)
+    rejection = budget == BudgetRefusal::client ? Outcome::client_memory_share
+                                                : Outcome::insufficient_memory;
 
   conn_.set_timeout(ctx_.config.smtp.limits.data_timeout);
   if (rejection) {
-    // The chunk's bytes follow the command regardless: consume them, never run them.
-    const std::function<void(std::string_view)> discard = [](std::string_view) {};
-    ReadStatus status = co_await conn_.read_exact(args->size, discard);
-    if (status != ReadStatus::ok) {
-      end_on(status == ReadStatus::cancelled ? ReadStatus::closed : status);
-      co_return;
-    }
-    if (*rejection == Outcome::insufficient_memory) {
-      ctx_.metrics.command_rejected("insufficient_memory");
-      send(*rejection);
-    } else {
-      refuse(*rejection, *rejection == Outcome::tls_required ? "tls_required" : "bad_sequence");
-    }
+    co_await discard_chunk(args->size, *rejection);
     co_return;
   }
   if (state_ == State::rcpt) {
     bdat_checker_.emplace(content_limits(mail_.body == "BINARYMIME"));
     state_ = State::bdat;
+    start_data_clock();  // runs from the first chunk to LAST, the commands between included
   }
   const uint64_t max_size = ctx_.config.smtp.limits.max_message_size;
   const std::function<void(std::string_view)> keep = [&](std::string_view bytes) {
@@ -199,12 +197,35 @@ asio::awaitable<void> Session::cmd_bdat(const Command& command) {
              .with_text("Ok: " + std::to_string(args->size) + " octets received"));
     co_return;
   }
+  conn_.stop_data_clock();
   bdat_checker_->finish();  // a CR as the message's very last byte is a bare CR
   Verdict verdict = bdat_checker_->verdict();
   co_await finish_message(verdict, bdat_over_budget_, std::move(bdat_data_));
 }
 
-asio::awaitable<void> Session::finish_message(Verdict verdict, bool over_budget,
+// A refused chunk: its bytes follow the command regardless, so they are consumed, never run,
+// on the data clock too (a trickled chunk would hold the connection's slot): a clock of its
+// own, unless a BDAT transaction's is running. Then the refusal is answered.
+asio::awaitable<void> Session::discard_chunk(uint64_t size, Outcome rejection) {
+  const std::function<void(std::string_view)> discard = [](std::string_view) {};
+  const bool own_clock = state_ != State::bdat;
+  if (own_clock) start_data_clock();
+  ReadStatus status = co_await conn_.read_exact(size, discard);
+  if (own_clock) conn_.stop_data_clock();
+  if (status != ReadStatus::ok) {
+    end_on(status == ReadStatus::cancelled ? ReadStatus::closed : status);
+    co_return;
+  }
+  if (rejection == Outcome::insufficient_memory || rejection == Outcome::client_memory_share) {
+    ctx_.metrics.command_rejected(
+        rejection == Outcome::client_memory_share ? "client_memory_share" : "insufficient_memory");
+    send(rejection);
+  } else {
+    refuse(rejection, rejection == Outcome::tls_required ? "tls_required" : "bad_sequence");
+  }
+}
+
+asio::awaitable<void> Session::finish_message(Verdict verdict, BudgetRefusal over_budget,
                                               std::string message) {
   if (std::optional<Rejection> rejection = rejection_for(verdict, over_budget)) {
     ctx_.metrics.message_rejected(rejection->reason);

@@ -8,7 +8,10 @@ from bridge import BridgeTest, scaled
 
 
 class Timeouts(BridgeTest):
-    bridge_options = {"smtp": {"limits": {"command_timeout": "1s", "data_timeout": "1s"}}}
+    # min_data_rate 0: these are the per-read timeouts alone (a slow but active client below
+    # the rate is cut by it: tests/hostile/test_smtp_fairness.py).
+    bridge_options = {"smtp": {"limits": {"command_timeout": "1s", "data_timeout": "1s",
+                                          "min_data_rate": 0}}}
 
     def expect_timeout(self, c):
         start = time.monotonic()

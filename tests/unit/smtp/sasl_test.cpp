@@ -135,5 +135,29 @@ TEST(SecureEquals, compares_contents_and_lengths) {
   EXPECT_FALSE(secure_equals("a\0b"s, "a\0c"s));
 }
 
+// issue 11: the comparison used to return at once on a length mismatch, telling a guesser the
+// stored password's length; digests have one length whatever was typed.
+TEST(SecureEquals, compares_digests_of_one_fixed_size) {
+  EXPECT_EQ(credential_digest("").size(), 32u);
+  EXPECT_EQ(credential_digest(std::string(100000, 'x')).size(), 32u);
+  EXPECT_NE(credential_digest("goodpasswd"), credential_digest("goodpasswd2"));
+  EXPECT_TRUE(secure_equals(credential_digest("goodpasswd"), "goodpasswd"));
+  EXPECT_FALSE(secure_equals(credential_digest("goodpasswd"), "goodpass"));
+  EXPECT_FALSE(secure_equals(credential_digest("goodpasswd"), std::string(4096, 'g')));
+}
+
+TEST(CredentialsMatch, needs_both_fields_of_one_user) {
+  std::vector<StoredCredential> users{store_credential("app", "s3cret"),
+                                      store_credential("ops", "hunter2")};
+  EXPECT_TRUE(credentials_match(users, "app", "s3cret"));
+  EXPECT_TRUE(credentials_match(users, "ops", "hunter2"));
+  EXPECT_FALSE(credentials_match(users, "app", "hunter2"));  // another user's password
+  EXPECT_FALSE(credentials_match(users, "ops", "s3cret"));
+  EXPECT_FALSE(credentials_match(users, "app", "s3cre"));
+  EXPECT_FALSE(credentials_match(users, "app", "s3cret\0"s));
+  EXPECT_FALSE(credentials_match(users, "nobody", "s3cret"));
+  EXPECT_FALSE(credentials_match({}, "app", "s3cret"));
+}
+
 }  // namespace
 }  // namespace smtp
