@@ -161,7 +161,7 @@ int run(const config::Config& cfg) {
   });
 
   delivery::Dispatcher dispatcher(cfg, *store, registry);
-  smtp::Server smtp_server(cfg, *store, registry);
+  smtp::Server smtp_server(cfg, *store, registry, &memory);
   if (!smtp_server.start(error)) {
     obs::error("cannot start the SMTP server", {{"error", error}});
     store->close();

@@ -6,28 +6,44 @@
 #include <atomic>
 #include <cstdint>
 
+#include "common/memory_budget.h"
+
 namespace smtp {
 
-// The total, across sessions.
+// The total, across sessions (smtp.limits.max_buffered_bytes), itself drawn from the
+// process's memory budget when there is one (ARCHITECTURE.md, Memory): message buffers share it
+// with API request bodies and webhook renders.
 class MemoryBudget {
  public:
-  explicit MemoryBudget(uint64_t max) : max_(max) {}
+  explicit MemoryBudget(uint64_t max, common::MemoryBudget* process = nullptr)
+      : max_(max), process_(process) {}
   bool try_reserve(uint64_t bytes) {
     uint64_t used = used_.load(std::memory_order_relaxed);
     do {
       if (used + bytes > max_) return false;
     } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+    if (process_ && !process_->try_reserve(bytes)) {
+      used_.fetch_sub(bytes, std::memory_order_relaxed);
+      return false;
+    }
     return true;
   }
-  void release(uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
-  bool exhausted() const { return used_.load(std::memory_order_relaxed) >= max_; }
+  void release(uint64_t bytes) {
+    used_.fetch_sub(bytes, std::memory_order_relaxed);
+    if (process_) process_->release(bytes);
+  }
+  bool exhausted() const {
+    return used_.load(std::memory_order_relaxed) >= max_ || (process_ && process_->exhausted());
+  }
   bool can_fit(uint64_t bytes) const {
-    return used_.load(std::memory_order_relaxed) + bytes <= max_;
+    return used_.load(std::memory_order_relaxed) + bytes <= max_ &&
+           (!process_ || process_->can_fit(bytes));
   }
   uint64_t used() const { return used_.load(std::memory_order_relaxed); }
 
  private:
   const uint64_t max_;
+  common::MemoryBudget* const process_;
   std::atomic<uint64_t> used_{0};
 };
 

@@ -78,11 +78,12 @@ struct Server::Impl {
     uint16_t port = 0;
   };
 
-  Impl(const config::Config& config, store::Store& store, obs::Registry& registry)
+  Impl(const config::Config& config, store::Store& store, obs::Registry& registry,
+       common::MemoryBudget* memory)
       : config(config),
         store(store),
         metrics(registry),
-        budget(config.smtp.limits.max_buffered_bytes),
+        budget(config.smtp.limits.max_buffered_bytes, memory),
         buffers(budget, config.smtp.limits.max_buffered_bytes_per_ip),
         auth_limiter(config.smtp.auth.max_failures, config.smtp.auth.failure_window) {
     for (const config::SmtpUser& user : config.smtp.auth.users)
@@ -347,8 +348,9 @@ void Server::Impl::stop_watching_certificate() {
   if (certificate_watcher.joinable()) certificate_watcher.join();
 }
 
-Server::Server(const config::Config& config, store::Store& store, obs::Registry& registry)
-    : impl_(std::make_unique<Impl>(config, store, registry)) {}
+Server::Server(const config::Config& config, store::Store& store, obs::Registry& registry,
+               common::MemoryBudget* memory)
+    : impl_(std::make_unique<Impl>(config, store, registry, memory)) {}
 
 Server::~Server() {
   stop();

@@ -12,6 +12,9 @@ struct Config;
 namespace store {
 class Store;
 }
+namespace common {
+class MemoryBudget;
+}
 namespace obs {
 class Registry;
 }
@@ -20,8 +23,10 @@ namespace smtp {
 
 class Server {
  public:
-  // The server keeps references to all three; they must outlive it.
-  Server(const config::Config& config, store::Store& store, obs::Registry& registry);
+  // The server keeps references to all three (and to `memory`); they must outlive it. Message
+  // buffers draw from `memory`, the process's budget, when it is given.
+  Server(const config::Config& config, store::Store& store, obs::Registry& registry,
+         common::MemoryBudget* memory = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;

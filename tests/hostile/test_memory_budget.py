@@ -1,14 +1,14 @@
 # One memory budget for the whole process (issue 11 point 3), against the real binary: request
-# bodies draw from `memory.budget` while they are read and handled, and a body that does not fit
-# beside the others is answered 503 with Retry-After, before it is read; once the holder is
-# answered, its bytes are back. The gauges smtp_bridge_memory_budget{,_used}_bytes show it.
+# bodies and SMTP message buffers draw from `memory.budget`; a body that does not fit beside the
+# others is answered 503 with Retry-After before it is read, a message 452 4.3.1; once the holder
+# is answered, its bytes are back. The gauges smtp_bridge_memory_budget{,_used}_bytes show it.
 import http.client
 import re
 import socket
 import time
 import unittest
 
-from bridge import Bridge, BridgeTest, scaled
+from bridge import Bridge, BridgeTest, Raw, scaled
 
 KEY = "hostile-budget-key-0123456789"
 MiB = 1 << 20
@@ -67,6 +67,34 @@ class ApiBodies(BridgeTest):
                 return used
             time.sleep(0.05)
         self.fail(f"memory budget use stayed at {used}")
+
+    def hold_api_body(self, b, length):
+        """A POST whose body is declared and only begun: it holds `length` of the budget."""
+        holder_body = body(length)
+        holder = socket.create_connection(("127.0.0.1", b.port("api")), timeout=scaled(30))
+        self.addCleanup(holder.close)
+        holder.sendall(post_head(length) + holder_body[:1000])
+        self.wait_used(b, lambda used: used >= length)
+        return holder, holder_body[1000:]
+
+    def test_smtp_messages_and_api_bodies_share_one_budget(self):
+        b = self.start_budget_bridge()
+        holder, rest = self.hold_api_body(b, 1536 * 1024)
+        message = b"Subject: budget\r\n\r\n" + (b"y" * 98 + b"\r\n") * (MiB // 100)
+        with Raw(b.port()) as c:
+            self.assertEqual(c.ehlo().code, 250)
+            # RFC 1870: the declared size does not fit beside the API body.
+            self.assertReply(c.cmd(f"MAIL FROM:<a@example.com> SIZE={len(message)}"), 452, "4.3.1")
+        holder.sendall(rest)
+        self.assertEqual(read_status(holder)[0], 422)
+        self.wait_used(b, lambda used: used == 0)
+        with Raw(b.port()) as c:
+            self.assertEqual(c.ehlo().code, 250)
+            self.assertReply(c.cmd(f"MAIL FROM:<a@example.com> SIZE={len(message)}"), 250, "2.1.0")
+            self.assertReply(c.cmd("RCPT TO:<b@example.com>"), 250, "2.1.5")
+            self.assertReply(c.cmd("DATA"), 354)
+            c.send(message + b".\r\n")
+            self.assertQueued(c.reply())
 
     def test_a_body_that_does_not_fit_beside_another_is_503_with_retry_after(self):
         b = self.start_budget_bridge()
