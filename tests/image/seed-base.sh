@@ -2,9 +2,10 @@
 # Seeds buildah's local storage with debian:bookworm (and -slim) built by debootstrap, because no
 # container registry is reachable here (TESTING.md "Container image without a Docker engine").
 # Idempotent: does nothing but re-tag when localhost/debian:bookworm exists already. Needs root.
+# The mirrors are the ones this machine's apt uses (apt-mirrors.sh reads its sources at run time;
+# SEED_MIRROR / SEED_SECURITY_MIRROR override them): no package host is named in the project.
 set -euo pipefail
-
-mirror="${SEED_MIRROR:-http://deb.debian.org/debian}"
+here="$(cd "$(dirname "$0")" && pwd)"
 base=localhost/debian:bookworm
 aliases=(docker.io/library/debian:bookworm docker.io/library/debian:bookworm-slim)
 
@@ -30,6 +31,19 @@ if have_image "$base"; then
   exit 0
 fi
 
+if [ -n "${SEED_MIRROR:-}" ]; then
+  mirror=$SEED_MIRROR
+  security=${SEED_SECURITY_MIRROR:-}
+else
+  mapfile -t mirrors < <(bash "$here/apt-mirrors.sh" bookworm)
+  if [ ${#mirrors[@]} -eq 0 ] || [ -z "${mirrors[0]}" ]; then
+    echo "seed-base: no Debian mirror in this machine's apt sources (set SEED_MIRROR)" >&2
+    exit 1
+  fi
+  mirror=${mirrors[0]}
+  security=${SEED_SECURITY_MIRROR:-${mirrors[1]:-}}
+fi
+
 rootfs=$(mktemp -d /var/tmp/seed-bookworm.XXXXXX)
 container=""
 cleanup() {
@@ -51,7 +65,8 @@ debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$rootfs.log" 2>&1 |
 }
 rm -f "$rootfs.log"
 
-# The same apt sources as Docker Hub's debian:bookworm image (deb822, with updates and security).
+# The same apt sources as Docker Hub's debian:bookworm image (deb822, with updates and security),
+# on this machine's mirrors.
 rm -f "$rootfs/etc/apt/sources.list"
 cat >"$rootfs/etc/apt/sources.list.d/debian.sources" <<EOF
 Types: deb
@@ -59,13 +74,17 @@ URIs: ${mirror}
 Suites: bookworm bookworm-updates
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+if [ -n "$security" ]; then
+  cat >>"$rootfs/etc/apt/sources.list.d/debian.sources" <<EOF
 
 Types: deb
-URIs: ${mirror}-security
+URIs: ${security}
 Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
+fi
 rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
 
 # Slim like debian:bookworm-slim: no documentation, manuals or translations, now or from packages
