@@ -3,17 +3,25 @@
 // may hold nothing else: the bridge refuses unknown keys.
 const secret = (base) => ({ [base]: true, [`${base}_file`]: true, [`${base}_env`]: true });
 const retry = { initial: true, max_interval: true, max_age: true };
+const httpLimits = {
+  max_header_line: true, max_headers: true, max_head_bytes: true, head_timeout: true,
+  min_body_rate: true, max_body: true,
+};
 
 export const known_config_keys = {
   smtp: {
     listen: true, tls_listen: true, hostname: true, require_tls: true, bare_lf: true,
     greet_delay: true, drain_timeout: true, io_threads: true,
     tls: { cert_file: true, key_file: true },
-    auth: { users: { "[]": { username: true, ...secret("password") } }, required: true, allow_plaintext: true },
+    auth: {
+      users: { "[]": { username: true, ...secret("password") } }, required: true, allow_plaintext: true,
+      max_failures: true, failure_window: true,
+    },
     limits: {
       max_message_size: true, max_recipients: true, max_connections: true, max_connections_per_ip: true,
       command_timeout: true, data_timeout: true, max_errors: true, max_command_line: true,
-      max_line_length: true, max_buffered_bytes: true,
+      max_line_length: true, max_buffered_bytes: true, max_buffered_bytes_per_ip: true,
+      min_data_rate: true, data_transaction_timeout: true,
     },
   },
   routes: {
@@ -29,14 +37,14 @@ export const known_config_keys = {
   },
   delivery: { workers: true, retry },
   store: { backend: true, path: true, max_size: true, commit_delay: true, retention: { delivered: true, dead: true } },
-  api: { listen: true, keys: { "[]": { name: true, ...secret("key") } } },
+  api: { listen: true, keys: { "[]": { name: true, ...secret("key") } }, limits: httpLimits },
   relay: {
     upstream: { host: true, port: true, tls: true, verify: true, ca_file: true },
     auth: { mechanism: true, username: true, ...secret("password") },
     hostname: true, connections: true, retry,
     timeouts: { connect: true, greeting: true, command: true, data_init: true, data_block: true, data_end: true },
   },
-  admin: { listen: true },
+  admin: { listen: true, limits: httpLimits },
   log: { level: true },
   memory: { budget: true },
 };

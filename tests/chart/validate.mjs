@@ -342,6 +342,10 @@ function check_config(objects, pod, where, expected) {
   expect(config.api?.listen === "0.0.0.0:8080" && config.admin?.listen === "0.0.0.0:8081", where,
          "api/admin listeners are not 8080/8081");
   expect(config.store?.path === "/var/lib/smtp-bridge/smtp-bridge.db", where, "store.path is not on the volume");
+  for (const [dotted, value] of Object.entries(expected.config ?? {})) {
+    const found = dotted.split(".").reduce((node, key) => node?.[key], config);
+    expect(found === value, where, `config ${dotted} is ${JSON.stringify(found)}, values gave ${JSON.stringify(value)}`);
+  }
   const files = file_paths(config, "", []);
   expect(files.length === expected.secretFiles, where, `${files.length} secret/TLS files, expected ${expected.secretFiles}`);
   const contents = {};
@@ -400,6 +404,10 @@ const CASES = {
   servicemonitor: { tls: false, smtpType: "ClusterIP", storage: "5Gi", storageClass: "fast-ssd", secretFiles: 0,
                     serviceMonitor: true, networkPolicy: true, pdbMinAvailable: 1 },
   loadbalancer: { tls: true, smtpType: "LoadBalancer", storage: "1Gi", secretFiles: 2, existingSecrets: ["mx-tls"] },
+  // Every issue-11 limit set through values: each reaches the config as given.
+  hardening: { tls: false, smtpType: "ClusterIP", storage: "1Gi", secretFiles: 1, literals: ["not-a-real-password"],
+               config: { "memory.budget": "200MiB", "admin.limits.max_body": 512, "api.limits.max_headers": 50,
+                         "smtp.limits.min_data_rate": "2KiB", "smtp.auth.max_failures": 5 } },
 };
 
 function check_case(name, file) {

@@ -159,9 +159,14 @@ Secret, existing: {file: {name, key}} projected from existing Secrets}.
 {{- $_ := set $config "relay" $relay -}}
 {{- end -}}
 
-{{- $_ := set $config "admin" (dict "listen" "0.0.0.0:8081") -}}
+{{- $admin := $values.admin | default dict -}}
+{{- $_ := set $admin "listen" "0.0.0.0:8081" -}}
+{{- $_ := set $config "admin" $admin -}}
 {{- if $values.log -}}
 {{- $_ := set $config "log" $values.log -}}
+{{- end -}}
+{{- if $values.memory -}}
+{{- $_ := set $config "memory" $values.memory -}}
 {{- end -}}
 {{- dict "config" $config "literals" $state.literals "existing" $state.existing | toJson -}}
 {{- end -}}
