@@ -117,6 +117,17 @@ int run(const config::Config& cfg) {
                  {{"status", store::to_string(status)}, {"messages", messages}});
     }
   };
+  store_options.lease = cfg.delivery.lease;
+  // An outcome that could not be committed is retried by the store; its rows stay in flight and
+  // /readyz is 503 until it is in (store.h finish_delivery).
+  store_options.on_write_failure = [](const std::string& what, store::Status status, size_t rows) {
+    if (status == store::Status::ok) {
+      obs::info("store outcomes committed after a retry", {{"write", what}});
+    } else {
+      obs::error("store cannot commit outcomes, retrying every second",
+                 {{"write", what}, {"status", store::to_string(status)}, {"rows", rows}});
+    }
+  };
   std::string error;
   std::unique_ptr<store::Store> store = store::open_sqlite(store_options, error);
   if (!store) {

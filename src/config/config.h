@@ -92,6 +92,9 @@ struct Retry {
 struct Delivery {
   unsigned workers = 16;
   Retry retry{10s, 1h, 72h};
+  // How long a claimed row is held (ARCHITECTURE.md "Leases"); after it, the row is queued
+  // again. More than twice the longest endpoint timeout.
+  Duration lease = 5min;
 };
 
 struct Store {

@@ -36,6 +36,9 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr auto kPollInterval = std::chrono::seconds(1);
 constexpr auto kPruneInterval = std::chrono::minutes(1);
+// Rows whose lease ended (a lost worker, an outcome that could not be committed) are looked for
+// this often: a lease is minutes long, so they wait at most a few seconds more.
+constexpr auto kSweepInterval = std::chrono::seconds(5);
 
 int64_t now_ms() {
   return common::unix_ms(common::Clock::now());
@@ -145,6 +148,7 @@ struct Dispatcher::Impl {
   void run_poller();
   SteadyClock::time_point next_deadline(SteadyClock::time_point prune_at);
   void prune();
+  void sweep();
   void run_worker();
   void deliver(store::DeliveryJob& job, Clients& clients, std::mt19937_64& random);
   void finish(const store::DeliveryJob& job, const std::string& label, const Decision& decision,
@@ -162,9 +166,10 @@ SteadyClock::time_point Dispatcher::Impl::next_deadline(SteadyClock::time_point 
 
 void Dispatcher::Impl::run_poller() {
   auto prune_at = SteadyClock::now();
+  auto sweep_at = SteadyClock::now() + kSweepInterval;
   std::unique_lock lock(mutex);
   while (!stopping) {
-    auto deadline = next_deadline(prune_at);
+    auto deadline = next_deadline(std::min(prune_at, sweep_at));
     poll_wake.wait_until(lock, deadline,
                          [this] { return stopping || notified || rearm || refill_due(); });
     if (stopping) break;
@@ -180,6 +185,10 @@ void Dispatcher::Impl::run_poller() {
     if (SteadyClock::now() >= prune_at) {
       prune();
       prune_at = SteadyClock::now() + kPruneInterval;
+    }
+    if (SteadyClock::now() >= sweep_at) {
+      sweep();  // before the claim below, which takes the rows it returned
+      sweep_at = SteadyClock::now() + kSweepInterval;
     }
     std::vector<store::DeliveryJob> claimed;
     if (limit > 0) claimed = store.claim_deliveries(limit, now);
@@ -221,6 +230,15 @@ void Dispatcher::Impl::prune() {
   uint64_t deleted = store.prune(now - config.store.retention_delivered.count(),
                                  now - config.store.retention_dead.count());
   if (deleted > 0) obs::info("pruned inbound messages past retention", {{"messages", deleted}});
+}
+
+// Leases (ARCHITECTURE.md): rows held past their lease go back to the queue while the process
+// runs. In one process this finds the rows whose outcome was lost (store.h finish_delivery).
+void Dispatcher::Impl::sweep() {
+  uint64_t requeued = store.requeue_expired(now_ms());
+  if (requeued == 0) return;
+  metrics.lease_expired(requeued);
+  obs::warn("in-flight rows whose lease ended were queued again", {{"rows", requeued}});
 }
 
 void Dispatcher::Impl::run_worker() {
@@ -296,7 +314,7 @@ void Dispatcher::Impl::finish(const store::DeliveryJob& job, const std::string& 
                               const Decision& decision, double seconds) {
   // Not waiting for the commit: a crash before it repeats this delivery (at least once).
   store.finish_delivery_later(job.delivery.id, decision.outcome, decision.next_attempt_at_ms,
-                              decision.last_error);
+                              decision.last_error, job.delivery.attempts);
   metrics.attempt(label, decision.outcome, seconds);
   bool delivered = decision.outcome == store::DeliveryOutcome::delivered;
   if (delivered && !obs::enabled(obs::Level::debug)) return;  // the common case: nothing to log

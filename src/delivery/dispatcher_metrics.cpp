@@ -42,6 +42,11 @@ Metrics::Metrics(obs::Registry& registry, store::Store& store)
                    .add({})),
       dead_letters_(registry.counter("smtp_bridge_delivery_dead_letters_total",
                                      "Deliveries that became dead letters, by endpoint.")),
+      lease_expired_(registry
+                         .counter("smtp_bridge_delivery_lease_expired_total",
+                                  "In-flight rows (inbound and outbound) whose lease ended and "
+                                  "that were queued again while the process ran.")
+                         .add({})),
       sampler_(std::make_shared<Sampler>()) {
   sampler_->store = &store;
   sampler_->depth =
@@ -66,6 +71,10 @@ void Metrics::attempt(const std::string& endpoint, store::DeliveryOutcome outcom
   attempts_.add({{"endpoint", endpoint}, {"outcome", outcome_name(outcome)}}).inc();
   if (seconds >= 0) latency_.observe(seconds);
   if (outcome == store::DeliveryOutcome::dead) dead_letters_.add({{"endpoint", endpoint}}).inc();
+}
+
+void Metrics::lease_expired(uint64_t rows) {
+  lease_expired_.inc(static_cast<double>(rows));
 }
 
 const char* outcome_name(store::DeliveryOutcome outcome) {

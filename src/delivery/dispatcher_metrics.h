@@ -21,6 +21,9 @@ class Metrics {
   // One finished attempt: smtp_bridge_delivery_attempts_total{endpoint,outcome}, the POST's
   // duration (when a POST was made, seconds >= 0) and dead letters.
   void attempt(const std::string& endpoint, store::DeliveryOutcome outcome, double seconds);
+  // Rows whose lease ended and that went back to the queue
+  // (smtp_bridge_delivery_lease_expired_total).
+  void lease_expired(uint64_t rows);
   // Stops the collector from touching the store.
   void detach();
 
@@ -29,6 +32,7 @@ class Metrics {
   obs::Family<obs::Counter>& attempts_;
   obs::Histogram& latency_;
   obs::Family<obs::Counter>& dead_letters_;
+  obs::Counter& lease_expired_;
   std::shared_ptr<Sampler> sampler_;
 };
 

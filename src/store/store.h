@@ -46,6 +46,11 @@ struct DeliveryRow {
   int attempts = 0;
   int64_t next_attempt_at_ms = 0;
   std::string last_error;  // the last failed attempt's short text; "" when none
+  // The claim's lease (ARCHITECTURE.md "Leases"): while state is in_flight, the row belongs to
+  // lease_owner (a store's per-process id) until lease_until; after that anyone may queue it
+  // again. 0 and "" when not in flight.
+  int64_t lease_until_ms = 0;
+  std::string lease_owner;
 };
 
 struct StoredInbound {
@@ -192,6 +197,16 @@ struct Options {
   std::chrono::hours idempotency_ttl{24};     // CONTRACTS.md 2
   // Called on the writer thread after each group commit: its duration and message count.
   std::function<void(double seconds, size_t messages, Status status)> on_commit;
+  // How long a claim holds its rows (store.h requeue_expired): longer than a worker may take
+  // with one (waiting for a worker, the render, the POST and its timeout).
+  std::chrono::milliseconds lease{std::chrono::minutes(5)};
+  // The same for outbound recipients: one SMTP transaction with all its timeouts.
+  std::chrono::milliseconds outbound_lease{std::chrono::hours(2)};
+  // This process's lease owner; "" = a new UUIDv7 at open.
+  std::string owner;
+  // Called on the writer thread when a write nobody waits for failed and will be retried
+  // (`what`: "finish_delivery", "finish_outbound"), and again with Status::ok once it succeeded.
+  std::function<void(const std::string& what, Status status, size_t rows)> on_write_failure;
 };
 
 class Store {
@@ -225,14 +240,27 @@ class Store {
   // fsynced commit (claims likewise): a crash may lose it, which repeats that delivery (at
   // least once, CONTRACTS.md) but loses nothing. `next_attempt_at_ms` is used for deferred;
   // `last_error` is a short text ("HTTP 500", "timeout", ...), "" when delivered.
+  // `attempt` is the claim's token (DeliveryRow::attempts of the job; 0 = any claim): only the
+  // claim this store holds (its owner) with that attempt is finished, so a finish that comes
+  // after its lease expired and the row was claimed again changes nothing. A finish that cannot
+  // be committed (disk full, store.max_size) is kept and retried about once a second, reported
+  // through Options::on_write_failure, and the store is not writable() until it is committed.
   virtual void finish_delivery(const std::string& delivery_id, DeliveryOutcome outcome,
-                               int64_t next_attempt_at_ms, const std::string& last_error) = 0;
+                               int64_t next_attempt_at_ms, const std::string& last_error,
+                               int attempt = 0) = 0;
   // finish_delivery without the wait: returns at once, and the outcome is committed before any
   // claim asked for after this call (the dispatcher's workers go on to their next job meanwhile).
   virtual void finish_delivery_later(const std::string& delivery_id, DeliveryOutcome outcome,
-                                     int64_t next_attempt_at_ms, const std::string& last_error) {
-    finish_delivery(delivery_id, outcome, next_attempt_at_ms, last_error);
+                                     int64_t next_attempt_at_ms, const std::string& last_error,
+                                     int attempt = 0) {
+    finish_delivery(delivery_id, outcome, next_attempt_at_ms, last_error, attempt);
   }
+  // Leases (ARCHITECTURE.md): every claim (claim_deliveries, the hot path, claim_outbound) holds
+  // its rows until now + Options::lease (outbound_lease). Puts every in_flight row whose lease
+  // ended before now_ms back to queued (inbound deliveries and outbound recipients alike, any
+  // owner's), attempts kept; returns how many. The dispatcher runs it periodically, so that a row
+  // whose worker or finish was lost comes back while the process runs, not only at start-up.
+  virtual uint64_t requeue_expired(int64_t now_ms) = 0;
   // Retention (ARCHITECTURE.md): deletes each message that has deliveries, all of them finished,
   // every delivered one last updated before delivered_before_ms and every dead one before
   // dead_before_ms (its rows go with it). Messages without deliveries (no endpoints: kept for

@@ -10,7 +10,7 @@ namespace store::sqlite {
 namespace {
 
 // Other engineers' end-to-end tests read these tables and columns by name: keep them.
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     R"sql(
 CREATE TABLE inbound_messages (
   id TEXT PRIMARY KEY,
@@ -103,6 +103,18 @@ CREATE INDEX inbound_deliveries_due ON inbound_deliveries(state, next_attempt_at
   WHERE state IN ('queued', 'deferred');
 CREATE INDEX inbound_deliveries_message ON inbound_deliveries(message_id);
 )sql",
+    // 6: leases (ARCHITECTURE.md "Leases"): a claimed row is held by lease_owner until
+    // lease_until (unix ms); the partial indexes find the expired ones among the few in flight.
+    R"sql(
+ALTER TABLE inbound_deliveries ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE inbound_deliveries ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX inbound_deliveries_lease ON inbound_deliveries(lease_until)
+  WHERE state = 'in_flight';
+ALTER TABLE outbound_recipients ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbound_recipients ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX outbound_recipients_lease ON outbound_recipients(lease_until)
+  WHERE state = 'in_flight';
+)sql",
 };
 
 bool fail(Connection& db, const std::string& what, std::string& error) {
@@ -145,9 +157,10 @@ bool migrate(Connection& db, std::string& error) {
 
 bool requeue_in_flight(Connection& db, int64_t now_ms, std::string& error) {
   Statement update;
+  // One process owns an SQLite store: every lease at open is a dead process's.
   if (update.prepare(db.handle(),
-                     "UPDATE inbound_deliveries SET state='queued', updated_at=?1 "
-                     "WHERE state='in_flight'") != SQLITE_OK) {
+                     "UPDATE inbound_deliveries SET state='queued', lease_until=0, lease_owner='',"
+                     " updated_at=?1 WHERE state='in_flight'") != SQLITE_OK) {
     return fail(db, "cannot prepare the re-queue of in-flight deliveries", error);
   }
   update.bind_int(1, now_ms);

@@ -25,8 +25,8 @@ bool Writer::open(Connection db, std::string& error) {
           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   prepare(statements_.insert_delivery,
           "INSERT INTO inbound_deliveries (id, message_id, endpoint, rcpt_to, state, attempts,"
-          " next_attempt_at, created_at, updated_at)"
-          " VALUES (?1, ?2, ?3, ?4, ?6, ?7, ?5, ?5, ?5)");
+          " next_attempt_at, created_at, updated_at, lease_until, lease_owner)"
+          " VALUES (?1, ?2, ?3, ?4, ?6, ?7, ?5, ?5, ?5, ?8, ?9)");
   // Due = queued, or deferred and its time has come; oldest due first (ARCHITECTURE.md states).
   // Both ranges come ordered from the index (state, next_attempt_at, id) and SQLite merges them,
   // so a claim reads `limit` rows however long the backlog is; the message bytes are read by id
@@ -45,11 +45,21 @@ bool Writer::open(Connection db, std::string& error) {
           "SELECT received_at, envelope, data FROM inbound_messages WHERE id = ?1");
   prepare(statements_.mark_in_flight,
           "UPDATE inbound_deliveries SET state = 'in_flight', attempts = attempts + 1,"
-          " updated_at = ?2 WHERE id = ?1");
+          " updated_at = ?2, lease_until = ?3, lease_owner = ?4 WHERE id = ?1");
   prepare(statements_.finish,
           "UPDATE inbound_deliveries SET state = ?2,"
           " next_attempt_at = CASE WHEN ?2 = 'deferred' THEN ?3 ELSE next_attempt_at END,"
-          " last_error = ?4, updated_at = ?5 WHERE id = ?1 AND state = 'in_flight'");
+          " last_error = ?4, updated_at = ?5, lease_until = 0, lease_owner = ''"
+          " WHERE id = ?1 AND state = 'in_flight' AND lease_owner = ?6"
+          " AND (?7 = 0 OR attempts = ?7)");
+  // Leases that ended (store.h requeue_expired): "state = 'in_flight'" selects the partial
+  // lease indexes (schema 6), so only the rows in flight are read.
+  prepare(statements_.requeue_expired,
+          "UPDATE inbound_deliveries SET state = 'queued', lease_until = 0, lease_owner = '',"
+          " updated_at = ?1 WHERE state = 'in_flight' AND lease_until < ?1");
+  prepare(statements_.requeue_expired_outbound,
+          "UPDATE outbound_recipients SET state = 'queued', lease_until = 0, lease_owner = '',"
+          " updated_at = ?1 WHERE state = 'in_flight' AND lease_until < ?1");
   // A message goes when every one of its rows is finished and past its retention; the foreign
   // key's ON DELETE CASCADE takes its rows with it.
   prepare(statements_.prune,
@@ -122,6 +132,8 @@ int Writer::insert(const InboundMessage& message, size_t index, int64_t now_ms, 
     delivery_row.bind_int(5, now_ms);  // due at once
     delivery_row.bind_text(6, claiming ? "in_flight" : "queued");
     delivery_row.bind_int(7, claiming ? 1 : 0);
+    delivery_row.bind_int(8, claiming ? now_ms + lease_ms_ : 0);
+    delivery_row.bind_text(9, claiming ? owner_ : std::string());
     rc = delivery_row.run();
     if (rc == SQLITE_OK && claiming) {
       --claim;
@@ -142,9 +154,13 @@ std::vector<DeliveryJob> Writer::claim(size_t limit, int64_t now_ms) {
     Statement& mark = statements_.mark_in_flight;
     mark.bind_text(1, job.delivery.id);
     mark.bind_int(2, now_ms);
+    mark.bind_int(3, now_ms + lease_ms_);
+    mark.bind_text(4, owner_);
     rc = mark.run();
     job.delivery.state = "in_flight";
     job.delivery.attempts += 1;
+    job.delivery.lease_until_ms = now_ms + lease_ms_;
+    job.delivery.lease_owner = owner_;
   }
   if (rc == SQLITE_OK) rc = statements_.commit.run();
   if (rc != SQLITE_OK) {
@@ -186,7 +202,8 @@ int Writer::read_due(size_t limit, int64_t now_ms, std::vector<DeliveryJob>& job
 }
 
 int Writer::finish(const std::string& delivery_id, DeliveryOutcome outcome,
-                   int64_t next_attempt_at_ms, const std::string& last_error, int64_t now_ms) {
+                   int64_t next_attempt_at_ms, const std::string& last_error, int64_t now_ms,
+                   int attempt) {
   if (db_.handle() == nullptr) return SQLITE_MISUSE;
   const char* state = outcome == DeliveryOutcome::delivered  ? "delivered"
                       : outcome == DeliveryOutcome::deferred ? "deferred"
@@ -197,6 +214,8 @@ int Writer::finish(const std::string& delivery_id, DeliveryOutcome outcome,
   finish.bind_int(3, next_attempt_at_ms);
   if (!last_error.empty()) finish.bind_text(4, last_error);  // else NULL
   finish.bind_int(5, now_ms);
+  finish.bind_text(6, owner_);
+  finish.bind_int(7, attempt);
   // One statement in autocommit mode: its own transaction, fsynced like any COMMIT.
   return finish.run();
 }
@@ -207,11 +226,31 @@ int Writer::finish_all(const std::vector<Finish>& finishes, int64_t now_ms) {
   int rc = statements_.begin.run();
   for (const Finish& f : finishes) {
     if (rc != SQLITE_OK) break;
-    rc = finish(f.delivery_id, f.outcome, f.next_attempt_at_ms, f.last_error, now_ms);
+    rc = finish(f.delivery_id, f.outcome, f.next_attempt_at_ms, f.last_error, now_ms, f.attempt);
   }
   if (rc == SQLITE_OK) rc = statements_.commit.run();
   if (rc != SQLITE_OK) fail(rc);
   return rc;
+}
+
+uint64_t Writer::requeue_expired(int64_t now_ms, int& rc) {
+  rc = SQLITE_MISUSE;
+  if (db_.handle() == nullptr) return 0;
+  set_durable(false);  // lost to a crash: the next open queues every in-flight row anyway
+  rc = statements_.begin.run();
+  uint64_t requeued = 0;
+  for (Statement* update : {&statements_.requeue_expired, &statements_.requeue_expired_outbound}) {
+    if (rc != SQLITE_OK) break;
+    update->bind_int(1, now_ms);
+    rc = update->run();
+    if (rc == SQLITE_OK) requeued += static_cast<uint64_t>(sqlite3_changes64(db_.handle()));
+  }
+  if (rc == SQLITE_OK) rc = statements_.commit.run();
+  if (rc != SQLITE_OK) {
+    fail(rc);
+    return 0;
+  }
+  return requeued;
 }
 
 uint64_t Writer::prune(int64_t delivered_before_ms, int64_t dead_before_ms, size_t limit) {

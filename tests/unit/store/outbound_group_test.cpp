@@ -161,7 +161,7 @@ TEST(SqliteStoreOutboundGroup, migrates_a_version_1_database_in_place) {
   std::string error;
   auto db = store::open_sqlite(options, error);
   ASSERT_NE(db, nullptr) << error;
-  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 5);
+  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 6);
   // Schema 4: the due index holds only the rows that wait (queued, deferred).
   EXPECT_EQ(sql_int(options.path,
                     "SELECT partial FROM pragma_index_list('inbound_deliveries')"
@@ -173,7 +173,11 @@ TEST(SqliteStoreOutboundGroup, migrates_a_version_1_database_in_place) {
   EXPECT_EQ(sql_int(options.path,
                     "SELECT count(*) FROM pragma_index_list('inbound_deliveries')"
                     " WHERE origin = 'c'"),
-            2);
+            3);  // due, message, and (schema 6) the leases of the rows in flight
+  EXPECT_EQ(sql_int(options.path,
+                    "SELECT partial FROM pragma_index_list('inbound_deliveries')"
+                    " WHERE name='inbound_deliveries_lease'"),
+            1);
   auto old = db->find_inbound("old-1");  // the old data is intact and usable
   ASSERT_TRUE(old.has_value());
   EXPECT_EQ(old->data, std::string("\0\xff\r", 3));
@@ -191,7 +195,7 @@ TEST(SqliteStoreOutboundGroup, migrates_a_version_1_database_in_place) {
   db.reset();
   db = store::open_sqlite(options, error);  // opening again migrates nothing twice
   ASSERT_NE(db, nullptr) << error;
-  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 5);
+  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 6);
   EXPECT_TRUE(db->find_outbound(message.id).has_value());
 }
 
