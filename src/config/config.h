@@ -95,6 +95,9 @@ struct Delivery {
   // How long a claimed row is held (ARCHITECTURE.md "Leases"); after it, the row is queued
   // again. More than twice the longest endpoint timeout.
   Duration lease = 5min;
+  // Poison messages: after this many renders of a delivery that failed or ended without an
+  // outcome (the process crashed, the lease ended), the delivery is dead instead of tried again.
+  unsigned max_render_attempts = 3;
 };
 
 struct Store {

@@ -25,8 +25,11 @@ namespace {
 
 void load_delivery(Reader& reader, const YAML::Node& node, Delivery& delivery,
                    const std::vector<Route>& routes) {
-  if (!reader.expect_map(node, "delivery", {"workers", "retry", "lease"})) return;
+  if (!reader.expect_map(node, "delivery", {"workers", "retry", "lease", "max_render_attempts"}))
+    return;
   reader.read_unsigned(node, "delivery", "workers", delivery.workers, 1, 4096);
+  reader.read_unsigned(node, "delivery", "max_render_attempts", delivery.max_render_attempts, 1,
+                       1000);
   if (auto retry = Reader::field(node, "retry"))
     load_retry(reader, *retry, "delivery.retry", delivery.retry);
   // A row may wait for a worker for one POST, then be rendered and POSTed: a lease shorter than

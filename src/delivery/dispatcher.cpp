@@ -151,8 +151,11 @@ struct Dispatcher::Impl {
   void sweep();
   void run_worker();
   void deliver(store::DeliveryJob& job, Clients& clients, std::mt19937_64& random);
+  // `rendered` = false: render_attempts is kept (store.h finish_delivery).
   void finish(const store::DeliveryJob& job, const std::string& label, const Decision& decision,
-              double seconds);
+              double seconds, bool rendered = true);
+  void quarantine(const store::DeliveryJob& job, const std::string& label,
+                  const std::string& reason);
 };
 
 SteadyClock::time_point Dispatcher::Impl::next_deadline(SteadyClock::time_point prune_at) {
@@ -267,7 +270,17 @@ void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::m
   if (!url || target.endpoint == nullptr) {
     Decision dead{store::DeliveryOutcome::dead, 0,
                   url ? "endpoint not configured" : "endpoint URL not usable"};
-    finish(job, url ? url->origin : "invalid", dead, -1);
+    finish(job, url ? url->origin : "invalid", dead, -1, /*rendered=*/false);
+    return;
+  }
+  // Poison messages (issue 11): the claim counted this render before it starts, so renders that
+  // crashed the process count too. Enough of them, and the row is dead instead of crashing the
+  // process again at each restart (and with it every other delivery).
+  const int max_renders = static_cast<int>(std::max(1u, config.delivery.max_render_attempts));
+  if (row.render_attempts - 1 >= max_renders) {
+    quarantine(job, url->origin,
+               "render failed or crashed the process " + std::to_string(row.render_attempts - 1) +
+                   " times");
     return;
   }
   std::string body;
@@ -278,11 +291,17 @@ void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::m
     body = render_bridge_v1_text(
         view, {row.rcpt_to, target.route->include_raw, target.route->max_attachment_bytes});
   } catch (const std::exception& error) {  // a renderer bug: retried, then dead, never lost
+    if (row.render_attempts >= max_renders) {
+      quarantine(job, url->origin,
+                 "render failed or crashed the process " + std::to_string(row.render_attempts) +
+                     " times; the last: " + error.what());
+      return;
+    }
     attempt.error = std::string("cannot render the payload: ") + error.what();
     finish(
         job, url->origin,
         decide(attempt, row.attempts, job.received_at_ms, now_ms(), config.delivery.retry, random),
-        -1);
+        -1, /*rendered=*/false);
     return;
   }
   // The document holds what the POST needs: the message bytes go now, not after a slow endpoint.
@@ -310,11 +329,22 @@ void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::m
          posted.seconds);
 }
 
+void Dispatcher::Impl::quarantine(const store::DeliveryJob& job, const std::string& label,
+                                  const std::string& reason) {
+  metrics.quarantined(label);
+  obs::error("webhook delivery quarantined as a poison message",
+             {{"delivery", job.delivery.id},
+              {"message", job.delivery.message_id},
+              {"endpoint", label},
+              {"reason", reason}});
+  finish(job, label, Decision{store::DeliveryOutcome::dead, 0, reason}, -1, false);
+}
+
 void Dispatcher::Impl::finish(const store::DeliveryJob& job, const std::string& label,
-                              const Decision& decision, double seconds) {
+                              const Decision& decision, double seconds, bool rendered) {
   // Not waiting for the commit: a crash before it repeats this delivery (at least once).
   store.finish_delivery_later(job.delivery.id, decision.outcome, decision.next_attempt_at_ms,
-                              decision.last_error, job.delivery.attempts);
+                              decision.last_error, job.delivery.attempts, rendered);
   metrics.attempt(label, decision.outcome, seconds);
   bool delivered = decision.outcome == store::DeliveryOutcome::delivered;
   if (delivered && !obs::enabled(obs::Level::debug)) return;  // the common case: nothing to log

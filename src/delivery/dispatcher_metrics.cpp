@@ -47,6 +47,10 @@ Metrics::Metrics(obs::Registry& registry, store::Store& store)
                                   "In-flight rows (inbound and outbound) whose lease ended and "
                                   "that were queued again while the process ran.")
                          .add({})),
+      quarantined_(registry.counter(
+          "smtp_bridge_delivery_quarantined_total",
+          "Deliveries that became dead letters as poison messages: their render failed or "
+          "crashed the process delivery.max_render_attempts times, by endpoint.")),
       sampler_(std::make_shared<Sampler>()) {
   sampler_->store = &store;
   sampler_->depth =
@@ -71,6 +75,10 @@ void Metrics::attempt(const std::string& endpoint, store::DeliveryOutcome outcom
   attempts_.add({{"endpoint", endpoint}, {"outcome", outcome_name(outcome)}}).inc();
   if (seconds >= 0) latency_.observe(seconds);
   if (outcome == store::DeliveryOutcome::dead) dead_letters_.add({{"endpoint", endpoint}}).inc();
+}
+
+void Metrics::quarantined(const std::string& endpoint) {
+  quarantined_.add({{"endpoint", endpoint}}).inc();
 }
 
 void Metrics::lease_expired(uint64_t rows) {

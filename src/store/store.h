@@ -51,6 +51,12 @@ struct DeliveryRow {
   // again. 0 and "" when not in flight.
   int64_t lease_until_ms = 0;
   std::string lease_owner;
+  // Poison messages (issue 11): renders started without an outcome reached after a successful
+  // render since. Every claim adds one in its own transaction, before the render starts, so a
+  // render that crashes the process counts; an outcome reached after a successful render sets it
+  // back to 0. So after a claim, render_attempts - 1 earlier attempts failed to render or ended
+  // without an outcome (the process died, or the lease ended, while the row was in flight).
+  int render_attempts = 0;
 };
 
 struct StoredInbound {
@@ -245,15 +251,17 @@ class Store {
   // after its lease expired and the row was claimed again changes nothing. A finish that cannot
   // be committed (disk full, store.max_size) is kept and retried about once a second, reported
   // through Options::on_write_failure, and the store is not writable() until it is committed.
+  // `rendered` = false when the payload could not be rendered: render_attempts is kept (else
+  // set back to 0).
   virtual void finish_delivery(const std::string& delivery_id, DeliveryOutcome outcome,
                                int64_t next_attempt_at_ms, const std::string& last_error,
-                               int attempt = 0) = 0;
+                               int attempt = 0, bool rendered = true) = 0;
   // finish_delivery without the wait: returns at once, and the outcome is committed before any
   // claim asked for after this call (the dispatcher's workers go on to their next job meanwhile).
   virtual void finish_delivery_later(const std::string& delivery_id, DeliveryOutcome outcome,
                                      int64_t next_attempt_at_ms, const std::string& last_error,
-                                     int attempt = 0) {
-    finish_delivery(delivery_id, outcome, next_attempt_at_ms, last_error, attempt);
+                                     int attempt = 0, bool rendered = true) {
+    finish_delivery(delivery_id, outcome, next_attempt_at_ms, last_error, attempt, rendered);
   }
   // Leases (ARCHITECTURE.md): every claim (claim_deliveries, the hot path, claim_outbound) holds
   // its rows until now + Options::lease (outbound_lease). Puts every in_flight row whose lease

@@ -10,7 +10,7 @@ namespace store::sqlite {
 namespace {
 
 // Other engineers' end-to-end tests read these tables and columns by name: keep them.
-constexpr std::array<const char*, 6> kMigrations = {
+constexpr std::array<const char*, 7> kMigrations = {
     R"sql(
 CREATE TABLE inbound_messages (
   id TEXT PRIMARY KEY,
@@ -114,6 +114,11 @@ ALTER TABLE outbound_recipients ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 
 ALTER TABLE outbound_recipients ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
 CREATE INDEX outbound_recipients_lease ON outbound_recipients(lease_until)
   WHERE state = 'in_flight';
+)sql",
+    // 7: poison messages (store.h DeliveryRow::render_attempts): renders started since the last
+    // outcome that followed a successful render, counted by the claim itself.
+    R"sql(
+ALTER TABLE inbound_deliveries ADD COLUMN render_attempts INTEGER NOT NULL DEFAULT 0;
 )sql",
 };
 

@@ -103,19 +103,20 @@ class SqliteStore final : public Store {
   // Outcomes wait in their own queue; the writer commits all that wait in one transaction (group
   // commit for delivery outcomes: one fsync for many workers). Returns once durably recorded.
   void finish_delivery(const std::string& delivery_id, DeliveryOutcome outcome,
-                       int64_t next_attempt_at_ms, const std::string& last_error,
-                       int attempt) override {
+                       int64_t next_attempt_at_ms, const std::string& last_error, int attempt,
+                       bool rendered) override {
     auto committed = std::make_shared<std::promise<void>>();
     std::future<void> done = committed->get_future();
-    if (queue_finish({delivery_id, outcome, next_attempt_at_ms, last_error, attempt},
+    if (queue_finish({delivery_id, outcome, next_attempt_at_ms, last_error, attempt, rendered},
                      std::move(committed)))
       done.get();
   }
 
   void finish_delivery_later(const std::string& delivery_id, DeliveryOutcome outcome,
-                             int64_t next_attempt_at_ms, const std::string& last_error,
-                             int attempt) override {
-    queue_finish({delivery_id, outcome, next_attempt_at_ms, last_error, attempt}, nullptr);
+                             int64_t next_attempt_at_ms, const std::string& last_error, int attempt,
+                             bool rendered) override {
+    queue_finish({delivery_id, outcome, next_attempt_at_ms, last_error, attempt, rendered},
+                 nullptr);
   }
 
   uint64_t requeue_expired(int64_t now_ms) override {
@@ -500,6 +501,7 @@ class SqliteStore final : public Store {
       job.delivery.rcpt_to = delivery.rcpt_to;
       job.delivery.state = "in_flight";
       job.delivery.attempts = 1;
+      job.delivery.render_attempts = 1;
       job.delivery.next_attempt_at_ms = claimed[i].at_ms;
       job.delivery.lease_until_ms = claimed[i].at_ms + lease_ms;
       job.delivery.lease_owner = owner;
@@ -538,7 +540,7 @@ class SqliteStore final : public Store {
         for (const PendingFinish& p : *finishes) {
           const sqlite::Writer::Finish& f = p.finish;
           int rc = writer_->finish(f.delivery_id, f.outcome, f.next_attempt_at_ms, f.last_error,
-                                   now_ms, f.attempt);
+                                   now_ms, f.attempt, f.rendered);
           if (rc != SQLITE_OK) return rc;
         }
         return SQLITE_OK;

@@ -25,8 +25,8 @@ bool Writer::open(Connection db, std::string& error) {
           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   prepare(statements_.insert_delivery,
           "INSERT INTO inbound_deliveries (id, message_id, endpoint, rcpt_to, state, attempts,"
-          " next_attempt_at, created_at, updated_at, lease_until, lease_owner)"
-          " VALUES (?1, ?2, ?3, ?4, ?6, ?7, ?5, ?5, ?5, ?8, ?9)");
+          " next_attempt_at, created_at, updated_at, lease_until, lease_owner, render_attempts)"
+          " VALUES (?1, ?2, ?3, ?4, ?6, ?7, ?5, ?5, ?5, ?8, ?9, ?7)");
   // Due = queued, or deferred and its time has come; oldest due first (ARCHITECTURE.md states).
   // Both ranges come ordered from the index (state, next_attempt_at, id) and SQLite merges them,
   // so a claim reads `limit` rows however long the backlog is; the message bytes are read by id
@@ -34,10 +34,10 @@ bool Writer::open(Connection db, std::string& error) {
   // (schema 4: waiting rows only), and SQLite uses a partial index only for a query whose WHERE
   // repeats the index's own term: hence "state IN (...) AND state = ...".
   prepare(statements_.select_due,
-          "SELECT id, message_id, endpoint, rcpt_to, attempts, next_attempt_at"
+          "SELECT id, message_id, endpoint, rcpt_to, attempts, next_attempt_at, render_attempts"
           " FROM inbound_deliveries WHERE state IN ('queued', 'deferred') AND state = 'queued'"
           " UNION ALL"
-          " SELECT id, message_id, endpoint, rcpt_to, attempts, next_attempt_at"
+          " SELECT id, message_id, endpoint, rcpt_to, attempts, next_attempt_at, render_attempts"
           " FROM inbound_deliveries WHERE state IN ('queued', 'deferred') AND state = 'deferred'"
           " AND next_attempt_at <= ?1"
           " ORDER BY 6, 1 LIMIT ?2");
@@ -45,11 +45,13 @@ bool Writer::open(Connection db, std::string& error) {
           "SELECT received_at, envelope, data FROM inbound_messages WHERE id = ?1");
   prepare(statements_.mark_in_flight,
           "UPDATE inbound_deliveries SET state = 'in_flight', attempts = attempts + 1,"
-          " updated_at = ?2, lease_until = ?3, lease_owner = ?4 WHERE id = ?1");
+          " render_attempts = render_attempts + 1, updated_at = ?2, lease_until = ?3,"
+          " lease_owner = ?4 WHERE id = ?1");
   prepare(statements_.finish,
           "UPDATE inbound_deliveries SET state = ?2,"
           " next_attempt_at = CASE WHEN ?2 = 'deferred' THEN ?3 ELSE next_attempt_at END,"
-          " last_error = ?4, updated_at = ?5, lease_until = 0, lease_owner = ''"
+          " last_error = ?4, updated_at = ?5, lease_until = 0, lease_owner = '',"
+          " render_attempts = CASE WHEN ?8 THEN 0 ELSE render_attempts END"
           " WHERE id = ?1 AND state = 'in_flight' AND lease_owner = ?6"
           " AND (?7 = 0 OR attempts = ?7)");
   // Leases that ended (store.h requeue_expired): "state = 'in_flight'" selects the partial
@@ -73,8 +75,8 @@ bool Writer::open(Connection db, std::string& error) {
           "SELECT CASE WHEN EXISTS (SELECT 1 FROM inbound_messages WHERE id = ?1)"
           " THEN (SELECT count(*) FROM inbound_deliveries WHERE message_id = ?1) ELSE -1 END");
   prepare(statements_.requeue,
-          "UPDATE inbound_deliveries SET state = 'queued', next_attempt_at = ?2, updated_at = ?2"
-          " WHERE message_id = ?1 AND state <> 'in_flight'");
+          "UPDATE inbound_deliveries SET state = 'queued', next_attempt_at = ?2, updated_at = ?2,"
+          " render_attempts = 0 WHERE message_id = ?1 AND state <> 'in_flight'");
   if (rc != SQLITE_OK) {
     error = "cannot prepare the writer's statements: " + db_.error_message();
     return false;
@@ -159,6 +161,7 @@ std::vector<DeliveryJob> Writer::claim(size_t limit, int64_t now_ms) {
     rc = mark.run();
     job.delivery.state = "in_flight";
     job.delivery.attempts += 1;
+    job.delivery.render_attempts += 1;
     job.delivery.lease_until_ms = now_ms + lease_ms_;
     job.delivery.lease_owner = owner_;
   }
@@ -184,6 +187,7 @@ int Writer::read_due(size_t limit, int64_t now_ms, std::vector<DeliveryJob>& job
     job.delivery.rcpt_to = decode_list(due.column_text(3));
     job.delivery.attempts = static_cast<int>(due.column_int(4));
     job.delivery.next_attempt_at_ms = due.column_int(5);
+    job.delivery.render_attempts = static_cast<int>(due.column_int(6));
     jobs.push_back(std::move(job));
   }
   if (rc != SQLITE_DONE) return rc;
@@ -203,7 +207,7 @@ int Writer::read_due(size_t limit, int64_t now_ms, std::vector<DeliveryJob>& job
 
 int Writer::finish(const std::string& delivery_id, DeliveryOutcome outcome,
                    int64_t next_attempt_at_ms, const std::string& last_error, int64_t now_ms,
-                   int attempt) {
+                   int attempt, bool rendered) {
   if (db_.handle() == nullptr) return SQLITE_MISUSE;
   const char* state = outcome == DeliveryOutcome::delivered  ? "delivered"
                       : outcome == DeliveryOutcome::deferred ? "deferred"
@@ -216,6 +220,7 @@ int Writer::finish(const std::string& delivery_id, DeliveryOutcome outcome,
   finish.bind_int(5, now_ms);
   finish.bind_text(6, owner_);
   finish.bind_int(7, attempt);
+  finish.bind_int(8, rendered ? 1 : 0);
   // One statement in autocommit mode: its own transaction, fsynced like any COMMIT.
   return finish.run();
 }
@@ -226,7 +231,8 @@ int Writer::finish_all(const std::vector<Finish>& finishes, int64_t now_ms) {
   int rc = statements_.begin.run();
   for (const Finish& f : finishes) {
     if (rc != SQLITE_OK) break;
-    rc = finish(f.delivery_id, f.outcome, f.next_attempt_at_ms, f.last_error, now_ms, f.attempt);
+    rc = finish(f.delivery_id, f.outcome, f.next_attempt_at_ms, f.last_error, now_ms, f.attempt,
+                f.rendered);
   }
   if (rc == SQLITE_OK) rc = statements_.commit.run();
   if (rc != SQLITE_OK) fail(rc);

@@ -37,7 +37,7 @@ class Writer {
   // Records an in_flight row's outcome; SQLITE_OK or the failing code.
   // Only while this writer's claim with `attempt` (0 = any) holds the row (store.h).
   int finish(const std::string& delivery_id, DeliveryOutcome outcome, int64_t next_attempt_at_ms,
-             const std::string& last_error, int64_t now_ms, int attempt = 0);
+             const std::string& last_error, int64_t now_ms, int attempt = 0, bool rendered = true);
   // Several outcomes in ONE transaction (one fsync for all of them): SQLITE_OK, or the failing
   // code with everything rolled back.
   struct Finish {
@@ -45,7 +45,8 @@ class Writer {
     DeliveryOutcome outcome;
     int64_t next_attempt_at_ms;
     std::string last_error;
-    int attempt = 0;  // the claim's token (store.h finish_delivery)
+    int attempt = 0;       // the claim's token (store.h finish_delivery)
+    bool rendered = true;  // the payload was rendered: render_attempts back to 0
   };
   int finish_all(const std::vector<Finish>& finishes, int64_t now_ms);
   // Claims hold their rows for `lease_ms` as `owner` (store.h Options::lease, owner).
