@@ -11,8 +11,12 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <memory>
 
 #include "api/server.h"
+#include "common/endpoint_name.h"
+#include "common/url.h"
 #include "common/version.h"
 #include "config/config.h"
 #include "delivery/dispatcher.h"
@@ -52,6 +56,24 @@ std::string render_for_api(const store::StoredInbound& stored) {
   delivery::RenderOptions options;
   options.rcpt_to = stored.rcpt_to;
   return delivery::render_bridge_v1_text(view, options);
+}
+
+// Deliveries are stored under their endpoint's name (issue 11); the SMTP side names an endpoint
+// by its URL, and one URL has one name (config/load_routes.cpp). A URL no endpoint has (rows
+// stored before names, by the migration) gets its default name.
+std::function<store::EndpointRef(const std::string&)> endpoint_resolver(const config::Config& cfg) {
+  auto names = std::make_shared<std::map<std::string, std::string>>();
+  for (const config::Route& route : cfg.routes)
+    for (const config::Endpoint& endpoint : route.endpoints)
+      (*names)[endpoint.url] = endpoint.key();
+  return [names](const std::string& url) {
+    store::EndpointRef ref;
+    auto found = names->find(url);
+    ref.name =
+        found != names->end() ? found->second : common::default_endpoint_name(url).value_or(url);
+    if (auto parsed = common::parse_endpoint_url(url)) ref.origin = parsed->origin;
+    return ref;
+  };
 }
 
 }  // namespace
@@ -118,6 +140,7 @@ int run(const config::Config& cfg) {
     }
   };
   store_options.lease = cfg.delivery.lease;
+  store_options.resolve_endpoint = endpoint_resolver(cfg);
   // An outcome that could not be committed is retried by the store; its rows stay in flight and
   // /readyz is 503 until it is in (store.h finish_delivery).
   store_options.on_write_failure = [](const std::string& what, store::Status status, size_t rows) {

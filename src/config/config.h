@@ -72,7 +72,12 @@ struct Endpoint {
   // PEM bundle trusted for https:// instead of the system store; "" = the system store. The
   // default initializer keeps older 4-field aggregate initializations warning-free.
   std::string ca_file = {};
+  // What deliveries are stored under (issue 11): the URL, secrets, headers and timeout may change
+  // under the same name and the backlog follows. Default: common::default_endpoint_name(url).
+  std::string name = {};
 
+  // The name deliveries are stored under: `name`, or the URL when built in code without one.
+  const std::string& key() const { return name.empty() ? url : name; }
   bool operator==(const Endpoint&) const = default;
 };
 

@@ -14,6 +14,7 @@
 #include <queue>
 #include <random>
 #include <semaphore>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -49,14 +50,22 @@ struct Target {
   const config::Endpoint* endpoint = nullptr;
 };
 
-// The first configured endpoint with this URL (rows name their endpoint by URL).
-Target find_target(const config::Config& config, const std::string& url) {
+// The first configured endpoint with this name (rows name their endpoint by name; one name has
+// one set of settings, config/load_routes.cpp).
+Target find_target(const config::Config& config, const std::string& name) {
   for (const config::Route& route : config.routes) {
     for (const config::Endpoint& endpoint : route.endpoints) {
-      if (endpoint.url == url) return {&route, &endpoint};
+      if (endpoint.key() == name) return {&route, &endpoint};
     }
   }
   return {};
+}
+
+std::vector<std::string> configured_names(const config::Config& config) {
+  std::vector<std::string> names;
+  for (const config::Route& route : config.routes)
+    for (const config::Endpoint& endpoint : route.endpoints) names.push_back(endpoint.key());
+  return names;
 }
 
 bool reserved_header(std::string name) {
@@ -156,6 +165,8 @@ struct Dispatcher::Impl {
               double seconds, bool rendered = true);
   void quarantine(const store::DeliveryJob& job, const std::string& label,
                   const std::string& reason);
+  void orphan(const store::DeliveryJob& job);
+  std::set<std::string> orphans_logged;  // endpoint names (guarded by mutex)
 };
 
 SteadyClock::time_point Dispatcher::Impl::next_deadline(SteadyClock::time_point prune_at) {
@@ -265,12 +276,15 @@ void Dispatcher::Impl::run_worker() {
 
 void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::mt19937_64& random) {
   const store::DeliveryRow& row = job.delivery;
-  std::optional<common::EndpointUrl> url = common::parse_endpoint_url(row.endpoint);
   Target target = find_target(config, row.endpoint);
-  if (!url || target.endpoint == nullptr) {
-    Decision dead{store::DeliveryOutcome::dead, 0,
-                  url ? "endpoint not configured" : "endpoint URL not usable"};
-    finish(job, url ? url->origin : "invalid", dead, -1, /*rendered=*/false);
+  if (target.endpoint == nullptr) {
+    orphan(job);
+    return;
+  }
+  // The endpoint's current URL: changed under the same name, the backlog goes to the new one.
+  std::optional<common::EndpointUrl> url = common::parse_endpoint_url(target.endpoint->url);
+  if (!url) {  // config refuses such URLs: never reached
+    finish(job, "invalid", {store::DeliveryOutcome::dead, 0, "endpoint URL not usable"}, -1);
     return;
   }
   // Poison messages (issue 11): the claim counted this render before it starts, so renders that
@@ -329,6 +343,25 @@ void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::m
          posted.seconds);
 }
 
+// Its endpoint is not configured (renamed or removed): held as orphaned, not dead, and queued
+// again by start() once a configuration names it (issue 11). Logged once per endpoint.
+void Dispatcher::Impl::orphan(const store::DeliveryJob& job) {
+  const std::string& name = job.delivery.endpoint;
+  metrics.orphaned();
+  bool first = false;
+  {
+    std::lock_guard lock(mutex);
+    first = orphans_logged.insert(name).second;
+  }
+  if (first) {
+    obs::warn("deliveries to an endpoint that is not configured are held as orphaned",
+              {{"endpoint", name}, {"delivery", job.delivery.id}});
+  }
+  std::string label = job.delivery.origin.empty() ? "unknown" : job.delivery.origin;
+  finish(job, label,
+         {store::DeliveryOutcome::orphaned, 0, "endpoint '" + name + "' is not configured"}, -1);
+}
+
 void Dispatcher::Impl::quarantine(const store::DeliveryJob& job, const std::string& label,
                                   const std::string& reason) {
   metrics.quarantined(label);
@@ -344,7 +377,8 @@ void Dispatcher::Impl::finish(const store::DeliveryJob& job, const std::string& 
                               const Decision& decision, double seconds, bool rendered) {
   // Not waiting for the commit: a crash before it repeats this delivery (at least once).
   store.finish_delivery_later(job.delivery.id, decision.outcome, decision.next_attempt_at_ms,
-                              decision.last_error, job.delivery.attempts, rendered);
+                              decision.last_error, job.delivery.attempts, rendered,
+                              decision.outcome == store::DeliveryOutcome::orphaned ? "" : label);
   metrics.attempt(label, decision.outcome, seconds);
   bool delivered = decision.outcome == store::DeliveryOutcome::delivered;
   if (delivered && !obs::enabled(obs::Level::debug)) return;  // the common case: nothing to log
@@ -358,6 +392,7 @@ void Dispatcher::Impl::finish(const store::DeliveryJob& job, const std::string& 
     return;
   }
   fields["error"] = decision.last_error;
+  if (decision.outcome == store::DeliveryOutcome::orphaned) return;  // logged by orphan()
   if (decision.outcome == store::DeliveryOutcome::dead) {
     obs::warn("webhook delivery is a dead letter", fields);
     return;
@@ -380,6 +415,10 @@ Dispatcher::~Dispatcher() {
 }
 
 void Dispatcher::start() {
+  // Rows held as orphaned whose endpoint this configuration names again are delivered now.
+  if (uint64_t returned = impl_->store.requeue_orphaned(configured_names(impl_->config), now_ms()))
+    obs::info("orphaned deliveries queued again: their endpoint is configured",
+              {{"deliveries", returned}});
   {
     std::lock_guard lock(impl_->mutex);
     if (impl_->started) return;

@@ -12,6 +12,7 @@ import time
 import unittest
 
 import bridge
+from endpoint_names import default_endpoint_name
 from bridge import BridgeTest, queued_id, scaled
 from receiver import (Receiver, deliveries, expected_signature, make_secret, other_certificate,
                       signatures, smtplib_send, verifies, wait_rows)
@@ -159,7 +160,8 @@ class Webhooks(BridgeTest):
         return reqs[0], rows
 
     def row_for(self, rows, url):
-        match = [r for r in rows if r["endpoint"] == url]
+        # Rows name their endpoint by its (here default) name, never by its URL (issue 11).
+        match = [r for r in rows if r["endpoint"] == default_endpoint_name(url)]
         self.assertEqual(len(match), 1, f"rows for {url}: {rows}")
         return match[0]
 

@@ -78,6 +78,13 @@ class SqliteStore final : public Store {
   ~SqliteStore() override { close(); }
 
   void enqueue_inbound(InboundMessage message, Done done) override {
+    // Endpoints by name (Options::resolve_endpoint): on the caller's thread, not the writer's.
+    for (Delivery& delivery : message.deliveries) {
+      EndpointRef ref = sqlite::resolve_endpoint(options_.resolve_endpoint, delivery.endpoint,
+                                                 /*derive_name=*/false);
+      delivery.endpoint = std::move(ref.name);
+      delivery.origin = std::move(ref.origin);
+    }
     {
       std::lock_guard lock(mutex_);
       if (!closing_) {
@@ -104,19 +111,26 @@ class SqliteStore final : public Store {
   // commit for delivery outcomes: one fsync for many workers). Returns once durably recorded.
   void finish_delivery(const std::string& delivery_id, DeliveryOutcome outcome,
                        int64_t next_attempt_at_ms, const std::string& last_error, int attempt,
-                       bool rendered) override {
+                       bool rendered, const std::string& origin) override {
     auto committed = std::make_shared<std::promise<void>>();
     std::future<void> done = committed->get_future();
-    if (queue_finish({delivery_id, outcome, next_attempt_at_ms, last_error, attempt, rendered},
-                     std::move(committed)))
+    if (queue_finish(
+            {delivery_id, outcome, next_attempt_at_ms, last_error, attempt, rendered, origin},
+            std::move(committed)))
       done.get();
   }
 
   void finish_delivery_later(const std::string& delivery_id, DeliveryOutcome outcome,
                              int64_t next_attempt_at_ms, const std::string& last_error, int attempt,
-                             bool rendered) override {
-    queue_finish({delivery_id, outcome, next_attempt_at_ms, last_error, attempt, rendered},
+                             bool rendered, const std::string& origin) override {
+    queue_finish({delivery_id, outcome, next_attempt_at_ms, last_error, attempt, rendered, origin},
                  nullptr);
+  }
+
+  uint64_t requeue_orphaned(const std::vector<std::string>& endpoints, int64_t now_ms) override {
+    return run_on_writer(uint64_t{0}, [&](sqlite::Writer& writer) {
+      return writer.requeue_orphaned(endpoints, now_ms);
+    });
   }
 
   uint64_t requeue_expired(int64_t now_ms) override {
@@ -498,6 +512,7 @@ class SqliteStore final : public Store {
       job.delivery.id = std::move(claimed[i].id);
       job.delivery.message_id = message.id;
       job.delivery.endpoint = delivery.endpoint;
+      job.delivery.origin = delivery.origin;
       job.delivery.rcpt_to = delivery.rcpt_to;
       job.delivery.state = "in_flight";
       job.delivery.attempts = 1;
@@ -540,7 +555,7 @@ class SqliteStore final : public Store {
         for (const PendingFinish& p : *finishes) {
           const sqlite::Writer::Finish& f = p.finish;
           int rc = writer_->finish(f.delivery_id, f.outcome, f.next_attempt_at_ms, f.last_error,
-                                   now_ms, f.attempt, f.rendered);
+                                   now_ms, f.attempt, f.rendered, f.origin);
           if (rc != SQLITE_OK) return rc;
         }
         return SQLITE_OK;
@@ -627,7 +642,7 @@ std::unique_ptr<Store> open_sqlite(const Options& options, std::string& error) {
     return nullptr;
   }
   int64_t now_ms = common::unix_ms(common::Clock::now());
-  if (!sqlite::configure(db, error) || !sqlite::migrate(db, error) ||
+  if (!sqlite::configure(db, error) || !sqlite::migrate(db, error, options.resolve_endpoint) ||
       !sqlite::requeue_in_flight(db, now_ms, error) ||
       !sqlite::limit_size(db, options.max_size, error)) {
     error = options.path + ": " + error;

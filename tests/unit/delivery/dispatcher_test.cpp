@@ -209,12 +209,13 @@ TEST_F(DispatcherTest, gives_up_after_max_age) {
   EXPECT_EQ(receiver.count(), 1u);
 }
 
-TEST_F(DispatcherTest, a_row_for_an_endpoint_no_longer_configured_is_dead) {
+// Issue 11: held as orphaned (delivered if the endpoint returns), no longer dead.
+TEST_F(DispatcherTest, a_row_for_an_endpoint_no_longer_configured_is_orphaned) {
   start();  // the catch-all route has no endpoints
   std::string url = "http://127.0.0.1:9/removed";
   std::string id = send({url});
-  ASSERT_TRUE(wait_until([&] { return state_is(id, url, "dead"); }));
-  EXPECT_EQ(last_error(id), "endpoint not configured");
+  ASSERT_TRUE(wait_until([&] { return state_is(id, url, "orphaned"); }));
+  EXPECT_EQ(last_error(id), "endpoint '" + url + "' is not configured");
 }
 
 TEST_F(DispatcherTest, rows_waiting_in_the_store_are_delivered_before_newer_ones) {

@@ -112,7 +112,7 @@ TEST(SqliteStore, round_trips_message_bytes_and_envelope_exactly) {
                         sent.id + "'"),
             2);
   EXPECT_EQ(sql_text(path, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(sql_int(path, "PRAGMA user_version"), 7);  // schema 7: render_attempts
+  EXPECT_EQ(sql_int(path, "PRAGMA user_version"), 8);  // schema 8: endpoint names
 }
 
 TEST(SqliteStore, stores_empty_message_data_as_empty_blob) {
