@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -56,6 +57,16 @@ std::string render_for_api(const store::StoredInbound& stored) {
   delivery::RenderOptions options;
   options.rcpt_to = stored.rcpt_to;
   return delivery::render_bridge_v1_text(view, options);
+}
+
+// delivery.lease, at least twice the longest endpoint timeout and a minute: a configured lease
+// shorter than two timeouts is refused at load, but the default (5m) may meet longer timeouts.
+std::chrono::milliseconds lease_for(const config::Config& cfg) {
+  std::chrono::milliseconds lease = cfg.delivery.lease;
+  for (const config::Route& route : cfg.routes)
+    for (const config::Endpoint& endpoint : route.endpoints)
+      lease = std::max(lease, 2 * endpoint.timeout + std::chrono::minutes(1));
+  return lease;
 }
 
 // Deliveries are stored under their endpoint's name (issue 11); the SMTP side names an endpoint
@@ -139,7 +150,7 @@ int run(const config::Config& cfg) {
                  {{"status", store::to_string(status)}, {"messages", messages}});
     }
   };
-  store_options.lease = cfg.delivery.lease;
+  store_options.lease = lease_for(cfg);
   store_options.resolve_endpoint = endpoint_resolver(cfg);
   // An outcome that could not be committed is retried by the store; its rows stay in flight and
   // /readyz is 503 until it is in (store.h finish_delivery).
