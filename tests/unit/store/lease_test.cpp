@@ -190,4 +190,39 @@ TEST(Leases, an_outcome_that_cannot_be_committed_is_retried_and_the_store_is_unr
   EXPECT_EQ(s.failures[1].second, Status::ok);
 }
 
+TEST(Leases, an_outbound_result_that_cannot_be_committed_is_retried_too) {
+  LeasedStore s(std::chrono::minutes(5));
+  ASSERT_NE(s.db, nullptr);
+  store::OutboundMessage message;
+  message.id = "0190a0b0-0000-7000-8000-000000000002";
+  message.created_at_ms = now_ms();
+  message.mail_from = "a@example.com";
+  message.rcpt_to = {"b@example.com"};
+  message.data = "Subject: x\r\n\r\nx\r\n";
+  message.response_json = "{}";
+  ASSERT_EQ(s.db->enqueue_outbound_wait(message).status, Status::ok);
+  ASSERT_EQ(s.db->claim_outbound(10, now_ms()).size(), 1u);
+  auto state = [&] {
+    return sql_text(s.options.path, "SELECT state FROM outbound_recipients").value_or("?");
+  };
+  {
+    FileSizeLimit full;
+    store::RecipientResult sent;
+    sent.rcpt = "b@example.com";
+    sent.outcome = store::RecipientOutcome::sent;
+    sent.code = 250;
+    s.db->finish_outbound(message.id, {sent});  // released although not committed
+    EXPECT_FALSE(s.db->writable());
+  }
+  EXPECT_EQ(state(), "in_flight");
+  auto deadline = std::chrono::steady_clock::now() + store_test::kWait;
+  while (state() != "sent" && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(state(), "sent");
+  EXPECT_TRUE(s.db->writable());
+  std::lock_guard lock(s.mutex);
+  ASSERT_FALSE(s.failures.empty());
+  EXPECT_EQ(s.failures[0].first, "finish_outbound");
+}
+
 }  // namespace
