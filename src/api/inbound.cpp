@@ -15,18 +15,22 @@
 namespace api {
 namespace {
 
-constexpr std::array<const char*, 4> kStatuses = {"queued", "deferred", "dead", "delivered"};
+constexpr std::array<const char*, 5> kStatuses = {"queued", "deferred", "dead", "delivered",
+                                                  "orphaned"};
 constexpr size_t kHeadBytes = 16384;  // enough for any ordinary header, Received lines included
 
 std::string rfc3339(int64_t unix_ms) {
   return common::rfc3339_utc(common::Clock::time_point(std::chrono::milliseconds(unix_ms)));
 }
 
+// An endpoint is shown by its name and its URL's origin, never the URL: its path and query often
+// carry a capability token, and every API key may read this (issue 11).
 nlohmann::json delivery_json(const store::DeliveryRow& row) {
   bool pending = row.state == "queued" || row.state == "deferred";
   return {
       {"id", row.id},
       {"endpoint", row.endpoint},
+      {"origin", row.origin.empty() ? nlohmann::json() : nlohmann::json(row.origin)},
       {"rcpt_to", row.rcpt_to},
       {"state", row.state},
       {"attempts", row.attempts},
@@ -136,7 +140,7 @@ Reply list_inbound(store::Store& store, const Params& params) {
     if (known) {
       query.state = *status;
     } else {
-      errors.push_back({"status", "must be one of queued, deferred, dead, delivered"});
+      errors.push_back({"status", "must be one of queued, deferred, dead, delivered, orphaned"});
     }
   }
   if (const std::string* limit = single(params, "limit", errors)) {

@@ -22,7 +22,7 @@ using Params = std::multimap<std::string, std::string>;
 constexpr size_t kDefaultLimit = 50;
 constexpr size_t kMaxLimit = 500;
 
-// ?status=queued|deferred|dead|delivered&limit=1..500&cursor=<next_cursor>; newest first.
+// ?status=queued|deferred|dead|delivered|orphaned&limit=1..500&cursor=<next_cursor>; newest first.
 // Invalid parameters → 422 with `errors`.
 Reply list_inbound(store::Store& store, const Params& params);
 // {"message": bridge.v1, "deliveries": [...]}, or 404.

@@ -8,12 +8,17 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <memory>
 
 #include "api/server.h"
+#include "common/endpoint_name.h"
 #include "common/memory_budget.h"
+#include "common/url.h"
 #include "common/version.h"
 #include "config/config.h"
 #include "delivery/dispatcher.h"
@@ -53,6 +58,34 @@ std::string render_for_api(const store::StoredInbound& stored) {
   delivery::RenderOptions options;
   options.rcpt_to = stored.rcpt_to;
   return delivery::render_bridge_v1_text(view, options);
+}
+
+// delivery.lease, at least twice the longest endpoint timeout and a minute: a configured lease
+// shorter than two timeouts is refused at load, but the default (5m) may meet longer timeouts.
+std::chrono::milliseconds lease_for(const config::Config& cfg) {
+  std::chrono::milliseconds lease = cfg.delivery.lease;
+  for (const config::Route& route : cfg.routes)
+    for (const config::Endpoint& endpoint : route.endpoints)
+      lease = std::max(lease, 2 * endpoint.timeout + std::chrono::minutes(1));
+  return lease;
+}
+
+// Deliveries are stored under their endpoint's name (issue 11); the SMTP side names an endpoint
+// by its URL, and one URL has one name (config/load_routes.cpp). A URL no endpoint has (rows
+// stored before names, by the migration) gets its default name.
+std::function<store::EndpointRef(const std::string&)> endpoint_resolver(const config::Config& cfg) {
+  auto names = std::make_shared<std::map<std::string, std::string>>();
+  for (const config::Route& route : cfg.routes)
+    for (const config::Endpoint& endpoint : route.endpoints)
+      (*names)[endpoint.url] = endpoint.key();
+  return [names](const std::string& url) {
+    store::EndpointRef ref;
+    auto found = names->find(url);
+    ref.name =
+        found != names->end() ? found->second : common::default_endpoint_name(url).value_or(url);
+    if (auto parsed = common::parse_endpoint_url(url)) ref.origin = parsed->origin;
+    return ref;
+  };
 }
 
 }  // namespace
@@ -138,6 +171,18 @@ int run(const config::Config& cfg) {
       commit_failures.inc();
       obs::error("store commit failed",
                  {{"status", store::to_string(status)}, {"messages", messages}});
+    }
+  };
+  store_options.lease = lease_for(cfg);
+  store_options.resolve_endpoint = endpoint_resolver(cfg);
+  // An outcome that could not be committed is retried by the store; its rows stay in flight and
+  // /readyz is 503 until it is in (store.h finish_delivery).
+  store_options.on_write_failure = [](const std::string& what, store::Status status, size_t rows) {
+    if (status == store::Status::ok) {
+      obs::info("store outcomes committed after a retry", {{"write", what}});
+    } else {
+      obs::error("store cannot commit outcomes, retrying every second",
+                 {{"write", what}, {"status", store::to_string(status)}, {"rows", rows}});
     }
   };
   std::string error;

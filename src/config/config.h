@@ -86,7 +86,12 @@ struct Endpoint {
   // PEM bundle trusted for https:// instead of the system store; "" = the system store. The
   // default initializer keeps older 4-field aggregate initializations warning-free.
   std::string ca_file = {};
+  // What deliveries are stored under (issue 11): the URL, secrets, headers and timeout may change
+  // under the same name and the backlog follows. Default: common::default_endpoint_name(url).
+  std::string name = {};
 
+  // The name deliveries are stored under: `name`, or the URL when built in code without one.
+  const std::string& key() const { return name.empty() ? url : name; }
   bool operator==(const Endpoint&) const = default;
 };
 
@@ -106,6 +111,12 @@ struct Retry {
 struct Delivery {
   unsigned workers = 16;
   Retry retry{10s, 1h, 72h};
+  // How long a claimed row is held (ARCHITECTURE.md "Leases"); after it, the row is queued
+  // again. More than twice the longest endpoint timeout.
+  Duration lease = 5min;
+  // Poison messages: after this many renders of a delivery that failed or ended without an
+  // outcome (the process crashed, the lease ended), the delivery is dead instead of tried again.
+  unsigned max_render_attempts = 3;
 };
 
 struct Store {

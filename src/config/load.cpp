@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/units.h"
 #include "config/sections.h"
 
 namespace config {
@@ -22,11 +23,29 @@ void load_retry(Reader& reader, const YAML::Node& node, const std::string& key, 
 
 namespace {
 
-void load_delivery(Reader& reader, const YAML::Node& node, Delivery& delivery) {
-  if (!reader.expect_map(node, "delivery", {"workers", "retry"})) return;
+void load_delivery(Reader& reader, const YAML::Node& node, Delivery& delivery,
+                   const std::vector<Route>& routes) {
+  if (!reader.expect_map(node, "delivery", {"workers", "retry", "lease", "max_render_attempts"}))
+    return;
   reader.read_unsigned(node, "delivery", "workers", delivery.workers, 1, 4096);
+  reader.read_unsigned(node, "delivery", "max_render_attempts", delivery.max_render_attempts, 1,
+                       1000);
   if (auto retry = Reader::field(node, "retry"))
     load_retry(reader, *retry, "delivery.retry", delivery.retry);
+  // A row may wait for a worker for one POST, then be rendered and POSTed: a lease shorter than
+  // two timeouts would hand a row that is still being posted to another claim (twice delivered).
+  auto lease = Reader::field(node, "lease");
+  if (!lease || !reader.read_duration(node, "delivery", "lease", delivery.lease, Duration(1000)))
+    return;
+  for (const Route& route : routes) {
+    for (const Endpoint& endpoint : route.endpoints) {
+      if (delivery.lease > 2 * endpoint.timeout) continue;
+      reader.error("delivery.lease", *lease,
+                   "must be longer than twice the longest endpoint timeout (" +
+                       common::format_duration(endpoint.timeout) + ")");
+      return;
+    }
+  }
 }
 
 void load_store(Reader& reader, const YAML::Node& node, Store& store) {
@@ -175,7 +194,8 @@ void load_document(Reader& reader, const YAML::Node& root, Config& config) {
       root, "", {"smtp", "routes", "delivery", "store", "api", "relay", "admin", "log", "memory"});
   if (auto node = Reader::field(root, "smtp")) load_smtp(reader, *node, config.smtp);
   if (auto node = Reader::field(root, "routes")) load_routes(reader, *node, config.routes);
-  if (auto node = Reader::field(root, "delivery")) load_delivery(reader, *node, config.delivery);
+  if (auto node = Reader::field(root, "delivery"))
+    load_delivery(reader, *node, config.delivery, config.routes);
   if (auto node = Reader::field(root, "store")) load_store(reader, *node, config.store);
   if (auto node = Reader::field(root, "api")) load_api(reader, *node, config.api);
   if (auto node = Reader::field(root, "relay")) load_relay(reader, *node, config.relay);

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "common/base64.h"
+#include "common/endpoint_name.h"
 #include "common/url.h"
 #include "config/sections.h"
 
@@ -126,8 +127,8 @@ void load_secret_list(Reader& reader, const YAML::Node& node, const std::string&
 void load_endpoint(Reader& reader, const YAML::Node& node, const std::string& key,
                    Endpoint& endpoint) {
   if (!reader.expect_map(node, key,
-                         {"url", "secret", "secret_file", "secret_env", "secrets", "timeout",
-                          "headers", "ca_file"}))
+                         {"name", "url", "secret", "secret_file", "secret_env", "secrets",
+                          "timeout", "headers", "ca_file"}))
     return;
   auto url = Reader::field(node, "url");
   if (!url)
@@ -139,6 +140,15 @@ void load_endpoint(Reader& reader, const YAML::Node& node, const std::string& ke
                    "must be an http:// or https:// URL with a host, an optional port 1-65535 "
                    "and no user:password@, got '" +
                        endpoint.url + "'");
+  }
+  // The name deliveries are stored under; shown by the API and in logs (so never the URL's path).
+  if (auto name = Reader::field(node, "name")) {
+    if (reader.read_string(node, key, "name", endpoint.name) &&
+        (endpoint.name.empty() || endpoint.name.size() > 128 || !is_printable_token(endpoint.name)))
+      reader.error(key + ".name", *name,
+                   "must be 1 to 128 characters without spaces or control characters");
+  } else if (auto derived = common::default_endpoint_name(endpoint.url)) {
+    endpoint.name = *derived;
   }
   auto list = Reader::field(node, "secrets");
   bool single = Reader::field(node, "secret") || Reader::field(node, "secret_file") ||
@@ -189,37 +199,50 @@ void load_route(Reader& reader, const YAML::Node& node, const std::string& key, 
   reader.read_size(node, key, "max_attachment_bytes", route.max_attachment_bytes);
 }
 
-// Deliveries name their endpoint by URL, and the dispatcher finds an endpoint's settings by it.
-// So the same endpoint may serve several routes (each POST carries its own route's recipients),
-// but one URL has one set of settings, and a route lists a URL once (or every message to it would
-// be POSTed twice).
-void check_shared_urls(Reader& reader, const YAML::Node& node, const std::vector<Route>& routes) {
+// Deliveries are stored under their endpoint's name, and the dispatcher finds an endpoint's
+// settings by it. So the same endpoint may serve several routes (each POST carries its own route's
+// recipients), but one name has one set of settings, and a route lists a name once (or every
+// message to it would be POSTed twice). The SMTP side names a delivery's endpoint by its URL, and
+// the store maps the URL to its name: so one URL has one name too.
+void check_shared_endpoints(Reader& reader, const YAML::Node& node,
+                            const std::vector<Route>& routes) {
   auto key_of = [](size_t route, size_t endpoint) {
     return "routes[" + std::to_string(route) + "].endpoints[" + std::to_string(endpoint) + "]";
   };
   for (size_t r = 0; r < routes.size(); ++r) {
     for (size_t e = 0; e < routes[r].endpoints.size(); ++e) {
       const Endpoint& endpoint = routes[r].endpoints[e];
-      if (endpoint.url.empty()) continue;  // no URL was read: that error is reported already
-      // Read as a string, so the route, its endpoints and this entry are maps.
-      const YAML::Node at = node[r]["endpoints"][e]["url"];
-      for (size_t r0 = 0; r0 <= r; ++r0) {
+      if (endpoint.url.empty() || endpoint.name.empty()) continue;  // reported already
+      // Read as strings, so the route, its endpoints and this entry are maps.
+      const YAML::Node entry = node[r]["endpoints"][e];
+      // A derived name's conflict is its URL's: reported there.
+      const std::string field = entry["name"] ? ".name" : ".url";
+      const YAML::Node at = entry[field.substr(1)];
+      bool reported = false;
+      for (size_t r0 = 0; r0 <= r && !reported; ++r0) {
         size_t last = r0 == r ? e : routes[r0].endpoints.size();
-        size_t e0 = 0;
-        while (e0 < last && routes[r0].endpoints[e0].url != endpoint.url) ++e0;
-        if (e0 == last) continue;
-        if (r0 == r) {
-          reader.error(key_of(r, e) + ".url", at, "is listed twice in this route");
-        } else if (!(routes[r0].endpoints[e0] == endpoint) ||
-                   routes[r0].include_raw != routes[r].include_raw ||
-                   routes[r0].max_attachment_bytes != routes[r].max_attachment_bytes) {
-          reader.error(key_of(r, e) + ".url", at,
-                       "is also " + key_of(r0, e0) +
-                           ".url, with other settings: deliveries are stored by URL, so one URL "
-                           "has one set of secrets, timeout, headers, ca_file, include_raw and "
-                           "max_attachment_bytes");
+        for (size_t e0 = 0; e0 < last && !reported; ++e0) {
+          const Endpoint& other = routes[r0].endpoints[e0];
+          if (other.name == endpoint.name) {
+            reported = true;
+            if (r0 == r) {
+              reader.error(key_of(r, e) + field, at,
+                           "'" + endpoint.name + "' is listed twice in this route");
+            } else if (!(other == endpoint) || routes[r0].include_raw != routes[r].include_raw ||
+                       routes[r0].max_attachment_bytes != routes[r].max_attachment_bytes) {
+              reader.error(key_of(r, e) + field, at,
+                           "'" + endpoint.name + "' is also " + key_of(r0, e0) +
+                               ", with other settings: deliveries are stored by endpoint name, so "
+                               "one name has one url, set of secrets, timeout, headers, ca_file, "
+                               "include_raw and max_attachment_bytes");
+            }
+          } else if (other.url == endpoint.url) {
+            reported = true;
+            reader.error(key_of(r, e) + ".url", entry["url"],
+                         "is also the url of " + key_of(r0, e0) + " ('" + other.name +
+                             "'): one url has one endpoint name");
+          }
         }
-        break;
       }
     }
   }
@@ -239,7 +262,7 @@ void load_routes(Reader& reader, const YAML::Node& node, std::vector<Route>& rou
     load_route(reader, node[i], "routes[" + std::to_string(i) + "]", route);
     routes.push_back(std::move(route));
   }
-  check_shared_urls(reader, node, routes);
+  check_shared_endpoints(reader, node, routes);
 }
 
 bool is_printable_token(std::string_view text) {

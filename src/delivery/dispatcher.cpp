@@ -14,6 +14,7 @@
 #include <queue>
 #include <random>
 #include <semaphore>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -36,6 +37,9 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr auto kPollInterval = std::chrono::seconds(1);
 constexpr auto kPruneInterval = std::chrono::minutes(1);
+// Rows whose lease ended (a lost worker, an outcome that could not be committed) are looked for
+// this often: a lease is minutes long, so they wait at most a few seconds more.
+constexpr auto kSweepInterval = std::chrono::seconds(5);
 
 int64_t now_ms() {
   return common::unix_ms(common::Clock::now());
@@ -46,14 +50,22 @@ struct Target {
   const config::Endpoint* endpoint = nullptr;
 };
 
-// The first configured endpoint with this URL (rows name their endpoint by URL).
-Target find_target(const config::Config& config, const std::string& url) {
+// The first configured endpoint with this name (rows name their endpoint by name; one name has
+// one set of settings, config/load_routes.cpp).
+Target find_target(const config::Config& config, const std::string& name) {
   for (const config::Route& route : config.routes) {
     for (const config::Endpoint& endpoint : route.endpoints) {
-      if (endpoint.url == url) return {&route, &endpoint};
+      if (endpoint.key() == name) return {&route, &endpoint};
     }
   }
   return {};
+}
+
+std::vector<std::string> configured_names(const config::Config& config) {
+  std::vector<std::string> names;
+  for (const config::Route& route : config.routes)
+    for (const config::Endpoint& endpoint : route.endpoints) names.push_back(endpoint.key());
+  return names;
 }
 
 bool reserved_header(std::string name) {
@@ -145,10 +157,16 @@ struct Dispatcher::Impl {
   void run_poller();
   SteadyClock::time_point next_deadline(SteadyClock::time_point prune_at);
   void prune();
+  void sweep();
   void run_worker();
   void deliver(store::DeliveryJob& job, Clients& clients, std::mt19937_64& random);
+  // `rendered` = false: render_attempts is kept (store.h finish_delivery).
   void finish(const store::DeliveryJob& job, const std::string& label, const Decision& decision,
-              double seconds);
+              double seconds, bool rendered = true);
+  void quarantine(const store::DeliveryJob& job, const std::string& label,
+                  const std::string& reason);
+  void orphan(const store::DeliveryJob& job);
+  std::set<std::string> orphans_logged;  // endpoint names (guarded by mutex)
 };
 
 SteadyClock::time_point Dispatcher::Impl::next_deadline(SteadyClock::time_point prune_at) {
@@ -162,9 +180,10 @@ SteadyClock::time_point Dispatcher::Impl::next_deadline(SteadyClock::time_point 
 
 void Dispatcher::Impl::run_poller() {
   auto prune_at = SteadyClock::now();
+  auto sweep_at = SteadyClock::now() + kSweepInterval;
   std::unique_lock lock(mutex);
   while (!stopping) {
-    auto deadline = next_deadline(prune_at);
+    auto deadline = next_deadline(std::min(prune_at, sweep_at));
     poll_wake.wait_until(lock, deadline,
                          [this] { return stopping || notified || rearm || refill_due(); });
     if (stopping) break;
@@ -180,6 +199,10 @@ void Dispatcher::Impl::run_poller() {
     if (SteadyClock::now() >= prune_at) {
       prune();
       prune_at = SteadyClock::now() + kPruneInterval;
+    }
+    if (SteadyClock::now() >= sweep_at) {
+      sweep();  // before the claim below, which takes the rows it returned
+      sweep_at = SteadyClock::now() + kSweepInterval;
     }
     std::vector<store::DeliveryJob> claimed;
     if (limit > 0) claimed = store.claim_deliveries(limit, now);
@@ -223,6 +246,15 @@ void Dispatcher::Impl::prune() {
   if (deleted > 0) obs::info("pruned inbound messages past retention", {{"messages", deleted}});
 }
 
+// Leases (ARCHITECTURE.md): rows held past their lease go back to the queue while the process
+// runs. In one process this finds the rows whose outcome was lost (store.h finish_delivery).
+void Dispatcher::Impl::sweep() {
+  uint64_t requeued = store.requeue_expired(now_ms());
+  if (requeued == 0) return;
+  metrics.lease_expired(requeued);
+  obs::warn("in-flight rows whose lease ended were queued again", {{"rows", requeued}});
+}
+
 void Dispatcher::Impl::run_worker() {
   Clients clients;
   std::mt19937_64 random{std::random_device{}()};
@@ -244,12 +276,25 @@ void Dispatcher::Impl::run_worker() {
 
 void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::mt19937_64& random) {
   const store::DeliveryRow& row = job.delivery;
-  std::optional<common::EndpointUrl> url = common::parse_endpoint_url(row.endpoint);
   Target target = find_target(config, row.endpoint);
-  if (!url || target.endpoint == nullptr) {
-    Decision dead{store::DeliveryOutcome::dead, 0,
-                  url ? "endpoint not configured" : "endpoint URL not usable"};
-    finish(job, url ? url->origin : "invalid", dead, -1);
+  if (target.endpoint == nullptr) {
+    orphan(job);
+    return;
+  }
+  // The endpoint's current URL: changed under the same name, the backlog goes to the new one.
+  std::optional<common::EndpointUrl> url = common::parse_endpoint_url(target.endpoint->url);
+  if (!url) {  // config refuses such URLs: never reached
+    finish(job, "invalid", {store::DeliveryOutcome::dead, 0, "endpoint URL not usable"}, -1);
+    return;
+  }
+  // Poison messages (issue 11): the claim counted this render before it starts, so renders that
+  // crashed the process count too. Enough of them, and the row is dead instead of crashing the
+  // process again at each restart (and with it every other delivery).
+  const int max_renders = static_cast<int>(std::max(1u, config.delivery.max_render_attempts));
+  if (row.render_attempts - 1 >= max_renders) {
+    quarantine(job, url->origin,
+               "render failed or crashed the process " + std::to_string(row.render_attempts - 1) +
+                   " times");
     return;
   }
   std::string body;
@@ -260,11 +305,17 @@ void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::m
     body = render_bridge_v1_text(
         view, {row.rcpt_to, target.route->include_raw, target.route->max_attachment_bytes});
   } catch (const std::exception& error) {  // a renderer bug: retried, then dead, never lost
+    if (row.render_attempts >= max_renders) {
+      quarantine(job, url->origin,
+                 "render failed or crashed the process " + std::to_string(row.render_attempts) +
+                     " times; the last: " + error.what());
+      return;
+    }
     attempt.error = std::string("cannot render the payload: ") + error.what();
     finish(
         job, url->origin,
         decide(attempt, row.attempts, job.received_at_ms, now_ms(), config.delivery.retry, random),
-        -1);
+        -1, /*rendered=*/false);
     return;
   }
   // The document holds what the POST needs: the message bytes go now, not after a slow endpoint.
@@ -292,11 +343,42 @@ void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::m
          posted.seconds);
 }
 
+// Its endpoint is not configured (renamed or removed): held as orphaned, not dead, and queued
+// again by start() once a configuration names it (issue 11). Logged once per endpoint.
+void Dispatcher::Impl::orphan(const store::DeliveryJob& job) {
+  const std::string& name = job.delivery.endpoint;
+  metrics.orphaned();
+  bool first = false;
+  {
+    std::lock_guard lock(mutex);
+    first = orphans_logged.insert(name).second;
+  }
+  if (first) {
+    obs::warn("deliveries to an endpoint that is not configured are held as orphaned",
+              {{"endpoint", name}, {"delivery", job.delivery.id}});
+  }
+  std::string label = job.delivery.origin.empty() ? "unknown" : job.delivery.origin;
+  finish(job, label,
+         {store::DeliveryOutcome::orphaned, 0, "endpoint '" + name + "' is not configured"}, -1);
+}
+
+void Dispatcher::Impl::quarantine(const store::DeliveryJob& job, const std::string& label,
+                                  const std::string& reason) {
+  metrics.quarantined(label);
+  obs::error("webhook delivery quarantined as a poison message",
+             {{"delivery", job.delivery.id},
+              {"message", job.delivery.message_id},
+              {"endpoint", label},
+              {"reason", reason}});
+  finish(job, label, Decision{store::DeliveryOutcome::dead, 0, reason}, -1, false);
+}
+
 void Dispatcher::Impl::finish(const store::DeliveryJob& job, const std::string& label,
-                              const Decision& decision, double seconds) {
+                              const Decision& decision, double seconds, bool rendered) {
   // Not waiting for the commit: a crash before it repeats this delivery (at least once).
   store.finish_delivery_later(job.delivery.id, decision.outcome, decision.next_attempt_at_ms,
-                              decision.last_error);
+                              decision.last_error, job.delivery.attempts, rendered,
+                              decision.outcome == store::DeliveryOutcome::orphaned ? "" : label);
   metrics.attempt(label, decision.outcome, seconds);
   bool delivered = decision.outcome == store::DeliveryOutcome::delivered;
   if (delivered && !obs::enabled(obs::Level::debug)) return;  // the common case: nothing to log
@@ -310,6 +392,7 @@ void Dispatcher::Impl::finish(const store::DeliveryJob& job, const std::string& 
     return;
   }
   fields["error"] = decision.last_error;
+  if (decision.outcome == store::DeliveryOutcome::orphaned) return;  // logged by orphan()
   if (decision.outcome == store::DeliveryOutcome::dead) {
     obs::warn("webhook delivery is a dead letter", fields);
     return;
@@ -332,6 +415,10 @@ Dispatcher::~Dispatcher() {
 }
 
 void Dispatcher::start() {
+  // Rows held as orphaned whose endpoint this configuration names again are delivered now.
+  if (uint64_t returned = impl_->store.requeue_orphaned(configured_names(impl_->config), now_ms()))
+    obs::info("orphaned deliveries queued again: their endpoint is configured",
+              {{"deliveries", returned}});
   {
     std::lock_guard lock(impl_->mutex);
     if (impl_->started) return;

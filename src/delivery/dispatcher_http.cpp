@@ -30,21 +30,50 @@ std::string describe(httplib::Error error) {
   }
 }
 
+// An origin ("scheme://host:port", common::parse_endpoint_url) split for httplib's host-and-port
+// constructors. httplib 0.11's Client(scheme_host_port) matches an IPv6 literal with [\d:]+ only,
+// so an address with hex letters ([2001:db8::a], [::ffff:...]) never connected: the brackets are
+// taken off here (for getaddrinfo and the certificate's IP check) and put back in Host.
+struct Origin {
+  bool https = false;
+  std::string host;  // without brackets
+  int port = 0;
+  std::string host_header;  // RFC 9110 7.2: "[v6]" with ":port" unless the scheme's default
+};
+
+Origin split_origin(const std::string& origin) {
+  Origin split;
+  size_t host_at = origin.find("://") + 3;
+  size_t colon = origin.rfind(':');
+  split.https = origin.compare(0, host_at, "https://") == 0;
+  std::string host = origin.substr(host_at, colon - host_at);
+  split.port = std::stoi(origin.substr(colon + 1));
+  split.host = host.size() > 1 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
+  split.host_header = host;
+  if (split.port != (split.https ? 443 : 80)) split.host_header += ":" + std::to_string(split.port);
+  return split;
+}
+
 }  // namespace
 
 struct Clients::Impl {
   // Keyed by origin and CA file: two endpoints on one origin may trust different CAs.
-  std::map<std::string, std::unique_ptr<httplib::Client>> by_key;
+  std::map<std::string, std::unique_ptr<httplib::ClientImpl>> by_key;
 
   static std::string key_of(const std::string& origin, const std::string& ca_file) {
     return ca_file.empty() ? origin : origin + '\n' + ca_file;
   }
 
-  httplib::Client& client_for(const std::string& key, const std::string& origin,
-                              const std::string& ca_file) {
+  httplib::ClientImpl& client_for(const std::string& key, const Origin& origin,
+                                  const std::string& ca_file) {
     auto found = by_key.find(key);
     if (found != by_key.end()) return *found->second;
-    auto client = std::make_unique<httplib::Client>(origin);
+    std::unique_ptr<httplib::ClientImpl> client;
+    if (origin.https) {
+      client = std::make_unique<httplib::SSLClient>(origin.host, origin.port);
+    } else {
+      client = std::make_unique<httplib::ClientImpl>(origin.host, origin.port);
+    }
     client->set_keep_alive(true);
     client->set_follow_location(false);  // 3xx is retried, never followed (CONTRACTS.md 1)
     // Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm and the
@@ -69,7 +98,8 @@ PostResult Clients::post(const common::EndpointUrl& url,
                          std::string body, std::chrono::milliseconds timeout,
                          const std::string& ca_file) {
   std::string key = Impl::key_of(url.origin, ca_file);
-  httplib::Client& client = impl_->client_for(key, url.origin, ca_file);
+  Origin origin = split_origin(url.origin);
+  httplib::ClientImpl& client = impl_->client_for(key, origin, ca_file);
   client.set_connection_timeout(timeout);
   client.set_read_timeout(timeout);
   client.set_write_timeout(timeout);
@@ -78,6 +108,7 @@ PostResult Clients::post(const common::EndpointUrl& url,
   request.path = url.path;
   request.headers = httplib::Headers(headers.begin(), headers.end());
   request.set_header("Content-Type", "application/json; charset=utf-8");
+  request.set_header("Host", origin.host_header);
   request.body = std::move(body);
   // The status line and headers are all the outcome needs; the body is read and dropped, and a
   // receiver that sends more than kMaxResponseBody (or never stops) is cut off there, so that no

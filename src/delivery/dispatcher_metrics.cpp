@@ -42,6 +42,20 @@ Metrics::Metrics(obs::Registry& registry, store::Store& store)
                    .add({})),
       dead_letters_(registry.counter("smtp_bridge_delivery_dead_letters_total",
                                      "Deliveries that became dead letters, by endpoint.")),
+      lease_expired_(registry
+                         .counter("smtp_bridge_delivery_lease_expired_total",
+                                  "In-flight rows (inbound and outbound) whose lease ended and "
+                                  "that were queued again while the process ran.")
+                         .add({})),
+      quarantined_(registry.counter(
+          "smtp_bridge_delivery_quarantined_total",
+          "Deliveries that became dead letters as poison messages: their render failed or "
+          "crashed the process delivery.max_render_attempts times, by endpoint.")),
+      orphaned_(registry
+                    .counter("smtp_bridge_delivery_orphaned_total",
+                             "Deliveries held as orphaned because their endpoint (by name) is not "
+                             "configured; delivered again when it returns.")
+                    .add({})),
       sampler_(std::make_shared<Sampler>()) {
   sampler_->store = &store;
   sampler_->depth =
@@ -68,6 +82,18 @@ void Metrics::attempt(const std::string& endpoint, store::DeliveryOutcome outcom
   if (outcome == store::DeliveryOutcome::dead) dead_letters_.add({{"endpoint", endpoint}}).inc();
 }
 
+void Metrics::quarantined(const std::string& endpoint) {
+  quarantined_.add({{"endpoint", endpoint}}).inc();
+}
+
+void Metrics::orphaned() {
+  orphaned_.inc();
+}
+
+void Metrics::lease_expired(uint64_t rows) {
+  lease_expired_.inc(static_cast<double>(rows));
+}
+
 const char* outcome_name(store::DeliveryOutcome outcome) {
   switch (outcome) {
     case store::DeliveryOutcome::delivered:
@@ -76,6 +102,8 @@ const char* outcome_name(store::DeliveryOutcome outcome) {
       return "deferred";
     case store::DeliveryOutcome::dead:
       return "dead";
+    case store::DeliveryOutcome::orphaned:
+      return "orphaned";
   }
   return "unknown";
 }

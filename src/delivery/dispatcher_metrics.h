@@ -21,6 +21,15 @@ class Metrics {
   // One finished attempt: smtp_bridge_delivery_attempts_total{endpoint,outcome}, the POST's
   // duration (when a POST was made, seconds >= 0) and dead letters.
   void attempt(const std::string& endpoint, store::DeliveryOutcome outcome, double seconds);
+  // A delivery quarantined as a poison message (dead after max_render_attempts failed or crashed
+  // renders): smtp_bridge_delivery_quarantined_total{endpoint}. Also counted by attempt(dead).
+  void quarantined(const std::string& endpoint);
+  // A delivery held as orphaned (its endpoint is not configured):
+  // smtp_bridge_delivery_orphaned_total.
+  void orphaned();
+  // Rows whose lease ended and that went back to the queue
+  // (smtp_bridge_delivery_lease_expired_total).
+  void lease_expired(uint64_t rows);
   // Stops the collector from touching the store.
   void detach();
 
@@ -29,6 +38,9 @@ class Metrics {
   obs::Family<obs::Counter>& attempts_;
   obs::Histogram& latency_;
   obs::Family<obs::Counter>& dead_letters_;
+  obs::Counter& lease_expired_;
+  obs::Family<obs::Counter>& quarantined_;
+  obs::Counter& orphaned_;
   std::shared_ptr<Sampler> sampler_;
 };
 

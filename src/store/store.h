@@ -22,8 +22,20 @@ const char* to_string(Status status);
 
 // One delivery row per (message, endpoint): the recipients that endpoint's route matched.
 struct Delivery {
-  std::string endpoint;  // the endpoint's URL
+  // The endpoint's name (routes[].endpoints[].name), or its URL: Options::resolve_endpoint maps
+  // what is given here to the name and origin stored.
+  std::string endpoint;
   std::vector<std::string> rcpt_to;
+  // Set by the store from Options::resolve_endpoint (a default initializer, so that the older
+  // two-field aggregate initializations stay warning-free).
+  std::string origin = {};
+};
+
+// An endpoint as a delivery row names it: its name, and the origin of its URL
+// ("scheme://host:port", never the path or query, which may carry a token); "" when unknown.
+struct EndpointRef {
+  std::string name;
+  std::string origin;
 };
 
 struct InboundMessage {
@@ -36,16 +48,29 @@ struct InboundMessage {
   std::vector<Delivery> deliveries;
 };
 
-// Delivery states (ARCHITECTURE.md): queued → in_flight → delivered | deferred | dead.
+// Delivery states (ARCHITECTURE.md): queued → in_flight → delivered | deferred | dead, and
+// orphaned: its endpoint is not configured (held, queued again when a configuration names it).
 struct DeliveryRow {
   std::string id;  // UUIDv7 of the delivery (the webhook-id)
   std::string message_id;
-  std::string endpoint;
+  std::string endpoint;  // the endpoint's name
+  std::string origin;    // the origin of the URL the row was created or last attempted for
   std::vector<std::string> rcpt_to;
   std::string state;
   int attempts = 0;
   int64_t next_attempt_at_ms = 0;
   std::string last_error;  // the last failed attempt's short text; "" when none
+  // The claim's lease (ARCHITECTURE.md "Leases"): while state is in_flight, the row belongs to
+  // lease_owner (a store's per-process id) until lease_until; after that anyone may queue it
+  // again. 0 and "" when not in flight.
+  int64_t lease_until_ms = 0;
+  std::string lease_owner;
+  // Poison messages (issue 11): renders started without an outcome reached after a successful
+  // render since. Every claim adds one in its own transaction, before the render starts, so a
+  // render that crashes the process counts; an outcome reached after a successful render sets it
+  // back to 0. So after a claim, render_attempts - 1 earlier attempts failed to render or ended
+  // without an outcome (the process died, or the lease ended, while the row was in flight).
+  int render_attempts = 0;
 };
 
 struct StoredInbound {
@@ -114,6 +139,7 @@ enum class DeliveryOutcome {
   delivered,  // 2xx
   deferred,   // retried at next_attempt_at_ms
   dead,       // 406/410, or out of retries: kept for its retention, replayable
+  orphaned,   // its endpoint is not configured: held (not due) until requeue_orphaned names it
 };
 
 // Outbound (the send API, ARCHITECTURE.md "Outbound path"): one message row with its built bytes,
@@ -192,6 +218,21 @@ struct Options {
   std::chrono::hours idempotency_ttl{24};     // CONTRACTS.md 2
   // Called on the writer thread after each group commit: its duration and message count.
   std::function<void(double seconds, size_t messages, Status status)> on_commit;
+  // How long a claim holds its rows (store.h requeue_expired): longer than a worker may take
+  // with one (waiting for a worker, the render, the POST and its timeout).
+  std::chrono::milliseconds lease{std::chrono::minutes(5)};
+  // The same for outbound recipients: one SMTP transaction with all its timeouts.
+  std::chrono::milliseconds outbound_lease{std::chrono::hours(2)};
+  // Maps a Delivery::endpoint to the name and origin stored (the SMTP side gives URLs; the app
+  // maps them with the configuration). Also used by the migration to schema 8 for the rows that
+  // named their endpoint by URL. nullptr: the name is the string given (the migration derives it:
+  // common::default_endpoint_name), the origin that of the string when it is a URL.
+  std::function<EndpointRef(const std::string& endpoint)> resolve_endpoint;
+  // This process's lease owner; "" = a new UUIDv7 at open.
+  std::string owner;
+  // Called on the writer thread when a write nobody waits for failed and will be retried
+  // (`what`: "finish_delivery", "finish_outbound"), and again with Status::ok once it succeeded.
+  std::function<void(const std::string& what, Status status, size_t rows)> on_write_failure;
 };
 
 class Store {
@@ -225,14 +266,36 @@ class Store {
   // fsynced commit (claims likewise): a crash may lose it, which repeats that delivery (at
   // least once, CONTRACTS.md) but loses nothing. `next_attempt_at_ms` is used for deferred;
   // `last_error` is a short text ("HTTP 500", "timeout", ...), "" when delivered.
+  // `attempt` is the claim's token (DeliveryRow::attempts of the job; 0 = any claim): only the
+  // claim this store holds (its owner) with that attempt is finished, so a finish that comes
+  // after its lease expired and the row was claimed again changes nothing. A finish that cannot
+  // be committed (disk full, store.max_size) is kept and retried about once a second, reported
+  // through Options::on_write_failure, and the store is not writable() until it is committed.
+  // `origin` (when not "") replaces the row's origin: where this attempt went.
+  // `rendered` = false when the payload could not be rendered: render_attempts is kept (else
+  // set back to 0).
   virtual void finish_delivery(const std::string& delivery_id, DeliveryOutcome outcome,
-                               int64_t next_attempt_at_ms, const std::string& last_error) = 0;
+                               int64_t next_attempt_at_ms, const std::string& last_error,
+                               int attempt = 0, bool rendered = true,
+                               const std::string& origin = {}) = 0;
   // finish_delivery without the wait: returns at once, and the outcome is committed before any
   // claim asked for after this call (the dispatcher's workers go on to their next job meanwhile).
   virtual void finish_delivery_later(const std::string& delivery_id, DeliveryOutcome outcome,
-                                     int64_t next_attempt_at_ms, const std::string& last_error) {
-    finish_delivery(delivery_id, outcome, next_attempt_at_ms, last_error);
+                                     int64_t next_attempt_at_ms, const std::string& last_error,
+                                     int attempt = 0, bool rendered = true,
+                                     const std::string& origin = {}) {
+    finish_delivery(delivery_id, outcome, next_attempt_at_ms, last_error, attempt, rendered,
+                    origin);
   }
+  // Orphaned rows whose endpoint is among `endpoints` (names) go back to queued, due at now_ms,
+  // attempts kept; returns how many. The dispatcher calls it at start with the names configured.
+  virtual uint64_t requeue_orphaned(const std::vector<std::string>& endpoints, int64_t now_ms) = 0;
+  // Leases (ARCHITECTURE.md): every claim (claim_deliveries, the hot path, claim_outbound) holds
+  // its rows until now + Options::lease (outbound_lease). Puts every in_flight row whose lease
+  // ended before now_ms back to queued (inbound deliveries and outbound recipients alike, any
+  // owner's), attempts kept; returns how many. The dispatcher runs it periodically, so that a row
+  // whose worker or finish was lost comes back while the process runs, not only at start-up.
+  virtual uint64_t requeue_expired(int64_t now_ms) = 0;
   // Retention (ARCHITECTURE.md): deletes each message that has deliveries, all of them finished,
   // every delivered one last updated before delivered_before_ms and every dead one before
   // dead_before_ms (its rows go with it). Messages without deliveries (no endpoints: kept for

@@ -11,6 +11,7 @@ import unittest
 import urllib.request
 
 import bridge
+from endpoint_names import default_endpoint_name
 from bridge import Bridge, BridgeTest, queued_id, scaled
 from receiver import Answer, Receiver, smtplib_send, wait_rows
 
@@ -172,7 +173,10 @@ class InboundApi(BridgeTest):
         self.assertEqual(delivery["state"], "dead")
         self.assertEqual(delivery["attempts"], 1)
         self.assertIn("410", delivery["last_error"])
-        self.assertEqual(delivery["endpoint"], self.receiver.url("/dead"))
+        # By name and origin, never the URL's path (issue 11).
+        self.assertEqual(delivery["endpoint"], default_endpoint_name(self.receiver.url("/dead")))
+        self.assertEqual(delivery["origin"], f"http://127.0.0.1:{self.receiver.port}")
+        self.assertNotIn("/dead", json.dumps(item))
         self.assertNotIn(msg_id, [i["id"] for i in self.listed("?status=queued")["items"]])
 
         status, _, body = self.call("POST", f"/v1/inbound/{msg_id}/redeliver",

@@ -12,6 +12,7 @@ import time
 import unittest
 
 import bridge
+from endpoint_names import default_endpoint_name
 from bridge import BridgeTest, queued_id, scaled
 from receiver import (Receiver, deliveries, expected_signature, make_secret, other_certificate,
                       signatures, smtplib_send, verifies, wait_rows)
@@ -159,7 +160,8 @@ class Webhooks(BridgeTest):
         return reqs[0], rows
 
     def row_for(self, rows, url):
-        match = [r for r in rows if r["endpoint"] == url]
+        # Rows name their endpoint by its (here default) name, never by its URL (issue 11).
+        match = [r for r in rows if r["endpoint"] == default_endpoint_name(url)]
         self.assertEqual(len(match), 1, f"rows for {url}: {rows}")
         return match[0]
 
@@ -326,7 +328,66 @@ class Webhooks(BridgeTest):
                          ".leading dot\nplain")
 
 
+
+class Ipv6Endpoint(unittest.TestCase):
+    """Issue 11: an endpoint on an IPv6 literal is POSTed to (httplib 0.11's URL constructor
+    refused literals with hex letters; the client is now made from host and port)."""
+
+    def test_a_webhook_to_an_ipv6_literal_is_delivered(self):
+        import http.server
+        import socket
+        import threading
+
+        got = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                got.append((self.path, self.headers.get("Host"), body))
+                self.send_response(204)
+                self.end_headers()
+
+        class Server(http.server.ThreadingHTTPServer):
+            address_family = socket.AF_INET6
+            daemon_threads = True
+
+        try:
+            server = Server(("::1", 0), Handler)
+        except OSError as e:
+            self.skipTest(f"no IPv6 loopback: {e}")
+        self.addCleanup(server.server_close)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        self.addCleanup(server.shutdown)
+        port = server.server_address[1]
+        # And a literal with hex letters, the IPv4-mapped form of 127.0.0.1 (a v6 socket's
+        # connection to it reaches the IPv4 receiver).
+        mapped = Receiver().start()
+        self.addCleanup(mapped.stop)
+        urls = [f"http://[::1]:{port}/v6/hook?k=a", f"http://[::FFFF:127.0.0.1]:{mapped.port}/m"]
+        b = bridge.Bridge(extra={"routes": [{"match": "*", "endpoints": [{"url": urls[0]},
+                                                                         {"url": urls[1]}]}]})
+        self.addCleanup(b.cleanup)
+        b.start()
+        msg_id = smtplib_send(b, "a@sender.example", ["x@bridge.example"],
+                              "Subject: v6\r\n\r\nover IPv6\r\n")
+        wait_rows(b, lambda rows: len(rows) == 2 and all(r["state"] == "delivered" for r in rows),
+                  msg_id, timeout=20, what="delivered over IPv6")
+        self.assertEqual(len(got), 1)
+        path, host, body = got[0]
+        self.assertEqual(path, "/v6/hook?k=a")
+        self.assertEqual(host, f"[::1]:{port}")  # RFC 9110 7.2: the literal in brackets
+        self.assertEqual(json.loads(body)["id"], msg_id)
+        req = mapped.wait_for(1, path="/m")[0]
+        self.assertEqual(req.header("host"), f"[::ffff:127.0.0.1]:{mapped.port}")
+        self.assertEqual(req.json()["id"], msg_id)
+
+
 Bridge = bridge.Bridge
 
 if __name__ == "__main__":
     unittest.main()
+

@@ -22,7 +22,8 @@ constexpr const char* kSelectDueRecipients =
     " ORDER BY position";
 constexpr const char* kMarkInFlight =
     "UPDATE outbound_recipients SET state = 'in_flight', attempts = attempts + 1,"
-    " updated_at = ?3 WHERE message_id = ?2 AND " SB_OUTBOUND_DUE;
+    " updated_at = ?3, lease_until = ?4, lease_owner = ?5 WHERE message_id = ?2 "
+    "AND " SB_OUTBOUND_DUE;
 #undef SB_OUTBOUND_DUE
 
 constexpr const char* kFinish =
@@ -55,8 +56,8 @@ const char* state_name(RecipientOutcome outcome) {
 bool requeue_outbound_in_flight(Connection& db, int64_t now_ms, std::string& error) {
   Statement update;
   int rc = update.prepare(db.handle(),
-                          "UPDATE outbound_recipients SET state = 'queued', updated_at = ?1"
-                          " WHERE state = 'in_flight'");
+                          "UPDATE outbound_recipients SET state = 'queued', lease_until = 0,"
+                          " lease_owner = '', updated_at = ?1 WHERE state = 'in_flight'");
   if (rc == SQLITE_OK) {
     update.bind_int(1, now_ms);
     rc = update.run();
@@ -232,6 +233,8 @@ int OutboundWriter::claim_recipients(OutboundJob& job, int64_t now_ms) {
   mark.bind_int(1, now_ms);
   mark.bind_text(2, job.id);
   mark.bind_int(3, now_ms);
+  mark.bind_int(4, now_ms + lease_ms_);
+  mark.bind_text(5, owner_);
   return mark.run();
 }
 

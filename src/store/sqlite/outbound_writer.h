@@ -45,6 +45,12 @@ class OutboundWriter {
   // failed before failed_before_ms (their rows go with them); the number deleted.
   uint64_t prune(int64_t sent_before_ms, int64_t failed_before_ms, size_t limit);
 
+  // Claims hold their recipients for `lease_ms` as `owner` (store.h Options::outbound_lease).
+  void set_lease(std::string owner, int64_t lease_ms) {
+    owner_ = std::move(owner);
+    lease_ms_ = lease_ms;
+  }
+
   // Finalizes the statements; the methods then fail (closed).
   void close();
 
@@ -59,6 +65,8 @@ class OutboundWriter {
   Writer* writer_ = nullptr;
   Connection* db_ = nullptr;
   int64_t ttl_ms_ = 0;
+  std::string owner_;
+  int64_t lease_ms_ = 2 * 3600 * 1000;
   struct Statements {
     Statement begin, commit, rollback;
     Statement find_key, release_key, insert_message, insert_recipient;

@@ -23,7 +23,8 @@ bool Reader::open(const std::string& path, std::string& error) {
           " FROM inbound_messages WHERE id = ?1");
   prepare(find_deliveries_,
           "SELECT id, message_id, endpoint, rcpt_to, state, attempts, next_attempt_at,"
-          " coalesce(last_error, '') FROM inbound_deliveries WHERE message_id = ?1 ORDER BY id");
+          " coalesce(last_error, ''), lease_until, lease_owner, render_attempts, origin"
+          " FROM inbound_deliveries WHERE message_id = ?1 ORDER BY id");
   // Newest first by id (UUIDv7: time-ordered); ?1 = '' or the cursor, ?2 = '' or a state.
   prepare(list_,
           "SELECT m.id, m.received_at, m.mail_from, m.rcpt_to, m.size, substr(m.data, 1, ?4)"
@@ -117,6 +118,10 @@ bool Reader::read_deliveries(const std::string& message_id, std::vector<Delivery
     row.attempts = static_cast<int>(find_deliveries_.column_int(5));
     row.next_attempt_at_ms = find_deliveries_.column_int(6);
     row.last_error = find_deliveries_.column_text(7);
+    row.lease_until_ms = find_deliveries_.column_int(8);
+    row.lease_owner = find_deliveries_.column_text(9);
+    row.render_attempts = static_cast<int>(find_deliveries_.column_int(10));
+    row.origin = find_deliveries_.column_text(11);
     rows.push_back(std::move(row));
   }
   return rc == SQLITE_DONE;
@@ -132,7 +137,7 @@ uint64_t Reader::count_inbound() {
 Store::QueueStats Reader::queue_stats() {
   std::lock_guard lock(mutex_);
   return read_queue_stats({begin_, end_, count_by_state_, oldest_pending_},
-                          {"queued", "in_flight", "deferred", "delivered", "dead"});
+                          {"queued", "in_flight", "deferred", "delivered", "dead", "orphaned"});
 }
 
 Store::QueueStats read_queue_stats(const StatsStatements& statements,

@@ -3,6 +3,10 @@
 #include "store/sqlite/schema.h"
 
 #include <array>
+#include <vector>
+
+#include "common/endpoint_name.h"
+#include "common/url.h"
 
 #include "store/sqlite/outbound_writer.h"
 
@@ -10,7 +14,7 @@ namespace store::sqlite {
 namespace {
 
 // Other engineers' end-to-end tests read these tables and columns by name: keep them.
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 8> kMigrations = {
     R"sql(
 CREATE TABLE inbound_messages (
   id TEXT PRIMARY KEY,
@@ -103,7 +107,32 @@ CREATE INDEX inbound_deliveries_due ON inbound_deliveries(state, next_attempt_at
   WHERE state IN ('queued', 'deferred');
 CREATE INDEX inbound_deliveries_message ON inbound_deliveries(message_id);
 )sql",
+    // 6: leases (ARCHITECTURE.md "Leases"): a claimed row is held by lease_owner until
+    // lease_until (unix ms); the partial indexes find the expired ones among the few in flight.
+    R"sql(
+ALTER TABLE inbound_deliveries ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE inbound_deliveries ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX inbound_deliveries_lease ON inbound_deliveries(lease_until)
+  WHERE state = 'in_flight';
+ALTER TABLE outbound_recipients ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbound_recipients ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX outbound_recipients_lease ON outbound_recipients(lease_until)
+  WHERE state = 'in_flight';
+)sql",
+    // 7: poison messages (store.h DeliveryRow::render_attempts): renders started since the last
+    // outcome that followed a successful render, counted by the claim itself.
+    R"sql(
+ALTER TABLE inbound_deliveries ADD COLUMN render_attempts INTEGER NOT NULL DEFAULT 0;
+)sql",
+    // 8: endpoints by name (issue 11): `endpoint` holds the endpoint's name instead of its URL,
+    // `origin` its URL's scheme://host:port. The rows' names are set by name_endpoints below.
+    R"sql(
+ALTER TABLE inbound_deliveries ADD COLUMN origin TEXT NOT NULL DEFAULT '';
+CREATE INDEX inbound_deliveries_orphaned ON inbound_deliveries(endpoint)
+  WHERE state = 'orphaned';
+)sql",
 };
+constexpr size_t kEndpointNames = 8;
 
 bool fail(Connection& db, const std::string& what, std::string& error) {
   error = what + ": " + db.error_message();
@@ -111,7 +140,44 @@ bool fail(Connection& db, const std::string& what, std::string& error) {
   return false;
 }
 
+// Schema 8: the rows stored under their endpoint's URL get its name and origin, in the
+// migration's transaction.
+int name_endpoints(Connection& db, const std::function<EndpointRef(const std::string&)>& resolve) {
+  Statement select, update;
+  int rc = select.prepare(db.handle(), "SELECT DISTINCT endpoint FROM inbound_deliveries");
+  if (rc == SQLITE_OK)
+    rc = update.prepare(db.handle(),
+                        "UPDATE inbound_deliveries SET endpoint = ?2, origin = ?3"
+                        " WHERE endpoint = ?1");
+  std::vector<std::string> urls;
+  while (rc == SQLITE_OK && (rc = select.step()) == SQLITE_ROW) {
+    urls.push_back(select.column_text(0));
+    rc = SQLITE_OK;
+  }
+  select.reset();
+  if (rc != SQLITE_DONE && rc != SQLITE_OK) return rc;
+  rc = SQLITE_OK;
+  for (const std::string& url : urls) {
+    EndpointRef ref = resolve_endpoint(resolve, url, /*derive_name=*/true);
+    update.bind_text(1, url);
+    update.bind_text(2, ref.name);
+    update.bind_text(3, ref.origin);
+    rc = update.run();
+    if (rc != SQLITE_OK) return rc;
+  }
+  return SQLITE_OK;
+}
+
 }  // namespace
+
+EndpointRef resolve_endpoint(const std::function<EndpointRef(const std::string&)>& resolve,
+                             const std::string& endpoint, bool derive_name) {
+  if (resolve) return resolve(endpoint);
+  EndpointRef ref{endpoint, {}};
+  if (auto url = common::parse_endpoint_url(endpoint)) ref.origin = url->origin;
+  if (derive_name) ref.name = common::default_endpoint_name(endpoint).value_or(endpoint);
+  return ref;
+}
 
 bool configure(Connection& db, std::string& error) {
   // Takes effect only while the database is still empty; journal_mode=WAL below creates it.
@@ -125,7 +191,8 @@ bool configure(Connection& db, std::string& error) {
   return true;
 }
 
-bool migrate(Connection& db, std::string& error) {
+bool migrate(Connection& db, std::string& error,
+             const std::function<EndpointRef(const std::string&)>& resolve) {
   auto version = db.query_int("PRAGMA user_version");
   if (!version) return fail(db, "cannot read the schema version", error);
   if (*version > static_cast<int64_t>(kMigrations.size())) {
@@ -134,20 +201,23 @@ bool migrate(Connection& db, std::string& error) {
     return false;
   }
   for (size_t next = static_cast<size_t>(*version); next < kMigrations.size(); ++next) {
-    std::string sql = std::string("BEGIN IMMEDIATE;") + kMigrations[next] +
-                      "PRAGMA user_version=" + std::to_string(next + 1) + ";COMMIT;";
-    if (db.exec(sql) != SQLITE_OK) {
-      return fail(db, "schema migration " + std::to_string(next + 1) + " failed", error);
-    }
+    std::string failed = "schema migration " + std::to_string(next + 1) + " failed";
+    if (db.exec(std::string("BEGIN IMMEDIATE;") + kMigrations[next]) != SQLITE_OK)
+      return fail(db, failed, error);
+    if (next + 1 == kEndpointNames && name_endpoints(db, resolve) != SQLITE_OK)
+      return fail(db, failed, error);
+    if (db.exec("PRAGMA user_version=" + std::to_string(next + 1) + ";COMMIT;") != SQLITE_OK)
+      return fail(db, failed, error);
   }
   return true;
 }
 
 bool requeue_in_flight(Connection& db, int64_t now_ms, std::string& error) {
   Statement update;
+  // One process owns an SQLite store: every lease at open is a dead process's.
   if (update.prepare(db.handle(),
-                     "UPDATE inbound_deliveries SET state='queued', updated_at=?1 "
-                     "WHERE state='in_flight'") != SQLITE_OK) {
+                     "UPDATE inbound_deliveries SET state='queued', lease_until=0, lease_owner='',"
+                     " updated_at=?1 WHERE state='in_flight'") != SQLITE_OK) {
     return fail(db, "cannot prepare the re-queue of in-flight deliveries", error);
   }
   update.bind_int(1, now_ms);

@@ -2,6 +2,7 @@
 // settings the durability contract needs (WAL, synchronous=FULL, foreign keys).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "store/sqlite/database.h"
@@ -18,7 +19,12 @@ constexpr int kPageSize = 16384;
 // foreign keys on.
 bool configure(Connection& db, std::string& error);
 // Applies the migrations the database has not seen yet, each in its own transaction.
-bool migrate(Connection& db, std::string& error);
+// `resolve` (may be empty) names the endpoints of rows stored before names (schema 8).
+bool migrate(Connection& db, std::string& error,
+             const std::function<EndpointRef(const std::string&)>& resolve = {});
+// The name and origin stored for `endpoint` (Options::resolve_endpoint, or the defaults).
+EndpointRef resolve_endpoint(const std::function<EndpointRef(const std::string&)>& resolve,
+                             const std::string& endpoint, bool derive_name);
 // Deliveries and outbound recipients left in_flight by a process that died go back to queued
 // (at-least-once delivery).
 bool requeue_in_flight(Connection& db, int64_t now_ms, std::string& error);

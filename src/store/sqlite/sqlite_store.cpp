@@ -16,6 +16,7 @@
 #include <utility>
 #include <variant>
 
+#include "common/ids.h"
 #include "common/thread_name.h"
 #include "common/time.h"
 #include "store/sqlite/checkpointer.h"
@@ -45,6 +46,8 @@ constexpr size_t kMaxLingering = 1024;
 // once per interval: ready again once a typical message fits.
 constexpr size_t kProbeBytes = 64 * 1024;
 constexpr auto kProbeInterval = std::chrono::seconds(1);
+// Outcomes whose commit failed are tried again this often.
+constexpr auto kRetryInterval = std::chrono::seconds(1);
 
 // What open_sqlite opened; the outbound parts work on the writer's and the reader's connections.
 struct Parts {
@@ -75,6 +78,13 @@ class SqliteStore final : public Store {
   ~SqliteStore() override { close(); }
 
   void enqueue_inbound(InboundMessage message, Done done) override {
+    // Endpoints by name (Options::resolve_endpoint): on the caller's thread, not the writer's.
+    for (Delivery& delivery : message.deliveries) {
+      EndpointRef ref = sqlite::resolve_endpoint(options_.resolve_endpoint, delivery.endpoint,
+                                                 /*derive_name=*/false);
+      delivery.endpoint = std::move(ref.name);
+      delivery.origin = std::move(ref.origin);
+    }
     {
       std::lock_guard lock(mutex_);
       if (!closing_) {
@@ -100,16 +110,36 @@ class SqliteStore final : public Store {
   // Outcomes wait in their own queue; the writer commits all that wait in one transaction (group
   // commit for delivery outcomes: one fsync for many workers). Returns once durably recorded.
   void finish_delivery(const std::string& delivery_id, DeliveryOutcome outcome,
-                       int64_t next_attempt_at_ms, const std::string& last_error) override {
+                       int64_t next_attempt_at_ms, const std::string& last_error, int attempt,
+                       bool rendered, const std::string& origin) override {
     auto committed = std::make_shared<std::promise<void>>();
     std::future<void> done = committed->get_future();
-    if (queue_finish({delivery_id, outcome, next_attempt_at_ms, last_error}, std::move(committed)))
+    if (queue_finish(
+            {delivery_id, outcome, next_attempt_at_ms, last_error, attempt, rendered, origin},
+            std::move(committed)))
       done.get();
   }
 
   void finish_delivery_later(const std::string& delivery_id, DeliveryOutcome outcome,
-                             int64_t next_attempt_at_ms, const std::string& last_error) override {
-    queue_finish({delivery_id, outcome, next_attempt_at_ms, last_error}, nullptr);
+                             int64_t next_attempt_at_ms, const std::string& last_error, int attempt,
+                             bool rendered, const std::string& origin) override {
+    queue_finish({delivery_id, outcome, next_attempt_at_ms, last_error, attempt, rendered, origin},
+                 nullptr);
+  }
+
+  uint64_t requeue_orphaned(const std::vector<std::string>& endpoints, int64_t now_ms) override {
+    return run_on_writer(uint64_t{0}, [&](sqlite::Writer& writer) {
+      return writer.requeue_orphaned(endpoints, now_ms);
+    });
+  }
+
+  uint64_t requeue_expired(int64_t now_ms) override {
+    return run_on_writer(uint64_t{0}, [this, now_ms](sqlite::Writer& writer) {
+      int rc = SQLITE_OK;
+      uint64_t requeued = writer.requeue_expired(now_ms, rc);
+      if (rc != SQLITE_OK) writable_ = false;
+      return requeued;
+    });
   }
 
   uint64_t prune(int64_t delivered_before_ms, int64_t dead_before_ms) override {
@@ -180,6 +210,9 @@ class SqliteStore final : public Store {
   QueueStats outbound_stats() override { return outbound_reader_->stats(); }
 
   bool writable() override {
+    // Outcomes that could not be committed wait for their retry (retry_finishes): not ready until
+    // they are in, whatever a probe says.
+    if (finishes_failing_.load()) return false;
     if (writable_.load()) return true;
     // Only a later success makes the store ready again, and Kubernetes sends no mail to an
     // unready pod: so the check tries one, a rolled-back write of a typical message.
@@ -278,10 +311,12 @@ class SqliteStore final : public Store {
     std::unique_lock lock(mutex_);
     auto ready = [this] {
       return closing_ || !queue_.empty() || !tasks_.empty() || !outbound_finishes_.empty() ||
-             finish_awaited_ || finishes_.size() >= kMaxLingering;
+             finish_awaited_ || finishes_.size() >= kMaxLingering || retry_due();
     };
     while (!ready()) {
-      if (finishes_.empty()) {
+      if (retrying() && finishes_.empty()) {
+        wake_.wait_until(lock, retry_at_);
+      } else if (finishes_.empty()) {
         writer_asleep_ = true;
         wake_.wait(lock);
         writer_asleep_ = false;
@@ -318,11 +353,13 @@ class SqliteStore final : public Store {
   }
 
   void run_writer() {
-    for (Work work = take_work(); !work.empty(); work = take_work()) {
+    for (Work work = take_work(); !work.empty() || retry_due(); work = take_work()) {
+      if (retry_due()) retry_finishes();
       // Outcomes before tasks: a claim queued after finish_delivery_later() must see its row.
       // Without tasks they ride the group's transaction instead (one commit, not two: each
-      // rewrites the deliveries' table and index pages).
-      bool ride = work.tasks.empty() && !work.group.empty();
+      // rewrites the deliveries' table and index pages). Not while older ones wait for a retry:
+      // those go first.
+      bool ride = work.tasks.empty() && !work.group.empty() && !retrying();
       if (!work.finishes.empty() && !ride) commit_finishes(work.finishes);
       for (Task& task : work.tasks) task(*writer_);
       if (!work.outbound_finishes.empty()) commit_outbound_finishes(work.outbound_finishes);
@@ -347,13 +384,16 @@ class SqliteStore final : public Store {
     return true;
   }
 
+  // Outcomes whose commit failed (disk full, store.max_size) are kept and committed again about
+  // once a second, oldest first, until one succeeds: their rows stay in_flight meanwhile, so a
+  // lost outcome would repeat a delivery only once their lease ended. The callers are released
+  // either way (the dispatcher and the relay go on); the store is not writable() until then.
   void commit_finishes(std::vector<PendingFinish>& pending) {
     std::vector<sqlite::Writer::Finish> finishes;
     finishes.reserve(pending.size());
     for (PendingFinish& p : pending) finishes.push_back(std::move(p.finish));
-    // A failed batch leaves its rows in_flight; they are queued again at the next start and
-    // delivered once more (at least once), so the callers are released either way.
-    writer_->finish_all(finishes, common::unix_ms(common::Clock::now()));
+    int rc = writer_->finish_all(finishes, common::unix_ms(common::Clock::now()));
+    if (rc != SQLITE_OK) keep_for_retry(std::move(finishes), {}, rc);  // before the callers go on
     for (PendingFinish& p : pending)
       if (p.committed) p.committed->set_value();
   }
@@ -363,10 +403,43 @@ class SqliteStore final : public Store {
     for (PendingOutboundFinish& p : pending) {
       for (auto& finish : p.finishes) finishes.push_back(std::move(finish));
     }
-    // A failed batch leaves its recipients in_flight: queued again at the next start and sent
-    // once more (at least once), so the callers are released either way.
-    outbound_writer_->finish_all(finishes, common::unix_ms(common::Clock::now()));
+    int rc = outbound_writer_->finish_all(finishes, common::unix_ms(common::Clock::now()));
+    if (rc != SQLITE_OK) keep_for_retry({}, std::move(finishes), rc);
     for (PendingOutboundFinish& p : pending) p.committed->set_value();
+  }
+
+  bool retrying() const { return !failed_.empty() || !failed_outbound_.empty(); }
+  bool retry_due() const { return retrying() && std::chrono::steady_clock::now() >= retry_at_; }
+
+  void keep_for_retry(std::vector<sqlite::Writer::Finish> inbound,
+                      std::vector<sqlite::OutboundWriter::Finish> outbound, int rc) {
+    bool first = !retrying();
+    for (auto& f : inbound) failed_.push_back(std::move(f));
+    for (auto& f : outbound) failed_outbound_.push_back(std::move(f));
+    retry_at_ = std::chrono::steady_clock::now() + kRetryInterval;
+    writable_ = false;
+    finishes_failing_ = true;
+    // Reported when a streak starts (not at every retry: the log would fill the disk too).
+    if (first && options_.on_write_failure)
+      options_.on_write_failure(inbound.empty() ? "finish_outbound" : "finish_delivery",
+                                sqlite::status_from(rc), failed_.size() + failed_outbound_.size());
+  }
+
+  void retry_finishes() {
+    int64_t now_ms = common::unix_ms(common::Clock::now());
+    int rc = failed_.empty() ? SQLITE_OK : writer_->finish_all(failed_, now_ms);
+    if (rc == SQLITE_OK) failed_.clear();
+    if (rc == SQLITE_OK && !failed_outbound_.empty()) {
+      rc = outbound_writer_->finish_all(failed_outbound_, now_ms);
+      if (rc == SQLITE_OK) failed_outbound_.clear();
+    }
+    if (rc != SQLITE_OK) {
+      retry_at_ = std::chrono::steady_clock::now() + kRetryInterval;
+      return;
+    }
+    finishes_failing_ = false;
+    writable_ = true;
+    if (options_.on_write_failure) options_.on_write_failure("finish", Status::ok, 0);
   }
 
   // The group's transaction. With a delivery consumer (the hot path), as many of its new rows
@@ -421,8 +494,10 @@ class SqliteStore final : public Store {
 
   // The claimed rows as jobs. The messages' senders have been answered, so their bytes are
   // moved into the last job of each message (copied into the others of a fan-out).
-  static std::vector<DeliveryJob> claimed_jobs(Group& group,
-                                               std::vector<sqlite::Writer::Claimed>& claimed) {
+  std::vector<DeliveryJob> claimed_jobs(Group& group,
+                                        std::vector<sqlite::Writer::Claimed>& claimed) const {
+    const std::string& owner = writer_->owner();
+    const int64_t lease_ms = options_.lease.count();
     std::vector<InboundMessage*> inbound;  // in the order Writer::write saw them
     for (Pending& pending : group) {
       if (auto* item = std::get_if<Inbound>(&pending)) inbound.push_back(&item->message);
@@ -437,10 +512,14 @@ class SqliteStore final : public Store {
       job.delivery.id = std::move(claimed[i].id);
       job.delivery.message_id = message.id;
       job.delivery.endpoint = delivery.endpoint;
+      job.delivery.origin = delivery.origin;
       job.delivery.rcpt_to = delivery.rcpt_to;
       job.delivery.state = "in_flight";
       job.delivery.attempts = 1;
+      job.delivery.render_attempts = 1;
       job.delivery.next_attempt_at_ms = claimed[i].at_ms;
+      job.delivery.lease_until_ms = claimed[i].at_ms + lease_ms;
+      job.delivery.lease_owner = owner;
       job.received_at_ms = message.received_at_ms;
       job.envelope_json = last ? std::move(message.envelope_json) : message.envelope_json;
       job.data = last ? std::move(message.data) : message.data;
@@ -475,8 +554,8 @@ class SqliteStore final : public Store {
         if (finishes == nullptr) return SQLITE_OK;
         for (const PendingFinish& p : *finishes) {
           const sqlite::Writer::Finish& f = p.finish;
-          int rc =
-              writer_->finish(f.delivery_id, f.outcome, f.next_attempt_at_ms, f.last_error, now_ms);
+          int rc = writer_->finish(f.delivery_id, f.outcome, f.next_attempt_at_ms, f.last_error,
+                                   now_ms, f.attempt, f.rendered, f.origin);
           if (rc != SQLITE_OK) return rc;
         }
         return SQLITE_OK;
@@ -513,6 +592,11 @@ class SqliteStore final : public Store {
   std::unique_ptr<sqlite::OutboundReader> outbound_reader_;
   std::unique_ptr<sqlite::Checkpointer> checkpointer_;
   std::atomic<bool> writable_{true};
+  std::atomic<bool> finishes_failing_{false};  // outcomes wait for their retry
+  // Writer thread only: outcomes whose commit failed, and when to try them again.
+  std::vector<sqlite::Writer::Finish> failed_;
+  std::vector<sqlite::OutboundWriter::Finish> failed_outbound_;
+  std::chrono::steady_clock::time_point retry_at_{};
   std::mutex probe_mutex_;  // guards last_probe_
   std::chrono::steady_clock::time_point last_probe_{};
   std::chrono::steady_clock::time_point started_;  // writer thread only
@@ -558,13 +642,16 @@ std::unique_ptr<Store> open_sqlite(const Options& options, std::string& error) {
     return nullptr;
   }
   int64_t now_ms = common::unix_ms(common::Clock::now());
-  if (!sqlite::configure(db, error) || !sqlite::migrate(db, error) ||
+  if (!sqlite::configure(db, error) || !sqlite::migrate(db, error, options.resolve_endpoint) ||
       !sqlite::requeue_in_flight(db, now_ms, error) ||
       !sqlite::limit_size(db, options.max_size, error)) {
     error = options.path + ": " + error;
     return nullptr;
   }
   Parts parts;
+  std::string owner = options.owner.empty() ? common::uuid_v7() : options.owner;
+  parts.writer->set_lease(owner, options.lease.count());
+  parts.outbound_writer->set_lease(owner, options.outbound_lease.count());
   if (!parts.writer->open(std::move(db), error) || !parts.reader->open(options.path, error) ||
       !parts.outbound_writer->open(*parts.writer, options.idempotency_ttl, error) ||
       !parts.outbound_reader->open(*parts.reader, error) ||

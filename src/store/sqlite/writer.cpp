@@ -25,8 +25,8 @@ bool Writer::open(Connection db, std::string& error) {
           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
   prepare(statements_.insert_delivery,
           "INSERT INTO inbound_deliveries (id, message_id, endpoint, rcpt_to, state, attempts,"
-          " next_attempt_at, created_at, updated_at)"
-          " VALUES (?1, ?2, ?3, ?4, ?6, ?7, ?5, ?5, ?5)");
+          " next_attempt_at, created_at, updated_at, lease_until, lease_owner, render_attempts,"
+          " origin) VALUES (?1, ?2, ?3, ?4, ?6, ?7, ?5, ?5, ?5, ?8, ?9, ?7, ?10)");
   // Due = queued, or deferred and its time has come; oldest due first (ARCHITECTURE.md states).
   // Both ranges come ordered from the index (state, next_attempt_at, id) and SQLite merges them,
   // so a claim reads `limit` rows however long the backlog is; the message bytes are read by id
@@ -34,10 +34,10 @@ bool Writer::open(Connection db, std::string& error) {
   // (schema 4: waiting rows only), and SQLite uses a partial index only for a query whose WHERE
   // repeats the index's own term: hence "state IN (...) AND state = ...".
   prepare(statements_.select_due,
-          "SELECT id, message_id, endpoint, rcpt_to, attempts, next_attempt_at"
+          "SELECT id, message_id, endpoint, rcpt_to, attempts, next_attempt_at, render_attempts"
           " FROM inbound_deliveries WHERE state IN ('queued', 'deferred') AND state = 'queued'"
           " UNION ALL"
-          " SELECT id, message_id, endpoint, rcpt_to, attempts, next_attempt_at"
+          " SELECT id, message_id, endpoint, rcpt_to, attempts, next_attempt_at, render_attempts"
           " FROM inbound_deliveries WHERE state IN ('queued', 'deferred') AND state = 'deferred'"
           " AND next_attempt_at <= ?1"
           " ORDER BY 6, 1 LIMIT ?2");
@@ -45,26 +45,45 @@ bool Writer::open(Connection db, std::string& error) {
           "SELECT received_at, envelope, data FROM inbound_messages WHERE id = ?1");
   prepare(statements_.mark_in_flight,
           "UPDATE inbound_deliveries SET state = 'in_flight', attempts = attempts + 1,"
-          " updated_at = ?2 WHERE id = ?1");
+          " render_attempts = render_attempts + 1, updated_at = ?2, lease_until = ?3,"
+          " lease_owner = ?4 WHERE id = ?1");
   prepare(statements_.finish,
           "UPDATE inbound_deliveries SET state = ?2,"
           " next_attempt_at = CASE WHEN ?2 = 'deferred' THEN ?3 ELSE next_attempt_at END,"
-          " last_error = ?4, updated_at = ?5 WHERE id = ?1 AND state = 'in_flight'");
+          " last_error = ?4, updated_at = ?5, lease_until = 0, lease_owner = '',"
+          " render_attempts = CASE WHEN ?8 THEN 0 ELSE render_attempts END,"
+          " origin = CASE WHEN ?9 = '' THEN origin ELSE ?9 END"
+          " WHERE id = ?1 AND state = 'in_flight' AND lease_owner = ?6"
+          " AND (?7 = 0 OR attempts = ?7)");
+  // Leases that ended (store.h requeue_expired): "state = 'in_flight'" selects the partial
+  // lease indexes (schema 6), so only the rows in flight are read.
+  prepare(statements_.requeue_expired,
+          "UPDATE inbound_deliveries SET state = 'queued', lease_until = 0, lease_owner = '',"
+          " updated_at = ?1 WHERE state = 'in_flight' AND lease_until < ?1");
+  // Orphaned rows (schema 8's partial index) whose endpoint is configured again.
+  prepare(statements_.requeue_orphaned,
+          "UPDATE inbound_deliveries SET state = 'queued', next_attempt_at = ?2, updated_at = ?2"
+          " WHERE state = 'orphaned' AND endpoint = ?1");
+  prepare(statements_.requeue_expired_outbound,
+          "UPDATE outbound_recipients SET state = 'queued', lease_until = 0, lease_owner = '',"
+          " updated_at = ?1 WHERE state = 'in_flight' AND lease_until < ?1");
   // A message goes when every one of its rows is finished and past its retention; the foreign
-  // key's ON DELETE CASCADE takes its rows with it.
+  // key's ON DELETE CASCADE takes its rows with it. An orphaned row (its endpoint no longer
+  // configured) is kept like a dead letter.
   prepare(statements_.prune,
           "DELETE FROM inbound_messages WHERE id IN ("
           " SELECT message_id FROM inbound_deliveries GROUP BY message_id HAVING"
           " sum(CASE WHEN state = 'delivered' AND updated_at < ?1 THEN 0"
-          "          WHEN state = 'dead' AND updated_at < ?2 THEN 0 ELSE 1 END) = 0"
+          "          WHEN state IN ('dead', 'orphaned') AND updated_at < ?2 THEN 0"
+          "          ELSE 1 END) = 0"
           " LIMIT ?3)");
   // ?2 = -1 when the message does not exist, else the number of its delivery rows.
   prepare(statements_.count_rows,
           "SELECT CASE WHEN EXISTS (SELECT 1 FROM inbound_messages WHERE id = ?1)"
           " THEN (SELECT count(*) FROM inbound_deliveries WHERE message_id = ?1) ELSE -1 END");
   prepare(statements_.requeue,
-          "UPDATE inbound_deliveries SET state = 'queued', next_attempt_at = ?2, updated_at = ?2"
-          " WHERE message_id = ?1 AND state <> 'in_flight'");
+          "UPDATE inbound_deliveries SET state = 'queued', next_attempt_at = ?2, updated_at = ?2,"
+          " render_attempts = 0 WHERE message_id = ?1 AND state <> 'in_flight'");
   if (rc != SQLITE_OK) {
     error = "cannot prepare the writer's statements: " + db_.error_message();
     return false;
@@ -122,6 +141,9 @@ int Writer::insert(const InboundMessage& message, size_t index, int64_t now_ms, 
     delivery_row.bind_int(5, now_ms);  // due at once
     delivery_row.bind_text(6, claiming ? "in_flight" : "queued");
     delivery_row.bind_int(7, claiming ? 1 : 0);
+    delivery_row.bind_int(8, claiming ? now_ms + lease_ms_ : 0);
+    delivery_row.bind_text(9, claiming ? owner_ : std::string());
+    delivery_row.bind_text(10, delivery.origin);
     rc = delivery_row.run();
     if (rc == SQLITE_OK && claiming) {
       --claim;
@@ -142,9 +164,14 @@ std::vector<DeliveryJob> Writer::claim(size_t limit, int64_t now_ms) {
     Statement& mark = statements_.mark_in_flight;
     mark.bind_text(1, job.delivery.id);
     mark.bind_int(2, now_ms);
+    mark.bind_int(3, now_ms + lease_ms_);
+    mark.bind_text(4, owner_);
     rc = mark.run();
     job.delivery.state = "in_flight";
     job.delivery.attempts += 1;
+    job.delivery.render_attempts += 1;
+    job.delivery.lease_until_ms = now_ms + lease_ms_;
+    job.delivery.lease_owner = owner_;
   }
   if (rc == SQLITE_OK) rc = statements_.commit.run();
   if (rc != SQLITE_OK) {
@@ -168,6 +195,7 @@ int Writer::read_due(size_t limit, int64_t now_ms, std::vector<DeliveryJob>& job
     job.delivery.rcpt_to = decode_list(due.column_text(3));
     job.delivery.attempts = static_cast<int>(due.column_int(4));
     job.delivery.next_attempt_at_ms = due.column_int(5);
+    job.delivery.render_attempts = static_cast<int>(due.column_int(6));
     jobs.push_back(std::move(job));
   }
   if (rc != SQLITE_DONE) return rc;
@@ -186,10 +214,12 @@ int Writer::read_due(size_t limit, int64_t now_ms, std::vector<DeliveryJob>& job
 }
 
 int Writer::finish(const std::string& delivery_id, DeliveryOutcome outcome,
-                   int64_t next_attempt_at_ms, const std::string& last_error, int64_t now_ms) {
+                   int64_t next_attempt_at_ms, const std::string& last_error, int64_t now_ms,
+                   int attempt, bool rendered, const std::string& origin) {
   if (db_.handle() == nullptr) return SQLITE_MISUSE;
   const char* state = outcome == DeliveryOutcome::delivered  ? "delivered"
                       : outcome == DeliveryOutcome::deferred ? "deferred"
+                      : outcome == DeliveryOutcome::orphaned ? "orphaned"
                                                              : "dead";
   Statement& finish = statements_.finish;
   finish.bind_text(1, delivery_id);
@@ -197,6 +227,10 @@ int Writer::finish(const std::string& delivery_id, DeliveryOutcome outcome,
   finish.bind_int(3, next_attempt_at_ms);
   if (!last_error.empty()) finish.bind_text(4, last_error);  // else NULL
   finish.bind_int(5, now_ms);
+  finish.bind_text(6, owner_);
+  finish.bind_int(7, attempt);
+  finish.bind_int(8, rendered ? 1 : 0);
+  finish.bind_text(9, origin);
   // One statement in autocommit mode: its own transaction, fsynced like any COMMIT.
   return finish.run();
 }
@@ -207,11 +241,53 @@ int Writer::finish_all(const std::vector<Finish>& finishes, int64_t now_ms) {
   int rc = statements_.begin.run();
   for (const Finish& f : finishes) {
     if (rc != SQLITE_OK) break;
-    rc = finish(f.delivery_id, f.outcome, f.next_attempt_at_ms, f.last_error, now_ms);
+    rc = finish(f.delivery_id, f.outcome, f.next_attempt_at_ms, f.last_error, now_ms, f.attempt,
+                f.rendered, f.origin);
   }
   if (rc == SQLITE_OK) rc = statements_.commit.run();
   if (rc != SQLITE_OK) fail(rc);
   return rc;
+}
+
+uint64_t Writer::requeue_orphaned(const std::vector<std::string>& endpoints, int64_t now_ms) {
+  if (db_.handle() == nullptr || endpoints.empty()) return 0;
+  set_durable(false);  // lost to a crash: the next start queues them again
+  int rc = statements_.begin.run();
+  uint64_t requeued = 0;
+  for (const std::string& endpoint : endpoints) {
+    if (rc != SQLITE_OK) break;
+    Statement& update = statements_.requeue_orphaned;
+    update.bind_text(1, endpoint);
+    update.bind_int(2, now_ms);
+    rc = update.run();
+    if (rc == SQLITE_OK) requeued += static_cast<uint64_t>(sqlite3_changes64(db_.handle()));
+  }
+  if (rc == SQLITE_OK) rc = statements_.commit.run();
+  if (rc != SQLITE_OK) {
+    fail(rc);
+    return 0;
+  }
+  return requeued;
+}
+
+uint64_t Writer::requeue_expired(int64_t now_ms, int& rc) {
+  rc = SQLITE_MISUSE;
+  if (db_.handle() == nullptr) return 0;
+  set_durable(false);  // lost to a crash: the next open queues every in-flight row anyway
+  rc = statements_.begin.run();
+  uint64_t requeued = 0;
+  for (Statement* update : {&statements_.requeue_expired, &statements_.requeue_expired_outbound}) {
+    if (rc != SQLITE_OK) break;
+    update->bind_int(1, now_ms);
+    rc = update->run();
+    if (rc == SQLITE_OK) requeued += static_cast<uint64_t>(sqlite3_changes64(db_.handle()));
+  }
+  if (rc == SQLITE_OK) rc = statements_.commit.run();
+  if (rc != SQLITE_OK) {
+    fail(rc);
+    return 0;
+  }
+  return requeued;
 }
 
 uint64_t Writer::prune(int64_t delivered_before_ms, int64_t dead_before_ms, size_t limit) {

@@ -35,8 +35,10 @@ class Writer {
   // Claims up to `limit` due rows (Store::claim_deliveries); empty on failure (rolled back).
   std::vector<DeliveryJob> claim(size_t limit, int64_t now_ms);
   // Records an in_flight row's outcome; SQLITE_OK or the failing code.
+  // Only while this writer's claim with `attempt` (0 = any) holds the row (store.h).
   int finish(const std::string& delivery_id, DeliveryOutcome outcome, int64_t next_attempt_at_ms,
-             const std::string& last_error, int64_t now_ms);
+             const std::string& last_error, int64_t now_ms, int attempt = 0, bool rendered = true,
+             const std::string& origin = {});
   // Several outcomes in ONE transaction (one fsync for all of them): SQLITE_OK, or the failing
   // code with everything rolled back.
   struct Finish {
@@ -44,8 +46,21 @@ class Writer {
     DeliveryOutcome outcome;
     int64_t next_attempt_at_ms;
     std::string last_error;
+    int attempt = 0;       // the claim's token (store.h finish_delivery)
+    bool rendered = true;  // the payload was rendered: render_attempts back to 0
+    std::string origin;    // "" = keep the row's
   };
   int finish_all(const std::vector<Finish>& finishes, int64_t now_ms);
+  // Claims hold their rows for `lease_ms` as `owner` (store.h Options::lease, owner).
+  void set_lease(std::string owner, int64_t lease_ms) {
+    owner_ = std::move(owner);
+    lease_ms_ = lease_ms;
+  }
+  const std::string& owner() const { return owner_; }
+  // Store::requeue_expired for both directions in one transaction; `rc` = SQLITE_OK or the code.
+  uint64_t requeue_expired(int64_t now_ms, int& rc);
+  // Store::requeue_orphaned in one transaction.
+  uint64_t requeue_orphaned(const std::vector<std::string>& endpoints, int64_t now_ms);
   // Deletes at most `limit` finished messages past their retention; the number deleted.
   uint64_t prune(int64_t delivered_before_ms, int64_t dead_before_ms, size_t limit);
   // Puts every row of the message that is not in flight back to queued, due at now_ms
@@ -77,8 +92,10 @@ class Writer {
   struct Statements {
     Statement begin, commit, rollback, insert_message, insert_delivery;
     Statement select_due, select_message, mark_in_flight, finish, prune;
-    Statement count_rows, requeue;
+    Statement count_rows, requeue, requeue_expired, requeue_expired_outbound, requeue_orphaned;
   } statements_;
+  std::string owner_;
+  int64_t lease_ms_ = 5 * 60 * 1000;
   bool durable_ = true;  // schema::configure leaves the connection at synchronous=FULL
 };
 

@@ -3,6 +3,9 @@
 smtp_bridge_unit_test(dispatcher_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/dispatcher_test.cpp
           ${CMAKE_CURRENT_SOURCE_DIR}/dispatcher_policy_test.cpp
+          ${CMAKE_CURRENT_SOURCE_DIR}/dispatcher_lease_test.cpp
+          ${CMAKE_CURRENT_SOURCE_DIR}/dispatcher_poison_test.cpp
+          ${CMAKE_CURRENT_SOURCE_DIR}/dispatcher_names_test.cpp
           ${CMAKE_CURRENT_SOURCE_DIR}/dispatcher_test_support.cpp
           ${PROJECT_SOURCE_DIR}/tests/unit/store/store_test_support.cpp
   LIBS delivery store config obs common PkgConfig::HTTPLIB OpenSSL::Crypto SQLite::SQLite3

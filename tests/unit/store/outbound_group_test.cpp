@@ -161,7 +161,7 @@ TEST(SqliteStoreOutboundGroup, migrates_a_version_1_database_in_place) {
   std::string error;
   auto db = store::open_sqlite(options, error);
   ASSERT_NE(db, nullptr) << error;
-  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 5);
+  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 8);
   // Schema 4: the due index holds only the rows that wait (queued, deferred).
   EXPECT_EQ(sql_int(options.path,
                     "SELECT partial FROM pragma_index_list('inbound_deliveries')"
@@ -173,13 +173,21 @@ TEST(SqliteStoreOutboundGroup, migrates_a_version_1_database_in_place) {
   EXPECT_EQ(sql_int(options.path,
                     "SELECT count(*) FROM pragma_index_list('inbound_deliveries')"
                     " WHERE origin = 'c'"),
-            2);
+            4);  // due, message, (6) the leases of the rows in flight, (8) the orphaned
+  EXPECT_EQ(sql_int(options.path,
+                    "SELECT partial FROM pragma_index_list('inbound_deliveries')"
+                    " WHERE name='inbound_deliveries_lease'"),
+            1);
   auto old = db->find_inbound("old-1");  // the old data is intact and usable
   ASSERT_TRUE(old.has_value());
   EXPECT_EQ(old->data, std::string("\0\xff\r", 3));
   ASSERT_EQ(old->deliveries.size(), 1u);
   EXPECT_EQ(old->deliveries[0].state, "queued");  // was in_flight: re-queued at open
   EXPECT_EQ(old->deliveries[0].attempts, 2);
+  // Schema 8: the row stored under its URL has the URL's default name and its origin.
+  EXPECT_EQ(old->deliveries[0].endpoint.rfind("127.0.0.1:9/", 0), 0u)
+      << old->deliveries[0].endpoint;
+  EXPECT_EQ(old->deliveries[0].origin, "http://127.0.0.1:9");
 
   auto message = make_outbound("shop:k");
   ASSERT_EQ(db->enqueue_outbound_wait(message).status, Status::ok);
@@ -191,7 +199,7 @@ TEST(SqliteStoreOutboundGroup, migrates_a_version_1_database_in_place) {
   db.reset();
   db = store::open_sqlite(options, error);  // opening again migrates nothing twice
   ASSERT_NE(db, nullptr) << error;
-  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 5);
+  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 8);
   EXPECT_TRUE(db->find_outbound(message.id).has_value());
 }
 

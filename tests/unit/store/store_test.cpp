@@ -112,7 +112,7 @@ TEST(SqliteStore, round_trips_message_bytes_and_envelope_exactly) {
                         sent.id + "'"),
             2);
   EXPECT_EQ(sql_text(path, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(sql_int(path, "PRAGMA user_version"), 5);  // schema 5: deliveries WITHOUT ROWID
+  EXPECT_EQ(sql_int(path, "PRAGMA user_version"), 8);  // schema 8: endpoint names
 }
 
 TEST(SqliteStore, stores_empty_message_data_as_empty_blob) {
@@ -177,7 +177,7 @@ TEST(SqliteStore, group_commits_concurrent_writers_in_fewer_transactions) {
 TEST(SqliteStore, refuses_messages_past_max_size_and_stays_usable) {
   store_test::TempFolder folder;
   auto options = options_in(folder);
-  options.max_size = 256 * 1024;
+  options.max_size = 512 * 1024;
   auto db = open_or_fail(options);
   ASSERT_NE(db, nullptr);
 
@@ -207,7 +207,7 @@ TEST(SqliteStore, refuses_messages_past_max_size_and_stays_usable) {
 TEST(SqliteStore, a_full_store_is_unready_until_pruning_makes_room_without_new_mail) {
   store_test::TempFolder folder;
   auto options = options_in(folder);
-  options.max_size = 256 * 1024;
+  options.max_size = 512 * 1024;
   auto db = open_or_fail(options);
   ASSERT_NE(db, nullptr);
   ASSERT_EQ(fill(*db, 16 * 1024), Status::full);
