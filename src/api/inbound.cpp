@@ -176,7 +176,14 @@ Reply list_inbound(store::Store& store, const Params& params) {
 Reply get_inbound(store::Store& store, const RenderInbound& render, const std::string& id) {
   std::optional<store::StoredInbound> stored = store.find_inbound(id);
   if (!stored) return not_found("no inbound message has the id '" + id + "'");
-  nlohmann::json document = nlohmann::json::parse(render(*stored), nullptr, false);
+  std::optional<std::string> rendered = render(*stored);
+  if (!rendered) {
+    Reply reply = problem(503, "memory-budget", "Service Unavailable",
+                          "the bridge's memory budget has no room to render this message now");
+    reply.headers.emplace_back("Retry-After", "5");
+    return reply;
+  }
+  nlohmann::json document = nlohmann::json::parse(*rendered, nullptr, false);
   if (document.is_discarded()) return internal_error("the message could not be rendered");
   return json_reply(
       200, {{"message", std::move(document)}, {"deliveries", deliveries_json(stored->deliveries)}});

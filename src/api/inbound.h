@@ -15,7 +15,8 @@ namespace api {
 
 // Renders one stored message as its bridge.v1 document (JSON text), for all its recipients.
 // Injected by the app: the renderer lives in delivery/, which api/ must not include.
-using RenderInbound = std::function<std::string(const store::StoredInbound&)>;
+// nullopt: no room in the memory budget for the render now (503 with Retry-After).
+using RenderInbound = std::function<std::optional<std::string>(const store::StoredInbound&)>;
 // Query parameters, name → value, repeats kept (httplib::Params has this type).
 using Params = std::multimap<std::string, std::string>;
 

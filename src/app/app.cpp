@@ -52,12 +52,19 @@ void register_build_info(obs::Registry& registry) {
 }
 
 // GET /v1/inbound/{id} shows the bridge.v1 document for all the message's recipients; api/ may
-// not include delivery/, so the renderer is handed to it from here.
-std::string render_for_api(const store::StoredInbound& stored) {
-  delivery::InboundView view{stored.id, stored.received_at_ms, stored.envelope_json, stored.data};
-  delivery::RenderOptions options;
-  options.rcpt_to = stored.rcpt_to;
-  return delivery::render_bridge_v1_text(view, options);
+// not include delivery/, so the renderer is handed to it from here. Like the dispatcher's, the
+// render waits for its share of the memory budget; without room within 10 s the API answers 503.
+api::RenderInbound render_for_api(common::MemoryBudget& memory) {
+  return [&memory](const store::StoredInbound& stored) -> std::optional<std::string> {
+    uint64_t bytes = delivery::render_memory(stored.data.size());
+    if (!memory.reserve_wait(bytes, std::chrono::steady_clock::now() + std::chrono::seconds(10)))
+      return std::nullopt;
+    common::BudgetLease lease(memory, bytes);
+    delivery::InboundView view{stored.id, stored.received_at_ms, stored.envelope_json, stored.data};
+    delivery::RenderOptions options;
+    options.rcpt_to = stored.rcpt_to;
+    return delivery::render_bridge_v1_text(view, options);
+  };
 }
 
 // delivery.lease, at least twice the longest endpoint timeout and a minute: a configured lease
@@ -205,7 +212,7 @@ int run(const config::Config& cfg) {
     store_messages.set(static_cast<double>(store_ptr->count_inbound()));
   });
 
-  delivery::Dispatcher dispatcher(cfg, *store, registry);
+  delivery::Dispatcher dispatcher(cfg, *store, registry, &memory);
   smtp::Server smtp_server(cfg, *store, registry, &memory);
   if (!smtp_server.start(error)) {
     obs::error("cannot start the SMTP server", {{"error", error}});
@@ -236,7 +243,7 @@ int run(const config::Config& cfg) {
   send.max_message_bytes = cfg.smtp.limits.max_message_size;  // one message size limit both ways
   send.queued = [&relay] { relay.notify(); };
   api::Server api_server(
-      cfg.api, *store, registry, render_for_api,
+      cfg.api, *store, registry, render_for_api(memory),
       [&dispatcher_to_notify] {
         if (delivery::Dispatcher* dispatcher = dispatcher_to_notify.load()) dispatcher->notify();
       },

@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/memory_budget.h"
 #include "common/thread_name.h"
 #include "common/time.h"
 #include "common/url.h"
@@ -109,6 +110,7 @@ struct Dispatcher::Impl {
   store::Store& store;
   Metrics metrics;
   std::counting_semaphore<1024> large_renders;  // kLargeMessage and up, one per core
+  common::MemoryBudget* memory = nullptr;       // the process's budget renders draw from
 
   std::mutex mutex;  // guards everything below
   std::condition_variable poll_wake, work_wake;
@@ -160,6 +162,7 @@ struct Dispatcher::Impl {
   void sweep();
   void run_worker();
   void deliver(store::DeliveryJob& job, Clients& clients, std::mt19937_64& random);
+  bool reserve_render(uint64_t bytes, common::BudgetLease& lease);
   // `rendered` = false: render_attempts is kept (store.h finish_delivery).
   void finish(const store::DeliveryJob& job, const std::string& label, const Decision& decision,
               double seconds, bool rendered = true);
@@ -299,6 +302,16 @@ void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::m
   }
   std::string body;
   Attempt attempt;
+  common::BudgetLease render_lease;
+  if (!reserve_render(render_memory(job.data.size()), render_lease)) {
+    // Not a render failure: the count the claim made is given back (rendered = true).
+    attempt.error = "the memory budget had no room for the render";
+    finish(
+        job, url->origin,
+        decide(attempt, row.attempts, job.received_at_ms, now_ms(), config.delivery.retry, random),
+        -1, /*rendered=*/true);
+    return;
+  }
   try {
     RenderSlot slot(job.data.size() >= kLargeMessage ? &large_renders : nullptr);
     InboundView view{row.message_id, job.received_at_ms, job.envelope_json, job.data};
@@ -345,6 +358,25 @@ void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::m
 
 // Its endpoint is not configured (renamed or removed): held as orphaned, not dead, and queued
 // again by start() once a configuration names it (issue 11). Logged once per endpoint.
+// ARCHITECTURE.md, Memory: a render holds up to render_memory(size); it waits for that much of
+// the process's budget (SMTP buffers and API bodies give it back as their transactions end), in
+// slices so that stop() is not held up, and for at most kRenderBudgetWait: well inside
+// delivery.lease, so a waiting row is never taken back as expired (which would count a render).
+bool Dispatcher::Impl::reserve_render(uint64_t bytes, common::BudgetLease& lease) {
+  if (memory == nullptr) return true;
+  constexpr auto kRenderBudgetWait = std::chrono::seconds(30);
+  auto deadline = std::chrono::steady_clock::now() + kRenderBudgetWait;
+  for (;;) {
+    auto slice = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    if (memory->reserve_wait(bytes, slice)) {
+      lease = common::BudgetLease(*memory, bytes);
+      return true;
+    }
+    std::lock_guard lock(mutex);
+    if (stopping || std::chrono::steady_clock::now() >= deadline) return false;
+  }
+}
+
 void Dispatcher::Impl::orphan(const store::DeliveryJob& job) {
   const std::string& name = job.delivery.endpoint;
   metrics.orphaned();
@@ -406,8 +438,11 @@ void Dispatcher::Impl::finish(const store::DeliveryJob& job, const std::string& 
   poll_wake.notify_one();
 }
 
-Dispatcher::Dispatcher(const config::Config& config, store::Store& store, obs::Registry& registry)
-    : impl_(std::make_unique<Impl>(config, store, registry)) {}
+Dispatcher::Dispatcher(const config::Config& config, store::Store& store, obs::Registry& registry,
+                       common::MemoryBudget* memory)
+    : impl_(std::make_unique<Impl>(config, store, registry)) {
+  impl_->memory = memory;
+}
 
 Dispatcher::~Dispatcher() {
   stop();

@@ -5,6 +5,9 @@
 #pragma once
 #include <memory>
 
+namespace common {
+class MemoryBudget;
+}
 namespace config {
 struct Config;
 }
@@ -19,8 +22,10 @@ namespace delivery {
 
 class Dispatcher {
  public:
-  // Keeps references to all three; they must outlive it.
-  Dispatcher(const config::Config& config, store::Store& store, obs::Registry& registry);
+  // Keeps references to all three (and to `memory`); they must outlive it. Each render waits for
+  // render_memory(size) of `memory`, the process's budget, when it is given.
+  Dispatcher(const config::Config& config, store::Store& store, obs::Registry& registry,
+             common::MemoryBudget* memory = nullptr);
   ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;

@@ -2,6 +2,7 @@
 // mime::parse, rendered as the JSON an endpoint receives. Pure: bytes in, JSON out; every string
 // valid UTF-8.
 #pragma once
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -31,5 +32,12 @@ struct RenderOptions {
 // what mime::Limits allows (1000 parts, 10000 fields, 1000 addresses per list).
 constexpr size_t kStructureAllowance = 2 << 20;
 std::string render_bridge_v1_text(const InboundView& message, const RenderOptions& options);
+// What parsing and rendering a message of `message_bytes` may hold at its peak, the message
+// itself included: 4 x its size (tests/tools/payload_amplification checks peak RSS <= 4 x size
+// + 16 MiB for hostile shapes; the 16 MiB is the process's own baseline, not the render's), at
+// least 64 KiB. Renders reserve this much of the process's memory budget.
+inline uint64_t render_memory(size_t message_bytes) {
+  return std::max<uint64_t>(4 * uint64_t(message_bytes), 64 * 1024);
+}
 
 }  // namespace delivery
