@@ -29,13 +29,13 @@ export const known_config_keys = {
       match: true, include_raw: true, max_attachment_bytes: true,
       endpoints: {
         "[]": {
-          url: true, ...secret("secret"), timeout: true, headers: { "*": true }, ca_file: true,
+          name: true, url: true, ...secret("secret"), timeout: true, headers: { "*": true }, ca_file: true,
           secrets: { "[]": secret("secret") },
         },
       },
     },
   },
-  delivery: { workers: true, retry },
+  delivery: { workers: true, retry, lease: true, max_render_attempts: true },
   store: { backend: true, path: true, max_size: true, commit_delay: true, retention: { delivered: true, dead: true } },
   api: { listen: true, keys: { "[]": { name: true, ...secret("key") } }, limits: httpLimits },
   relay: {

@@ -407,7 +407,8 @@ const CASES = {
   // Every issue-11 limit set through values: each reaches the config as given.
   hardening: { tls: false, smtpType: "ClusterIP", storage: "1Gi", secretFiles: 1, literals: ["not-a-real-password"],
                config: { "memory.budget": "200MiB", "admin.limits.max_body": 512, "api.limits.max_headers": 50,
-                         "smtp.limits.min_data_rate": "2KiB", "smtp.auth.max_failures": 5 } },
+                         "smtp.limits.min_data_rate": "2KiB", "smtp.auth.max_failures": 5,
+                         "delivery.max_render_attempts": 5 } },
 };
 
 function check_case(name, file) {
