@@ -63,6 +63,21 @@ TEST(ContentType, parses_type_subtype_and_parameters_with_comments) {
   EXPECT_EQ(upper.params["boundary"], "=_a b;c");
 }
 
+// message.h promises UTF-8 strings; fuzz_mime_encoded found the type kept as raw 8-bit bytes. The
+// head stays as written (as Stalwart's parser keeps it, tests/corpus), read as undeclared text.
+TEST(ContentType, eight_bit_bytes_in_the_type_become_utf8) {
+  auto word = mime::parse_content_type(
+      "=?ISO-8859\xff\xff\xff\xff?Andr=E9?= PirEard <PIRARD@vm1.ulg.ac.be>");
+  EXPECT_EQ(word.type, "=?iso-8859\xc3\xbf\xc3\xbf\xc3\xbf\xc3\xbf?andr=e9?=");  // windows-1252
+  EXPECT_EQ(word.subtype, "");
+  auto eight_bit = mime::parse_content_type("t\xe9xt/pl\xe4in; charset=us-ascii");
+  EXPECT_EQ(eight_bit.type, "t\xc3\xa9xt");
+  EXPECT_EQ(eight_bit.subtype, "pl\xc3\xa4in");
+  EXPECT_EQ(eight_bit.params["charset"], "us-ascii");
+  auto utf8 = mime::parse_content_type("application/x-\xc3\xa9t\xc3\xa9");  // RFC 6532: as is
+  EXPECT_EQ(utf8.subtype, "x-\xc3\xa9t\xc3\xa9");
+}
+
 TEST(ContentType, joins_rfc2231_continuations_with_charset_and_percent_bytes) {
   auto ct = mime::parse_content_type(
       "application/x-stuff;\r\n title*0*=us-ascii'en'This%20is%20even%20more%20;\r\n"
