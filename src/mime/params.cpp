@@ -24,7 +24,7 @@ struct Cursor {
         int nesting = 0;
         while (i < s.size()) {
           char c = s[i++];
-          if (c == '\\')
+          if (c == '\\' && i < s.size())  // a quoted-pair; a '\' at the end escapes nothing
             ++i;
           else if (c == '(')
             ++nesting;

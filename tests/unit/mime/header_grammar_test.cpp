@@ -78,6 +78,24 @@ TEST(ContentType, eight_bit_bytes_in_the_type_become_utf8) {
   EXPECT_EQ(utf8.subtype, "x-\xc3\xa9t\xc3\xa9");
 }
 
+// A comment or quoted string that ends in a lone backslash ("(\" at the end of the field) left the
+// cursor past the end, and the next token's substr threw std::out_of_range: an uncaught exception
+// on the data path, one header aborting the process (found by fuzz_mime_encoded).
+TEST(ContentType, a_backslash_at_the_end_of_a_comment_or_quoted_string_is_no_crash) {
+  EXPECT_EQ(mime::parse_content_type("(=na?w\\").type, "");
+  EXPECT_EQ(mime::parse_content_type("(nBaw=m?\\").type, "");
+  auto param = mime::parse_content_type("text/plain; name=(\\");
+  EXPECT_EQ(param.type, "text");
+  auto quoted = mime::parse_content_type("text/plain; name=\"a\\");
+  EXPECT_EQ(quoted.params["name"], "a\\");
+  mime::Message m = mime::parse(
+      "Content-Type: text/plain; charset=(\\\r\n"
+      "Content-Disposition: attachment; filename=(\\\r\n\r\nbody\r\n");
+  EXPECT_EQ(m.parts[0].content_type, "text/plain");
+  m = mime::parse("Content-Type: (\\\r\n\r\nbody\r\n");
+  EXPECT_EQ(m.parts[0].content_type, "text/plain");
+}
+
 TEST(ContentType, joins_rfc2231_continuations_with_charset_and_percent_bytes) {
   auto ct = mime::parse_content_type(
       "application/x-stuff;\r\n title*0*=us-ascii'en'This%20is%20even%20more%20;\r\n"
