@@ -225,9 +225,8 @@ LoadResult load_string(std::string_view yaml) {
   Config config;
   detail::Reader reader(result.errors);
   try {
-    std::vector<YAML::Node> documents = YAML::LoadAll(std::string(yaml));
-    if (documents.size() > 1) reader.error("", documents[1], "only one YAML document is allowed");
-    if (!documents.empty()) detail::load_document(reader, documents[0], config);
+    if (auto root = detail::load_one_document(std::string(yaml), reader))
+      detail::load_document(reader, *root, config);
   } catch (const YAML::Exception& e) {
     int line = e.mark.is_null() || e.mark.line < 0 ? 0 : e.mark.line + 1;
     reader.error("", line, "invalid YAML: " + e.msg);

@@ -2,15 +2,94 @@
 // Error value naming the key and line, never an exception; values keep their defaults when absent.
 #include "config/yaml_reader.h"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <sstream>
 
 #include "common/units.h"
 
 namespace config::detail {
+
+namespace {
+
+// Records where each document begins, and the second one's first node, and nothing else: enough to
+// count the documents and to see the parser stuck (yaml-cpp 0.7 reports a document of one null node
+// without consuming a token it cannot place, such as a ',' at the top level, and does so on every
+// call).
+class DocumentMarks : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> documents;  // where each document starts (its first token)
+  YAML::Mark second_content = YAML::Mark::null_mark();  // the second document's first node
+
+  void OnDocumentStart(const YAML::Mark& mark) override { documents.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}  // an empty document: nothing to see
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void node(const YAML::Mark& mark) {
+    if (documents.size() == 2 && second_content.is_null()) second_content = mark;
+  }
+};
+
+int mark_line(const YAML::Mark& mark) {
+  return mark.is_null() || mark.line < 0 ? 0 : mark.line + 1;
+}
+
+}  // namespace
+
+std::optional<YAML::Node> load_one_document(const std::string& yaml, Reader& reader) {
+  // First count the documents with a parser that builds nothing, stopping early: a document that
+  // begins where the one before it began means no progress, so the input is refused rather than
+  // parsed forever. Three calls see both a second document and a parser stuck after the first.
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  DocumentMarks marks;
+  int documents = 0;
+  while (documents < 3 && parser.HandleNextDocument(marks)) {
+    ++documents;
+    size_t n = marks.documents.size();
+    if (n >= 2 && marks.documents[n - 1].pos == marks.documents[n - 2].pos) {
+      const YAML::Mark& at = marks.documents[n - 1];
+      unsigned char c = at.pos >= 0 && static_cast<size_t>(at.pos) < yaml.size()
+                            ? static_cast<unsigned char>(yaml[at.pos])
+                            : 0;
+      std::string what =
+          c > 0x20 && c < 0x7f ? "'" + std::string(1, static_cast<char>(c)) + "'" : "character";
+      reader.error(
+          "", mark_line(at),
+          "invalid YAML: unexpected " + what + " at column " + std::to_string(at.column + 1));
+      return std::nullopt;
+    }
+  }
+  if (documents >= 2) {
+    // The line of the second document's content, where a person sees it (else its "---").
+    reader.error(
+        "", mark_line(marks.second_content.is_null() ? marks.documents[1] : marks.second_content),
+        "only one YAML document is allowed");
+    return std::nullopt;
+  }
+  return YAML::Load(yaml);
+}
 
 std::string join_key(const std::string& prefix, std::string_view name) {
   if (prefix.empty()) return std::string(name);

@@ -25,6 +25,13 @@ int line_of(const YAML::Node& node);
 std::optional<std::string> read_text_file(const std::string& path, std::string& reason);
 // read_secret_file: config/secret_file.h.
 
+class Reader;
+// The root node of the one YAML document in `yaml` (a Null node when there is none), or nullopt
+// after reporting to `reader` a second document or input the parser cannot get past. Never uses
+// YAML::LoadAll: yaml-cpp 0.7 loops there forever on input like "," (yaml-cpp issue 1040).
+// Syntax errors are thrown as YAML::Exception, like YAML::Load.
+std::optional<YAML::Node> load_one_document(const std::string& yaml, Reader& reader);
+
 class Reader {
  public:
   explicit Reader(std::vector<Error>& errors) : errors_(errors) {}

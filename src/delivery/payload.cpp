@@ -449,14 +449,14 @@ void write_message(Out& out, std::string_view raw, const mime::Message& message,
 // new buffer at once (3 × the text at the peak).
 size_t document_bound(const InboundView& message, const mime::Message& parsed,
                       const RenderOptions& options) {
-  size_t bound = 2 * message.data.size() + kStructureAllowance + message.envelope_json.size() +
-                 options.rcpt_to.size() * 256;
   // Attachments: base64 of at most their body bytes (4/3 of them), main bodies turned into
   // attachments included.
+  size_t base64 = 0;
   for (const mime::Part& part : parsed.parts)
-    if (part.children.empty()) bound += common::base64_encoded_size(part.body_size());
-  if (options.include_raw) bound += common::base64_encoded_size(message.data.size());
-  return bound;
+    if (part.children.empty()) base64 += common::base64_encoded_size(part.body_size());
+  if (options.include_raw) base64 += common::base64_encoded_size(message.data.size());
+  return max_document_size(message.data.size(), base64, message.envelope_json.size(),
+                           options.rcpt_to.size());
 }
 
 }  // namespace

@@ -25,12 +25,20 @@ struct RenderOptions {
 };
 
 // The whole document, {"type":"message.received","version":"bridge.v1","id",...}, serialised
-// compactly (what is POSTed and signed). For any message its size is at most
+// compactly (what is POSTed and signed). For any message its size is at most max_document_size:
 // 2 × message.data.size() + the base64 of its attachments + kStructureAllowance + the envelope
 // (+ the base64 of the data with include_raw): caps and cuts are defects in message.defects.
 // 2 MiB: the header strings' slack (1 MiB), the bodies' (2 × 64 KiB) and the JSON structure of
 // what mime::Limits allows (1000 parts, 10000 fields, 1000 addresses per list).
 constexpr size_t kStructureAllowance = 2 << 20;
+// That bound, the one the tests and tests/fuzz/fuzz_mime_render.cpp assert: `base64` is the
+// size of the base64 the document carries (attachments' "content", "raw"), the envelope is the
+// stored envelope_json with RenderOptions::rcpt_to written in (up to 256 bytes per recipient).
+constexpr size_t max_document_size(size_t message_size, size_t base64, size_t envelope_json_size,
+                                   size_t recipients) {
+  return 2 * message_size + base64 + kStructureAllowance + envelope_json_size + 256 * recipients;
+}
+
 std::string render_bridge_v1_text(const InboundView& message, const RenderOptions& options);
 // What parsing and rendering a message of `message_bytes` may hold at its peak, the message
 // itself included: 4 x its size (tests/tools/payload_amplification checks peak RSS <= 4 x size

@@ -137,7 +137,7 @@ std::vector<Address> parse_address_list(std::string_view value);  // RFC 5322 3.
 std::optional<std::string> parse_date(std::string_view value);    // RFC 5322 3.3 → RFC 3339
 std::vector<std::string> parse_message_ids(std::string_view value);  // RFC 5322 3.6.4, no < >
 struct ContentType {
-  std::string type, subtype;                  // lower-case; empty when unparseable
+  std::string type, subtype;                  // lower-case UTF-8; empty when unparseable
   std::map<std::string, std::string> params;  // RFC 2045 + RFC 2231 (continuations, charset)
 };
 ContentType parse_content_type(std::string_view value);

@@ -24,7 +24,7 @@ struct Cursor {
         int nesting = 0;
         while (i < s.size()) {
           char c = s[i++];
-          if (c == '\\')
+          if (c == '\\' && i < s.size())  // a quoted-pair; a '\' at the end escapes nothing
             ++i;
           else if (c == '(')
             ++nesting;
@@ -256,9 +256,12 @@ ContentType parse_content_type(std::string_view value) {
   ContentType ct;
   std::string head;
   ct.params = detail::parse_params(detail::unfold(value), &head);
-  size_t slash = head.find('/');
-  ct.type = head.substr(0, slash);
-  if (slash != std::string::npos) ct.subtype = head.substr(slash + 1);
+  // The head as written, split at '/' (a Content-Disposition head has none), read like other
+  // undeclared bytes: message.h promises UTF-8 (fuzz_mime_encoded found 8-bit bytes kept raw).
+  std::string text = detail::undeclared_to_utf8(head);
+  size_t slash = text.find('/');
+  ct.type = text.substr(0, slash);
+  if (slash != std::string::npos) ct.subtype = text.substr(slash + 1);
   return ct;
 }
 

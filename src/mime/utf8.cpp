@@ -238,7 +238,7 @@ std::string read_quoted(std::string_view s, size_t& i) {
     if (s[i] == '\\' && i + 1 < s.size()) ++i;
     out += s[i++];
   }
-  ++i;
+  if (i < s.size()) ++i;  // the closing quote; a cursor past the end would break a substr(i)
   return out;
 }
 

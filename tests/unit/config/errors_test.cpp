@@ -295,6 +295,18 @@ TEST(LoadErrors, YamlSyntaxErrorsCarryTheLineAndNeverThrow) {
 
 TEST(LoadErrors, OnlyOneDocument) {
   expect_error("log: {level: info}\n---\nlog: {level: debug}\n", "", 3);
+  expect_error("---\n---\n", "", 2);
+}
+
+// yaml-cpp 0.7's LoadAll never returns on these (yaml-cpp issue 1040: a token the parser cannot
+// place is never consumed, each call yields another empty document) and grows past gigabytes;
+// found by tests/fuzz/fuzz_config.cpp. They must be refused like any other invalid YAML.
+TEST(LoadErrors, InputTheParserCannotGetPastIsRefusedNotLoopedOn) {
+  EXPECT_EQ(expect_error(",", "", 1), "invalid YAML: unexpected ',' at column 1");
+  EXPECT_EQ(expect_error("log: {level: info}\n...\n, smtp: {}\n", "", 3),
+            "invalid YAML: unexpected ',' at column 1");
+  expect_error(std::string("&e\x03: ,.0.74"), "", 1);
+  expect_error(std::string(",\xd7\xd3\xd3\n---\nlog: 2\n"), "", 1);
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 // (base64 written straight into it, escapes, invalid UTF-8 repaired) parses back to the same.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
@@ -395,6 +396,61 @@ TEST(PayloadText, deep_part_numbers_are_written_whole) {
   }
   EXPECT_EQ(part["part"], number);
   EXPECT_EQ(part["content_type"], "text/plain");
+}
+
+// The base64 a document carries: its attachments' "content" and "raw".
+size_t carried_base64(const json& doc) {
+  size_t base64 = 0;
+  for (const json& a : doc["message"]["attachments"])
+    if (a.contains("content")) base64 += a["content"].get_ref<const std::string&>().size();
+  if (doc["raw"].is_string()) base64 += doc["raw"].get_ref<const std::string&>().size();
+  return base64;
+}
+
+// A small message that asks for all the structure mime::Limits allows, each piece for a few bytes
+// of input: 1000 parts (part numbers 50 levels deep, each leaf an attachment), 10000 header fields,
+// 1000 addresses in each list, 1000 message ids, and a Subject of control characters (6 bytes of
+// JSON each) long enough to use the header strings' whole slack. Its structure is not bounded by
+// 2 × its size: kStructureAllowance must hold it.
+std::string structure_heavy_message() {
+  std::string list;
+  for (int i = 0; i < 1000; ++i) list += "a,";
+  std::string ids;
+  for (int i = 0; i < 1000; ++i) ids += "<a>";
+  std::string data = "Subject: " + std::string(96 << 10, '\x01') + "\r\nFrom: " + list +
+                     "\r\nTo: " + list + "\r\nCc: " + list + "\r\nBcc: " + list +
+                     "\r\nReply-To: " + list + "\r\nReferences: " + ids +
+                     "\r\nIn-Reply-To: " + ids + "\r\n";
+  for (int i = 0; i < 1980; ++i) data += "X:\r\n";
+  data += "Content-Type: multipart/mixed; boundary=b0\r\n\r\n";
+  const int depth = 49;
+  for (int i = 1; i < depth; ++i)
+    data += "--b" + std::to_string(i - 1) + "\r\nContent-Type: multipart/mixed; boundary=b" +
+            std::to_string(i) + "\r\n\r\n";
+  std::string fields;
+  for (int i = 0; i < 9; ++i) fields += "X:\r\n";
+  std::string leaf = "--b" + std::to_string(depth - 1) + "\r\n" + fields + "\r\n";
+  for (int i = 0; i < 1000; ++i) data += leaf;
+  return data;
+}
+
+TEST(PayloadText, the_most_structure_a_small_message_can_ask_for_stays_within_the_bound) {
+  std::string data = structure_heavy_message();
+  RenderOptions options;
+  options.rcpt_to = {"bob@bridge.example"};
+  InboundView view{kId, kReceivedMs, kEnvelope, data};
+  std::string text = render_bridge_v1_text(view, options);
+  json doc = json::parse(text);
+  const json& m = doc["message"];
+  // It did ask for the caps' worth.
+  EXPECT_EQ(m["to"].size(), 1000u);
+  EXPECT_EQ(m["references"].size(), 1000u);
+  EXPECT_GE(m["attachments"].size(), 900u);
+  size_t bound = max_document_size(data.size(), carried_base64(doc), kEnvelope.size(), 1);
+  EXPECT_LE(text.size(), bound) << "a " << data.size() << "-byte message, "
+                                << m["attachments"].size() << " attachments";
+  std::printf("structure-heavy: %zu-byte message, %zu-byte document, bound %zu (%zu to spare)\n",
+              data.size(), text.size(), bound, bound - std::min(bound, text.size()));
 }
 
 TEST(PayloadText, invalid_utf8_from_outside_the_parser_is_replaced_not_passed_on) {

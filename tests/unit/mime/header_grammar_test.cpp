@@ -63,6 +63,39 @@ TEST(ContentType, parses_type_subtype_and_parameters_with_comments) {
   EXPECT_EQ(upper.params["boundary"], "=_a b;c");
 }
 
+// message.h promises UTF-8 strings; fuzz_mime_encoded found the type kept as raw 8-bit bytes. The
+// head stays as written (as Stalwart's parser keeps it, tests/corpus), read as undeclared text.
+TEST(ContentType, eight_bit_bytes_in_the_type_become_utf8) {
+  auto word = mime::parse_content_type(
+      "=?ISO-8859\xff\xff\xff\xff?Andr=E9?= PirEard <PIRARD@vm1.ulg.ac.be>");
+  EXPECT_EQ(word.type, "=?iso-8859\xc3\xbf\xc3\xbf\xc3\xbf\xc3\xbf?andr=e9?=");  // windows-1252
+  EXPECT_EQ(word.subtype, "");
+  auto eight_bit = mime::parse_content_type("t\xe9xt/pl\xe4in; charset=us-ascii");
+  EXPECT_EQ(eight_bit.type, "t\xc3\xa9xt");
+  EXPECT_EQ(eight_bit.subtype, "pl\xc3\xa4in");
+  EXPECT_EQ(eight_bit.params["charset"], "us-ascii");
+  auto utf8 = mime::parse_content_type("application/x-\xc3\xa9t\xc3\xa9");  // RFC 6532: as is
+  EXPECT_EQ(utf8.subtype, "x-\xc3\xa9t\xc3\xa9");
+}
+
+// A comment or quoted string that ends in a lone backslash ("(\" at the end of the field) left the
+// cursor past the end, and the next token's substr threw std::out_of_range: an uncaught exception
+// on the data path, one header aborting the process (found by fuzz_mime_encoded).
+TEST(ContentType, a_backslash_at_the_end_of_a_comment_or_quoted_string_is_no_crash) {
+  EXPECT_EQ(mime::parse_content_type("(=na?w\\").type, "");
+  EXPECT_EQ(mime::parse_content_type("(nBaw=m?\\").type, "");
+  auto param = mime::parse_content_type("text/plain; name=(\\");
+  EXPECT_EQ(param.type, "text");
+  auto quoted = mime::parse_content_type("text/plain; name=\"a\\");
+  EXPECT_EQ(quoted.params["name"], "a\\");
+  mime::Message m = mime::parse(
+      "Content-Type: text/plain; charset=(\\\r\n"
+      "Content-Disposition: attachment; filename=(\\\r\n\r\nbody\r\n");
+  EXPECT_EQ(m.parts[0].content_type, "text/plain");
+  m = mime::parse("Content-Type: (\\\r\n\r\nbody\r\n");
+  EXPECT_EQ(m.parts[0].content_type, "text/plain");
+}
+
 TEST(ContentType, joins_rfc2231_continuations_with_charset_and_percent_bytes) {
   auto ct = mime::parse_content_type(
       "application/x-stuff;\r\n title*0*=us-ascii'en'This%20is%20even%20more%20;\r\n"
