@@ -79,13 +79,14 @@ TEST(EndpointNames, a_trailing_slash_or_https_keeps_the_derived_name_another_pat
 }
 
 TEST(EndpointNames, one_name_has_one_url_and_one_url_one_name) {
-  const config::Error* error =
-      find_error(config::load_string("routes:\n"
-                                     "  - match: '*@a.example'\n"
-                                     "    endpoints: [{name: orders, url: 'http://x/1'}]\n"
-                                     "  - match: '*@b.example'\n"
-                                     "    endpoints: [{name: orders, url: 'http://x/2'}]\n"),
-                 "routes[1].endpoints[0].name");
+  // The result outlives the error found in it.
+  config::LoadResult loaded = config::load_string(
+      "routes:\n"
+      "  - match: '*@a.example'\n"
+      "    endpoints: [{name: orders, url: 'http://x/1'}]\n"
+      "  - match: '*@b.example'\n"
+      "    endpoints: [{name: orders, url: 'http://x/2'}]\n");
+  const config::Error* error = find_error(loaded, "routes[1].endpoints[0].name");
   ASSERT_NE(error, nullptr);
   EXPECT_NE(error->message.find("one name has one url"), std::string::npos) << error->message;
   EXPECT_NE(find_error(config::load_string("routes:\n"
