@@ -233,6 +233,23 @@ struct Options {
   // Called on the writer thread when a write nobody waits for failed and will be retried
   // (`what`: "finish_delivery", "finish_outbound"), and again with Status::ok once it succeeded.
   std::function<void(const std::string& what, Status status, size_t rows)> on_write_failure;
+  // Several replicas (PostgreSQL): called on a store thread when another process committed rows
+  // that are due now (LISTEN/NOTIFY), `what` = "inbound" or "outbound", so that idle dispatchers
+  // and relays claim at once instead of at their next poll. Never called by the SQLite store.
+  std::function<void(const std::string& what)> on_remote_rows;
+};
+
+// The PostgreSQL backend's own settings (config `store.postgres`, README "Scaling out").
+struct PostgresOptions {
+  // A libpq connection string or URI (keywords such as sslmode=verify-full and sslrootcert are
+  // libpq's own). Never logged: it may carry a password.
+  std::string dsn;
+  // "" = none; else the password is read from this file at every connect and reconnect (a rotated
+  // Kubernetes Secret is picked up without a restart). Overrides a password in the DSN.
+  std::string password_file;
+  size_t pool_size = 4;  // connections for readers and claims, besides the writer's and LISTEN's
+  std::chrono::milliseconds statement_timeout{std::chrono::seconds(30)};
+  std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
 };
 
 class Store {
@@ -340,5 +357,14 @@ class Store {
 // Opens (creating if needed) the SQLite store: WAL, synchronous=FULL, schema migrated, deliveries
 // left in_flight by a dead process put back to queued. nullptr and `error` set on failure.
 std::unique_ptr<Store> open_sqlite(const Options& options, std::string& error);
+
+// Opens the PostgreSQL store (src/store/postgres/): connects, migrates the schema under an
+// advisory lock (a schema newer than this binary is refused), and starts the writer. Options::path
+// is not used. nullptr and `error` set (never containing the password) on failure.
+std::unique_ptr<Store> open_postgres(const Options& options, const PostgresOptions& postgres,
+                                     std::string& error);
+// Connects once and reads the server's version and the schema's (for --check-connection):
+// true and `detail` = what was found, or false and `detail` = why not.
+bool check_postgres(const PostgresOptions& postgres, std::string& detail);
 
 }  // namespace store
