@@ -16,6 +16,7 @@
 #include <memory>
 
 #include "api/server.h"
+#include "app/store_setup.h"
 #include "common/endpoint_name.h"
 #include "common/memory_budget.h"
 #include "common/url.h"
@@ -193,9 +194,21 @@ int run(const config::Config& cfg) {
     }
   };
   std::string error;
-  std::unique_ptr<store::Store> store = store::open_sqlite(store_options, error);
+  // Several replicas (postgres): rows another replica committed wake this one's dispatcher and
+  // relay at once (LISTEN/NOTIFY); polling stays the fallback.
+  std::atomic<relay::Relay*> relay_to_notify{nullptr};
+  store_options.on_remote_rows = [&dispatcher_to_notify,
+                                  &relay_to_notify](const std::string& what) {
+    if (what == "outbound") {
+      if (relay::Relay* relay = relay_to_notify.load()) relay->notify();
+    } else if (delivery::Dispatcher* dispatcher = dispatcher_to_notify.load()) {
+      dispatcher->notify();
+    }
+  };
+  std::unique_ptr<store::Store> store = open_store(cfg, store_options, error);
   if (!store) {
-    obs::error("cannot open the store", {{"path", cfg.store.path}, {"error", error}});
+    obs::error("cannot open the store",
+               {{"backend", cfg.store.backend}, {"path", store_location(cfg)}, {"error", error}});
     return 1;
   }
   store::Store* store_ptr = store.get();
@@ -236,6 +249,11 @@ int run(const config::Config& cfg) {
     store->close();
     return 1;
   }
+  relay_to_notify = &relay;
+  auto stop_relay = [&] {
+    relay_to_notify = nullptr;
+    relay.stop();
+  };
 
   api::SendOptions send;
   send.memory = &memory;
@@ -252,25 +270,27 @@ int run(const config::Config& cfg) {
   if (!api_address || !api_server.start(api_address->host, api_address->port, error)) {
     obs::error("cannot start the api listener", {{"address", cfg.api.listen}, {"error", error}});
     smtp_server.stop();
-    relay.stop();
+    stop_relay();
     stop_dispatcher();
     store->close();
     return 1;
   }
 
-  obs::AdminServer admin(registry, health, cfg.admin);
+  obs::AdminServer admin(registry, health, cfg.admin.limits);
   auto admin_address = config::parse_host_port(cfg.admin.listen);
   if (!admin_address || !admin.start(admin_address->host, admin_address->port, error)) {
     obs::error("cannot start the admin listener",
                {{"address", cfg.admin.listen}, {"error", error}});
     api_server.stop();
     smtp_server.stop();
-    relay.stop();
+    stop_relay();
     stop_dispatcher();
     store->close();
     return 1;
   }
-  obs::info("started", {{"version", common::kVersion}, {"store", cfg.store.path}});
+  obs::info("started", {{"version", common::kVersion},
+                        {"store", store_location(cfg)},
+                        {"backend", cfg.store.backend}});
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
@@ -280,7 +300,7 @@ int run(const config::Config& cfg) {
   health.set_draining(true);
   smtp_server.stop();  // 421 to new and idle sessions; transactions in progress finish
   api_server.stop();
-  relay.stop();
+  stop_relay();
   stop_dispatcher();
   admin.stop();
   store->close();

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/http_limits.h"
+
 namespace config {
 
 using Duration = std::chrono::milliseconds;
@@ -119,13 +121,23 @@ struct Delivery {
   unsigned max_render_attempts = 3;
 };
 
+// store.postgres (README "Scaling out"): used when store.backend is postgres.
+struct Postgres {
+  std::string dsn;            // libpq conninfo or URI, from dsn / dsn_file / dsn_env; never logged
+  std::string password_file;  // "" = none; the store reads it again at every (re)connect
+  unsigned pool_size = 4;  // connections for claims and readers, besides the writer's and LISTEN's
+  Duration statement_timeout = 30s;
+  Duration connect_timeout = 10s;
+};
+
 struct Store {
-  std::string backend = "sqlite";
+  std::string backend = "sqlite";  // sqlite (one replica) | postgres (several)
   std::string path = "./var/smtp-bridge.db";
   uint64_t max_size = 0;  // bytes the database may grow to; 0 = unlimited. Full → 451
   Duration retention_delivered = 24h;
   Duration retention_dead = 7 * 24h;
   Duration commit_delay = 0ms;  // extra wait to gather a larger group commit
+  Postgres postgres;
 };
 
 struct ApiKey {
@@ -133,16 +145,8 @@ struct ApiKey {
   std::string key;  // resolved from key / key_file / key_env; never logged
 };
 
-// What an HTTP listener accepts before any handler (and the API key check) runs (README "HTTP
-// limits"). Beyond them: 414/431 (head), 413 (body), 408 and closed (too slow).
-struct HttpLimits {
-  unsigned max_header_line = 8192;     // bytes of the request line or one header line, with CRLF
-  unsigned max_headers = 100;          // header lines per request
-  uint64_t max_head_bytes = 64 << 10;  // request line + headers
-  Duration head_timeout = 10s;         // the whole head, from its first byte (slowloris)
-  uint64_t min_body_rate = 16 << 10;   // bytes/s a body must average after head_timeout; 0 = off
-  uint64_t max_body = 0;               // bytes as sent; api: 0 = from smtp.limits.max_message_size
-};
+// api.limits and admin.limits (common/http_limits.h: obs enforces them without this header).
+using HttpLimits = common::HttpLimits;
 
 struct Api {
   std::string listen = "0.0.0.0:8080";
@@ -182,7 +186,7 @@ struct Relay {
 
 struct Admin {
   std::string listen = "0.0.0.0:8081";
-  HttpLimits limits{.max_body = 1024};  // GET only: a body is never needed
+  HttpLimits limits = common::kAdminHttpLimits;  // GET only: a body is never needed
 };
 
 struct Log {

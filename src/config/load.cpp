@@ -48,24 +48,6 @@ void load_delivery(Reader& reader, const YAML::Node& node, Delivery& delivery,
   }
 }
 
-void load_store(Reader& reader, const YAML::Node& node, Store& store) {
-  const std::string key = "store";
-  if (!reader.expect_map(node, key, {"backend", "path", "max_size", "retention", "commit_delay"}))
-    return;
-  reader.read_choice(node, key, "backend", {"sqlite"}, store.backend);
-  reader.read_string(node, key, "path", store.path, false);
-  reader.read_size(node, key, "max_size", store.max_size);
-  reader.read_duration(node, key, "commit_delay", store.commit_delay);
-  if (auto retention = Reader::field(node, "retention")) {
-    if (reader.expect_map(*retention, "store.retention", {"delivered", "dead"})) {
-      const Duration minimum(1);
-      reader.read_duration(*retention, "store.retention", "delivered", store.retention_delivered,
-                           minimum);
-      reader.read_duration(*retention, "store.retention", "dead", store.retention_dead, minimum);
-    }
-  }
-}
-
 // api.limits / admin.limits. max_header_line stops at 8192: cpp-httplib 0.11 is built with that
 // limit for the request line (414) and each header line (400), so a larger one could not be used.
 void load_http_limits(Reader& reader, const YAML::Node& node, const std::string& key,

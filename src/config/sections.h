@@ -12,6 +12,8 @@ namespace config::detail {
 void load_smtp(Reader& reader, const YAML::Node& node, Smtp& smtp);
 // `routes:` — a list replacing the default catch-all (load_routes.cpp).
 void load_routes(Reader& reader, const YAML::Node& node, std::vector<Route>& routes);
+// `store:` — the backend and its settings (load_store.cpp).
+void load_store(Reader& reader, const YAML::Node& node, Store& store);
 // `retry:` under delivery and relay.
 void load_retry(Reader& reader, const YAML::Node& node, const std::string& key, Retry& retry);
 // A file the bridge must open later (TLS key, CA bundle): an error under prefix.name when `path`

@@ -29,8 +29,8 @@ struct AdminServer::Impl {
   GuardedServer server;
   HttpListener listener{server};
 
-  Impl(Registry& r, Health& h, const config::Admin& admin)
-      : registry(r), health(h), server("admin", admin.limits, admin.limits.max_body, r) {}
+  Impl(Registry& r, Health& h, const common::HttpLimits& limits)
+      : registry(r), health(h), server("admin", limits, limits.max_body, r) {}
   void install_routes();
 };
 
@@ -57,8 +57,8 @@ void AdminServer::Impl::install_routes() {
   server.install({}, {});
 }
 
-AdminServer::AdminServer(Registry& registry, Health& health, const config::Admin& admin)
-    : impl_(std::make_unique<Impl>(registry, health, admin)) {}
+AdminServer::AdminServer(Registry& registry, Health& health, const common::HttpLimits& limits)
+    : impl_(std::make_unique<Impl>(registry, health, limits)) {}
 
 AdminServer::~AdminServer() {
   stop();

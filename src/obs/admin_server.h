@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "config/config.h"
+#include "common/http_limits.h"
 
 namespace obs {
 
@@ -15,7 +15,8 @@ class Health;
 class AdminServer {
  public:
   // `admin.limits` bounds each request before any handler (GET only: a tiny body limit).
-  AdminServer(Registry& registry, Health& health, const config::Admin& admin = {});
+  AdminServer(Registry& registry, Health& health,
+              const common::HttpLimits& limits = common::kAdminHttpLimits);
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;

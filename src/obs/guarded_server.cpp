@@ -290,7 +290,7 @@ void GuardedServer::Connection::linger() {
   }
 }
 
-GuardedServer::GuardedServer(std::string listener, const config::HttpLimits& limits,
+GuardedServer::GuardedServer(std::string listener, const common::HttpLimits& limits,
                              uint64_t max_body, Registry& registry)
     : listener_(std::move(listener)),
       limits_(limits),

@@ -1,4 +1,4 @@
-// An httplib::Server that enforces config::HttpLimits before any handler runs (issue 11 point
+// An httplib::Server that enforces common::HttpLimits before any handler runs (issue 11 point
 // 4). cpp-httplib 0.11 reads request lines and header lines of any length and any number of
 // headers, bounds only Content-Length bodies and inflates gzip/br bodies without limit; it is a
 // shared library, so its compile-time limits cannot be changed. This class runs its own
@@ -13,8 +13,8 @@
 #include <functional>
 #include <string>
 
+#include "common/http_limits.h"
 #include "common/memory_budget.h"
-#include "config/config.h"
 #include "obs/http_guard.h"
 #include "obs/metrics.h"
 
@@ -26,7 +26,7 @@ class GuardedServer : public httplib::Server {
   using Render = std::function<void(const Refusal&, httplib::Response&)>;
 
   // `max_body`: the largest body as sent; `listener` labels smtp_bridge_http_limited_total.
-  GuardedServer(std::string listener, const config::HttpLimits& limits, uint64_t max_body,
+  GuardedServer(std::string listener, const common::HttpLimits& limits, uint64_t max_body,
                 Registry& registry);
 
   // Installs the handlers, each behind the guard: `before_body` runs as the pre-routing handler
@@ -52,7 +52,7 @@ class GuardedServer : public httplib::Server {
   bool check_before_body(const httplib::Request& req, httplib::Response& res);
 
   std::string listener_;
-  config::HttpLimits limits_;
+  common::HttpLimits limits_;
   uint64_t max_body_;
   common::MemoryBudget* budget_ = nullptr;
   Family<Counter>& limited_;

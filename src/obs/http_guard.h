@@ -1,5 +1,5 @@
 // The pure rules of the HTTP guard (guarded_server.h): where a request head ends and whether it
-// stays within config::HttpLimits, whether the framing and coding headers of a body can be read
+// stays within common::HttpLimits, whether the framing and coding headers of a body can be read
 // safely, and how long a body may take. No sockets, no HTTP library: unit-tested alone.
 #pragma once
 #include <chrono>
@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "config/config.h"
+#include "common/http_limits.h"
 
 namespace obs {
 
@@ -34,7 +34,7 @@ class HeadScanner {
  public:
   enum class State { partial, complete, refused };
 
-  explicit HeadScanner(const config::HttpLimits& limits) : limits_(limits) {}
+  explicit HeadScanner(const common::HttpLimits& limits) : limits_(limits) {}
   // Continues the head with `bytes`. On `complete`, head_size() bytes (counted from the first
   // byte fed since reset()) are the head; the bytes after it are not part of it.
   State feed(std::string_view bytes);
@@ -45,7 +45,7 @@ class HeadScanner {
 
  private:
   State refuse(Refusal refusal);
-  const config::HttpLimits& limits_;
+  const common::HttpLimits& limits_;
   State state_ = State::partial;
   size_t total_ = 0;       // bytes scanned
   size_t line_bytes_ = 0;  // bytes of the current line so far

@@ -363,6 +363,9 @@ std::unique_ptr<Store> open_sqlite(const Options& options, std::string& error);
 // is not used. nullptr and `error` set (never containing the password) on failure.
 std::unique_ptr<Store> open_postgres(const Options& options, const PostgresOptions& postgres,
                                      std::string& error);
+// Checks the DSN's syntax with libpq's parser, without connecting: false and `error` (an
+// unknown keyword, or a generic reason that never quotes the string) when libpq refuses it.
+bool validate_postgres_dsn(const std::string& dsn, std::string& error);
 // Connects once and reads the server's version and the schema's (for --check-connection):
 // true and `detail` = what was found, or false and `detail` = why not.
 bool check_postgres(const PostgresOptions& postgres, std::string& detail);

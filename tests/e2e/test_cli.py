@@ -117,6 +117,35 @@ class Cli(unittest.TestCase):
         self.assertEqual(p.returncode, 2)
         self.assertTrue(p.stderr)
 
+    def postgres_config(self, dsn):
+        return self.config(VALID.replace("  path: ./var/test.db\n",
+                                         "  backend: postgres\n  postgres:\n    dsn: '%s'\n" % dsn))
+
+    def test_check_config_refuses_a_dsn_libpq_cannot_parse_without_quoting_it(self):
+        p = self.run_bin("--check-config", "--config",
+                         self.postgres_config("host=127.0.0.1 password=hunter2secret bogus"))
+        self.assertEqual(p.returncode, 2)
+        err = p.stderr.decode()
+        self.assertIn("store.postgres.dsn", err)
+        self.assertNotIn("hunter2secret", err)
+        p = self.run_bin("--check-config", "--config",
+                         self.postgres_config("host=127.0.0.1 colour=blue"))
+        self.assertEqual(p.returncode, 2)
+        self.assertIn('invalid connection option "colour"', p.stderr.decode())
+
+    def test_check_config_does_not_connect_but_check_connection_does(self):
+        # Nothing listens on the port: --check-config is still 0 (syntax only), --check-connection 1.
+        dsn = "host=127.0.0.1 port=%d dbname=bridge user=bridge password=hunter2secret " \
+              "connect_timeout=2" % free_port()
+        path = self.postgres_config(dsn)
+        p = self.run_bin("--check-config", "--config", path)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = self.run_bin("--check-connection", "--config", path)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        err = p.stderr.decode()
+        self.assertIn("store.postgres: cannot connect", err)
+        self.assertNotIn("hunter2secret", err)
+
     def test_unknown_argument_exits_2(self):
         p = self.run_bin("--frobnicate")
         self.assertEqual(p.returncode, 2)

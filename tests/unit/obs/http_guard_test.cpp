@@ -12,8 +12,8 @@ using obs::BodyHeaders;
 using obs::HeadScanner;
 using State = HeadScanner::State;
 
-config::HttpLimits small_limits() {
-  config::HttpLimits limits;
+common::HttpLimits small_limits() {
+  common::HttpLimits limits;
   limits.max_header_line = 64;
   limits.max_headers = 3;
   limits.max_head_bytes = 200;
