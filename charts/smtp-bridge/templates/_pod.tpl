@@ -8,6 +8,8 @@ probes are on the admin port, SIGTERM leaves time to drain SMTP.
 {{- $plan := include "smtp-bridge.plan" . | fromJson -}}
 {{- $fullname := include "smtp-bridge.fullname" . -}}
 {{- $hasSecrets := or $plan.literals $plan.existing -}}
+{{- $postgres := eq (include "smtp-bridge.backend" .) "postgres" -}}
+{{- $pg := .Values.store.postgres | default dict -}}
 metadata:
   labels:
     {{- include "smtp-bridge.selectorLabels" . | nindent 4 }}
@@ -16,7 +18,11 @@ metadata:
     {{- end }}
   annotations:
     checksum/config: {{ toJson $plan.config | sha256sum }}
+    {{- if $postgres }}
+    checksum/secret: {{ printf "%s%s%s%s" (toJson $plan.literals) (toJson $plan.existing) (toJson .Values.tls) (toJson $pg) | sha256sum }}
+    {{- else }}
     checksum/secret: {{ printf "%s%s%s" (toJson $plan.literals) (toJson $plan.existing) (toJson .Values.tls) | sha256sum }}
+    {{- end }}
     {{- with .Values.podAnnotations }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -55,9 +61,27 @@ spec:
         - name: admin
           containerPort: 8081
           protocol: TCP
-      {{- with .Values.extraEnv }}
+      {{- if or $postgres .Values.extraEnv }}
       env:
+        {{- if $postgres }}
+        # store.postgres.dsn_env: the DSN never enters the ConfigMap.
+        - name: SMTP_BRIDGE_POSTGRES_DSN
+          valueFrom:
+            secretKeyRef:
+              name: {{ include "smtp-bridge.postgresDsnSecret" . }}
+              key: {{ include "smtp-bridge.postgresDsnKey" . }}
+        {{- if or $pg.caSecret $pg.caConfigMap }}
+        # libpq's defaults when the DSN names none: verify the server's certificate and name
+        # against the given CA (a DSN's own sslmode / sslrootcert still wins).
+        - name: PGSSLMODE
+          value: verify-full
+        - name: PGSSLROOTCERT
+          value: /etc/smtp-bridge/postgres-ca/ca.crt
+        {{- end }}
+        {{- end }}
+        {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
+        {{- end }}
       {{- end }}
       livenessProbe:
         httpGet:
@@ -90,8 +114,16 @@ spec:
           mountPath: /etc/smtp-bridge/tls
           readOnly: true
         {{- end }}
+        {{- if $postgres }}
+        {{- if or $pg.caSecret $pg.caConfigMap }}
+        - name: postgres-ca
+          mountPath: /etc/smtp-bridge/postgres-ca
+          readOnly: true
+        {{- end }}
+        {{- else }}
         - name: data
           mountPath: /var/lib/smtp-bridge
+        {{- end }}
         - name: tmp
           mountPath: /tmp
         {{- with .Values.extraVolumeMounts }}
@@ -137,7 +169,24 @@ spec:
     - name: tmp
       emptyDir:
         sizeLimit: 64Mi
-    {{- if not .Values.persistence.enabled }}
+    {{- if $postgres }}
+    {{- if $pg.caSecret }}
+    - name: postgres-ca
+      secret:
+        secretName: {{ $pg.caSecret }}
+        defaultMode: 0444
+        items:
+          - key: {{ $pg.caKey }}
+            path: ca.crt
+    {{- else if $pg.caConfigMap }}
+    - name: postgres-ca
+      configMap:
+        name: {{ $pg.caConfigMap }}
+        items:
+          - key: {{ $pg.caKey }}
+            path: ca.crt
+    {{- end }}
+    {{- else if not .Values.persistence.enabled }}
     - name: data
       emptyDir: {}
     {{- else if .Values.persistence.existingClaim }}
@@ -160,8 +209,23 @@ spec:
   tolerations:
     {{- toYaml . | nindent 4 }}
   {{- end }}
+  {{- if $postgres }}
+  {{- /* Several pods: spread them over nodes so that one node's loss leaves the others serving.
+  A constraint without a labelSelector gets the pod's own labels. */}}
+  {{- $constraints := list }}
+  {{- range (.Values.topologySpreadConstraints | default (list (dict "maxSkew" 1 "topologyKey" "kubernetes.io/hostname" "whenUnsatisfiable" "ScheduleAnyway"))) }}
+  {{- $constraint := deepCopy . }}
+  {{- if not $constraint.labelSelector }}
+  {{- $_ := set $constraint "labelSelector" (dict "matchLabels" (include "smtp-bridge.selectorLabels" $ | fromYaml)) }}
+  {{- end }}
+  {{- $constraints = append $constraints $constraint }}
+  {{- end }}
+  topologySpreadConstraints:
+    {{- toYaml $constraints | nindent 4 }}
+  {{- else }}
   {{- with .Values.topologySpreadConstraints }}
   topologySpreadConstraints:
     {{- toYaml . | nindent 4 }}
+  {{- end }}
   {{- end }}
 {{- end -}}
