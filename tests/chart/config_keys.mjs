@@ -36,7 +36,14 @@ export const known_config_keys = {
     },
   },
   delivery: { workers: true, retry, lease: true, max_render_attempts: true },
-  store: { backend: true, path: true, max_size: true, commit_delay: true, retention: { delivered: true, dead: true } },
+  store: {
+    backend: true, path: true, max_size: true, commit_delay: true, retention: { delivered: true, dead: true },
+    // backend postgres (issue 12); the lease length is delivery.lease.
+    postgres: {
+      dsn: true, dsn_file: true, dsn_env: true, password_file: true, pool_size: true, statement_timeout: true,
+      connect_timeout: true,
+    },
+  },
   api: { listen: true, keys: { "[]": { name: true, ...secret("key") } }, limits: httpLimits },
   relay: {
     upstream: { host: true, port: true, tls: true, verify: true, ca_file: true },

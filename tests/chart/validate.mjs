@@ -11,6 +11,8 @@ import os from "node:os";
 import path from "node:path";
 
 import { known_config_keys } from "./config_keys.mjs";
+import { CASES } from "./cases.mjs";
+import { DSN_ENV, check_postgres_config, check_postgres_workload } from "./postgres.mjs";
 
 const args = parse_args(process.argv.slice(2));
 const require = createRequire(path.join(path.resolve(args.tools), "package.json"));
@@ -161,19 +163,26 @@ function drain_seconds(objects) {
   return match ? Number(match[1]) * unit[match[2]] : 20;
 }
 
+// The pod's workload: sqlite (the default) one StatefulSet, postgres one Deployment (postgres.mjs).
 function check_pod(objects, where, expected) {
-  const sets = by_kind(objects, "StatefulSet");
-  if (!expect(sets.length === 1, where, `expected one StatefulSet, found ${sets.length}`)) return undefined;
+  const postgres = expected.backend === "postgres";
+  const kind = postgres ? "Deployment" : "StatefulSet";
+  const sets = by_kind(objects, kind);
+  if (!expect(sets.length === 1, where, `expected one ${kind}, found ${sets.length}`)) return undefined;
+  expect(!by_kind(objects, postgres ? "StatefulSet" : "Deployment").length, where, `a workload beside the ${kind}`);
   const sts = sets[0];
   const pod = sts.spec.template.spec;
   const labels = sts.spec.template.metadata.labels;
   const container = pod.containers.find((c) => c.name === "smtp-bridge");
   if (!expect(container, where, "no container smtp-bridge")) return undefined;
   expect(pod.containers.length === 1, where, "more than one container");
-  expect(sts.spec.replicas <= 1, where, `replicas ${sts.spec.replicas}: SQLite allows one writer`);
   expect(selects(sts.spec.selector.matchLabels, labels), where, "selector does not match the pod labels");
-  expect(objects.some((o) => o.kind === "Service" && o.metadata.name === sts.spec.serviceName),
-         where, `serviceName ${sts.spec.serviceName} is not a rendered Service`);
+  if (!postgres) {
+    expect(sts.spec.replicas <= 1, where, `replicas ${sts.spec.replicas}: SQLite allows one writer`);
+    expect(objects.some((o) => o.kind === "Service" && o.metadata.name === sts.spec.serviceName),
+           where, `serviceName ${sts.spec.serviceName} is not a rendered Service`);
+    expect(!by_kind(objects, "HorizontalPodAutoscaler").length, where, "an autoscaler with SQLite");
+  }
   const drain = drain_seconds(objects);
   expect(pod.terminationGracePeriodSeconds >= drain + 5, where,
          `terminationGracePeriodSeconds below the ${drain} s + 5 s drain (config.smtp.drain_timeout)`);
@@ -188,7 +197,11 @@ function check_pod(objects, where, expected) {
   const tmp = mounted_file(pod, container, "/tmp/x");
   expect(tmp?.volume?.emptyDir, where, "/tmp is not an emptyDir");
   check_ports(container, where, expected);
-  check_store_volume(sts, pod, container, where, expected);
+  if (postgres) {
+    check_postgres_workload(objects, { workload: sts, pod, container, labels }, where, expected, helpers);
+  } else {
+    check_store_volume(sts, pod, container, where, expected);
+  }
   return { sts, pod, container, labels };
 }
 
@@ -341,7 +354,13 @@ function check_config(objects, pod, where, expected) {
          "smtp.tls_listen does not match TLS");
   expect(config.api?.listen === "0.0.0.0:8080" && config.admin?.listen === "0.0.0.0:8081", where,
          "api/admin listeners are not 8080/8081");
-  expect(config.store?.path === "/var/lib/smtp-bridge/smtp-bridge.db", where, "store.path is not on the volume");
+  if (expected.backend === "postgres") {
+    check_postgres_config(objects, { workload: pod.sts, pod: pod.pod, container: pod.container, labels: pod.labels },
+                          config, maps[0].data["config.yaml"], where, expected, helpers);
+  } else {
+    expect(config.store?.backend === "sqlite" && config.store?.path === "/var/lib/smtp-bridge/smtp-bridge.db",
+           where, "store is not sqlite on the volume");
+  }
   for (const [dotted, value] of Object.entries(expected.config ?? {})) {
     const found = dotted.split(".").reduce((node, key) => node?.[key], config);
     expect(found === value, where, `config ${dotted} is ${JSON.stringify(found)}, values gave ${JSON.stringify(value)}`);
@@ -369,8 +388,31 @@ function check_config(objects, pod, where, expected) {
   return { text: maps[0].data["config.yaml"], contents };
 }
 
+// Whether the binary has the postgres backend at all (a binary from before issue 12 answers
+// "store.backend: must be one of sqlite"): without it the postgres cases skip --check-config.
+let bridge_postgres;
+function bridge_knows_postgres() {
+  if (bridge_postgres !== undefined) return bridge_postgres;
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "chart-probe-"));
+  try {
+    const file = path.join(root, "config.yaml");
+    fs.writeFileSync(file, `store:\n  backend: postgres\n  postgres:\n    dsn_env: ${DSN_ENV}\n`);
+    const run = spawnSync(args.bin, ["--check-config", "--config", file],
+                          { encoding: "utf8", timeout: 30000, env: { ...process.env, [DSN_ENV]: "host=127.0.0.1 dbname=probe" } });
+    bridge_postgres = !/store\.backend: must be one of sqlite,/.test(run.stderr ?? "");
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
+  return bridge_postgres;
+}
+
 // The real bridge validates the rendered file; mounted paths become files in a temp folder.
-function check_with_bridge(rendered, where) {
+// With postgres the DSN is in the environment (--check-config does not connect).
+function check_with_bridge(rendered, where, expected) {
+  if (expected.backend === "postgres" && !bridge_knows_postgres()) {
+    console.log(`skip ${where}: ${args.bin} has no postgres backend yet, --check-config not run`);
+    return;
+  }
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "chart-config-"));
   try {
     let text = rendered.text;
@@ -383,7 +425,8 @@ function check_with_bridge(rendered, where) {
     }
     const config_path = path.join(root, "config.yaml");
     fs.writeFileSync(config_path, text);
-    const run = spawnSync(args.bin, ["--check-config", "--config", config_path], { encoding: "utf8", timeout: 30000 });
+    const env = { ...process.env, [DSN_ENV]: expected.dsn ?? "host=db.example dbname=mail user=bridge" };
+    const run = spawnSync(args.bin, ["--check-config", "--config", config_path], { encoding: "utf8", timeout: 30000, env });
     expect(run.status === 0, where, `smtp-bridge --check-config exited ${run.status}: ${(run.stderr || "").trim()}`);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
@@ -392,24 +435,8 @@ function check_with_bridge(rendered, where) {
 
 // ---- per values case -----------------------------------------------------------------------
 
-const CASES = {
-  default: { tls: false, smtpType: "ClusterIP", storage: "1Gi", grace: 30, secretFiles: 0,
-             kinds: ["ConfigMap", "PodDisruptionBudget", "Service", "Service", "Service", "ServiceAccount", "StatefulSet"] },
-  tls: { tls: true, smtpType: "ClusterIP", storage: "1Gi", secretFiles: 9, networkPolicy: true,
-         literals: ["app-password", "sbk_shop_key_for_chart_tests", "upstream-password",
-                    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"] },
-  "existing-secrets": { tls: true, smtpType: "ClusterIP", existingClaim: "smtp-bridge-store", secretFiles: 9,
-                        existingSecrets: ["mx-example-com-tls", "smtp-users", "webhook-secrets", "api-keys", "upstream"],
-                        literals: ["sbk_ops_literal_beside_existing"] },
-  servicemonitor: { tls: false, smtpType: "ClusterIP", storage: "5Gi", storageClass: "fast-ssd", secretFiles: 0,
-                    serviceMonitor: true, networkPolicy: true, pdbMinAvailable: 1 },
-  loadbalancer: { tls: true, smtpType: "LoadBalancer", storage: "1Gi", secretFiles: 2, existingSecrets: ["mx-tls"] },
-  // Every issue-11 limit set through values: each reaches the config as given.
-  hardening: { tls: false, smtpType: "ClusterIP", storage: "1Gi", secretFiles: 1, literals: ["not-a-real-password"],
-               config: { "memory.budget": "200MiB", "admin.limits.max_body": 512, "api.limits.max_headers": 50,
-                         "smtp.limits.min_data_rate": "2KiB", "smtp.auth.max_failures": 5,
-                         "delivery.max_render_attempts": 5 } },
-};
+const helpers = { expect, by_kind, selects, mounted_file, volume_sources, secret_data };
+
 
 function check_case(name, file) {
   const where = `${name}`;
@@ -428,7 +455,7 @@ function check_case(name, file) {
   expect(tls_secrets.length === (expected.tls && !expected.existingSecrets ? 1 : 0), where,
          `${tls_secrets.length} kubernetes.io/tls Secrets rendered`);
   const rendered = check_config(objects, pod, where, expected);
-  if (rendered && args.bin) check_with_bridge(rendered, where);
+  if (rendered && args.bin) check_with_bridge(rendered, where, expected);
 }
 
 // Every leaf of values.yaml is documented in the chart README's values table.

@@ -48,6 +48,24 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
+{{/* "sqlite" (the default: one StatefulSet pod) or "postgres" (a Deployment of any size). */}}
+{{- define "smtp-bridge.backend" -}}
+{{- (.Values.store | default dict).backend | default "sqlite" -}}
+{{- end -}}
+
+{{/* The Secret and key holding the PostgreSQL DSN: the operator's existingSecret, else the chart's. */}}
+{{- define "smtp-bridge.postgresDsnSecret" -}}
+{{- default (printf "%s-postgres" (include "smtp-bridge.fullname" .)) .Values.store.postgres.existingSecret -}}
+{{- end -}}
+
+{{- define "smtp-bridge.postgresDsnKey" -}}
+{{- if .Values.store.postgres.existingSecret -}}
+{{- .Values.store.postgres.existingSecretKey -}}
+{{- else -}}
+dsn
+{{- end -}}
+{{- end -}}
+
 {{- define "smtp-bridge.tlsSecretName" -}}
 {{- default (printf "%s-tls" (include "smtp-bridge.fullname" .)) .Values.tls.existingSecret -}}
 {{- end -}}
@@ -137,8 +155,34 @@ Secret, existing: {file: {name, key}} projected from existing Secrets}.
 {{- end -}}
 
 {{- $store := $values.store | default dict -}}
+{{- if eq (include "smtp-bridge.backend" .) "postgres" -}}
+{{- $pg := .Values.store.postgres -}}
+{{- if and $pg.dsn $pg.existingSecret -}}
+{{- fail "store.postgres: set either dsn or existingSecret, not both" -}}
+{{- else if not (or $pg.dsn $pg.existingSecret) -}}
+{{- fail "store.backend postgres needs store.postgres.dsn or store.postgres.existingSecret" -}}
+{{- end -}}
+{{- if and $pg.existingSecret (not $pg.existingSecretKey) -}}
+{{- fail "store.postgres.existingSecret needs store.postgres.existingSecretKey" -}}
+{{- end -}}
+{{- /* Every pod behind the API Service must accept the same key: a generated key is one pod's own. */ -}}
+{{- if not ($values.api | default dict).keys -}}
+{{- fail "store.backend postgres runs several pods behind one API Service: config.api.keys is required (a generated key would belong to one pod only)" -}}
+{{- end -}}
+{{- $postgres := $store.postgres | default dict -}}
+{{- $_ := set $postgres "dsn_env" "SMTP_BRIDGE_POSTGRES_DSN" -}}
+{{- if $pg.passwordSecret -}}
+{{- $password := dict "existingSecret" (dict "name" $pg.passwordSecret "key" $pg.passwordSecretKey) -}}
+{{- include "smtp-bridge.secretField" (dict "item" $password "field" "password" "file" "postgres-password" "where" "store.postgres.passwordSecret" "required" true "state" $state) -}}
+{{- $_ := set $postgres "password_file" $password.password_file -}}
+{{- end -}}
+{{- $_ := set $store "backend" "postgres" -}}
+{{- $_ := set $store "postgres" $postgres -}}
+{{- else -}}
+{{- $_ := unset $store "postgres" -}}
 {{- $_ := set $store "backend" "sqlite" -}}
 {{- $_ := set $store "path" "/var/lib/smtp-bridge/smtp-bridge.db" -}}
+{{- end -}}
 {{- $_ := set $config "store" $store -}}
 
 {{- $api := $values.api | default dict -}}
