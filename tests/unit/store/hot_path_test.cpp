@@ -105,7 +105,7 @@ struct HotStore : store_test::OpenedStore {
   void hold_groups_of(size_t group, uint64_t max_size = 0) {
     options.commit_delay = std::chrono::hours(1);
     options.max_batch = group;
-    options.max_size = max_size;
+    options.max_size = max_size == 0 ? 0 : database.room_for(max_size);
     options.on_commit = [this](double, size_t messages, Status status) {
       std::lock_guard lock(commits_mutex);
       commits.emplace_back(messages, status);
@@ -349,7 +349,7 @@ TEST_P(HotPath, a_failed_group_hands_over_nothing_and_returns_the_reservation) {
 TEST_P(HotPath, a_refused_message_alone_hands_over_nothing_and_returns_the_reservation) {
   RecordingConsumer consumer(1);
   HotStore s(GetParam());
-  s.options.max_size = 256 * 1024;
+  s.options.max_size = s.database.room_for(256 * 1024);
   s.reopen();
   ASSERT_NE(s.db, nullptr);
   s.db->set_delivery_consumer(&consumer);

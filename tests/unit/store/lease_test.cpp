@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +54,18 @@ struct LeasedStore {
         .value_or("?");
   }
 };
+
+// The row's state once it left in_flight (the retried outcome got in, or something else happened
+// to the row), polled; "?" while the database cannot be read. Bounded by kWait.
+std::string settled_state(const std::function<std::string()>& state_of) {
+  auto deadline = std::chrono::steady_clock::now() + store_test::kWait;
+  std::string state = state_of();
+  while ((state == "in_flight" || state == "?") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    state = state_of();
+  }
+  return state;
+}
 
 TEST_P(Leases, a_claim_holds_its_rows_until_the_lease_ends_then_they_are_queued_again) {
   LeasedStore s(GetParam(), std::chrono::minutes(5));
@@ -166,10 +179,7 @@ TEST_P(Leases, an_outcome_that_cannot_be_committed_is_retried_and_the_store_is_u
       EXPECT_EQ(s.state_of(id), "in_flight");
     }
   }
-  auto deadline = std::chrono::steady_clock::now() + store_test::kWait;
-  while (s.state_of(id) != "delivered" && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_EQ(s.state_of(id), "delivered");
+  EXPECT_EQ(settled_state([&] { return s.state_of(id); }), "delivered");
   EXPECT_TRUE(s.db->writable());
   std::lock_guard lock(s.mutex);
   ASSERT_EQ(s.failures.size(), 2u);  // reported once when it failed, once when it got in
@@ -206,10 +216,7 @@ TEST_P(Leases, an_outbound_result_that_cannot_be_committed_is_retried_too) {
       EXPECT_EQ(state(), "in_flight");
     }
   }
-  auto deadline = std::chrono::steady_clock::now() + store_test::kWait;
-  while (state() != "sent" && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_EQ(state(), "sent");
+  EXPECT_EQ(settled_state(state), "sent");
   EXPECT_TRUE(s.db->writable());
   std::lock_guard lock(s.mutex);
   ASSERT_FALSE(s.failures.empty());

@@ -55,7 +55,7 @@ struct HeldStore {
   std::unique_ptr<store::Store> db;
   explicit HeldStore(store_test::Backend backend, uint64_t max_size = 0)
       : database(backend), options(database.options()) {
-    options.max_size = max_size;
+    options.max_size = max_size == 0 ? 0 : database.room_for(max_size);
     options.commit_delay = std::chrono::hours(1);
     log.attach(options);
     std::string error;

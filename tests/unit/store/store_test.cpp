@@ -48,12 +48,17 @@ std::unique_ptr<store::Store> open_or_fail(const store_test::Database& database,
 constexpr const char* kDeepFile = "var/deep/smtp-bridge.db";
 
 // Enqueues messages of `size` bytes until the store refuses one (at most `max` tries); the last
-// status.
+// status. The bytes do not compress (PostgreSQL compresses large values).
 Status fill(store::Store& db, size_t size, int max = 64) {
   Status last = Status::ok;
+  uint32_t state = 2463534242u;
   for (int i = 0; i < max && last == Status::ok; ++i) {
-    last =
-        db.enqueue_inbound_wait(make_message(std::string(size, static_cast<char>('a' + i % 26))));
+    std::string data(size, '\0');
+    for (char& byte : data) {  // xorshift32
+      state ^= state << 13, state ^= state >> 17, state ^= state << 5;
+      byte = static_cast<char>(state);
+    }
+    last = db.enqueue_inbound_wait(make_message(data));
   }
   return last;
 }
@@ -193,7 +198,7 @@ TEST_P(Store, group_commits_concurrent_writers_in_fewer_transactions) {
 TEST_P(Store, refuses_messages_past_max_size_and_stays_usable) {
   store_test::Database database(GetParam(), kDeepFile);
   auto options = database.options();
-  options.max_size = 512 * 1024;
+  options.max_size = database.room_for(512 * 1024);
   auto db = open_or_fail(database, options);
   ASSERT_NE(db, nullptr);
 
@@ -225,7 +230,7 @@ TEST_P(Store, refuses_messages_past_max_size_and_stays_usable) {
 TEST_P(Store, a_full_store_is_unready_until_pruning_makes_room_without_new_mail) {
   store_test::Database database(GetParam(), kDeepFile);
   auto options = database.options();
-  options.max_size = 512 * 1024;
+  options.max_size = database.room_for(512 * 1024);
   auto db = open_or_fail(database, options);
   ASSERT_NE(db, nullptr);
   ASSERT_EQ(fill(*db, 16 * 1024), Status::full);
@@ -250,7 +255,7 @@ TEST_P(Store, a_full_store_is_unready_until_pruning_makes_room_without_new_mail)
 TEST_P(Store, one_oversized_message_does_not_fail_its_group) {
   store_test::Database database(GetParam(), kDeepFile);
   auto options = database.options();
-  options.max_size = 256 * 1024;
+  options.max_size = database.room_for(256 * 1024);
   options.commit_delay = std::chrono::hours(1);  // nothing commits before close() wakes the writer
   CommitLog log;
   log.attach(options);
@@ -332,10 +337,13 @@ TEST_P(Store, requeues_in_flight_deliveries_at_open) {
     ASSERT_NE(db, nullptr);
     ASSERT_EQ(db->enqueue_inbound_wait(message), Status::ok);
   }
-  // A dead dispatcher left one delivery in flight; another was delivered.
+  // A dead dispatcher of this process left one delivery in flight (claimed by this owner, its
+  // lease still running); another was delivered.
   std::string endpoint0 = message.deliveries[0].endpoint;
-  ASSERT_TRUE(database.sql_exec("UPDATE inbound_deliveries SET state='in_flight' WHERE endpoint='" +
-                                endpoint0 + "'"));
+  ASSERT_TRUE(database.sql_exec("UPDATE inbound_deliveries SET state='in_flight', lease_owner='" +
+                                options.owner +
+                                "', lease_until=" + std::to_string(store_test::kFarFuture) +
+                                " WHERE endpoint='" + endpoint0 + "'"));
   ASSERT_TRUE(database.sql_exec(
       "UPDATE inbound_deliveries SET state='delivered' WHERE endpoint<>'" + endpoint0 + "'"));
   ASSERT_EQ(database.sql_int("SELECT count(*) FROM inbound_deliveries WHERE state='in_flight'"), 1);

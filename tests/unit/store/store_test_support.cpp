@@ -137,7 +137,19 @@ Database::Database(Backend backend, const std::string& file)
 store::Options Database::options() const {
   store::Options options;
   options.path = path_;
+  options.owner = "store-test-owner";
   return options;
+}
+
+uint64_t Database::room_for(uint64_t bytes) const {
+  if (!postgres()) return bytes;
+  std::string error;
+  auto empty = open(options(), error);  // creates the schema: part of the empty size
+  EXPECT_NE(empty, nullptr) << error;
+  if (empty == nullptr) return bytes;
+  uint64_t size = empty->size_bytes();
+  empty->close();
+  return size + bytes;
 }
 
 std::unique_ptr<store::Store> Database::open(const store::Options& options,
@@ -172,7 +184,7 @@ bool Database::sql_exec(const std::string& sql) const {
 
 WriteOutage::WriteOutage(const Database& database) : postgres_(database.postgres()) {
   if (postgres_) {
-    if (test_support::PostgresServer* server = shared_server()) server->stop(/*immediate=*/true);
+    if (test_support::PostgresServer* server = shared_server()) server->stop(/*immediate=*/false);
     return;
   }
   signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of the signal's default (core dump)

@@ -90,8 +90,15 @@ class Database {
   bool postgres() const { return backend_ == Backend::postgres; }
   const TempFolder& folder() const { return folder_; }
   const std::string& dsn() const { return dsn_; }  // PostgreSQL only
-  // Default options, with SQLite's path set to the file.
+  // Default options, with SQLite's path set to the file and a fixed owner: a reopened store is
+  // the same process restarted, which takes its rows in flight back at open (SQLite: every row,
+  // being the only process on its file; PostgreSQL: the rows of its own owner, as other replicas'
+  // claims are live).
   store::Options options() const;
+  // A store.max_size that leaves about `bytes` for messages. PostgreSQL counts its whole database,
+  // whose catalogs and empty tables take megabytes, so there it is that size plus `bytes`; SQLite's
+  // empty file is small and its limits stay as the tests were written.
+  uint64_t room_for(uint64_t bytes) const;
   // store::open_sqlite or store::open_postgres on this database.
   std::unique_ptr<store::Store> open(const store::Options& options, std::string& error) const;
   // Direct SQL on the database, bypassing the Store, in a connection of its own per call.
@@ -108,7 +115,8 @@ class Database {
 };
 
 // Every write to the store fails while it lives: for SQLite a full disk (writes past
-// RLIMIT_FSIZE fail with EFBIG), for PostgreSQL an outage (the server is stopped, immediately).
+// RLIMIT_FSIZE fail with EFBIG), for PostgreSQL an outage (the server is stopped: a fast shutdown,
+// so that what it committed asynchronously, such as claims, is not lost as in a crash).
 class WriteOutage {
  public:
   explicit WriteOutage(const Database& database);
