@@ -9,11 +9,13 @@
 // - SqliteEndpointNames.a_schema_7_database_is_migrated_to_names_and_origins and
 //   SqliteStoreOutboundGroup.migrates_a_version_1_database_in_place: migrations of databases that
 //   older SQLite builds wrote (PostgreSQL starts at its own first schema).
-// - Store.round_trips_message_bytes_and_envelope_exactly checks PRAGMA journal_mode and
-//   user_version on SQLite only (PostgreSQL's schema version is its backend's own table).
+// - Parts of shared tests, on SQLite only: PRAGMA journal_mode and user_version (round_trips_...),
+//   the file's pages never past store.max_size (refuses_messages_past_max_size_...), and the bytes
+//   a claim reads from the file (Claims.*: the server reads PostgreSQL's table, and libpq's recv()
+//   is not counted by /proc's I/O accounting; the order and the bytes are checked on both).
 // Each backend has its own variant of: where a write fails (SQLite: RLIMIT_FSIZE, a full disk;
 // PostgreSQL: the server stopped, an outage), what an unusable location is (a folder as the file;
-// a DSN nobody answers), and how a claim's reads are measured (claim_test.cpp).
+// a DSN nobody answers), the type of the stored bytes (BLOB, bytea) and how JSON text is compared.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -82,7 +84,9 @@ void expect_job_of(const store::DeliveryJob& job, const store::InboundMessage& m
                    size_t delivery, int attempts);
 
 // Where one test's store lives: the file `file` in a fresh temporary folder (SQLite), or a fresh
-// database on the shared test server (PostgreSQL; the folder is there too, for other files).
+// database on the shared test server (PostgreSQL; the folder is there too, for other files). The
+// databases are not dropped (DROP DATABASE forces a checkpoint: a second); the server's whole
+// folder goes when the test process ends.
 class Database {
  public:
   explicit Database(Backend backend, const std::string& file = "smtp-bridge.db");
