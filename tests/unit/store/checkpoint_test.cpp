@@ -23,7 +23,7 @@ uint64_t wal_bytes(const std::string& db_path) {
 }
 
 TEST(Checkpointer, KeepsTheWalBoundedWhileMuchMoreIsWritten) {
-  OpenedStore opened;
+  OpenedStore opened(store_test::Backend::sqlite);
   const std::string data(64 * 1024, 'x');  // 4+ pages of 16 KiB each
   std::vector<std::string> ids;
   uint64_t largest_wal = 0;
@@ -55,7 +55,7 @@ TEST(Checkpointer, KeepsTheWalBoundedWhileMuchMoreIsWritten) {
 }
 
 TEST(PageSize, NewDatabasesGetTheLargerPagesAndOlderOnesKeepTheirs) {
-  OpenedStore fresh;
+  OpenedStore fresh(store_test::Backend::sqlite);
   EXPECT_EQ(store_test::sql_int(fresh.options.path, "PRAGMA page_size"), store::sqlite::kPageSize);
 
   // A database an older build created, with SQLite's default 4 KiB pages.

@@ -1,6 +1,6 @@
-// The delivery rows' lifecycle in the SQLite Store (ARCHITECTURE.md states): claims hand each due
-// row out once (also to concurrent claimers), deferred rows wait for their time, finish records
-// the outcome, prune honours retention, queue_stats counts rows per state.
+// The delivery rows' lifecycle in the Store on both backends (ARCHITECTURE.md states): claims hand
+// each due row out once (also to concurrent claimers), deferred rows wait for their time, finish
+// records the outcome, prune honours retention, queue_stats counts rows per state.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,12 +18,13 @@ namespace {
 using store::DeliveryOutcome;
 using store::Status;
 using store_test::make_message;
-using store_test::sql_int;
-using store_test::sql_text;
 
 constexpr int64_t kNow = 1764202600000;  // after make_message's received_at
 
+STORE_TEST_BACKENDS(StoreDeliveries);
+
 struct Opened : store_test::OpenedStore {
+  explicit Opened(store_test::Backend backend) : OpenedStore(backend) {}
   // Stores a message with `endpoints` deliveries and claims them all (as of kNow).
   std::vector<store::DeliveryJob> store_and_claim(const std::string& data, int endpoints) {
     EXPECT_NE(db, nullptr);
@@ -34,8 +35,7 @@ struct Opened : store_test::OpenedStore {
     return jobs;
   }
   std::string state_of(const std::string& delivery_id) {
-    return sql_text(options.path,
-                    "SELECT state FROM inbound_deliveries WHERE id='" + delivery_id + "'")
+    return sql_text("SELECT state FROM inbound_deliveries WHERE id='" + delivery_id + "'")
         .value_or("<none>");
   }
 };
@@ -47,8 +47,8 @@ uint64_t count_of(const store::Store::QueueStats& stats, const std::string& stat
   return 0;
 }
 
-TEST(SqliteStoreDeliveries, claim_returns_due_rows_with_their_message_once) {
-  Opened s;
+TEST_P(StoreDeliveries, claim_returns_due_rows_with_their_message_once) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto message = make_message(store_test::awkward_bytes("claim"), 2);
   ASSERT_EQ(s.db->enqueue_inbound_wait(message), Status::ok);
@@ -68,12 +68,12 @@ TEST(SqliteStoreDeliveries, claim_returns_due_rows_with_their_message_once) {
     endpoints.insert(job.delivery.endpoint);
   }
   EXPECT_EQ(endpoints.size(), 2u);
-  EXPECT_EQ(sql_int(s.options.path, "SELECT sum(attempts) FROM inbound_deliveries"), 2);
+  EXPECT_EQ(s.sql_int("SELECT sum(attempts) FROM inbound_deliveries"), 2);
   EXPECT_TRUE(s.db->claim_deliveries(10, kNow).empty());
 }
 
-TEST(SqliteStoreDeliveries, claim_respects_the_limit_and_takes_oldest_first) {
-  Opened s;
+TEST_P(StoreDeliveries, claim_respects_the_limit_and_takes_oldest_first) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) {
@@ -89,8 +89,8 @@ TEST(SqliteStoreDeliveries, claim_respects_the_limit_and_takes_oldest_first) {
   EXPECT_TRUE(s.db->claim_deliveries(0, kNow).empty());
 }
 
-TEST(SqliteStoreDeliveries, concurrent_claimers_never_get_the_same_row) {
-  Opened s;
+TEST_P(StoreDeliveries, concurrent_claimers_never_get_the_same_row) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   constexpr int kMessages = 60;
   for (int i = 0; i < kMessages; ++i) {
@@ -113,18 +113,18 @@ TEST(SqliteStoreDeliveries, concurrent_claimers_never_get_the_same_row) {
   ASSERT_EQ(claimed.size(), size_t{kMessages * 2});
   std::set<std::string> unique(claimed.begin(), claimed.end());
   EXPECT_EQ(unique.size(), claimed.size());
-  EXPECT_EQ(sql_int(s.options.path, "SELECT max(attempts) FROM inbound_deliveries"), 1);
+  EXPECT_EQ(s.sql_int("SELECT max(attempts) FROM inbound_deliveries"), 1);
 }
 
-TEST(SqliteStoreDeliveries, deferred_rows_become_due_at_their_time) {
-  Opened s;
+TEST_P(StoreDeliveries, deferred_rows_become_due_at_their_time) {
+  Opened s(GetParam());
   auto jobs = s.store_and_claim("d", 1);
   ASSERT_EQ(jobs.size(), 1u);
   const std::string id = jobs[0].delivery.id;
   s.db->finish_delivery(id, DeliveryOutcome::deferred, kNow + 5000, "HTTP 500");
   EXPECT_EQ(s.state_of(id), "deferred");
-  EXPECT_EQ(sql_text(s.options.path, "SELECT last_error FROM inbound_deliveries"), "HTTP 500");
-  EXPECT_EQ(sql_int(s.options.path, "SELECT next_attempt_at FROM inbound_deliveries"), kNow + 5000);
+  EXPECT_EQ(s.sql_text("SELECT last_error FROM inbound_deliveries"), "HTTP 500");
+  EXPECT_EQ(s.sql_int("SELECT next_attempt_at FROM inbound_deliveries"), kNow + 5000);
 
   EXPECT_TRUE(s.db->claim_deliveries(5, kNow + 4999).empty());
   auto again = s.db->claim_deliveries(5, kNow + 5000);
@@ -133,9 +133,8 @@ TEST(SqliteStoreDeliveries, deferred_rows_become_due_at_their_time) {
   EXPECT_EQ(again[0].delivery.attempts, 2);
 }
 
-TEST(SqliteStoreDeliveries,
-     a_claim_after_finish_later_sees_the_outcome_and_close_commits_the_rest) {
-  Opened s;
+TEST_P(StoreDeliveries, a_claim_after_finish_later_sees_the_outcome_and_close_commits_the_rest) {
+  Opened s(GetParam());
   auto jobs = s.store_and_claim("later", 3);
   ASSERT_EQ(jobs.size(), 3u);
   // Deferred and due at once: the very next claim must hand the row out again, which it can
@@ -153,23 +152,22 @@ TEST(SqliteStoreDeliveries,
   EXPECT_EQ(s.state_of(jobs[2].delivery.id), "dead");
 }
 
-TEST(SqliteStoreDeliveries,
-     an_outcome_nobody_waits_for_is_committed_on_its_own_when_no_mail_comes) {
-  Opened s;
+TEST_P(StoreDeliveries, an_outcome_nobody_waits_for_is_committed_on_its_own_when_no_mail_comes) {
+  Opened s(GetParam());
   auto jobs = s.store_and_claim("alone", 1);
   ASSERT_EQ(jobs.size(), 1u);
   // It waits a moment for a group commit to ride; with none coming, it is committed alone (the
   // store stays open: close would commit it too).
   s.db->finish_delivery_later(jobs[0].delivery.id, DeliveryOutcome::delivered, 0, "");
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto deadline = std::chrono::steady_clock::now() + store_test::kWait;
   while (s.state_of(jobs[0].delivery.id) != "delivered" &&
          std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(s.state_of(jobs[0].delivery.id), "delivered");
 }
 
-TEST(SqliteStoreDeliveries, outcomes_queued_before_a_message_are_committed_no_later_than_it) {
-  Opened s;
+TEST_P(StoreDeliveries, outcomes_queued_before_a_message_are_committed_no_later_than_it) {
+  Opened s(GetParam());
   auto jobs = s.store_and_claim("first", 3);
   ASSERT_EQ(jobs.size(), 3u);
   for (const auto& job : jobs)
@@ -177,12 +175,11 @@ TEST(SqliteStoreDeliveries, outcomes_queued_before_a_message_are_committed_no_la
   // Taken with the next message's group: in its transaction, or just before it.
   ASSERT_EQ(s.db->enqueue_inbound_wait(make_message("second", 1)), Status::ok);
   for (const auto& job : jobs) EXPECT_EQ(s.state_of(job.delivery.id), "delivered");
-  EXPECT_EQ(sql_int(s.options.path, "SELECT count(*) FROM inbound_deliveries WHERE state='queued'"),
-            1);
+  EXPECT_EQ(s.sql_int("SELECT count(*) FROM inbound_deliveries WHERE state='queued'"), 1);
 }
 
-TEST(SqliteStoreDeliveries, finish_records_delivered_and_dead_and_only_for_in_flight_rows) {
-  Opened s;
+TEST_P(StoreDeliveries, finish_records_delivered_and_dead_and_only_for_in_flight_rows) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto message = make_message("f", 2);
   ASSERT_EQ(s.db->enqueue_inbound_wait(message), Status::ok);
@@ -192,11 +189,11 @@ TEST(SqliteStoreDeliveries, finish_records_delivered_and_dead_and_only_for_in_fl
   s.db->finish_delivery(jobs[1].delivery.id, DeliveryOutcome::dead, 0, "HTTP 410");
   EXPECT_EQ(s.state_of(jobs[0].delivery.id), "delivered");
   EXPECT_EQ(s.state_of(jobs[1].delivery.id), "dead");
-  EXPECT_EQ(sql_int(s.options.path, "SELECT count(*) FROM inbound_deliveries WHERE id='" +
-                                        jobs[0].delivery.id + "' AND last_error IS NULL"),
+  EXPECT_EQ(s.sql_int("SELECT count(*) FROM inbound_deliveries WHERE id='" + jobs[0].delivery.id +
+                      "' AND last_error IS NULL"),
             1);
-  EXPECT_EQ(sql_text(s.options.path, "SELECT last_error FROM inbound_deliveries WHERE id='" +
-                                         jobs[1].delivery.id + "'"),
+  EXPECT_EQ(s.sql_text("SELECT last_error FROM inbound_deliveries WHERE id='" +
+                       jobs[1].delivery.id + "'"),
             "HTTP 410");
   // Neither is due again, and a finished row is not finished a second time.
   EXPECT_TRUE(s.db->claim_deliveries(5, kNow + 86400000).empty());
@@ -208,10 +205,10 @@ TEST(SqliteStoreDeliveries, finish_records_delivered_and_dead_and_only_for_in_fl
   for (const auto& row : found->deliveries) EXPECT_EQ(row.attempts, 1);
 }
 
-TEST(SqliteStoreDeliveries, concurrent_finishes_are_all_recorded_durably) {
+TEST_P(StoreDeliveries, concurrent_finishes_are_all_recorded_durably) {
   // Workers report outcomes at the same time; the writer commits them in batches. Each call
   // returns only once its outcome is committed: a reopen finds every one.
-  auto s = std::make_unique<Opened>();
+  auto s = std::make_unique<Opened>(GetParam());
   ASSERT_NE(s->db, nullptr);
   for (int i = 0; i < 16; ++i)
     ASSERT_EQ(s->db->enqueue_inbound_wait(make_message("m" + std::to_string(i), 4)), Status::ok);
@@ -229,33 +226,28 @@ TEST(SqliteStoreDeliveries, concurrent_finishes_are_all_recorded_durably) {
     });
   }
   for (auto& worker : workers) worker.join();
-  std::string path = s->options.path;
   s->db->close();
   s->db.reset();
-  EXPECT_EQ(sql_int(path, "SELECT COUNT(*) FROM inbound_deliveries WHERE state='delivered'"), 48);
-  EXPECT_EQ(sql_int(path,
-                    "SELECT COUNT(*) FROM inbound_deliveries WHERE state='dead' AND "
-                    "last_error='HTTP 410'"),
+  EXPECT_EQ(s->sql_int("SELECT COUNT(*) FROM inbound_deliveries WHERE state='delivered'"), 48);
+  EXPECT_EQ(s->sql_int("SELECT COUNT(*) FROM inbound_deliveries WHERE state='dead' AND "
+                       "last_error='HTTP 410'"),
             16);
 }
 
-TEST(SqliteStoreDeliveries, in_flight_rows_are_claimable_again_after_a_reopen) {
-  Opened s;
+TEST_P(StoreDeliveries, in_flight_rows_are_claimable_again_after_a_reopen) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   ASSERT_EQ(s.db->enqueue_inbound_wait(make_message("r", 1)), Status::ok);
   ASSERT_EQ(s.db->claim_deliveries(1, kNow).size(), 1u);
-  s.db->close();
-  s.db.reset();
-  std::string error;
-  auto reopened = store::open_sqlite(s.options, error);
-  ASSERT_NE(reopened, nullptr) << error;
-  auto jobs = reopened->claim_deliveries(1, kNow);
+  s.reopen();
+  ASSERT_NE(s.db, nullptr);
+  auto jobs = s.db->claim_deliveries(1, kNow);
   ASSERT_EQ(jobs.size(), 1u);
   EXPECT_EQ(jobs[0].delivery.attempts, 2);
 }
 
-TEST(SqliteStoreDeliveries, prune_deletes_finished_messages_past_their_retention_only) {
-  Opened s;
+TEST_P(StoreDeliveries, prune_deletes_finished_messages_past_their_retention_only) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto delivered = make_message("delivered", 1);
   auto dead = make_message("dead", 1);
@@ -288,11 +280,11 @@ TEST(SqliteStoreDeliveries, prune_deletes_finished_messages_past_their_retention
   EXPECT_TRUE(s.db->find_inbound(mixed.id).has_value());
   EXPECT_TRUE(s.db->find_inbound(browsing.id).has_value());
   EXPECT_EQ(s.db->count_inbound(), 2u);
-  EXPECT_EQ(sql_int(s.options.path, "SELECT count(*) FROM inbound_deliveries"), 2);
+  EXPECT_EQ(s.sql_int("SELECT count(*) FROM inbound_deliveries"), 2);
 }
 
-TEST(SqliteStoreDeliveries, prune_handles_more_messages_than_one_batch) {
-  Opened s;
+TEST_P(StoreDeliveries, prune_handles_more_messages_than_one_batch) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   constexpr int kMessages = 600;
   for (int i = 0; i < kMessages; ++i) {
@@ -307,8 +299,8 @@ TEST(SqliteStoreDeliveries, prune_handles_more_messages_than_one_batch) {
   EXPECT_EQ(s.db->count_inbound(), 0u);
 }
 
-TEST(SqliteStoreDeliveries, queue_stats_counts_rows_per_state_and_the_oldest_pending) {
-  Opened s;
+TEST_P(StoreDeliveries, queue_stats_counts_rows_per_state_and_the_oldest_pending) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto empty = s.db->queue_stats();
   EXPECT_EQ(empty.oldest_pending_ms, 0);
@@ -336,8 +328,8 @@ TEST(SqliteStoreDeliveries, queue_stats_counts_rows_per_state_and_the_oldest_pen
   EXPECT_EQ(stats.oldest_pending_ms, 5000);  // the dead old message is not pending
 }
 
-TEST(SqliteStoreDeliveries, closed_store_claims_nothing) {
-  Opened s;
+TEST_P(StoreDeliveries, closed_store_claims_nothing) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   ASSERT_EQ(s.db->enqueue_inbound_wait(make_message("c", 1)), Status::ok);
   s.db->close();

@@ -1,5 +1,6 @@
-// Durability: a child process enqueues messages and reports each id only after done(ok); the
-// parent SIGKILLs it mid-stream, reopens the store and finds every acknowledged message intact.
+// Durability on both backends: a child process enqueues messages and reports each id only after
+// done(ok); the parent SIGKILLs it mid-stream, reopens the store and finds every acknowledged
+// message intact.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -16,10 +17,11 @@
 namespace {
 
 // Never returns: enqueues until killed, writing "<id>\n" to `fd` after each durable commit.
-[[noreturn]] void run_child(const store::Options& options, int fd) {
+[[noreturn]] void run_child(const store_test::Database& database, const store::Options& options,
+                            int fd) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a parent that crashed
   std::string error;
-  auto db = store::open_sqlite(options, error);
+  auto db = database.open(options, error);
   if (!db) _exit(2);
   std::counting_semaphore<64> slots(64);  // bound the messages waiting for their commit
   for (;;) {
@@ -59,10 +61,11 @@ void read_lines(int fd, size_t wanted, std::string& pending, std::vector<std::st
   }
 }
 
-TEST(SqliteStoreDurability, keeps_every_acknowledged_message_across_kill_9) {
-  store_test::TempFolder folder;
-  store::Options options;
-  options.path = folder.file("store.db");
+STORE_TEST_BACKENDS(StoreDurability);
+
+TEST_P(StoreDurability, keeps_every_acknowledged_message_across_kill_9) {
+  store_test::Database database(GetParam(), "store.db");
+  store::Options options = database.options();
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
 
@@ -70,7 +73,7 @@ TEST(SqliteStoreDurability, keeps_every_acknowledged_message_across_kill_9) {
   ASSERT_GE(child.pid, 0);
   if (child.pid == 0) {
     close(fds[0]);
-    run_child(options, fds[1]);
+    run_child(database, options, fds[1]);
   }
   close(fds[1]);
 
@@ -88,7 +91,7 @@ TEST(SqliteStoreDurability, keeps_every_acknowledged_message_across_kill_9) {
   EXPECT_TRUE(pending.empty()) << "a torn line: " << pending;
 
   std::string error;
-  auto db = store::open_sqlite(options, error);
+  auto db = database.open(options, error);
   ASSERT_NE(db, nullptr) << error;
   EXPECT_GE(db->count_inbound(), acknowledged.size());
   for (const std::string& id : acknowledged) {

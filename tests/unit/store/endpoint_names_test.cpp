@@ -1,7 +1,7 @@
-// Endpoints by name (issue 11) against a real SQLite store: rows are stored under the name
-// Options::resolve_endpoint gives, with the URL's origin; a database of the previous schema (7,
-// rows under their URL) is migrated in place to the configured names; orphaned rows are held
-// (not due, not pruned before the dead letters' retention) and queued again when named.
+// Endpoints by name (issue 11) on both backends: rows are stored under the name
+// Options::resolve_endpoint gives, with the URL's origin; orphaned rows are held (not due, not
+// pruned before the dead letters' retention) and queued again when named. SQLite only: a database
+// of the previous schema (7, rows under their URL) is migrated in place to the configured names.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -28,13 +28,14 @@ store::EndpointRef orders_resolver(const std::string& url) {
           "http://old.example:8080"};
 }
 
-TEST(EndpointNames, rows_are_stored_under_the_resolved_name_with_the_origin) {
-  store_test::TempFolder folder;
-  store::Options options;
-  options.path = folder.file("names.db");
+STORE_TEST_BACKENDS(EndpointNames);
+
+TEST_P(EndpointNames, rows_are_stored_under_the_resolved_name_with_the_origin) {
+  store_test::Database database(GetParam(), "names.db");
+  store::Options options = database.options();
   options.resolve_endpoint = orders_resolver;
   std::string error;
-  auto db = store::open_sqlite(options, error);
+  auto db = database.open(options, error);
   ASSERT_NE(db, nullptr) << error;
   auto message = make_message("named");
   message.deliveries[0].endpoint = "http://old.example:8080/hook?t=1";
@@ -52,7 +53,7 @@ TEST(EndpointNames, rows_are_stored_under_the_resolved_name_with_the_origin) {
   EXPECT_EQ(db->find_inbound(message.id)->deliveries[0].origin, "https://new.example:443");
 }
 
-TEST(EndpointNames, a_schema_7_database_is_migrated_to_names_and_origins) {
+TEST(SqliteEndpointNames, a_schema_7_database_is_migrated_to_names_and_origins) {
   store_test::TempFolder folder;
   store::Options options;
   options.path = folder.file("old.db");
@@ -95,8 +96,8 @@ TEST(EndpointNames, a_schema_7_database_is_migrated_to_names_and_origins) {
   EXPECT_EQ(db->claim_deliveries(10, now_ms()).size(), 2u);  // still due, nothing lost
 }
 
-TEST(EndpointNames, orphaned_rows_are_held_then_queued_again_when_their_endpoint_is_named) {
-  store_test::OpenedStore s;
+TEST_P(EndpointNames, orphaned_rows_are_held_then_queued_again_when_their_endpoint_is_named) {
+  store_test::OpenedStore s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto message = make_message("orphan");
   message.deliveries[0].endpoint = "removed";

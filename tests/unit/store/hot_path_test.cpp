@@ -1,4 +1,4 @@
-// The hot path (store.h DeliveryConsumer) against a real SQLite store: a group commit hands the
+// The hot path (store.h DeliveryConsumer) on both backends: a group commit hands the
 // rows its consumer reserved over already claimed, with their bytes, after the senders' answers,
 // and queues the rest for claim_deliveries (claim_test.cpp).
 #include <gtest/gtest.h>
@@ -30,8 +30,6 @@ using store_test::fan_out_message;
 using store_test::kFarFuture;
 using store_test::kWait;
 using store_test::make_message;
-using store_test::sql_int;
-using store_test::sql_text;
 
 constexpr size_t kAll = std::numeric_limits<size_t>::max();
 
@@ -94,23 +92,20 @@ class RecordingConsumer final : public store::DeliveryConsumer {
 
 // The shared store fixture, reopened when a test needs other options: held group commits (the
 // writer waits until `group` messages are queued) and a log of each commit's size and status.
+STORE_TEST_BACKENDS(HotPath);
+
 struct HotStore : store_test::OpenedStore {
   std::mutex commits_mutex;
   std::vector<std::pair<size_t, Status>> commits;
 
+  explicit HotStore(store_test::Backend backend) : OpenedStore(backend) {}
   ~HotStore() {
     if (db) db->close();  // before `commits` goes: close() may still report a commit
-  }
-  void reopen() {
-    db.reset();
-    std::string error;
-    db = store::open_sqlite(options, error);
-    ASSERT_NE(db, nullptr) << error;
   }
   void hold_groups_of(size_t group, uint64_t max_size = 0) {
     options.commit_delay = std::chrono::hours(1);
     options.max_batch = group;
-    options.max_size = max_size;
+    options.max_size = max_size == 0 ? 0 : database.room_for(max_size);
     options.on_commit = [this](double, size_t messages, Status status) {
       std::lock_guard lock(commits_mutex);
       commits.emplace_back(messages, status);
@@ -118,13 +113,11 @@ struct HotStore : store_test::OpenedStore {
     reopen();
   }
   std::string state_of(const std::string& delivery_id) {
-    return sql_text(options.path,
-                    "SELECT state FROM inbound_deliveries WHERE id='" + delivery_id + "'")
+    return sql_text("SELECT state FROM inbound_deliveries WHERE id='" + delivery_id + "'")
         .value_or("<none>");
   }
   int64_t rows_in(const std::string& state) {
-    return sql_int(options.path,
-                   "SELECT count(*) FROM inbound_deliveries WHERE state='" + state + "'")
+    return sql_int("SELECT count(*) FROM inbound_deliveries WHERE state='" + state + "'")
         .value_or(-1);
   }
 };
@@ -141,9 +134,9 @@ std::vector<RecordingConsumer::Take> one_group_of_three(HotStore& s, RecordingCo
   return consumer.takes();
 }
 
-TEST(HotPath, hands_a_fan_out_over_claimed_with_its_exact_bytes) {
+TEST_P(HotPath, hands_a_fan_out_over_claimed_with_its_exact_bytes) {
   RecordingConsumer consumer(kAll);
-  HotStore s;
+  HotStore s(GetParam());
   ASSERT_NE(s.db, nullptr);
   s.db->set_delivery_consumer(&consumer);
   InboundMessage message = fan_out_message("fan-out", 2);
@@ -162,9 +155,8 @@ TEST(HotPath, hands_a_fan_out_over_claimed_with_its_exact_bytes) {
 
   for (const DeliveryJob& job : takes[0].jobs) {
     EXPECT_EQ(s.state_of(job.delivery.id), "in_flight");
-    EXPECT_EQ(sql_int(s.options.path,
-                      "SELECT attempts FROM inbound_deliveries WHERE id='" + job.delivery.id + "'"),
-              1);
+    EXPECT_EQ(
+        s.sql_int("SELECT attempts FROM inbound_deliveries WHERE id='" + job.delivery.id + "'"), 1);
   }
   auto stored = s.db->find_inbound(message.id);
   ASSERT_TRUE(stored.has_value());
@@ -177,9 +169,9 @@ TEST(HotPath, hands_a_fan_out_over_claimed_with_its_exact_bytes) {
   EXPECT_TRUE(s.db->claim_deliveries(10, kFarFuture).empty());  // handed out once only
 }
 
-TEST(HotPath, queues_the_rows_of_a_fan_out_the_consumer_did_not_reserve) {
+TEST_P(HotPath, queues_the_rows_of_a_fan_out_the_consumer_did_not_reserve) {
   RecordingConsumer consumer(1);
-  HotStore s;
+  HotStore s(GetParam());
   ASSERT_NE(s.db, nullptr);
   s.db->set_delivery_consumer(&consumer);
   InboundMessage message = fan_out_message("one of three", 3);
@@ -201,9 +193,9 @@ TEST(HotPath, queues_the_rows_of_a_fan_out_the_consumer_did_not_reserve) {
   expect_job_of(claimed[1], message, 2, 1);
 }
 
-TEST(HotPath, claims_the_first_rows_of_a_group_and_queues_the_others_oldest_first) {
+TEST_P(HotPath, claims_the_first_rows_of_a_group_and_queues_the_others_oldest_first) {
   RecordingConsumer consumer(1);
-  HotStore s;
+  HotStore s(GetParam());
   s.hold_groups_of(3);
   ASSERT_NE(s.db, nullptr);
   s.db->set_delivery_consumer(&consumer);
@@ -225,9 +217,9 @@ TEST(HotPath, claims_the_first_rows_of_a_group_and_queues_the_others_oldest_firs
   expect_job_of(claimed[1], messages[2], 0, 1);
 }
 
-TEST(HotPath, a_consumer_that_reserves_nothing_leaves_every_row_queued) {
+TEST_P(HotPath, a_consumer_that_reserves_nothing_leaves_every_row_queued) {
   RecordingConsumer consumer(0);
-  HotStore s;
+  HotStore s(GetParam());
   ASSERT_NE(s.db, nullptr);
   s.db->set_delivery_consumer(&consumer);
   InboundMessage first = fan_out_message("none a", 2);
@@ -254,9 +246,9 @@ TEST(HotPath, a_consumer_that_reserves_nothing_leaves_every_row_queued) {
   expect_job_of(claimed[2], second, 0, 1);
 }
 
-TEST(HotPath, take_pairs_each_reserve_on_the_writer_after_the_done_callbacks) {
+TEST_P(HotPath, take_pairs_each_reserve_on_the_writer_after_the_done_callbacks) {
   RecordingConsumer consumer(kAll);
-  HotStore s;
+  HotStore s(GetParam());
   s.hold_groups_of(3);
   ASSERT_NE(s.db, nullptr);
   s.db->set_delivery_consumer(&consumer);
@@ -293,10 +285,10 @@ TEST(HotPath, take_pairs_each_reserve_on_the_writer_after_the_done_callbacks) {
   expect_job_of(takes[0].jobs[2], group[2], 1, 1);
 }
 
-TEST(HotPath, a_removed_consumer_is_not_called_and_rows_are_queued) {
+TEST_P(HotPath, a_removed_consumer_is_not_called_and_rows_are_queued) {
   RecordingConsumer removed(kAll);
   RecordingConsumer next(kAll);
-  HotStore s;
+  HotStore s(GetParam());
   ASSERT_NE(s.db, nullptr);
   s.db->set_delivery_consumer(&removed);
   ASSERT_EQ(s.db->enqueue_inbound_wait(fan_out_message("before", 1)), Status::ok);
@@ -321,9 +313,9 @@ TEST(HotPath, a_removed_consumer_is_not_called_and_rows_are_queued) {
   EXPECT_EQ(removed.events().size(), 2u);
 }
 
-TEST(HotPath, a_failed_group_hands_over_nothing_and_returns_the_reservation) {
+TEST_P(HotPath, a_failed_group_hands_over_nothing_and_returns_the_reservation) {
   RecordingConsumer consumer(2);
-  HotStore s;
+  HotStore s(GetParam());
   s.hold_groups_of(3, 256 * 1024);
   ASSERT_NE(s.db, nullptr);
   s.db->set_delivery_consumer(&consumer);
@@ -354,10 +346,10 @@ TEST(HotPath, a_failed_group_hands_over_nothing_and_returns_the_reservation) {
   expect_job_of(claimed[2], group[2], 0, 1);
 }
 
-TEST(HotPath, a_refused_message_alone_hands_over_nothing_and_returns_the_reservation) {
+TEST_P(HotPath, a_refused_message_alone_hands_over_nothing_and_returns_the_reservation) {
   RecordingConsumer consumer(1);
-  HotStore s;
-  s.options.max_size = 256 * 1024;
+  HotStore s(GetParam());
+  s.options.max_size = s.database.room_for(256 * 1024);
   s.reopen();
   ASSERT_NE(s.db, nullptr);
   s.db->set_delivery_consumer(&consumer);
@@ -374,9 +366,9 @@ TEST(HotPath, a_refused_message_alone_hands_over_nothing_and_returns_the_reserva
   EXPECT_TRUE(s.db->claim_deliveries(10, kFarFuture).empty());
 }
 
-TEST(HotPath, rows_handed_over_are_queued_again_after_a_reopen) {
+TEST_P(HotPath, rows_handed_over_are_queued_again_after_a_reopen) {
   RecordingConsumer consumer(kAll);
-  HotStore s;
+  HotStore s(GetParam());
   ASSERT_NE(s.db, nullptr);
   s.db->set_delivery_consumer(&consumer);
   std::vector<InboundMessage> messages = {fan_out_message("crash a", 2),
@@ -404,9 +396,9 @@ TEST(HotPath, rows_handed_over_are_queued_again_after_a_reopen) {
   for (size_t i = 0; i < claimed.size(); ++i) EXPECT_EQ(claimed[i].delivery.id, handed[i]);
 }
 
-TEST(HotPath, hands_over_the_rows_of_a_group_mixed_with_outbound_messages) {
+TEST_P(HotPath, hands_over_the_rows_of_a_group_mixed_with_outbound_messages) {
   RecordingConsumer consumer(2);
-  HotStore s;
+  HotStore s(GetParam());
   s.hold_groups_of(3);
   ASSERT_NE(s.db, nullptr);
   s.db->set_delivery_consumer(&consumer);

@@ -1,6 +1,6 @@
-// The Store's reads and requeue for the REST API (CONTRACTS.md 2): list_inbound pages newest
-// first with a state filter and a cursor, heads are the first bytes exactly; redeliver_inbound
-// puts dead and delivered rows back to queued with their attempts kept.
+// The Store's reads and requeue for the REST API (CONTRACTS.md 2), on both backends: list_inbound
+// pages newest first with a state filter and a cursor, heads are the first bytes exactly;
+// redeliver_inbound puts dead and delivered rows back to queued with their attempts kept.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -15,12 +15,13 @@ using namespace std::string_literals;
 using store::DeliveryOutcome;
 using store::Status;
 using store_test::make_message;
-using store_test::sql_int;
-using store_test::sql_text;
 
 constexpr int64_t kNow = 1764202600000;
 
+STORE_TEST_BACKENDS(StoreInboundApi);
+
 struct Opened : store_test::OpenedStore {
+  explicit Opened(store_test::Backend backend) : OpenedStore(backend) {}
   // Enqueues `count` messages (oldest first) and returns their ids in that order.
   std::vector<std::string> add(int count, int endpoints = 1) {
     std::vector<std::string> ids;
@@ -45,8 +46,8 @@ std::vector<std::string> ids_of(const std::vector<store::InboundSummary>& page) 
   return ids;
 }
 
-TEST(SqliteStoreInboundApi, lists_newest_first_with_envelope_size_head_and_deliveries) {
-  Opened s;
+TEST_P(StoreInboundApi, lists_newest_first_with_envelope_size_head_and_deliveries) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   std::string data = "Subject: hello\r\nFrom: a@example.com\r\n\r\nbody\0bytes\r\n"s;
   data.push_back('\xff');
@@ -74,8 +75,8 @@ TEST(SqliteStoreInboundApi, lists_newest_first_with_envelope_size_head_and_deliv
   EXPECT_EQ(item.deliveries[0].message_id, message.id);
 }
 
-TEST(SqliteStoreInboundApi, pages_with_the_last_id_as_cursor_until_empty) {
-  Opened s;
+TEST_P(StoreInboundApi, pages_with_the_last_id_as_cursor_until_empty) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto ids = s.add(5);
   store::InboundQuery query;
@@ -92,8 +93,8 @@ TEST(SqliteStoreInboundApi, pages_with_the_last_id_as_cursor_until_empty) {
   EXPECT_TRUE(s.db->list_inbound(query).empty());
 }
 
-TEST(SqliteStoreInboundApi, filters_messages_with_a_delivery_in_the_state) {
-  Opened s;
+TEST_P(StoreInboundApi, filters_messages_with_a_delivery_in_the_state) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto dead = s.add(1);
   s.finish_all(DeliveryOutcome::dead, "HTTP 410");
@@ -116,8 +117,8 @@ TEST(SqliteStoreInboundApi, filters_messages_with_a_delivery_in_the_state) {
             (std::vector<std::string>{no_endpoints[0], queued[0], dead[0]}));
 }
 
-TEST(SqliteStoreInboundApi, redeliver_requeues_dead_and_delivered_rows_keeping_attempts) {
-  Opened s;
+TEST_P(StoreInboundApi, redeliver_requeues_dead_and_delivered_rows_keeping_attempts) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto ids = s.add(1, 2);
   auto jobs = s.db->claim_deliveries(10, kNow);
@@ -129,13 +130,12 @@ TEST(SqliteStoreInboundApi, redeliver_requeues_dead_and_delivered_rows_keeping_a
   EXPECT_TRUE(result.found);
   EXPECT_EQ(result.deliveries, 2u);
   EXPECT_EQ(result.requeued, 2u);
-  EXPECT_EQ(sql_int(s.options.path,
-                    "SELECT count(*) FROM inbound_deliveries WHERE state='queued'"
-                    " AND attempts=1 AND next_attempt_at=" +
-                        std::to_string(kNow + 5000)),
+  EXPECT_EQ(s.sql_int("SELECT count(*) FROM inbound_deliveries WHERE state='queued'"
+                      " AND attempts=1 AND next_attempt_at=" +
+                      std::to_string(kNow + 5000)),
             2);
-  EXPECT_EQ(sql_text(s.options.path, "SELECT last_error FROM inbound_deliveries WHERE id='" +
-                                         jobs[0].delivery.id + "'"),
+  EXPECT_EQ(s.sql_text("SELECT last_error FROM inbound_deliveries WHERE id='" +
+                       jobs[0].delivery.id + "'"),
             "HTTP 410");
   // The dispatcher claims them again, with the same delivery ids (webhook-id).
   auto again = s.db->claim_deliveries(10, kNow + 5000);
@@ -143,8 +143,8 @@ TEST(SqliteStoreInboundApi, redeliver_requeues_dead_and_delivered_rows_keeping_a
   EXPECT_EQ(again[0].delivery.attempts, 2);
 }
 
-TEST(SqliteStoreInboundApi, redeliver_leaves_rows_in_flight_alone) {
-  Opened s;
+TEST_P(StoreInboundApi, redeliver_leaves_rows_in_flight_alone) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto ids = s.add(1);
   ASSERT_EQ(s.db->claim_deliveries(10, kNow).size(), 1u);
@@ -152,11 +152,11 @@ TEST(SqliteStoreInboundApi, redeliver_leaves_rows_in_flight_alone) {
   EXPECT_TRUE(result.found);
   EXPECT_EQ(result.deliveries, 1u);
   EXPECT_EQ(result.requeued, 0u);
-  EXPECT_EQ(sql_text(s.options.path, "SELECT state FROM inbound_deliveries"), "in_flight");
+  EXPECT_EQ(s.sql_text("SELECT state FROM inbound_deliveries"), "in_flight");
 }
 
-TEST(SqliteStoreInboundApi, redeliver_tells_unknown_messages_and_messages_without_endpoints) {
-  Opened s;
+TEST_P(StoreInboundApi, redeliver_tells_unknown_messages_and_messages_without_endpoints) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto ids = s.add(1, 0);
   auto none = s.db->redeliver_inbound(ids[0], kNow);
@@ -166,8 +166,8 @@ TEST(SqliteStoreInboundApi, redeliver_tells_unknown_messages_and_messages_withou
   EXPECT_FALSE(s.db->redeliver_inbound("0190aaaa-0000-7000-8000-000000000000", kNow).found);
 }
 
-TEST(SqliteStoreInboundApi, find_inbound_reports_last_error) {
-  Opened s;
+TEST_P(StoreInboundApi, find_inbound_reports_last_error) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto ids = s.add(1);
   s.finish_all(DeliveryOutcome::deferred, "HTTP 503");

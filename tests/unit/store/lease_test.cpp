@@ -1,13 +1,12 @@
-// Leases (ARCHITECTURE.md "Leases", store.h requeue_expired) against a real SQLite store: a claim
-// holds its rows until lease_until as its owner; expired rows go back to the queue while the store
-// runs; a finish from a claim that lost its lease changes nothing; an outcome that cannot be
-// committed (writes past RLIMIT_FSIZE fail like a full disk) is retried and the store is
-// unready until it is in.
+// Leases (ARCHITECTURE.md "Leases", store.h requeue_expired) on both backends: a claim holds its
+// rows until lease_until as its owner; expired rows go back to the queue while the store runs; a
+// finish from a claim that lost its lease changes nothing; an outcome that cannot be committed
+// (store_test::WriteOutage: a full disk for SQLite, the server down for PostgreSQL) is retried and
+// the store is unready until it is in.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/resource.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -21,22 +20,22 @@ namespace {
 using store::DeliveryOutcome;
 using store::Status;
 using store_test::make_message;
-using store_test::sql_int;
-using store_test::sql_text;
 
 int64_t now_ms() {
   return common::unix_ms(common::Clock::now());
 }
 
+STORE_TEST_BACKENDS(Leases);
+
 struct LeasedStore {
-  store_test::TempFolder folder;
+  store_test::Database database;
   store::Options options;
   std::unique_ptr<store::Store> db;
   std::vector<std::pair<std::string, Status>> failures;  // on_write_failure calls
   std::mutex mutex;
 
-  explicit LeasedStore(std::chrono::milliseconds lease) {
-    options.path = folder.file("smtp-bridge.db");
+  LeasedStore(store_test::Backend backend, std::chrono::milliseconds lease)
+      : database(backend), options(database.options()) {
     options.lease = lease;
     options.owner = "owner-a";
     options.on_write_failure = [this](const std::string& what, Status status, size_t) {
@@ -44,18 +43,32 @@ struct LeasedStore {
       failures.emplace_back(what, status);
     };
     std::string error;
-    db = store::open_sqlite(options, error);
+    db = database.open(options, error);
     EXPECT_NE(db, nullptr) << error;
   }
+  ~LeasedStore() {
+    if (db) db->close();  // before `failures` goes: close() may still report
+  }
   std::string state_of(const std::string& delivery_id) {
-    return sql_text(options.path,
-                    "SELECT state FROM inbound_deliveries WHERE id='" + delivery_id + "'")
+    return database.sql_text("SELECT state FROM inbound_deliveries WHERE id='" + delivery_id + "'")
         .value_or("?");
   }
 };
 
-TEST(Leases, a_claim_holds_its_rows_until_the_lease_ends_then_they_are_queued_again) {
-  LeasedStore s(std::chrono::minutes(5));
+// The row's state once it left in_flight (the retried outcome got in, or something else happened
+// to the row), polled; "?" while the database cannot be read. Bounded by kWait.
+std::string settled_state(const std::function<std::string()>& state_of) {
+  auto deadline = std::chrono::steady_clock::now() + store_test::kWait;
+  std::string state = state_of();
+  while ((state == "in_flight" || state == "?") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    state = state_of();
+  }
+  return state;
+}
+
+TEST_P(Leases, a_claim_holds_its_rows_until_the_lease_ends_then_they_are_queued_again) {
+  LeasedStore s(GetParam(), std::chrono::minutes(5));
   ASSERT_NE(s.db, nullptr);
   ASSERT_EQ(s.db->enqueue_inbound_wait(make_message("lease me")), Status::ok);
   const int64_t now = now_ms();
@@ -66,15 +79,15 @@ TEST(Leases, a_claim_holds_its_rows_until_the_lease_ends_then_they_are_queued_ag
   EXPECT_EQ(jobs[0].delivery.lease_until_ms, until);
   EXPECT_EQ(jobs[0].delivery.lease_owner, "owner-a");
   std::string where = " FROM inbound_deliveries WHERE id='" + id + "'";
-  EXPECT_EQ(sql_int(s.options.path, "SELECT lease_until" + where), until);
-  EXPECT_EQ(sql_text(s.options.path, "SELECT lease_owner" + where), "owner-a");
+  EXPECT_EQ(s.database.sql_int("SELECT lease_until" + where), until);
+  EXPECT_EQ(s.database.sql_text("SELECT lease_owner" + where), "owner-a");
 
   EXPECT_EQ(s.db->requeue_expired(until - 1), 0u);  // still held
   EXPECT_EQ(s.state_of(id), "in_flight");
   EXPECT_EQ(s.db->requeue_expired(until + 1), 1u);
   EXPECT_EQ(s.state_of(id), "queued");
-  EXPECT_EQ(sql_int(s.options.path, "SELECT lease_until" + where), 0);
-  EXPECT_EQ(sql_text(s.options.path, "SELECT lease_owner" + where), "");
+  EXPECT_EQ(s.database.sql_int("SELECT lease_until" + where), 0);
+  EXPECT_EQ(s.database.sql_text("SELECT lease_owner" + where), "");
 
   auto again = s.db->claim_deliveries(10, until + 2);
   ASSERT_EQ(again.size(), 1u);
@@ -82,8 +95,8 @@ TEST(Leases, a_claim_holds_its_rows_until_the_lease_ends_then_they_are_queued_ag
   EXPECT_EQ(again[0].delivery.attempts, 2);  // the lost attempt counts
 }
 
-TEST(Leases, hot_path_claims_carry_a_lease_too) {
-  LeasedStore s(std::chrono::seconds(30));
+TEST_P(Leases, hot_path_claims_carry_a_lease_too) {
+  LeasedStore s(GetParam(), std::chrono::seconds(30));
   ASSERT_NE(s.db, nullptr);
   struct Taker final : store::DeliveryConsumer {
     size_t reserve(size_t rows) override { return rows; }
@@ -100,14 +113,14 @@ TEST(Leases, hot_path_claims_carry_a_lease_too) {
   const store::DeliveryRow& row = taker.jobs[0].delivery;
   EXPECT_EQ(row.lease_owner, "owner-a");
   EXPECT_GE(row.lease_until_ms, before + 30000);
-  EXPECT_EQ(sql_int(s.options.path,
-                    "SELECT lease_until FROM inbound_deliveries WHERE id='" + row.id + "'"),
-            row.lease_until_ms);
+  EXPECT_EQ(
+      s.database.sql_int("SELECT lease_until FROM inbound_deliveries WHERE id='" + row.id + "'"),
+      row.lease_until_ms);
   EXPECT_EQ(s.db->requeue_expired(row.lease_until_ms + 1), 1u);
 }
 
-TEST(Leases, a_finish_from_a_claim_that_lost_its_lease_changes_nothing) {
-  LeasedStore s(std::chrono::seconds(1));
+TEST_P(Leases, a_finish_from_a_claim_that_lost_its_lease_changes_nothing) {
+  LeasedStore s(GetParam(), std::chrono::seconds(1));
   ASSERT_NE(s.db, nullptr);
   ASSERT_EQ(s.db->enqueue_inbound_wait(make_message("twice claimed")), Status::ok);
   int64_t now = now_ms();
@@ -125,8 +138,8 @@ TEST(Leases, a_finish_from_a_claim_that_lost_its_lease_changes_nothing) {
   EXPECT_EQ(s.state_of(first[0].delivery.id), "delivered");
 }
 
-TEST(Leases, outbound_claims_carry_a_lease_and_expire_like_deliveries) {
-  LeasedStore s(std::chrono::seconds(1));
+TEST_P(Leases, outbound_claims_carry_a_lease_and_expire_like_deliveries) {
+  LeasedStore s(GetParam(), std::chrono::seconds(1));
   ASSERT_NE(s.db, nullptr);
   store::OutboundMessage message;
   message.id = "0190a0b0-0000-7000-8000-000000000001";
@@ -138,50 +151,35 @@ TEST(Leases, outbound_claims_carry_a_lease_and_expire_like_deliveries) {
   ASSERT_EQ(s.db->enqueue_outbound_wait(message).status, Status::ok);
   int64_t now = now_ms();
   ASSERT_EQ(s.db->claim_outbound(10, now).size(), 1u);
-  auto until = sql_int(s.options.path, "SELECT lease_until FROM outbound_recipients");
+  auto until = s.database.sql_int("SELECT lease_until FROM outbound_recipients");
   ASSERT_TRUE(until.has_value());
   EXPECT_EQ(*until, now + s.options.outbound_lease.count());
   EXPECT_EQ(s.db->requeue_expired(*until - 1), 0u);
   EXPECT_EQ(s.db->requeue_expired(*until + 1), 1u);
-  EXPECT_EQ(sql_text(s.options.path, "SELECT state FROM outbound_recipients"), "queued");
+  EXPECT_EQ(s.database.sql_text("SELECT state FROM outbound_recipients"), "queued");
 }
 
-// Every write past RLIMIT_FSIZE fails (EFBIG) while it lives: a full disk for SQLite.
-class FileSizeLimit {
- public:
-  FileSizeLimit() {
-    signal(SIGXFSZ, SIG_IGN);
-    getrlimit(RLIMIT_FSIZE, &saved_);
-    rlimit tiny = saved_;
-    tiny.rlim_cur = 1024;
-    setrlimit(RLIMIT_FSIZE, &tiny);
-  }
-  ~FileSizeLimit() { lift(); }
-  void lift() { setrlimit(RLIMIT_FSIZE, &saved_); }
-
- private:
-  rlimit saved_{};
-};
-
-TEST(Leases, an_outcome_that_cannot_be_committed_is_retried_and_the_store_is_unready_meanwhile) {
-  LeasedStore s(std::chrono::minutes(5));
+TEST_P(Leases, an_outcome_that_cannot_be_committed_is_retried_and_the_store_is_unready_meanwhile) {
+  LeasedStore s(GetParam(), std::chrono::minutes(5));
   ASSERT_NE(s.db, nullptr);
   ASSERT_EQ(s.db->enqueue_inbound_wait(make_message("finish me")), Status::ok);
   auto jobs = s.db->claim_deliveries(1, now_ms());
   ASSERT_EQ(jobs.size(), 1u);
   const std::string id = jobs[0].delivery.id;
   {
-    FileSizeLimit full;
+    store_test::WriteOutage outage(s.database);
     s.db->finish_delivery(id, DeliveryOutcome::delivered, 0, "", 1);  // returns: not waited on
     EXPECT_FALSE(s.db->writable());
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a retry fails as well
     EXPECT_FALSE(s.db->writable());
+    // Not lost: still held, still to be committed (PostgreSQL cannot be asked while it is down,
+    // and its retry may come as soon as it is back).
+    if (!s.database.postgres()) {
+      outage.end();
+      EXPECT_EQ(s.state_of(id), "in_flight");
+    }
   }
-  EXPECT_EQ(s.state_of(id), "in_flight");  // not lost: still held, still to be committed
-  auto deadline = std::chrono::steady_clock::now() + store_test::kWait;
-  while (s.state_of(id) != "delivered" && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_EQ(s.state_of(id), "delivered");
+  EXPECT_EQ(settled_state([&] { return s.state_of(id); }), "delivered");
   EXPECT_TRUE(s.db->writable());
   std::lock_guard lock(s.mutex);
   ASSERT_EQ(s.failures.size(), 2u);  // reported once when it failed, once when it got in
@@ -190,8 +188,8 @@ TEST(Leases, an_outcome_that_cannot_be_committed_is_retried_and_the_store_is_unr
   EXPECT_EQ(s.failures[1].second, Status::ok);
 }
 
-TEST(Leases, an_outbound_result_that_cannot_be_committed_is_retried_too) {
-  LeasedStore s(std::chrono::minutes(5));
+TEST_P(Leases, an_outbound_result_that_cannot_be_committed_is_retried_too) {
+  LeasedStore s(GetParam(), std::chrono::minutes(5));
   ASSERT_NE(s.db, nullptr);
   store::OutboundMessage message;
   message.id = "0190a0b0-0000-7000-8000-000000000002";
@@ -203,22 +201,22 @@ TEST(Leases, an_outbound_result_that_cannot_be_committed_is_retried_too) {
   ASSERT_EQ(s.db->enqueue_outbound_wait(message).status, Status::ok);
   ASSERT_EQ(s.db->claim_outbound(10, now_ms()).size(), 1u);
   auto state = [&] {
-    return sql_text(s.options.path, "SELECT state FROM outbound_recipients").value_or("?");
+    return s.database.sql_text("SELECT state FROM outbound_recipients").value_or("?");
   };
   {
-    FileSizeLimit full;
+    store_test::WriteOutage outage(s.database);
     store::RecipientResult sent;
     sent.rcpt = "b@example.com";
     sent.outcome = store::RecipientOutcome::sent;
     sent.code = 250;
     s.db->finish_outbound(message.id, {sent});  // released although not committed
     EXPECT_FALSE(s.db->writable());
+    if (!s.database.postgres()) {
+      outage.end();
+      EXPECT_EQ(state(), "in_flight");
+    }
   }
-  EXPECT_EQ(state(), "in_flight");
-  auto deadline = std::chrono::steady_clock::now() + store_test::kWait;
-  while (state() != "sent" && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  EXPECT_EQ(state(), "sent");
+  EXPECT_EQ(settled_state(state), "sent");
   EXPECT_TRUE(s.db->writable());
   std::lock_guard lock(s.mutex);
   ASSERT_FALSE(s.failures.empty());

@@ -1,6 +1,6 @@
-// Outbound messages in the Store's group commit (one transaction, one fsync, shared with inbound
-// messages; a failed group retried piecemeal), and the in-place migration of a database made by
-// schema version 1 (before the outbound tables existed).
+// Outbound messages in the Store's group commit on both backends (one transaction, one fsync,
+// shared with inbound messages; a failed group retried piecemeal), and (SQLite only) the in-place
+// migration of a database made by schema version 1 (before the outbound tables existed).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -49,23 +49,25 @@ struct CommitLog {
 // A store whose writer waits (commit_delay of an hour) until close() makes it commit whatever
 // was queued as one group.
 struct HeldStore {
-  store_test::TempFolder folder;
+  store_test::Database database;
   store::Options options;
   CommitLog log;
   std::unique_ptr<store::Store> db;
-  explicit HeldStore(uint64_t max_size = 0) {
-    options.path = folder.file("smtp-bridge.db");
-    options.max_size = max_size;
+  explicit HeldStore(store_test::Backend backend, uint64_t max_size = 0)
+      : database(backend), options(database.options()) {
+    options.max_size = max_size == 0 ? 0 : database.room_for(max_size);
     options.commit_delay = std::chrono::hours(1);
     log.attach(options);
     std::string error;
-    db = store::open_sqlite(options, error);
+    db = database.open(options, error);
     EXPECT_NE(db, nullptr) << error;
   }
 };
 
-TEST(SqliteStoreOutboundGroup, commits_inbound_and_outbound_messages_in_one_transaction) {
-  HeldStore s;
+STORE_TEST_BACKENDS(StoreOutboundGroup);
+
+TEST_P(StoreOutboundGroup, commits_inbound_and_outbound_messages_in_one_transaction) {
+  HeldStore s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto inbound = make_message("inbound\r\n");
   auto first = make_outbound("shop:k");
@@ -92,8 +94,8 @@ TEST(SqliteStoreOutboundGroup, commits_inbound_and_outbound_messages_in_one_tran
   EXPECT_FALSE(s.db->find_outbound(second.id).has_value());
 }
 
-TEST(SqliteStoreOutboundGroup, a_failed_group_is_retried_piecemeal_across_both_kinds) {
-  HeldStore s(256 * 1024);
+TEST_P(StoreOutboundGroup, a_failed_group_is_retried_piecemeal_across_both_kinds) {
+  HeldStore s(GetParam(), 256 * 1024);
   ASSERT_NE(s.db, nullptr);
   auto inbound = make_message("first\r\n");
   auto too_big = make_outbound("", std::string(1024 * 1024, 'B'));
@@ -116,8 +118,8 @@ TEST(SqliteStoreOutboundGroup, a_failed_group_is_retried_piecemeal_across_both_k
   EXPECT_TRUE(s.db->find_outbound(small.id).has_value());
 }
 
-TEST(SqliteStoreOutboundGroup, refuses_outbound_messages_once_closed) {
-  store_test::OpenedStore s;
+TEST_P(StoreOutboundGroup, refuses_outbound_messages_once_closed) {
+  store_test::OpenedStore s(GetParam());
   ASSERT_NE(s.db, nullptr);
   s.db->close();
   auto message = make_outbound();

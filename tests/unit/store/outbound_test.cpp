@@ -1,6 +1,6 @@
-// The outbound side of the SQLite Store (the send API): enqueue and find, idempotency (replay,
-// conflict, expiry), the recipients' lifecycle (claim, finish, deferral, restart), retention,
-// stats, the migration of a version-1 database and group commit together with inbound messages.
+// The outbound side of the Store on both backends (the send API): enqueue and find, idempotency
+// (replay, conflict, expiry), the recipients' lifecycle (claim, finish, deferral, restart),
+// retention, stats.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -20,8 +20,6 @@ using store::OutboundEnqueued;
 using store::RecipientOutcome;
 using store::RecipientResult;
 using store::Status;
-using store_test::sql_int;
-using store_test::sql_text;
 
 constexpr int64_t kHourMs = 3600 * 1000;
 
@@ -51,16 +49,11 @@ uint64_t count_of(const store::Store::QueueStats& stats, const std::string& stat
   return 0;
 }
 
+STORE_TEST_BACKENDS(StoreOutbound);
+
 struct Opened : store_test::OpenedStore {
-  std::optional<int64_t> count(const std::string& sql) { return sql_int(options.path, sql); }
-  // Closes the store and opens it again on the same file, as a restarted process would.
-  void reopen() {
-    db->close();
-    db.reset();
-    std::string error;
-    db = store::open_sqlite(options, error);
-    ASSERT_NE(db, nullptr) << error;
-  }
+  explicit Opened(store_test::Backend backend) : OpenedStore(backend) {}
+  std::optional<int64_t> count(const std::string& sql) { return sql_int(sql); }
 };
 
 RecipientResult result(const std::string& rcpt, RecipientOutcome outcome, int code,
@@ -76,8 +69,8 @@ RecipientResult result(const std::string& rcpt, RecipientOutcome outcome, int co
   return r;
 }
 
-TEST(SqliteStoreOutbound, enqueue_then_find_returns_every_field) {
-  Opened s;
+TEST_P(StoreOutbound, enqueue_then_find_returns_every_field) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto message = make_outbound({"a@example.org", "b@example.org", "c@example.net"});
   message.metadata_json = R"({"order":"42"})";
@@ -115,8 +108,8 @@ TEST(SqliteStoreOutbound, enqueue_then_find_returns_every_field) {
   EXPECT_FALSE(s.db->find_outbound("0190-none").has_value());
 }
 
-TEST(SqliteStoreOutbound, same_key_same_hash_replays_the_first_response_and_writes_nothing) {
-  Opened s;
+TEST_P(StoreOutbound, same_key_same_hash_replays_the_first_response_and_writes_nothing) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto first = make_outbound({"a@example.org"}, "shop:order-42", "hash-1");
   ASSERT_EQ(s.db->enqueue_outbound_wait(first).status, Status::ok);
@@ -132,8 +125,8 @@ TEST(SqliteStoreOutbound, same_key_same_hash_replays_the_first_response_and_writ
   EXPECT_EQ(s.count("SELECT count(*) FROM outbound_recipients"), 1);
 }
 
-TEST(SqliteStoreOutbound, same_key_other_hash_is_a_conflict) {
-  Opened s;
+TEST_P(StoreOutbound, same_key_other_hash_is_a_conflict) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto first = make_outbound({"a@example.org"}, "shop:order-42", "hash-1");
   ASSERT_EQ(s.db->enqueue_outbound_wait(first).status, Status::ok);
@@ -153,8 +146,8 @@ TEST(SqliteStoreOutbound, same_key_other_hash_is_a_conflict) {
   EXPECT_EQ(s.count("SELECT count(*) FROM outbound_messages"), 4);
 }
 
-TEST(SqliteStoreOutbound, an_expired_key_makes_a_new_message_and_the_old_one_loses_the_key) {
-  Opened s;
+TEST_P(StoreOutbound, an_expired_key_makes_a_new_message_and_the_old_one_loses_the_key) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto old = make_outbound({"a@example.org"}, "shop:k", "hash-1");
   old.created_at_ms = now_ms() - 25 * kHourMs;  // idempotency_ttl is 24 h by default
@@ -172,17 +165,16 @@ TEST(SqliteStoreOutbound, an_expired_key_makes_a_new_message_and_the_old_one_los
       s.count("SELECT count(*) FROM outbound_messages WHERE id='" + old.id +
               "' AND idempotency_key IS NULL AND length(data)=" + std::to_string(old.data.size())),
       1);
-  EXPECT_EQ(
-      sql_text(s.options.path, "SELECT id FROM outbound_messages WHERE idempotency_key='shop:k'"),
-      fresh.id);
+  EXPECT_EQ(s.sql_text("SELECT id FROM outbound_messages WHERE idempotency_key='shop:k'"),
+            fresh.id);
   // Just inside the TTL the key still holds.
   auto recent = make_outbound({"a@example.org"}, "shop:k", "hash-1");
   recent.created_at_ms = fresh.created_at_ms + 24 * kHourMs;
   EXPECT_TRUE(s.db->enqueue_outbound_wait(recent).replay);
 }
 
-TEST(SqliteStoreOutbound, claim_takes_due_recipients_once_and_marks_them_in_flight) {
-  Opened s;
+TEST_P(StoreOutbound, claim_takes_due_recipients_once_and_marks_them_in_flight) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto first = make_outbound({"a@example.org", "b@example.org"});
   auto second = make_outbound({"c@example.org"});
@@ -209,8 +201,8 @@ TEST(SqliteStoreOutbound, claim_takes_due_recipients_once_and_marks_them_in_flig
   EXPECT_TRUE(s.db->claim_outbound(0, now_ms()).empty());
 }
 
-TEST(SqliteStoreOutbound, finish_records_each_outcome_and_deferred_comes_back_when_due) {
-  Opened s;
+TEST_P(StoreOutbound, finish_records_each_outcome_and_deferred_comes_back_when_due) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto message = make_outbound(
       {"sent@example.org", "later@example.org", "bad@example.org", "pending@example.org"});
@@ -260,8 +252,8 @@ TEST(SqliteStoreOutbound, finish_records_each_outcome_and_deferred_comes_back_wh
   EXPECT_EQ(found->recipients[0].last_code, 250);
 }
 
-TEST(SqliteStoreOutbound, restart_requeues_in_flight_recipients) {
-  Opened s;
+TEST_P(StoreOutbound, restart_requeues_in_flight_recipients) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto message = make_outbound({"a@example.org", "b@example.org"});
   ASSERT_EQ(s.db->enqueue_outbound_wait(message).status, Status::ok);
@@ -281,8 +273,8 @@ TEST(SqliteStoreOutbound, restart_requeues_in_flight_recipients) {
   EXPECT_EQ(jobs[0].attempts, std::vector<int>{2});
 }
 
-TEST(SqliteStoreOutbound, prune_removes_finished_messages_past_retention_only) {
-  Opened s;
+TEST_P(StoreOutbound, prune_removes_finished_messages_past_retention_only) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto all_sent = make_outbound({"a@example.org", "b@example.org"});
   auto sent_and_failed = make_outbound({"a@example.org", "b@example.org"});
@@ -320,8 +312,8 @@ TEST(SqliteStoreOutbound, prune_removes_finished_messages_past_retention_only) {
   EXPECT_EQ(s.count("SELECT count(*) FROM outbound_recipients"), 3);
 }
 
-TEST(SqliteStoreOutbound, stats_count_recipients_per_state_and_the_oldest_pending) {
-  Opened s;
+TEST_P(StoreOutbound, stats_count_recipients_per_state_and_the_oldest_pending) {
+  Opened s(GetParam());
   ASSERT_NE(s.db, nullptr);
   auto stats = s.db->outbound_stats();
   for (const char* state : {"queued", "in_flight", "deferred", "sent", "failed"}) {

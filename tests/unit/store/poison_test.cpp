@@ -1,4 +1,4 @@
-// Poison messages (store.h DeliveryRow::render_attempts) against a real SQLite store: every claim
+// Poison messages (store.h DeliveryRow::render_attempts) on both backends: every claim
 // counts a render before it starts, in its own committed transaction, so a process that dies
 // while rendering leaves the count behind; an outcome after a successful render sets it back.
 #include <gtest/gtest.h>
@@ -14,20 +14,20 @@ namespace {
 using store::DeliveryOutcome;
 using store::Status;
 using store_test::make_message;
-using store_test::sql_int;
 
 int64_t now_ms() {
   return common::unix_ms(common::Clock::now());
 }
 
+STORE_TEST_BACKENDS(PoisonCount);
+
 int64_t render_attempts(const store_test::OpenedStore& s, const std::string& id) {
-  return sql_int(s.options.path,
-                 "SELECT render_attempts FROM inbound_deliveries WHERE id='" + id + "'")
+  return s.sql_int("SELECT render_attempts FROM inbound_deliveries WHERE id='" + id + "'")
       .value_or(-1);
 }
 
-TEST(PoisonCount, each_claim_counts_a_render_durably_and_a_crash_keeps_it) {
-  store_test::OpenedStore s;
+TEST_P(PoisonCount, each_claim_counts_a_render_durably_and_a_crash_keeps_it) {
+  store_test::OpenedStore s(GetParam());
   ASSERT_NE(s.db, nullptr);
   ASSERT_EQ(s.db->enqueue_inbound_wait(make_message("poison?")), Status::ok);
   std::string id;
@@ -38,10 +38,8 @@ TEST(PoisonCount, each_claim_counts_a_render_durably_and_a_crash_keeps_it) {
     EXPECT_EQ(jobs[0].delivery.render_attempts, crash);
     EXPECT_EQ(render_attempts(s, id), crash);  // on disk before any render could start
     // The process dies mid-render: nothing finishes the row; the next open queues it again.
-    s.db->close();
-    std::string error;
-    s.db = store::open_sqlite(s.options, error);
-    ASSERT_NE(s.db, nullptr) << error;
+    s.reopen();
+    ASSERT_NE(s.db, nullptr);
   }
   auto found = s.db->find_inbound(s.db->list_inbound({}).at(0).id);
   ASSERT_TRUE(found.has_value());
@@ -50,8 +48,8 @@ TEST(PoisonCount, each_claim_counts_a_render_durably_and_a_crash_keeps_it) {
   EXPECT_EQ(found->deliveries.at(0).attempts, 3);
 }
 
-TEST(PoisonCount, an_outcome_after_a_render_sets_it_back_and_a_failed_render_keeps_it) {
-  store_test::OpenedStore s;
+TEST_P(PoisonCount, an_outcome_after_a_render_sets_it_back_and_a_failed_render_keeps_it) {
+  store_test::OpenedStore s(GetParam());
   ASSERT_NE(s.db, nullptr);
   ASSERT_EQ(s.db->enqueue_inbound_wait(make_message("render twice")), Status::ok);
   auto first = s.db->claim_deliveries(1, now_ms());
@@ -76,8 +74,8 @@ TEST(PoisonCount, an_outcome_after_a_render_sets_it_back_and_a_failed_render_kee
   EXPECT_EQ(render_attempts(s, id), 0);
 }
 
-TEST(PoisonCount, hot_path_rows_start_with_one_render_counted) {
-  store_test::OpenedStore s;
+TEST_P(PoisonCount, hot_path_rows_start_with_one_render_counted) {
+  store_test::OpenedStore s(GetParam());
   ASSERT_NE(s.db, nullptr);
   struct Taker final : store::DeliveryConsumer {
     size_t reserve(size_t rows) override { return rows; }

@@ -1,4 +1,4 @@
-// The SQLite Store against real database files: exact bytes and rows, group commit under
+// The Store on both backends (store_test_support.h): exact bytes and rows, group commit under
 // concurrency, the size limit, close and reopen, and the re-queue of in-flight deliveries.
 #include "store/store.h"
 
@@ -15,8 +15,6 @@ namespace {
 
 using store::Status;
 using store_test::make_message;
-using store_test::sql_int;
-using store_test::sql_text;
 
 struct CommitRecord {
   size_t messages;
@@ -36,34 +34,39 @@ struct CommitLog {
   }
 };
 
-std::unique_ptr<store::Store> open_or_fail(const store::Options& options) {
+STORE_TEST_BACKENDS(Store);
+
+std::unique_ptr<store::Store> open_or_fail(const store_test::Database& database,
+                                           const store::Options& options) {
   std::string error;
-  auto opened = store::open_sqlite(options, error);
+  auto opened = database.open(options, error);
   EXPECT_NE(opened, nullptr) << error;
   return opened;
 }
 
-store::Options options_in(const store_test::TempFolder& folder) {
-  store::Options options;
-  options.path = folder.file("var/deep/smtp-bridge.db");  // parent folders do not exist yet
-  return options;
-}
+// SQLite's file is in folders that do not exist yet.
+constexpr const char* kDeepFile = "var/deep/smtp-bridge.db";
 
 // Enqueues messages of `size` bytes until the store refuses one (at most `max` tries); the last
-// status.
+// status. The bytes do not compress (PostgreSQL compresses large values).
 Status fill(store::Store& db, size_t size, int max = 64) {
   Status last = Status::ok;
+  uint32_t state = 2463534242u;
   for (int i = 0; i < max && last == Status::ok; ++i) {
-    last =
-        db.enqueue_inbound_wait(make_message(std::string(size, static_cast<char>('a' + i % 26))));
+    std::string data(size, '\0');
+    for (char& byte : data) {  // xorshift32
+      state ^= state << 13, state ^= state >> 17, state ^= state << 5;
+      byte = static_cast<char>(state);
+    }
+    last = db.enqueue_inbound_wait(make_message(data));
   }
   return last;
 }
 
-TEST(SqliteStore, round_trips_message_bytes_and_envelope_exactly) {
-  store_test::TempFolder folder;
-  auto options = options_in(folder);
-  auto db = open_or_fail(options);
+TEST_P(Store, round_trips_message_bytes_and_envelope_exactly) {
+  store_test::Database database(GetParam(), kDeepFile);
+  auto options = database.options();
+  auto db = open_or_fail(database, options);
   ASSERT_NE(db, nullptr);
 
   auto message = make_message(store_test::awkward_bytes("round-trip"), 2);
@@ -97,28 +100,41 @@ TEST(SqliteStore, round_trips_message_bytes_and_envelope_exactly) {
   EXPECT_TRUE(db->writable());
   EXPECT_GT(db->size_bytes(), sent.data.size());
 
-  // What other tools see in the file: the schema's names, a BLOB, JSON arrays, state queued.
-  const std::string& path = options.path;
+  // What other tools see in the database: the schema's names, the bytes as a BLOB (SQLite) or
+  // bytea (PostgreSQL), JSON arrays, state queued.
+  const bool pg = database.postgres();
   std::string where = " FROM inbound_messages WHERE id='" + sent.id + "'";
-  EXPECT_EQ(sql_text(path, "SELECT typeof(data)" + where), "blob");
-  EXPECT_EQ(sql_int(path, "SELECT size" + where), static_cast<int64_t>(sent.data.size()));
-  EXPECT_EQ(sql_int(path, "SELECT length(data)" + where), static_cast<int64_t>(sent.data.size()));
-  EXPECT_EQ(sql_text(path, "SELECT rcpt_to" + where), R"(["a@example.com","b@example.org"])");
-  EXPECT_EQ(sql_text(path, "SELECT envelope" + where), sent.envelope_json);
-  EXPECT_EQ(sql_text(path, "SELECT mail_from" + where), "");
-  EXPECT_EQ(sql_int(path,
-                    "SELECT count(*) FROM inbound_deliveries WHERE state='queued' AND "
-                    "rcpt_to='[\"a@example.com\"]' AND message_id='" +
-                        sent.id + "'"),
+  EXPECT_EQ(
+      database.sql_text((pg ? "SELECT pg_typeof(data)::text" : "SELECT typeof(data)") + where),
+      pg ? "bytea" : "blob");
+  EXPECT_EQ(database.sql_int("SELECT size" + where), static_cast<int64_t>(sent.data.size()));
+  EXPECT_EQ(database.sql_int("SELECT length(data)" + where),
+            static_cast<int64_t>(sent.data.size()));
+  const std::string rcpt_to = R"(["a@example.com","b@example.org"])";
+  if (pg) {  // text or jsonb: the same JSON value
+    EXPECT_EQ(database.sql_int("SELECT rcpt_to::jsonb = '" + rcpt_to + "'::jsonb" + where), 1);
+    EXPECT_EQ(
+        database.sql_int("SELECT envelope::jsonb = '" + sent.envelope_json + "'::jsonb" + where),
+        1);
+  } else {
+    EXPECT_EQ(database.sql_text("SELECT rcpt_to" + where), rcpt_to);
+    EXPECT_EQ(database.sql_text("SELECT envelope" + where), sent.envelope_json);
+  }
+  EXPECT_EQ(database.sql_text("SELECT mail_from" + where), "");
+  EXPECT_EQ(database.sql_int("SELECT count(*) FROM inbound_deliveries WHERE state='queued' AND "
+                             "rcpt_to='[\"a@example.com\"]' AND message_id='" +
+                             sent.id + "'"),
             2);
-  EXPECT_EQ(sql_text(path, "PRAGMA journal_mode"), "wal");
-  EXPECT_EQ(sql_int(path, "PRAGMA user_version"), 8);  // schema 8: endpoint names
+  if (!pg) {  // the SQLite file's own settings
+    EXPECT_EQ(database.sql_text("PRAGMA journal_mode"), "wal");
+    EXPECT_EQ(database.sql_int("PRAGMA user_version"), 8);  // schema 8: endpoint names
+  }
 }
 
-TEST(SqliteStore, stores_empty_message_data_as_empty_blob) {
-  store_test::TempFolder folder;
-  auto options = options_in(folder);
-  auto db = open_or_fail(options);
+TEST_P(Store, stores_empty_message_data_as_empty_blob) {
+  store_test::Database database(GetParam(), kDeepFile);
+  auto options = database.options();
+  auto db = open_or_fail(database, options);
   ASSERT_NE(db, nullptr);
   auto message = make_message("", 0);
   std::string id = message.id;
@@ -127,16 +143,21 @@ TEST(SqliteStore, stores_empty_message_data_as_empty_blob) {
   ASSERT_TRUE(found.has_value());
   EXPECT_EQ(found->data, "");
   EXPECT_TRUE(found->deliveries.empty());
-  EXPECT_EQ(sql_text(options.path, "SELECT typeof(data) FROM inbound_messages"), "blob");
+  EXPECT_EQ(database.sql_int("SELECT length(data) FROM inbound_messages"), 0);
+  if (database.postgres()) {
+    EXPECT_EQ(database.sql_text("SELECT pg_typeof(data)::text FROM inbound_messages"), "bytea");
+  } else {
+    EXPECT_EQ(database.sql_text("SELECT typeof(data) FROM inbound_messages"), "blob");
+  }
 }
 
-TEST(SqliteStore, group_commits_concurrent_writers_in_fewer_transactions) {
-  store_test::TempFolder folder;
-  auto options = options_in(folder);
+TEST_P(Store, group_commits_concurrent_writers_in_fewer_transactions) {
+  store_test::Database database(GetParam(), kDeepFile);
+  auto options = database.options();
   options.commit_delay = std::chrono::milliseconds(2);
   CommitLog log;
   log.attach(options);
-  auto db = open_or_fail(options);
+  auto db = open_or_fail(database, options);
   ASSERT_NE(db, nullptr);
 
   constexpr int kThreads = 8;
@@ -174,11 +195,11 @@ TEST(SqliteStore, group_commits_concurrent_writers_in_fewer_transactions) {
   EXPECT_LT(log.records.size(), static_cast<size_t>(kThreads * kPerThread));
 }
 
-TEST(SqliteStore, refuses_messages_past_max_size_and_stays_usable) {
-  store_test::TempFolder folder;
-  auto options = options_in(folder);
-  options.max_size = 512 * 1024;
-  auto db = open_or_fail(options);
+TEST_P(Store, refuses_messages_past_max_size_and_stays_usable) {
+  store_test::Database database(GetParam(), kDeepFile);
+  auto options = database.options();
+  options.max_size = database.room_for(512 * 1024);
+  auto db = open_or_fail(database, options);
   ASSERT_NE(db, nullptr);
 
   auto big = make_message(std::string(1024 * 1024, '\xaa'));
@@ -198,17 +219,19 @@ TEST(SqliteStore, refuses_messages_past_max_size_and_stays_usable) {
 
   // Fill it up with medium messages: sooner or later full, and never past the limit.
   EXPECT_EQ(fill(*db, 16 * 1024), Status::full);
-  auto pages = sql_int(options.path, "PRAGMA page_count");
-  auto page_size = sql_int(options.path, "PRAGMA page_size");
-  ASSERT_TRUE(pages && page_size);
-  EXPECT_LE(static_cast<uint64_t>(*pages * *page_size), options.max_size);
+  if (!database.postgres()) {  // the file itself (PostgreSQL's limit is its backend's measure)
+    auto pages = database.sql_int("PRAGMA page_count");
+    auto page_size = database.sql_int("PRAGMA page_size");
+    ASSERT_TRUE(pages && page_size);
+    EXPECT_LE(static_cast<uint64_t>(*pages * *page_size), options.max_size);
+  }
 }
 
-TEST(SqliteStore, a_full_store_is_unready_until_pruning_makes_room_without_new_mail) {
-  store_test::TempFolder folder;
-  auto options = options_in(folder);
-  options.max_size = 512 * 1024;
-  auto db = open_or_fail(options);
+TEST_P(Store, a_full_store_is_unready_until_pruning_makes_room_without_new_mail) {
+  store_test::Database database(GetParam(), kDeepFile);
+  auto options = database.options();
+  options.max_size = database.room_for(512 * 1024);
+  auto db = open_or_fail(database, options);
   ASSERT_NE(db, nullptr);
   ASSERT_EQ(fill(*db, 16 * 1024), Status::full);
   EXPECT_FALSE(db->writable());  // the probe ran: no room for a typical message
@@ -229,14 +252,14 @@ TEST(SqliteStore, a_full_store_is_unready_until_pruning_makes_room_without_new_m
   EXPECT_EQ(db->enqueue_inbound_wait(make_message(std::string(16 * 1024, 'g'))), Status::ok);
 }
 
-TEST(SqliteStore, one_oversized_message_does_not_fail_its_group) {
-  store_test::TempFolder folder;
-  auto options = options_in(folder);
-  options.max_size = 256 * 1024;
+TEST_P(Store, one_oversized_message_does_not_fail_its_group) {
+  store_test::Database database(GetParam(), kDeepFile);
+  auto options = database.options();
+  options.max_size = database.room_for(256 * 1024);
   options.commit_delay = std::chrono::hours(1);  // nothing commits before close() wakes the writer
   CommitLog log;
   log.attach(options);
-  auto db = open_or_fail(options);
+  auto db = open_or_fail(database, options);
   ASSERT_NE(db, nullptr);
 
   std::vector<store::InboundMessage> messages = {make_message("first\r\n"),
@@ -265,13 +288,13 @@ TEST(SqliteStore, one_oversized_message_does_not_fail_its_group) {
   EXPECT_TRUE(db->find_inbound(messages[2].id).has_value());
 }
 
-TEST(SqliteStore, close_commits_queued_messages_then_refuses_writes) {
-  store_test::TempFolder folder;
-  auto options = options_in(folder);
+TEST_P(Store, close_commits_queued_messages_then_refuses_writes) {
+  store_test::Database database(GetParam(), kDeepFile);
+  auto options = database.options();
   std::vector<store::InboundMessage> sent;
   std::atomic<int> ok{0};
   {
-    auto db = open_or_fail(options);
+    auto db = open_or_fail(database, options);
     ASSERT_NE(db, nullptr);
     for (int i = 0; i < 20; ++i) {
       sent.push_back(make_message(store_test::awkward_bytes(std::to_string(i)), 1));
@@ -292,7 +315,7 @@ TEST(SqliteStore, close_commits_queued_messages_then_refuses_writes) {
     EXPECT_EQ(db->enqueue_inbound_wait(make_message("later")), Status::closed);
     db->close();  // a second close is harmless
   }
-  auto reopened = open_or_fail(options);
+  auto reopened = open_or_fail(database, options);
   ASSERT_NE(reopened, nullptr);
   EXPECT_TRUE(reopened->writable());
   EXPECT_EQ(reopened->count_inbound(), 20u);
@@ -305,32 +328,29 @@ TEST(SqliteStore, close_commits_queued_messages_then_refuses_writes) {
   }
 }
 
-TEST(SqliteStore, requeues_in_flight_deliveries_at_open) {
-  store_test::TempFolder folder;
-  auto options = options_in(folder);
+TEST_P(Store, requeues_in_flight_deliveries_at_open) {
+  store_test::Database database(GetParam(), kDeepFile);
+  auto options = database.options();
   auto message = make_message("body\r\n", 2);
   {
-    auto db = open_or_fail(options);
+    auto db = open_or_fail(database, options);
     ASSERT_NE(db, nullptr);
     ASSERT_EQ(db->enqueue_inbound_wait(message), Status::ok);
   }
-  // A dead dispatcher left one delivery in flight; another was delivered.
+  // A dead dispatcher of this process left one delivery in flight (claimed by this owner, its
+  // lease still running); another was delivered.
   std::string endpoint0 = message.deliveries[0].endpoint;
-  ASSERT_TRUE(store_test::sql_exec(options.path,
-                                   "UPDATE inbound_deliveries SET state='in_flight'"
-                                   " WHERE endpoint='" +
-                                       endpoint0 + "'"));
-  ASSERT_TRUE(store_test::sql_exec(options.path,
-                                   "UPDATE inbound_deliveries SET state='delivered'"
-                                   " WHERE endpoint<>'" +
-                                       endpoint0 + "'"));
-  ASSERT_EQ(
-      sql_int(options.path, "SELECT count(*) FROM inbound_deliveries WHERE state='in_flight'"), 1);
+  ASSERT_TRUE(database.sql_exec("UPDATE inbound_deliveries SET state='in_flight', lease_owner='" +
+                                options.owner +
+                                "', lease_until=" + std::to_string(store_test::kFarFuture) +
+                                " WHERE endpoint='" + endpoint0 + "'"));
+  ASSERT_TRUE(database.sql_exec(
+      "UPDATE inbound_deliveries SET state='delivered' WHERE endpoint<>'" + endpoint0 + "'"));
+  ASSERT_EQ(database.sql_int("SELECT count(*) FROM inbound_deliveries WHERE state='in_flight'"), 1);
 
-  auto db = open_or_fail(options);
+  auto db = open_or_fail(database, options);
   ASSERT_NE(db, nullptr);
-  EXPECT_EQ(
-      sql_int(options.path, "SELECT count(*) FROM inbound_deliveries WHERE state='in_flight'"), 0);
+  EXPECT_EQ(database.sql_int("SELECT count(*) FROM inbound_deliveries WHERE state='in_flight'"), 0);
   auto found = db->find_inbound(message.id);
   ASSERT_TRUE(found.has_value());
   ASSERT_EQ(found->deliveries.size(), 2u);
@@ -339,16 +359,25 @@ TEST(SqliteStore, requeues_in_flight_deliveries_at_open) {
   }
 }
 
-TEST(SqliteStore, open_fails_with_an_error_when_the_path_is_unusable) {
-  store_test::TempFolder folder;
-  store::Options options;
-  options.path = folder.path();  // a directory, not a database file
+TEST_P(Store, open_fails_with_an_error_when_the_database_is_unusable) {
+  store_test::Database database(GetParam());
   std::string error;
-  EXPECT_EQ(store::open_sqlite(options, error), nullptr);
+  if (database.postgres()) {
+    // A port nobody listens on; the password must not show in the error.
+    store::PostgresOptions postgres;
+    postgres.dsn = "host=127.0.0.1 port=1 user=postgres password=secret-pw dbname=none";
+    postgres.connect_timeout = std::chrono::seconds(5);
+    EXPECT_EQ(store::open_postgres(database.options(), postgres, error), nullptr);
+    EXPECT_EQ(error.find("secret-pw"), std::string::npos) << error;
+  } else {
+    store::Options options;
+    options.path = database.folder().path();  // a directory, not a database file
+    EXPECT_EQ(store::open_sqlite(options, error), nullptr);
+  }
   EXPECT_FALSE(error.empty());
 }
 
-TEST(SqliteStore, names_every_status) {
+TEST(StoreStatus, names_every_status) {
   EXPECT_STREQ(store::to_string(Status::ok), "ok");
   EXPECT_STREQ(store::to_string(Status::full), "full");
   EXPECT_STREQ(store::to_string(Status::io_error), "io_error");

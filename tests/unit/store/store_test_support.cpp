@@ -1,10 +1,13 @@
-// Test helpers: temp folders, awkward message bytes and raw SQL access to the store's file.
-// The raw connection opens and closes per call, so it never holds a lock across a test step.
+// Test helpers: temp folders, awkward message bytes, the two backends and raw SQL access to the
+// store's database. The raw connection opens and closes per call, so it never holds a lock across
+// a test step.
 #include "store_test_support.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 #include <condition_variable>
 #include <filesystem>
@@ -13,6 +16,7 @@
 #include <mutex>
 
 #include "common/ids.h"
+#include "postgres_server.h"
 
 namespace store_test {
 
@@ -95,10 +99,128 @@ bool sql_exec(const std::string& db_path, const std::string& sql) {
   return with_first_row(db_path, sql, [](sqlite3_stmt*) { return true; });
 }
 
-OpenedStore::OpenedStore() {
-  options.path = folder.file("smtp-bridge.db");
+void PrintTo(Backend backend, std::ostream* out) {
+  *out << (backend == Backend::postgres ? "postgres" : "sqlite");
+}
+
+std::string backend_name(const testing::TestParamInfo<Backend>& info) {
+  return info.param == Backend::postgres ? "Postgres" : "Sqlite";
+}
+
+namespace {
+test_support::PostgresServer* shared_server() {
   std::string error;
-  db = store::open_sqlite(options, error);
+  test_support::PostgresServer* server = test_support::PostgresServer::shared(error);
+  if (server == nullptr) ADD_FAILURE() << "no PostgreSQL server for the test: " << error;
+  return server;
+}
+
+std::optional<std::string> pg_first(const std::string& dsn, const std::string& sql, bool& ok) {
+  std::optional<std::string> value;
+  std::string error;
+  ok = test_support::pg_query(dsn, sql, &value, error);
+  return ok ? value : std::nullopt;
+}
+}  // namespace
+
+Database::Database(Backend backend, const std::string& file)
+    : backend_(backend), path_(folder_.file(file)) {
+  if (!postgres()) return;
+  std::string error;
+  if (test_support::PostgresServer* server = shared_server()) {
+    std::string name = server->create_database(error);
+    if (name.empty()) ADD_FAILURE() << "cannot create a test database: " << error;
+    if (!name.empty()) dsn_ = server->dsn(name);
+  }
+}
+
+store::Options Database::options() const {
+  store::Options options;
+  options.path = path_;
+  options.owner = "store-test-owner";
+  return options;
+}
+
+uint64_t Database::room_for(uint64_t bytes) const {
+  if (!postgres()) return bytes;
+  std::string error;
+  auto empty = open(options(), error);  // creates the schema: part of the empty size
+  EXPECT_NE(empty, nullptr) << error;
+  if (empty == nullptr) return bytes;
+  uint64_t size = empty->size_bytes();
+  empty->close();
+  return size + bytes;
+}
+
+std::unique_ptr<store::Store> Database::open(const store::Options& options,
+                                             std::string& error) const {
+  if (!postgres()) return store::open_sqlite(options, error);
+  store::PostgresOptions postgres;
+  postgres.dsn = dsn_;
+  return store::open_postgres(options, postgres, error);
+}
+
+std::optional<int64_t> Database::sql_int(const std::string& sql) const {
+  if (!postgres()) return store_test::sql_int(path_, sql);
+  bool ok = false;
+  auto text = pg_first(dsn_, sql, ok);
+  if (!text) return std::nullopt;
+  if (*text == "t" || *text == "f") return *text == "t" ? 1 : 0;
+  return std::strtoll(text->c_str(), nullptr, 10);  // "" (NULL) is 0, as in SQLite
+}
+
+std::optional<std::string> Database::sql_text(const std::string& sql) const {
+  if (!postgres()) return store_test::sql_text(path_, sql);
+  bool ok = false;
+  return pg_first(dsn_, sql, ok);
+}
+
+bool Database::sql_exec(const std::string& sql) const {
+  if (!postgres()) return store_test::sql_exec(path_, sql);
+  bool ok = false;
+  pg_first(dsn_, sql, ok);
+  return ok;
+}
+
+WriteOutage::WriteOutage(const Database& database) : postgres_(database.postgres()) {
+  if (postgres_) {
+    if (test_support::PostgresServer* server = shared_server()) server->stop(/*immediate=*/false);
+    return;
+  }
+  signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of the signal's default (core dump)
+  rlimit limit{};
+  getrlimit(RLIMIT_FSIZE, &limit);
+  saved_cur_ = limit.rlim_cur;
+  limit.rlim_cur = 1024;
+  setrlimit(RLIMIT_FSIZE, &limit);
+}
+
+void WriteOutage::end() {
+  if (!active_) return;
+  active_ = false;
+  if (postgres_) {
+    std::string error;
+    test_support::PostgresServer* server = shared_server();
+    if (server != nullptr && !server->start(error)) ADD_FAILURE() << error;
+    return;
+  }
+  rlimit limit{};
+  getrlimit(RLIMIT_FSIZE, &limit);
+  limit.rlim_cur = saved_cur_;
+  setrlimit(RLIMIT_FSIZE, &limit);
+}
+
+OpenedStore::OpenedStore(Backend backend) : database(backend), options(database.options()) {
+  std::string error;
+  db = database.open(options, error);
+  EXPECT_NE(db, nullptr) << error;
+}
+
+void OpenedStore::reopen() {
+  if (db) db->close();
+  db.reset();
+  std::string error;
+  db = database.open(options, error);
   EXPECT_NE(db, nullptr) << error;
 }
 
