@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -64,8 +65,11 @@ class Server {
     port_ = free_port();
     // PostgreSQL refuses to run as root.
     prefix_ = geteuid() == 0 ? "runuser -u nobody -- " : "";
-    if (geteuid() == 0) shell("chown nobody " + dir_);
-    return shell(prefix_ + bin_ + "/initdb -D " + dir_ + "/data -U postgres --auth=trust" +
+    // TCP connections need the password (scram-sha-256): the store reads it from a file.
+    write_file(dir_ + "/initial-password", password_);
+    if (geteuid() == 0) shell("chown -R nobody " + dir_);
+    return shell(prefix_ + bin_ + "/initdb -D " + dir_ + "/data -U postgres --auth-local=trust" +
+                 " --auth-host=scram-sha-256 --pwfile=" + dir_ + "/initial-password" +
                  " -E UTF8 --no-locale >" + dir_ + "/initdb.log 2>&1") &&
            up();
   }
@@ -83,16 +87,25 @@ class Server {
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
+  static void write_file(const std::string& path, const std::string& text) {
+    std::ofstream(path, std::ios::trunc) << text << "\n";
+  }
+  const std::string& dir() const { return dir_; }
+  void set_password(const std::string& password) { password_ = password; }
+  // Without the password: the store reads it from its password_file.
   std::string dsn(const std::string& schema = {}) const {
     std::string dsn =
         "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=postgres";
     if (!schema.empty()) dsn += " options='-csearch_path=" + schema + "'";
     return dsn;
   }
+  std::string admin_dsn(const std::string& schema = {}) const {
+    return dsn(schema) + " password=" + password_;
+  }
 
  private:
   static bool shell(const std::string& command) { return std::system(command.c_str()) == 0; }
-  std::string bin_, dir_, prefix_;
+  std::string bin_, dir_, prefix_, password_ = "first-secret";
   int port_ = 0;
 };
 
@@ -134,11 +147,13 @@ class PostgresStore : public ::testing::Test {
     if (postgres_bin().empty()) GTEST_SKIP() << "no PostgreSQL binaries installed";
     ASSERT_TRUE(server_.start());
     // A schema of its own, reached through the search_path only: nothing assumes "public".
-    Sql admin(server_.dsn());
+    Sql admin(server_.admin_dsn());
     ASSERT_TRUE(admin.ok());
     ASSERT_TRUE(admin.exec("CREATE SCHEMA bridge"));
-    sql_ = std::make_unique<Sql>(server_.dsn("bridge"));
+    sql_ = std::make_unique<Sql>(server_.admin_dsn("bridge"));
     postgres_.dsn = server_.dsn("bridge");
+    postgres_.password_file = server_.dir() + "/password";
+    Server::write_file(postgres_.password_file, "first-secret");
     postgres_.statement_timeout = std::chrono::seconds(5);
     postgres_.connect_timeout = std::chrono::seconds(2);
   }
@@ -271,7 +286,7 @@ TEST_F(PostgresStore, claims_skip_rows_another_session_has_locked_instead_of_wai
   for (int i = 0; i < 3; ++i) ASSERT_EQ(db->enqueue_inbound_wait(message("m")), Status::ok);
   std::string oldest = sql_->text("SELECT id FROM inbound_deliveries ORDER BY id LIMIT 1");
   // Another replica in the middle of claiming the oldest row.
-  Sql other(server_.dsn("bridge"));
+  Sql other(server_.admin_dsn("bridge"));
   ASSERT_TRUE(other.exec("BEGIN"));
   ASSERT_TRUE(other.exec("SELECT id FROM inbound_deliveries WHERE id='" + oldest + "' FOR UPDATE"));
   auto started = std::chrono::steady_clock::now();
@@ -337,6 +352,9 @@ TEST_F(PostgresStore,
   // A's finish comes after its lease: B's claim holds the row, nothing changes.
   store_a->finish_delivery(id, store::DeliveryOutcome::delivered, 0, "",
                            first[0].delivery.attempts);
+  EXPECT_EQ(state_of(id), "in_flight");
+  // Nor does one for any attempt (0): the lease is B's, not A's.
+  store_a->finish_delivery(id, store::DeliveryOutcome::dead, 0, "stale", 0);
   EXPECT_EQ(state_of(id), "in_flight");
   EXPECT_EQ(sql_->text("SELECT lease_owner FROM inbound_deliveries WHERE id='" + id + "'"),
             "owner-b");
@@ -421,7 +439,7 @@ TEST_F(PostgresStore, prune_and_metrics_run_on_one_store_at_a_time) {
   ASSERT_EQ(jobs.size(), 1u);
   first->finish_delivery(jobs[0].delivery.id, store::DeliveryOutcome::delivered, 0, "", 1);
   // Another replica prunes right now: this one does nothing.
-  Sql other(server_.dsn("bridge"));
+  Sql other(server_.admin_dsn("bridge"));
   ASSERT_TRUE(
       other.exec("SELECT pg_advisory_lock(1396854087, hashtext('prune:' || current_schema()))"));
   EXPECT_EQ(second->prune(now_ms() + 1000, now_ms() + 1000), 0u);
@@ -457,6 +475,43 @@ TEST_F(PostgresStore, answers_io_error_while_the_server_is_down_and_recovers_aft
   EXPECT_TRUE(db->writable());
   EXPECT_TRUE(db->find_inbound(kept.id).has_value());
   EXPECT_EQ(db->claim_deliveries(10, now_ms()).size(), 2u);
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(PostgresStore, the_password_file_is_read_again_at_reconnect_and_never_shown) {
+  auto db = open();
+  ASSERT_NE(db, nullptr);
+  ASSERT_EQ(db->enqueue_inbound_wait(message("before the rotation")), Status::ok);
+  // The secret is rotated: new password in the role and in the file, old sessions cut.
+  ASSERT_TRUE(sql_->exec("ALTER ROLE postgres PASSWORD 'second-secret'"));
+  Server::write_file(postgres_.password_file, "second-secret");
+  ASSERT_TRUE(
+      sql_->exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                 " WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"));
+  auto deadline = std::chrono::steady_clock::now() + kWait;
+  Status status = Status::io_error;
+  while (status != Status::ok && std::chrono::steady_clock::now() < deadline) {
+    status = db->enqueue_inbound_wait(message("after the rotation"));
+    if (status != Status::ok) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(status, Status::ok);
+
+  // Errors never show the password, whether libpq fails to connect or to parse the DSN.
+  std::string error;
+  store::PostgresOptions wrong = postgres_;
+  wrong.password_file.clear();
+  wrong.dsn = server_.dsn("bridge") + " password=not-the-secret-xyz";
+  EXPECT_EQ(store::open_postgres({}, wrong, error), nullptr);
+  EXPECT_NE(error.find("password authentication failed"), std::string::npos) << error;
+  EXPECT_EQ(error.find("not-the-secret-xyz"), std::string::npos) << error;
+  wrong.dsn = "host=127.0.0.1 password:not-the-secret-xyz";  // libpq would quote it back
+  EXPECT_EQ(store::open_postgres({}, wrong, error), nullptr);
+  EXPECT_EQ(error.find("not-the-secret-xyz"), std::string::npos) << error;
+  EXPECT_FALSE(store::check_postgres(wrong, error));
+  EXPECT_EQ(error.find("not-the-secret-xyz"), std::string::npos) << error;
 }
 
 }  // namespace
