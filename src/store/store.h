@@ -367,10 +367,13 @@ std::unique_ptr<Store> open_sqlite(const Options& options, std::string& error);
 // Opens the PostgreSQL store (src/store/postgres/): connects, migrates the schema under an
 // advisory lock (a schema newer than this binary is refused), and starts the writer. Options::path
 // is not used. nullptr and `error` set (never containing the password) on failure.
-// Differences from SQLite, where one process owns the database: rows left in flight are queued
-// again at open only when they carry this Options::owner (a stable replica name); a random owner's
-// rows come back by requeue_expired once their lease ends. Options::max_size is compared with
-// pg_database_size (the whole database: about 7.5 MB when empty), sampled at most every 250 ms.
+// Differences from SQLite, where one process owns the database: at open, only the in-flight rows
+// of owners whose process is gone (no live session holds their owner lock) are queued again; a
+// live replica's rows come back by requeue_expired once their lease ends. Options::max_size counts
+// the message bytes held (both directions, sampled at most every 250 ms), not the files, whose
+// pruned space PostgreSQL reuses only after VACUUM; size_bytes() is pg_database_size. Claims,
+// outcomes and requeues are durable (synchronous_commit on) like group commits: a server failover
+// loses none of them.
 // Text columns (mail_from, envelope, endpoint...) must be valid UTF-8 without NUL (the database's
 // encoding): the message bytes are bytea and stored exactly.
 std::unique_ptr<Store> open_postgres(const Options& options, const PostgresOptions& postgres,

@@ -236,9 +236,17 @@ bool Connection::pipeline(const std::vector<Command>& commands) {
     return false;
   }
   bool ok = true;
-  size_t separators = 0;
+  size_t separators = 0, results = 0;
   for (;;) {
     PGresult* raw = PQgetResult(conn_);
+    // Never more than one result and one NULL per command, and the sync: else the connection is
+    // broken in a way that keeps answering errors.
+    if (raw != nullptr && ++results > commands.size() + 1) {
+      PQclear(raw);
+      if (ok) fail(std::string("the connection was lost"));
+      disconnect();
+      return false;
+    }
     if (raw == nullptr) {
       // One NULL after each command's results; more means the connection went away.
       if (++separators > commands.size() + 1 || PQstatus(conn_) == CONNECTION_BAD) {

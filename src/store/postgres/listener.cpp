@@ -35,7 +35,10 @@ bool Listener::connect() {
   if (!was) {
     housekeeper_ = false;
     next_lock_try_ = {};
-    if (!link_.db().exec(std::string("LISTEN ") + kChannel).ok()) {
+    Params owner;
+    owner.text(owner_);
+    if (!link_.db().exec(std::string("LISTEN ") + kChannel).ok() ||
+        !link_.db().run("sb_owner_lock", kOwnerLock, owner).ok()) {
       link_.db().disconnect();
       return false;
     }

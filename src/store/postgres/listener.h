@@ -17,8 +17,13 @@ class Listener {
  public:
   using OnRows = std::function<void(const std::string& what)>;
   // `own_pid` gives the writer's backend pid: notifications from it are this store's own.
-  Listener(const PostgresOptions& options, OnRows on_rows, std::function<int()> own_pid)
-      : link_(options), on_rows_(std::move(on_rows)), own_pid_(std::move(own_pid)) {}
+  // The session also holds `owner`'s lock (schema.h kOwnerLock) while it lives.
+  Listener(const PostgresOptions& options, std::string owner, OnRows on_rows,
+           std::function<int()> own_pid)
+      : link_(options),
+        owner_(std::move(owner)),
+        on_rows_(std::move(on_rows)),
+        own_pid_(std::move(own_pid)) {}
   ~Listener() { stop(); }
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
@@ -37,6 +42,7 @@ class Listener {
   void drain();
 
   Link link_;
+  std::string owner_;
   OnRows on_rows_;
   std::function<int()> own_pid_;
   std::atomic<bool> stopping_{false};

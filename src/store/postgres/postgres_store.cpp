@@ -20,8 +20,8 @@ std::unique_ptr<Store> open_postgres(const Options& options, const PostgresOptio
     error = "PostgreSQL: " + error;
     return nullptr;
   }
-  // A new owner id has no rows; a stable one (a StatefulSet pod's name) gets its own back.
-  if (!options.owner.empty() && !parts.writer->requeue_own(now, error)) {
+  // Before this store's own owner lock is taken (by the listener): its previous run's rows too.
+  if (!parts.writer->requeue_dead_owners(now, error)) {
     error = "PostgreSQL: " + error;
     return nullptr;
   }
@@ -30,7 +30,7 @@ std::unique_ptr<Store> open_postgres(const Options& options, const PostgresOptio
       std::chrono::duration_cast<std::chrono::milliseconds>(options.idempotency_ttl).count());
   parts.readers = std::make_unique<Readers>(postgres, postgres.pool_size);
   Writer* writer = parts.writer.get();
-  parts.listener = std::make_unique<Listener>(postgres, options.on_remote_rows,
+  parts.listener = std::make_unique<Listener>(postgres, owner, options.on_remote_rows,
                                               [writer] { return writer->backend_pid(); });
   parts.listener->start();
   return std::make_unique<PostgresStore>(options, std::move(parts));

@@ -18,6 +18,13 @@ constexpr int kLockClass = 0x53424d47;  // "SBMG"
 constexpr const char* kMigrateKey = "hashtext('migrate:' || current_schema())";
 constexpr const char* kPruneKey = "hashtext('prune:' || current_schema())";
 constexpr const char* kHousekeepingKey = "hashtext('housekeeping:' || current_schema())";
+// A store's owner lock (class "SBOW" = 1396854615, hashtext of schema and owner): held by its
+// LISTEN session while the process lives, so that a store opening can tell a dead owner's rows.
+// $1 = the owner.
+constexpr const char* kOwnerLock =
+    "SELECT pg_try_advisory_lock(1396854615, hashtext(current_schema() || ':' || $1::text))";
+constexpr const char* kOwnerUnlock =
+    "SELECT pg_advisory_unlock(1396854615, hashtext(current_schema() || ':' || $1::text))";
 
 // The channel every store LISTENs on; payload "inbound" or "outbound" (store.h on_remote_rows).
 constexpr const char* kChannel = "smtp_bridge_rows";

@@ -55,6 +55,12 @@ constexpr const char* kRequeueExpired =
 constexpr const char* kRequeueExpiredOutbound =
     "UPDATE outbound_recipients SET state = 'queued', lease_until = 0, lease_owner = '',"
     " updated_at = $1 WHERE state = 'in_flight' AND lease_until < $1";
+constexpr const char* kRequeueOwner =
+    "UPDATE inbound_deliveries SET state = 'queued', lease_until = 0, lease_owner = '',"
+    " updated_at = $1 WHERE state = 'in_flight' AND lease_owner = $2";
+constexpr const char* kRequeueOwnerOutbound =
+    "UPDATE outbound_recipients SET state = 'queued', lease_until = 0, lease_owner = '',"
+    " updated_at = $1 WHERE state = 'in_flight' AND lease_owner = $2";
 constexpr const char* kRequeueOrphaned =
     "UPDATE inbound_deliveries SET state = 'queued', next_attempt_at = $2, updated_at = $2"
     " WHERE state = 'orphaned' AND endpoint = ANY($1::text[])";
@@ -124,8 +130,12 @@ Status Writer::room(uint64_t bytes) {
   if (max_size_ == 0) return Status::ok;
   auto now = std::chrono::steady_clock::now();
   if (now - sized_at_ > std::chrono::milliseconds(250)) {
-    Result size =
-        db().run("sb_database_size", "SELECT pg_database_size(current_database())", Params());
+    // The message bytes held (both directions), not the files: PostgreSQL reuses the space of
+    // pruned rows only after VACUUM, so its files would keep a pruned store full.
+    Result size = db().run("sb_held_bytes",
+                           "SELECT (SELECT coalesce(sum(size), 0) FROM inbound_messages)"
+                           " + (SELECT coalesce(sum(size), 0) FROM outbound_messages)",
+                           Params());
     if (!size.ok()) return db().fail(size), db().failure();
     size_ = static_cast<uint64_t>(size.integer(0, 0));
     sized_at_ = now;
@@ -200,7 +210,7 @@ std::vector<DeliveryJob> Writer::claim(size_t limit, int64_t now_ms, Status& sta
   status = Status::ok;
   if (limit == 0) return jobs;
   if (!ensure()) return status = closed_ ? Status::closed : Status::io_error, jobs;
-  if (!begin(false)) return status = rollback(), jobs;
+  if (!begin(true)) return status = rollback(), jobs;
   int64_t lease_until = now_ms + lease_ms_;
   Params params;
   params.integer(now_ms)
@@ -272,14 +282,14 @@ Status Writer::finish_all(const std::vector<Finish>& finishes, int64_t now_ms) {
   if (!ensure()) return closed_ ? Status::closed : Status::io_error;
   std::vector<Command> commands;
   for (const Finish& f : finishes) commands.push_back(finish_command(f, now_ms));
-  if (begin(false) && db().pipeline(commands) && commit()) return Status::ok;
+  if (begin(true) && db().pipeline(commands) && commit()) return Status::ok;
   return rollback();
 }
 
 uint64_t Writer::requeue_expired(int64_t now_ms, Status& status) {
   status = Status::ok;
   if (!ensure()) return status = Status::io_error, 0;
-  if (!begin(false)) return status = rollback(), 0;
+  if (!begin(true)) return status = rollback(), 0;
   Params params;
   params.integer(now_ms);
   Result inbound = db().run("sb_requeue_expired", kRequeueExpired, params);
@@ -296,18 +306,32 @@ uint64_t Writer::requeue_expired(int64_t now_ms, Status& status) {
   return inbound.affected() + outbound.affected();
 }
 
-bool Writer::requeue_own(int64_t now_ms, std::string& error) {
-  Params params;
-  params.integer(now_ms).text(owner_);
-  for (const char* table : {"inbound_deliveries", "outbound_recipients"}) {
-    std::string sql = std::string("UPDATE ") + table +
-                      " SET state = 'queued', lease_until = 0, lease_owner = '', updated_at = $1"
-                      " WHERE state = 'in_flight' AND lease_owner = $2";
-    std::string name = std::string("sb_requeue_own_") + table;
-    Result updated = db().run(name.c_str(), sql.c_str(), params);
-    if (!updated.ok()) {
-      db().fail(updated);
-      error = "cannot re-queue this owner's in-flight rows: " + db().error();
+bool Writer::requeue_dead_owners(int64_t now_ms, std::string& error) {
+  Result owners = db().exec(
+      "SELECT DISTINCT lease_owner FROM inbound_deliveries WHERE state = 'in_flight' UNION"
+      " SELECT DISTINCT lease_owner FROM outbound_recipients WHERE state = 'in_flight'");
+  if (!owners.ok()) {
+    db().fail(owners);
+    error = "cannot read the owners of in-flight rows: " + db().error();
+    return false;
+  }
+  for (int r = 0; r < owners.rows(); ++r) {
+    Params owner;
+    owner.text(owners.text(r, 0));
+    // Held by the owner's LISTEN session while it lives (Listener); free = that process is gone.
+    Result free = db().run("sb_owner_lock", kOwnerLock, owner);
+    if (!free.ok() || free.integer(0, 0) == 0) continue;
+    Params params;
+    params.integer(now_ms).text(owners.text(r, 0));
+    bool ok = true;
+    for (auto [name, sql] : {std::pair{"sb_requeue_owner", kRequeueOwner},
+                             std::pair{"sb_requeue_owner_outbound", kRequeueOwnerOutbound}}) {
+      Result updated = db().run(name, sql, params);
+      if (!updated.ok()) ok = db().fail(updated);
+    }
+    db().run("sb_owner_unlock", kOwnerUnlock, owner);
+    if (!ok) {
+      error = "cannot re-queue in-flight rows: " + db().error();
       return false;
     }
   }
@@ -316,7 +340,7 @@ bool Writer::requeue_own(int64_t now_ms, std::string& error) {
 
 uint64_t Writer::requeue_orphaned(const std::vector<std::string>& endpoints, int64_t now_ms) {
   if (endpoints.empty() || !ensure()) return 0;
-  if (!begin(false)) return rollback(), 0;
+  if (!begin(true)) return rollback(), 0;
   Params params;
   params.text_array(endpoints).integer(now_ms);
   Result updated = db().run("sb_requeue_orphaned", kRequeueOrphaned, params);

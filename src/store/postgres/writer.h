@@ -1,8 +1,9 @@
 // The writer connection of the PostgreSQL store (used by the store's writer thread only): a group
 // of inbound messages and their delivery rows in ONE transaction sent as one pipeline, committed
 // with synchronous_commit on; the deliveries' state changes (claims with FOR UPDATE SKIP LOCKED,
-// finishes checked against the lease, requeues) in small transactions whose commit does not wait
-// for the WAL flush (synchronous_commit off: a lost one only repeats a delivery, at least once).
+// finishes checked against the lease, requeues) in small transactions, durable too: unlike one
+// SQLite file, a PostgreSQL server fails over or restarts while replicas keep working, and a claim
+// or outcome lost with the WAL's tail would repeat deliveries that were already made.
 #pragma once
 #include <atomic>
 #include <chrono>
@@ -61,9 +62,9 @@ class Writer {
   Status finish_all(const std::vector<Finish>& finishes, int64_t now_ms);
 
   uint64_t requeue_expired(int64_t now_ms, Status& status);
-  // At open: the rows this owner left in flight (a restarted replica with the same
-  // Options::owner) go back to queued at once instead of after their lease.
-  bool requeue_own(int64_t now_ms, std::string& error);
+  // At open: rows left in flight by owners no live session holds the owner lock of (a process
+  // that died, this owner's previous run) go back to queued at once instead of after their lease.
+  bool requeue_dead_owners(int64_t now_ms, std::string& error);
   uint64_t requeue_orphaned(const std::vector<std::string>& endpoints, int64_t now_ms);
   Redelivery redeliver(const std::string& message_id, int64_t now_ms);
   // Whether a message of `bytes` fits now (connected, and under max_size).
@@ -92,7 +93,7 @@ class Writer {
   uint64_t max_size_;
   std::atomic<int> pid_{0};  // read by the LISTEN thread
   bool closed_ = false;
-  uint64_t size_ = 0;  // pg_database_size at sized_at_, plus what was written since
+  uint64_t size_ = 0;  // the message bytes held at sized_at_, plus what was written since
   std::chrono::steady_clock::time_point sized_at_{};
 };
 

@@ -515,3 +515,35 @@ TEST_F(PostgresStore, the_password_file_is_read_again_at_reconnect_and_never_sho
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(PostgresStore, a_store_opening_queues_again_only_the_rows_of_owners_that_are_gone) {
+  store::Options a;
+  a.owner = "owner-a";
+  auto store_a = open(a);
+  ASSERT_NE(store_a, nullptr);
+  ASSERT_EQ(store_a->enqueue_inbound_wait(message("held")), Status::ok);
+  auto jobs = store_a->claim_deliveries(1, now_ms());
+  ASSERT_EQ(jobs.size(), 1u);
+  const std::string id = jobs[0].delivery.id;
+  // A replica that died mid-delivery left a row too (no session holds its owner lock).
+  ASSERT_EQ(store_a->enqueue_inbound_wait(message("orphan")), Status::ok);
+  ASSERT_TRUE(
+      sql_->exec("UPDATE inbound_deliveries SET state='in_flight', lease_owner='gone',"
+                 " lease_until=" +
+                 std::to_string(now_ms() + 3600000) + " WHERE state='queued'"));
+  {
+    auto other = open();  // A lives: its row stays A's until its lease ends
+    ASSERT_NE(other, nullptr);
+    EXPECT_EQ(state_of(id), "in_flight");
+    EXPECT_EQ(sql_->integer("SELECT count(*) FROM inbound_deliveries WHERE lease_owner='gone'"), 0);
+    EXPECT_EQ(sql_->integer("SELECT count(*) FROM inbound_deliveries WHERE state='queued'"), 1);
+  }
+  store_a.reset();  // A's process ends: its session and owner lock go with it
+  auto later = open();
+  ASSERT_NE(later, nullptr);
+  EXPECT_EQ(state_of(id), "queued");
+}
+
+}  // namespace
