@@ -4,6 +4,7 @@
 #include "store/postgres/connection.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -67,8 +68,8 @@ int64_t Result::integer(int row, int column) const {
   if (result_ == nullptr || PQgetisnull(result_, row, column)) return 0;
   const auto* bytes = reinterpret_cast<const unsigned char*>(PQgetvalue(result_, row, column));
   int length = PQgetlength(result_, row, column);
-  if (PQfformat(result_, column) == 0)
-    return std::stoll(std::string(PQgetvalue(result_, row, column)));
+  if (PQfformat(result_, column) == 0)  // text (simple queries): never throws
+    return std::strtoll(PQgetvalue(result_, row, column), nullptr, 10);
   uint64_t value = 0;
   for (int i = 0; i < length; ++i) value = (value << 8) | bytes[i];
   // Sign-extend the 1, 2 or 4 byte forms.
@@ -79,7 +80,7 @@ int64_t Result::integer(int row, int column) const {
 uint64_t Result::affected() const {
   if (result_ == nullptr) return 0;
   const char* tuples = PQcmdTuples(result_);
-  return tuples != nullptr && *tuples != '\0' ? std::stoull(tuples) : 0;
+  return tuples != nullptr ? std::strtoull(tuples, nullptr, 10) : 0;
 }
 
 std::string Result::sqlstate() const {
@@ -239,9 +240,9 @@ bool Connection::pipeline(const std::vector<Command>& commands) {
   size_t separators = 0, results = 0;
   for (;;) {
     PGresult* raw = PQgetResult(conn_);
-    // Never more than one result and one NULL per command, and the sync: else the connection is
+    // Never more than one result per command, a commit error and the sync: else the connection is
     // broken in a way that keeps answering errors.
-    if (raw != nullptr && ++results > commands.size() + 1) {
+    if (raw != nullptr && ++results > commands.size() + 2) {
       PQclear(raw);
       if (ok) fail(std::string("the connection was lost"));
       disconnect();

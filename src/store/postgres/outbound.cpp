@@ -187,7 +187,7 @@ Status OutboundWriter::finish_all(const std::vector<Finish>& finishes, int64_t n
         .integer(now_ms);
     commands.push_back({"sb_outbound_finish", kFinish, std::move(params)});
   }
-  if (writer_.begin(true) && writer_.db().pipeline(commands) && writer_.commit()) return Status::ok;
+  if (writer_.db().pipeline(commands)) return Status::ok;  // one implicit transaction
   return writer_.rollback();
 }
 

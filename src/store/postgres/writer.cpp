@@ -5,7 +5,6 @@
 #include "store/postgres/writer.h"
 
 #include <algorithm>
-#include <map>
 
 #include "common/ids.h"
 #include "common/time.h"
@@ -29,16 +28,19 @@ constexpr const char* kInsertDelivery =
 // inbound_deliveries_due). Rows another replica is claiming right now are skipped, not waited
 // for; the outer UPDATE's state check sees the latest version of each row it locked.
 constexpr const char* kClaim =
-    "UPDATE inbound_deliveries SET state = 'in_flight', attempts = attempts + 1,"
+    "WITH claimed AS ("
+    " UPDATE inbound_deliveries SET state = 'in_flight', attempts = attempts + 1,"
     " render_attempts = render_attempts + 1, updated_at = $2, lease_until = $3, lease_owner = $4"
     " WHERE id IN (SELECT id FROM inbound_deliveries WHERE state IN ('queued', 'deferred')"
     "   AND (state = 'queued' OR next_attempt_at <= $1::bigint)"
     "   ORDER BY next_attempt_at, id LIMIT $5 FOR UPDATE SKIP LOCKED)"
     " AND state IN ('queued', 'deferred')"
     " RETURNING id, message_id, endpoint, rcpt_to, attempts, next_attempt_at, render_attempts,"
-    " origin";
-constexpr const char* kClaimedMessages =
-    "SELECT id, received_at, envelope, data FROM inbound_messages WHERE id = ANY($1::text[])";
+    " origin)"
+    " SELECT c.id, c.message_id, c.endpoint, c.rcpt_to, c.attempts, c.next_attempt_at,"
+    " c.render_attempts, c.origin, m.received_at, m.envelope, m.data"
+    " FROM claimed c JOIN inbound_messages m ON m.id = c.message_id"
+    " ORDER BY c.next_attempt_at, c.id";
 // Only the claim this store holds with that attempt (0 = any) is finished (store.h).
 constexpr const char* kFinish =
     "UPDATE inbound_deliveries SET state = $2::text,"
@@ -157,6 +159,21 @@ Status Writer::write(const std::vector<const InboundMessage*>& messages, uint64_
   for (size_t i = 0; i < messages.size(); ++i)
     insert_commands(*messages[i], i, now_ms, claim, claimed, commands, queued);
   bool notify_outbound = false;
+  if (!also && !commands.empty()) {
+    // Inserts and NOTIFY in one pipeline: one implicit transaction, committed at its Sync (the
+    // Sync's answer comes after the commit's WAL flush): one round trip for the whole group.
+    if (queued > 0) {
+      Params channel;
+      channel.text(kChannel).text("inbound");
+      commands.push_back({"sb_notify", "SELECT pg_notify($1, $2)", std::move(channel)});
+    }
+    if (!db().pipeline(commands)) {
+      if (claimed != nullptr) claimed->clear();
+      return rollback();
+    }
+    size_ += bytes;
+    return Status::ok;
+  }
   bool ok = begin(true) && (commands.empty() || db().pipeline(commands)) &&
             (!also || also(db(), now_ms, notify_outbound)) &&
             commit(queued > 0 ? "inbound" : "", notify_outbound ? "outbound" : "");
@@ -205,12 +222,12 @@ void Writer::insert_commands(const InboundMessage& message, size_t index, int64_
   }
 }
 
+// One statement in its own (durable) transaction: one round trip and one WAL flush per claim.
 std::vector<DeliveryJob> Writer::claim(size_t limit, int64_t now_ms, Status& status) {
   std::vector<DeliveryJob> jobs;
   status = Status::ok;
   if (limit == 0) return jobs;
   if (!ensure()) return status = closed_ ? Status::closed : Status::io_error, jobs;
-  if (!begin(true)) return status = rollback(), jobs;
   int64_t lease_until = now_ms + lease_ms_;
   Params params;
   params.integer(now_ms)
@@ -220,7 +237,6 @@ std::vector<DeliveryJob> Writer::claim(size_t limit, int64_t now_ms, Status& sta
       .integer(static_cast<int64_t>(limit));
   Result rows = db().run("sb_claim", kClaim, params);
   if (!rows.ok()) return db().fail(rows), status = rollback(), jobs;
-  std::vector<std::string> ids;
   for (int r = 0; r < rows.rows(); ++r) {
     DeliveryJob job;
     DeliveryRow& row = job.delivery;
@@ -235,30 +251,11 @@ std::vector<DeliveryJob> Writer::claim(size_t limit, int64_t now_ms, Status& sta
     row.origin = rows.text(r, 7);
     row.lease_until_ms = lease_until;
     row.lease_owner = owner_;
-    ids.push_back(row.message_id);
+    job.received_at_ms = rows.integer(r, 8);
+    job.envelope_json = rows.text(r, 9);
+    job.data = rows.text(r, 10);
     jobs.push_back(std::move(job));
   }
-  // RETURNING has no order: oldest due first, as the claim chose them.
-  std::sort(jobs.begin(), jobs.end(), [](const DeliveryJob& a, const DeliveryJob& b) {
-    return std::tie(a.delivery.next_attempt_at_ms, a.delivery.id) <
-           std::tie(b.delivery.next_attempt_at_ms, b.delivery.id);
-  });
-  if (!jobs.empty()) {
-    Params wanted;
-    wanted.text_array(ids);
-    Result messages = db().run("sb_claimed_messages", kClaimedMessages, wanted);
-    if (!messages.ok()) return db().fail(messages), status = rollback(), std::vector<DeliveryJob>{};
-    std::map<std::string, int> by_id;
-    for (int r = 0; r < messages.rows(); ++r) by_id[messages.text(r, 0)] = r;
-    for (DeliveryJob& job : jobs) {
-      auto found = by_id.find(job.delivery.message_id);
-      if (found == by_id.end()) continue;  // the foreign key keeps it: never happens
-      job.received_at_ms = messages.integer(found->second, 1);
-      job.envelope_json = messages.text(found->second, 2);
-      job.data = messages.text(found->second, 3);
-    }
-  }
-  if (!commit()) return status = rollback(), std::vector<DeliveryJob>{};
   return jobs;
 }
 
@@ -282,7 +279,8 @@ Status Writer::finish_all(const std::vector<Finish>& finishes, int64_t now_ms) {
   if (!ensure()) return closed_ ? Status::closed : Status::io_error;
   std::vector<Command> commands;
   for (const Finish& f : finishes) commands.push_back(finish_command(f, now_ms));
-  if (begin(true) && db().pipeline(commands) && commit()) return Status::ok;
+  // The statements up to the pipeline's Sync are one implicit transaction: all or none.
+  if (db().pipeline(commands)) return Status::ok;
   return rollback();
 }
 
