@@ -300,35 +300,50 @@ TEST_F(PostgresStore, claims_skip_rows_another_session_has_locked_instead_of_wai
   EXPECT_EQ(rest[0].delivery.id, oldest);
 }
 
-TEST_F(PostgresStore, two_owners_claiming_at_once_never_share_a_row) {
-  store::Options a, b;
-  a.owner = "owner-a";
-  b.owner = "owner-b";
-  auto store_a = open(a), store_b = open(b);
-  ASSERT_TRUE(store_a && store_b);
-  for (int i = 0; i < 60; ++i) ASSERT_EQ(store_a->enqueue_inbound_wait(message("m")), Status::ok);
+TEST_F(PostgresStore, owners_claiming_at_once_never_share_a_row) {
+  // Four replicas' writers claim from one backlog at once.
+  constexpr int kStores = 4, kRows = 200;
+  std::vector<std::unique_ptr<store::Store>> stores;
+  for (int i = 0; i < kStores; ++i) {
+    store::Options options;
+    options.owner = "owner-" + std::to_string(i);
+    stores.push_back(open(options));
+    ASSERT_NE(stores.back(), nullptr);
+  }
+  std::atomic<int> stored{0};
+  for (int i = 0; i < kRows; ++i)
+    stores[0]->enqueue_inbound(message("m"),
+                               [&](Status status) { stored += status == Status::ok; });
+  auto deadline = std::chrono::steady_clock::now() + kWait;
+  while (stored.load() < kRows && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_EQ(stored.load(), kRows);
   std::mutex mutex;
   std::vector<std::pair<std::string, std::string>> claimed;  // id, owner
-  auto claim_all = [&](store::Store& db, const std::string& owner) {
-    for (;;) {
-      auto jobs = db.claim_deliveries(3, now_ms());
-      if (jobs.empty()) return;
-      std::lock_guard lock(mutex);
-      for (auto& job : jobs) claimed.emplace_back(job.delivery.id, owner);
-    }
-  };
-  std::thread ta([&] { claim_all(*store_a, "owner-a"); });
-  std::thread tb([&] { claim_all(*store_b, "owner-b"); });
-  ta.join();
-  tb.join();
-  std::set<std::string> ids;
+  std::atomic<bool> go{false};
+  std::vector<std::thread> claimers;
+  for (int i = 0; i < kStores; ++i)
+    claimers.emplace_back([&, i] {
+      while (!go) std::this_thread::yield();
+      for (;;) {
+        auto jobs = stores[i]->claim_deliveries(4, now_ms());
+        if (jobs.empty()) return;
+        std::lock_guard lock(mutex);
+        for (auto& job : jobs) claimed.emplace_back(job.delivery.id, job.delivery.lease_owner);
+      }
+    });
+  go = true;
+  for (auto& claimer : claimers) claimer.join();
+  std::set<std::string> ids, owners;
   for (auto& [id, owner] : claimed) {
     EXPECT_TRUE(ids.insert(id).second) << id << " claimed twice";
-    EXPECT_EQ(sql_->text("SELECT lease_owner FROM inbound_deliveries WHERE id='" + id + "'"),
-              owner);
+    owners.insert(owner);
   }
-  EXPECT_EQ(ids.size(), 60u);
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kRows));
   EXPECT_EQ(sql_->integer("SELECT max(attempts) FROM inbound_deliveries"), 1);
+  EXPECT_EQ(sql_->integer("SELECT count(*) FROM inbound_deliveries WHERE state='in_flight'"),
+            kRows);
+  EXPECT_GT(owners.size(), 1u);  // they did claim side by side
 }
 
 TEST_F(PostgresStore,
