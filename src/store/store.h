@@ -318,9 +318,14 @@ class Store {
   // dead_before_ms (its rows go with it). Messages without deliveries (no endpoints: kept for
   // browsing) are never pruned here. Outbound messages likewise once every recipient is sent
   // (like delivered) or failed (like dead). Returns the number of messages deleted.
+  // PostgreSQL: one replica at a time (a transaction-level advisory lock per batch); a replica
+  // that finds another pruning returns 0 at once and leaves the work to it.
   virtual uint64_t prune(int64_t delivered_before_ms, int64_t dead_before_ms) = 0;
   // Rows per state ("queued", "in_flight", "deferred", "delivered", "dead") and the oldest
-  // received_at of a queued or deferred row (0 when none), for metrics.
+  // received_at of a queued or deferred row (0 when none), for metrics. PostgreSQL: only the
+  // replica whose LISTEN session holds the housekeeping advisory lock runs the queries; the
+  // others return every state at 0 and oldest 0 (a sum or max over replicas is the queue), and
+  // one of them takes the lock over within seconds when that replica's session ends.
   struct QueueStats {
     std::vector<std::pair<std::string, uint64_t>> by_state;
     int64_t oldest_pending_ms = 0;
@@ -342,6 +347,7 @@ class Store {
   virtual void finish_outbound(const std::string& id,
                                const std::vector<RecipientResult>& results) = 0;
   // Recipient rows per state, and the oldest created_at of a queued or deferred one (metrics).
+  // PostgreSQL: sampled by the housekeeping replica only, like queue_stats.
   virtual QueueStats outbound_stats() = 0;
 
   // True while the last write succeeded and the writer runs (for /readyz). After a failed write
@@ -361,6 +367,15 @@ std::unique_ptr<Store> open_sqlite(const Options& options, std::string& error);
 // Opens the PostgreSQL store (src/store/postgres/): connects, migrates the schema under an
 // advisory lock (a schema newer than this binary is refused), and starts the writer. Options::path
 // is not used. nullptr and `error` set (never containing the password) on failure.
+// Differences from SQLite, where one process owns the database: at open, only the in-flight rows
+// of owners whose process is gone (no live session holds their owner lock) are queued again; a
+// live replica's rows come back by requeue_expired once their lease ends. Options::max_size counts
+// the message bytes held (both directions, sampled at most every 250 ms), not the files, whose
+// pruned space PostgreSQL reuses only after VACUUM; size_bytes() is pg_database_size. Claims,
+// outcomes and requeues are durable (synchronous_commit on) like group commits: a server failover
+// loses none of them.
+// Text columns (mail_from, envelope, endpoint...) must be valid UTF-8 without NUL (the database's
+// encoding): the message bytes are bytea and stored exactly.
 std::unique_ptr<Store> open_postgres(const Options& options, const PostgresOptions& postgres,
                                      std::string& error);
 // Checks the DSN's syntax with libpq's parser, without connecting: false and `error` (an

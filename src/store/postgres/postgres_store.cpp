@@ -1,17 +1,67 @@
-// The PostgreSQL backend (store.h open_postgres). Placeholder until the libpq implementation lands:
-// opening it is a clear error, so `store.backend: postgres` fails at start instead of misbehaving.
-#include "store/store.h"
+// Opening the PostgreSQL store (store.h open_postgres, check_postgres): connect, migrate under the
+// advisory lock, give back this owner's rows left in flight, start LISTEN and the writer.
+// Errors carry libpq's text (which may name the host), never the DSN or the password.
+#include "store/postgres/postgres_store.h"
 
 namespace store {
 
-std::unique_ptr<Store> open_postgres(const Options&, const PostgresOptions&, std::string& error) {
-  error = "the PostgreSQL backend is not built into this binary yet";
-  return nullptr;
+std::unique_ptr<Store> open_postgres(const Options& options, const PostgresOptions& postgres,
+                                     std::string& error) {
+  using namespace store::postgres;
+  std::string owner = options.owner.empty() ? common::uuid_v7() : options.owner;
+  Parts parts;
+  parts.writer = std::make_unique<Writer>(postgres, owner, options.lease.count(), options.max_size);
+  if (!parts.writer->ensure()) {
+    error = "cannot connect to PostgreSQL: " + parts.writer->link().last_error();
+    return nullptr;
+  }
+  int64_t now = common::unix_ms(common::Clock::now());
+  if (!migrate(parts.writer->db(), error)) {
+    error = "PostgreSQL: " + error;
+    return nullptr;
+  }
+  // Before this store's own owner lock is taken (by the listener): its previous run's rows too.
+  if (!parts.writer->requeue_dead_owners(now, error)) {
+    error = "PostgreSQL: " + error;
+    return nullptr;
+  }
+  parts.outbound = std::make_unique<OutboundWriter>(
+      *parts.writer, options.outbound_lease.count(),
+      std::chrono::duration_cast<std::chrono::milliseconds>(options.idempotency_ttl).count());
+  parts.readers = std::make_unique<Readers>(postgres, postgres.pool_size);
+  Writer* writer = parts.writer.get();
+  parts.listener = std::make_unique<Listener>(postgres, owner, options.on_remote_rows,
+                                              [writer] { return writer->backend_pid(); });
+  parts.listener->start();
+  return std::make_unique<PostgresStore>(options, std::move(parts));
 }
 
-bool check_postgres(const PostgresOptions&, std::string& detail) {
-  detail = "the PostgreSQL backend is not built into this binary yet";
-  return false;
+bool check_postgres(const PostgresOptions& postgres, std::string& detail) {
+  using namespace store::postgres;
+  Connection db;
+  if (!db.connect(postgres, detail)) {
+    detail = "cannot connect to PostgreSQL: " + detail;
+    return false;
+  }
+  Result version = db.exec("SHOW server_version");
+  Result schema = db.exec("SELECT current_schema()");
+  if (!version.ok() || !schema.ok()) {
+    db.fail(version.ok() ? schema : version);
+    detail = "PostgreSQL: " + db.error();
+    return false;
+  }
+  int found = 0;
+  if (!read_schema_version(db, found, detail)) {
+    detail = "PostgreSQL: " + detail;
+    return false;
+  }
+  detail = "PostgreSQL " + version.text(0, 0) + ", schema " +
+           (schema.null(0, 0) ? std::string("(none: the search_path names no existing schema)")
+                              : "\"" + schema.text(0, 0) + "\"") +
+           ", schema version " + std::to_string(found) + " (this build knows " +
+           std::to_string(known_schema_version()) + ")";
+  if (found > known_schema_version()) return false;
+  return true;
 }
 
 }  // namespace store

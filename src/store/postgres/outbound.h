@@ -1,0 +1,44 @@
+// The outbound side's writes on the PostgreSQL writer connection (the send API): the insert of a
+// message behind its idempotency key (unique across replicas: a UNIQUE constraint and ON
+// CONFLICT), the recipients' claims (FOR UPDATE SKIP LOCKED on the message row) and results.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "store/postgres/writer.h"
+#include "store/store.h"
+
+namespace store::postgres {
+
+class OutboundWriter {
+ public:
+  OutboundWriter(Writer& writer, int64_t lease_ms, int64_t ttl_ms)
+      : writer_(writer), lease_ms_(lease_ms), ttl_ms_(ttl_ms) {}
+
+  // Inside the caller's open transaction: replay or conflict when the key was used within the
+  // TTL (by any replica, committed or committing now: ON CONFLICT waits for it), else the message
+  // and its queued recipients are inserted (`inserted` set). False when a statement failed.
+  bool insert(const OutboundMessage& message, int64_t now_ms, OutboundEnqueued& result,
+              bool& inserted);
+
+  std::vector<OutboundJob> claim(size_t limit, int64_t now_ms, Status& status);
+
+  struct Finish {
+    std::string message_id;
+    RecipientResult result;
+  };
+  // Several results in ONE durable transaction (a lost "sent" would send twice).
+  Status finish_all(const std::vector<Finish>& finishes, int64_t now_ms);
+
+ private:
+  // 1 = the key decided (replay or conflict), 0 = free, -1 = failed.
+  int check_key(const OutboundMessage& message, OutboundEnqueued& result);
+  bool claim_recipients(OutboundJob& job, int64_t now_ms);
+
+  Writer& writer_;
+  int64_t lease_ms_;
+  int64_t ttl_ms_;
+};
+
+}  // namespace store::postgres
