@@ -32,7 +32,7 @@ std::string fake_render(const store::StoredInbound& stored) {
 }
 
 struct Fixture : testing::Test {
-  store_test::OpenedStore opened;  // a real SQLite store in a temporary folder
+  store_test::OpenedStore opened{store_test::Backend::sqlite};  // a real SQLite store, temporary
   std::unique_ptr<store::Store>& db = opened.db;
   obs::Registry registry;
   std::atomic<int> requeued{0};

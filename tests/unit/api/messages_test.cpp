@@ -27,7 +27,7 @@ constexpr const char* kOtherKey = "other-key-9876543210";
 constexpr uint64_t kMaxMessage = 64 * 1024;
 
 struct SendFixture : testing::Test {
-  store_test::OpenedStore opened;  // a real SQLite store in a temporary folder
+  store_test::OpenedStore opened{store_test::Backend::sqlite};  // a real SQLite store, temporary
   std::unique_ptr<store::Store>& db = opened.db;
   obs::Registry registry;
   std::atomic<int> queued{0};

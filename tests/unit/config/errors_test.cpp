@@ -98,7 +98,7 @@ TEST(LoadErrors, BadAddresses) {
 
 TEST(LoadErrors, BadChoices) {
   expect_error("smtp:\n  bare_lf: fix\n", "smtp.bare_lf", 2);
-  expect_error("store:\n  backend: postgres\n", "store.backend", 2);
+  expect_error("store:\n  backend: redis\n", "store.backend", 2);
   expect_error("relay:\n  upstream: {tls: opportunistic}\n", "relay.upstream.tls", 2);
   expect_error("relay:\n  auth:\n    mechanism: ntlm\n", "relay.auth.mechanism", 3);
   expect_error("log:\n  level: verbose\n", "log.level", 2);

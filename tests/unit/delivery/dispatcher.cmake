@@ -8,7 +8,7 @@ smtp_bridge_unit_test(dispatcher_test
           ${CMAKE_CURRENT_SOURCE_DIR}/dispatcher_names_test.cpp
           ${CMAKE_CURRENT_SOURCE_DIR}/dispatcher_test_support.cpp
           ${PROJECT_SOURCE_DIR}/tests/unit/store/store_test_support.cpp
-  LIBS delivery store config obs common PkgConfig::HTTPLIB OpenSSL::Crypto SQLite::SQLite3
+  LIBS delivery store config obs common PkgConfig::HTTPLIB OpenSSL::Crypto SQLite::SQLite3 test_postgres_server
        nlohmann_json::nlohmann_json)
 target_include_directories(dispatcher_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}
                                                    ${PROJECT_SOURCE_DIR}/tests/unit/store)
