@@ -163,8 +163,9 @@ class Bridge:
 
     # process control
 
-    def start(self, deadline=None, file_size_limit=None):
-        """file_size_limit: RLIMIT_FSIZE in bytes for the bridge (a disk that fails writes)."""
+    def start(self, deadline=None, file_size_limit=None, wait=True):
+        """file_size_limit: RLIMIT_FSIZE in bytes for the bridge (a disk that fails writes).
+        wait=False: returns once the process runs; wait_listening() then waits for it."""
         deadline = deadline or scaled(20)
 
         def preexec():
@@ -183,6 +184,14 @@ class Bridge:
         self._cond = threading.Condition()
         self._reader = threading.Thread(target=self._read_stdout, args=(self.proc,), daemon=True)
         self._reader.start()
+        if wait:
+            self.wait_listening(deadline)
+        return self
+
+    def wait_listening(self, deadline=None):
+        """Waits until the started process reports every expected listener (start(wait=False)
+        starts several bridges at once from this thread: PR_SET_PDEATHSIG follows the thread)."""
+        deadline = deadline or scaled(20)
         end = time.monotonic() + deadline
         with self._cond:
             while not all(name in self.addresses for name in self.expect):
