@@ -1,0 +1,208 @@
+# The scale-out bench behind bench/replicas: end-to-end delivered msg/s of the 32 KB message for
+# smtp-sink (the ceiling), the SQLite backend, the PostgreSQL backend with one replica and with
+# three replicas sharing one database (three processes, three SMTP ports, one smtp-source each),
+# all in the same run on the same machine. For the PostgreSQL runs also: claims per second (every
+# attempt is a claim: sum(attempts) over the run's delivered time) and lock waits (the server
+# logs each wait longer than deadlock_timeout = 1 ms; SKIP LOCKED should make it 0).
+# Standard library only; run with Debian's /usr/bin/python3 by bench/replicas (not a test).
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
+from pg_server import PgServer  # noqa: E402
+
+SESSIONS = 20
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=30):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"port {port} never opened")
+
+
+class Receiver:
+    def __init__(self, binary):
+        self.proc = subprocess.Popen([binary], stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline().split()[1])
+
+    def count(self):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/count", timeout=10) as r:
+            ok, bad, _ = r.read().decode().split()
+            return int(ok), int(bad)
+
+    def close(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def smtp_source(port, messages, sessions, message_file):
+    return subprocess.Popen(["smtp-source", "-s", str(sessions), "-m", str(messages), "-F",
+                             message_file, "-f", "a@example.com", "-t", "b@example.com",
+                             f"127.0.0.1:{port}"])
+
+
+def bridge_config(work, name, receiver_port, store):
+    ports = {k: free_port() for k in ("smtp", "api", "admin")}
+    path = os.path.join(work, f"{name}.yaml")
+    with open(path, "w") as f:
+        f.write(f"""smtp:
+  listen: ["127.0.0.1:{ports['smtp']}"]
+  hostname: bench.example
+  limits: {{max_connections_per_ip: 1000, max_message_size: 64MiB}}
+routes:
+  - match: "*"
+    endpoints:
+      - url: http://127.0.0.1:{receiver_port}/hook
+        secret: whsec_YmVuY2gtc2VjcmV0LWJlbmNoLXNlY3JldA==
+store: {store}
+api: {{listen: "127.0.0.1:{ports['api']}", keys: [{{name: bench, key: sbk_bench_replicas_key}}]}}
+admin: {{listen: "127.0.0.1:{ports['admin']}"}}
+log: {{level: warn}}
+""")
+    return path, ports
+
+
+def run_bridges(args, work, receiver, name, stores):
+    """Starts one bridge per store config, sends args.messages split over them, waits until the
+    receiver parsed them all; returns delivered msg/s and the elapsed seconds."""
+    procs, ports = [], []
+    for i, store in enumerate(stores):
+        path, p = bridge_config(work, f"{name}-{i}", receiver.port, store)
+        log = open(os.path.join(work, f"{name}-{i}.log"), "wb")
+        procs.append(subprocess.Popen([args.binary, "--config", path], stdout=log, stderr=log,
+                                      cwd=work))
+        ports.append(p)
+    try:
+        for p in ports:
+            wait_port(p["smtp"])
+        before, _ = receiver.count()
+        share = [args.messages // len(stores)] * len(stores)
+        share[0] += args.messages - sum(share)
+        t0 = time.monotonic()
+        sources = [smtp_source(p["smtp"], n, max(1, SESSIONS // len(stores)), args.message)
+                   for p, n in zip(ports, share)]
+        for s in sources:
+            s.wait()
+        accepted = time.monotonic() - t0
+        deadline = time.monotonic() + 600
+        while receiver.count()[0] - before < args.messages and time.monotonic() < deadline:
+            time.sleep(0.02)
+        elapsed = time.monotonic() - t0
+        delivered = receiver.count()[0] - before
+        print(f"  {name}: accepted {args.messages / accepted:.1f} msg/s, delivered "
+              f"{delivered / elapsed:.1f} msg/s")
+        return delivered / elapsed, elapsed, delivered
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def sink_rate(args, port):
+    t0 = time.monotonic()
+    smtp_source(port, args.messages, SESSIONS, args.message).wait()
+    return args.messages / (time.monotonic() - t0)
+
+
+def lock_waits(pg, offset):
+    with open(pg.log_path, errors="replace") as log:
+        log.seek(offset)
+        return len(re.findall(r"still waiting for \w+Lock", log.read()))
+
+
+def log_size(pg):
+    return os.path.getsize(pg.log_path)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="the scale-out bench of bench/replicas")
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--receiver", required=True)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--size", type=int, default=32768)
+    parser.add_argument("--rounds", type=int, default=1)
+    args = parser.parse_args()
+    args.binary = os.path.abspath(args.binary)  # the bridges run in the work folder
+    work = tempfile.mkdtemp(prefix="smtp-bridge-replicas-")
+    args.message = os.path.join(work, "message.eml")
+    subprocess.run([sys.executable, os.path.join(ROOT, "bench", "make_message.py"), args.message,
+                    str(args.size)], check=True, stderr=subprocess.DEVNULL)
+    sink_port = free_port()
+    sink = subprocess.Popen(["smtp-sink", "-u", "nobody", "-c", f"127.0.0.1:{sink_port}", "1024"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    receiver = Receiver(args.receiver)
+    pg = PgServer()
+    # Every lock wait longer than 1 ms is logged ("still waiting for ShareLock ...").
+    pg.psql("ALTER SYSTEM SET log_lock_waits = on")
+    pg.psql("ALTER SYSTEM SET deadlock_timeout = '1ms'")
+    pg.psql("SELECT pg_reload_conf()")
+    results = {k: [] for k in ("sink", "sqlite", "pg1", "pg3")}
+    try:
+        wait_port(sink_port)
+        print(f"message: {os.path.getsize(args.message)} bytes, {args.messages} messages, "
+              f"{SESSIONS} sessions in all, {args.rounds} round(s)")
+        for round_number in range(1, args.rounds + 1):
+            results["sink"].append(sink_rate(args, sink_port))
+            sqlite_store = "{path: \"%s\"}" % os.path.join(work, f"sqlite-{round_number}.db")
+            rate, _, _ = run_bridges(args, work, receiver, f"sqlite-{round_number}",
+                                     [sqlite_store])
+            results["sqlite"].append(rate)
+            for replicas in (1, 3):
+                database = pg.create_database()
+                store = "{backend: postgres, postgres: {dsn: '%s'}}" % pg.dsn(database)
+                offset = log_size(pg)
+                rate, elapsed, delivered = run_bridges(
+                    args, work, receiver, f"pg{replicas}-{round_number}", [store] * replicas)
+                claims = int(pg.psql("SELECT coalesce(sum(attempts), 0) FROM inbound_deliveries",
+                                     database) or 0)
+                waits = lock_waits(pg, offset)
+                results[f"pg{replicas}"].append(rate)
+                print(f"round {round_number}: postgres, {replicas} replica(s): {rate:.1f} msg/s "
+                      f"delivered ({delivered} in {elapsed:.1f} s), {claims / elapsed:.1f} "
+                      f"claims/s, {waits} lock waits > 1 ms")
+            print(f"round {round_number}: smtp-sink {results['sink'][-1]:.1f} msg/s | sqlite "
+                  f"{results['sqlite'][-1]:.1f} | postgres x1 {results['pg1'][-1]:.1f} | "
+                  f"postgres x3 {results['pg3'][-1]:.1f}")
+        med = {k: statistics.median(v) for k, v in results.items()}
+        print(f"median msg/s: smtp-sink {med['sink']:.1f}, sqlite {med['sqlite']:.1f}, postgres "
+              f"x1 {med['pg1']:.1f}, postgres x3 {med['pg3']:.1f}")
+        print(f"postgres x1 / sqlite: {med['pg1'] / med['sqlite'] * 100:.1f}% (target >= 50%); "
+              f"postgres x3 / x1: {med['pg3'] / med['pg1'] * 100:.1f}% (target >= 100%); "
+              f"sqlite / smtp-sink: {med['sqlite'] / med['sink'] * 100:.1f}%")
+    finally:
+        pg.close()
+        receiver.close()
+        sink.kill()
+        sink.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
