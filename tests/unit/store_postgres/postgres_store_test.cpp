@@ -267,7 +267,7 @@ TEST_F(PostgresStore, concurrent_enqueues_share_one_transaction) {
   std::atomic<int> done{0};
   std::vector<std::thread> senders;
   for (int i = 0; i < 8; ++i)
-    senders.emplace_back([&] {
+    senders.emplace_back([&, i] {
       if (db->enqueue_inbound_wait(message("group " + std::to_string(i))) == Status::ok) ++done;
     });
   for (auto& sender : senders) sender.join();
