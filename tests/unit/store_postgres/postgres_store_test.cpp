@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -216,6 +217,9 @@ TEST_F(PostgresStore, three_stores_opening_together_on_an_empty_database_migrate
 
 TEST_F(PostgresStore, a_schema_newer_than_this_build_is_refused_naming_both_versions) {
   open()->close();
+  std::string found;
+  EXPECT_TRUE(store::check_postgres(postgres_, found)) << found;
+  EXPECT_NE(found.find("schema version 1 (this build knows 1)"), std::string::npos) << found;
   ASSERT_TRUE(sql_->exec("INSERT INTO schema_versions VALUES (99, 0)"));
   std::string error;
   EXPECT_EQ(store::open_postgres({}, postgres_, error), nullptr);
@@ -559,6 +563,44 @@ TEST_F(PostgresStore, a_store_opening_queues_again_only_the_rows_of_owners_that_
   auto later = open();
   ASSERT_NE(later, nullptr);
   EXPECT_EQ(state_of(id), "queued");
+}
+
+}  // namespace
+
+namespace {
+
+// The group's statements go as one pipeline: a failing one must roll back the others, which are
+// then written one by one (a half-committed group would make their own retry a duplicate).
+TEST_F(PostgresStore, a_failing_statement_rolls_back_its_whole_group_which_is_retried_piecemeal) {
+  store::Options options;
+  options.commit_delay = std::chrono::milliseconds(300);
+  std::mutex mutex;
+  std::vector<std::pair<size_t, Status>> commits;
+  options.on_commit = [&](double, size_t messages, Status status) {
+    std::lock_guard lock(mutex);
+    commits.emplace_back(messages, status);
+  };
+  auto db = open(options);
+  ASSERT_NE(db, nullptr);
+  auto taken = message("first");
+  ASSERT_EQ(db->enqueue_inbound_wait(taken), Status::ok);
+  auto duplicate = message("same id again");
+  duplicate.id = taken.id;
+  std::vector<store::InboundMessage> group = {message("before"), duplicate, message("after")};
+  std::vector<std::promise<Status>> results(group.size());
+  for (size_t i = 0; i < group.size(); ++i)
+    db->enqueue_inbound(group[i], [&results, i](Status status) { results[i].set_value(status); });
+  std::vector<Status> statuses;
+  for (auto& result : results) statuses.push_back(result.get_future().get());
+  EXPECT_EQ(statuses, (std::vector<Status>{Status::ok, Status::io_error, Status::ok}));
+  {
+    std::lock_guard lock(mutex);
+    ASSERT_GE(commits.size(), 2u);
+    EXPECT_EQ(commits[1], std::make_pair(size_t{3}, Status::io_error));  // the group, failed
+  }
+  EXPECT_EQ(sql_->integer("SELECT count(*) FROM inbound_messages"), 3);
+  EXPECT_EQ(sql_->integer("SELECT count(*) FROM inbound_deliveries"), 3);
+  EXPECT_EQ(db->find_inbound(taken.id)->data, "first");
 }
 
 }  // namespace
