@@ -132,12 +132,7 @@ Status Writer::room(uint64_t bytes) {
   if (max_size_ == 0) return Status::ok;
   auto now = std::chrono::steady_clock::now();
   if (now - sized_at_ > std::chrono::milliseconds(250)) {
-    // The message bytes held (both directions), not the files: PostgreSQL reuses the space of
-    // pruned rows only after VACUUM, so its files would keep a pruned store full.
-    Result size = db().run("sb_held_bytes",
-                           "SELECT (SELECT coalesce(sum(size), 0) FROM inbound_messages)"
-                           " + (SELECT coalesce(sum(size), 0) FROM outbound_messages)",
-                           Params());
+    Result size = db().run("sb_held_bytes", kHeldBytes, Params());
     if (!size.ok()) return db().fail(size), db().failure();
     size_ = static_cast<uint64_t>(size.integer(0, 0));
     sized_at_ = now;
