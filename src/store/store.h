@@ -354,7 +354,8 @@ class Store {
   // (disk full, store.max_size, an I/O error) the check itself tries again, at most once a second,
   // so an unready pod that gets no traffic still becomes ready once there is room.
   virtual bool writable() = 0;
-  // Bytes the database files take (for metrics).
+  // Bytes the database files take (for metrics); PostgreSQL: the message bytes held, the measure
+  // store.max_size limits.
   virtual uint64_t size_bytes() = 0;
   // Commits everything already queued, then refuses new writes with Status::closed.
   virtual void close() = 0;
@@ -369,11 +370,12 @@ std::unique_ptr<Store> open_sqlite(const Options& options, std::string& error);
 // is not used. nullptr and `error` set (never containing the password) on failure.
 // Differences from SQLite, where one process owns the database: at open, only the in-flight rows
 // of owners whose process is gone (no live session holds their owner lock) are queued again; a
-// live replica's rows come back by requeue_expired once their lease ends. Options::max_size counts
-// the message bytes held (both directions, sampled at most every 250 ms), not the files, whose
-// pruned space PostgreSQL reuses only after VACUUM; size_bytes() is pg_database_size. Claims,
-// outcomes and requeues are durable (synchronous_commit on) like group commits: a server failover
-// loses none of them.
+// live replica's rows come back by requeue_expired once their lease ends. Options::max_size and
+// size_bytes() count the message bytes held (both directions, plus 512 a message for its rows;
+// sampled at most every 250 ms), not the files, whose pruned space PostgreSQL reuses only after
+// VACUUM (the database's own size is PostgreSQL's to report: pg_database_size). Claims, outcomes
+// and requeues are durable (synchronous_commit on) like group commits: a server failover loses
+// none of them. Reads (find_inbound, list_inbound...) answer "none" while the server is away.
 // Text columns (mail_from, envelope, endpoint...) must be valid UTF-8 without NUL (the database's
 // encoding): the message bytes are bytea and stored exactly.
 std::unique_ptr<Store> open_postgres(const Options& options, const PostgresOptions& postgres,

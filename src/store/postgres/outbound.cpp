@@ -137,7 +137,7 @@ std::vector<OutboundJob> OutboundWriter::claim(size_t limit, int64_t now_ms, Sta
   if (limit == 0) return jobs;
   if (!writer_.ensure()) return status = Status::io_error, jobs;
   Connection& db = writer_.db();
-  if (!writer_.begin(true)) return status = writer_.rollback(), jobs;
+  if (!writer_.begin()) return status = writer_.rollback(), jobs;
   Params params;
   params.integer(now_ms).integer(static_cast<int64_t>(limit));
   Result due = db.run("sb_outbound_due", kSelectDue, params);

@@ -246,7 +246,7 @@ Store::QueueStats Readers::outbound_stats() {
 uint64_t Readers::size_bytes() {
   uint64_t size = 0;
   snapshot([&](Connection& db) {
-    Result rows = db.run("sb_size", "SELECT pg_database_size(current_database())", Params());
+    Result rows = db.run("sb_held_bytes", kHeldBytes, Params());
     if (!rows.ok()) return db.fail(rows);
     size = static_cast<uint64_t>(rows.integer(0, 0));
     return true;

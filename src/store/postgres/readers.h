@@ -24,7 +24,7 @@ class Readers {
   // Rows per state (every state listed, 0 included) and the oldest pending time, one snapshot.
   Store::QueueStats queue_stats();
   Store::QueueStats outbound_stats();
-  // pg_database_size of the current database.
+  // The message bytes held (both directions): the measure Options::max_size limits.
   uint64_t size_bytes();
   // Store::prune in batches of `batch` messages, each its own transaction holding the prune
   // advisory lock (pg_try_advisory_xact_lock): 0 at once when another replica prunes now.

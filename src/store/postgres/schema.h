@@ -26,6 +26,13 @@ constexpr const char* kOwnerLock =
 constexpr const char* kOwnerUnlock =
     "SELECT pg_advisory_unlock(1396854615, hashtext(current_schema() || ':' || $1::text))";
 
+// What Options::max_size limits and size_bytes() reports: the bytes of the messages held in both
+// directions, plus 512 a message for its rows (the files' size would not drop after a prune: the
+// space of deleted rows is reused only after VACUUM).
+constexpr const char* kHeldBytes =
+    "SELECT (SELECT coalesce(sum(size + 512), 0) FROM inbound_messages)"
+    " + (SELECT coalesce(sum(size + 512), 0) FROM outbound_messages)";
+
 // The channel every store LISTENs on; payload "inbound" or "outbound" (store.h on_remote_rows).
 constexpr const char* kChannel = "smtp_bridge_rows";
 

@@ -104,8 +104,8 @@ bool Writer::ensure() {
   return true;
 }
 
-bool Writer::begin(bool durable) {
-  Result result = db().exec(durable ? "BEGIN" : "BEGIN; SET LOCAL synchronous_commit = off");
+bool Writer::begin() {
+  Result result = db().exec("BEGIN");
   return result.ok() || db().fail(result);
 }
 
@@ -132,12 +132,7 @@ Status Writer::room(uint64_t bytes) {
   if (max_size_ == 0) return Status::ok;
   auto now = std::chrono::steady_clock::now();
   if (now - sized_at_ > std::chrono::milliseconds(250)) {
-    // The message bytes held (both directions), not the files: PostgreSQL reuses the space of
-    // pruned rows only after VACUUM, so its files would keep a pruned store full.
-    Result size = db().run("sb_held_bytes",
-                           "SELECT (SELECT coalesce(sum(size), 0) FROM inbound_messages)"
-                           " + (SELECT coalesce(sum(size), 0) FROM outbound_messages)",
-                           Params());
+    Result size = db().run("sb_held_bytes", kHeldBytes, Params());
     if (!size.ok()) return db().fail(size), db().failure();
     size_ = static_cast<uint64_t>(size.integer(0, 0));
     sized_at_ = now;
@@ -174,7 +169,7 @@ Status Writer::write(const std::vector<const InboundMessage*>& messages, uint64_
     size_ += bytes;
     return Status::ok;
   }
-  bool ok = begin(true) && (commands.empty() || db().pipeline(commands)) &&
+  bool ok = begin() && (commands.empty() || db().pipeline(commands)) &&
             (!also || also(db(), now_ms, notify_outbound)) &&
             commit(queued > 0 ? "inbound" : "", notify_outbound ? "outbound" : "");
   if (!ok) {
@@ -287,7 +282,7 @@ Status Writer::finish_all(const std::vector<Finish>& finishes, int64_t now_ms) {
 uint64_t Writer::requeue_expired(int64_t now_ms, Status& status) {
   status = Status::ok;
   if (!ensure()) return status = Status::io_error, 0;
-  if (!begin(true)) return status = rollback(), 0;
+  if (!begin()) return status = rollback(), 0;
   Params params;
   params.integer(now_ms);
   Result inbound = db().run("sb_requeue_expired", kRequeueExpired, params);
@@ -338,7 +333,7 @@ bool Writer::requeue_dead_owners(int64_t now_ms, std::string& error) {
 
 uint64_t Writer::requeue_orphaned(const std::vector<std::string>& endpoints, int64_t now_ms) {
   if (endpoints.empty() || !ensure()) return 0;
-  if (!begin(true)) return rollback(), 0;
+  if (!begin()) return rollback(), 0;
   Params params;
   params.text_array(endpoints).integer(now_ms);
   Result updated = db().run("sb_requeue_orphaned", kRequeueOrphaned, params);
@@ -350,7 +345,7 @@ uint64_t Writer::requeue_orphaned(const std::vector<std::string>& endpoints, int
 Redelivery Writer::redeliver(const std::string& message_id, int64_t now_ms) {
   Redelivery result;
   // The API answers 202 "queued again" after this: durable.
-  if (!ensure() || !begin(true)) return rollback(), result;
+  if (!ensure() || !begin()) return rollback(), result;
   Params id;
   id.text(message_id);
   Result count = db().run("sb_count_rows", kCountRows, id);

@@ -75,9 +75,9 @@ class Writer {
   }
   bool closed() const { return closed_; }
 
-  // Transactions on the writer's connection; `durable` = false sets synchronous_commit off for
-  // this one. commit() also sends `notify` (a payload, "" = none) just before COMMIT.
-  bool begin(bool durable);
+  // Transactions on the writer's connection (synchronous_commit on, as every transaction here).
+  // commit() also sends NOTIFY with each payload given ("" = none) just before COMMIT.
+  bool begin();
   bool commit(const std::string& notify = {}, const std::string& notify2 = {});
   Status rollback();
 

@@ -3,143 +3,33 @@
 // once under concurrency, refusal of a newer schema, exact bytes, group commit, SKIP LOCKED claims
 // by two owners, leases taken back, stale finishes ignored, idempotency and NOTIFY across two
 // stores, advisory-locked housekeeping, and io_error (not a hang) while the server is down.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
 
 #include "common/ids.h"
 #include "common/time.h"
+#include "pg_test_server.h"
 #include "store/store.h"
 
 namespace {
 
+using pg_test::postgres_bin;
+using pg_test::Server;
+using pg_test::Sql;
 using store::Status;
-namespace fs = std::filesystem;
 constexpr auto kWait = std::chrono::seconds(60);  // a bound for a hang, never reached when green
 
 int64_t now_ms() {
   return common::unix_ms(common::Clock::now());
 }
-
-std::string postgres_bin() {
-  for (const char* version : {"17", "16", "15"}) {
-    std::string dir = std::string("/usr/lib/postgresql/") + version + "/bin";
-    if (fs::exists(dir + "/postgres") && fs::exists(dir + "/initdb")) return dir;
-  }
-  return {};
-}
-
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t size = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// One throwaway cluster per test process (CTest runs each test in its own process).
-class Server {
- public:
-  bool start() {
-    bin_ = postgres_bin();
-    if (bin_.empty()) return false;
-    char pattern[] = "/tmp/pgstore-test-XXXXXX";
-    dir_ = mkdtemp(pattern);
-    port_ = free_port();
-    // PostgreSQL refuses to run as root.
-    prefix_ = geteuid() == 0 ? "runuser -u nobody -- " : "";
-    // TCP connections need the password (scram-sha-256): the store reads it from a file.
-    write_file(dir_ + "/initial-password", password_);
-    if (geteuid() == 0) shell("chown -R nobody " + dir_);
-    return shell(prefix_ + bin_ + "/initdb -D " + dir_ + "/data -U postgres --auth-local=trust" +
-                 " --auth-host=scram-sha-256 --pwfile=" + dir_ + "/initial-password" +
-                 " -E UTF8 --no-locale >" + dir_ + "/initdb.log 2>&1") &&
-           up();
-  }
-  bool up() {
-    return shell(prefix_ + bin_ + "/pg_ctl -w -D " + dir_ + "/data -l " + dir_ +
-                 "/server.log -o \"-p " + std::to_string(port_) + " -k " + dir_ +
-                 " -h 127.0.0.1 -c fsync=off\" start >/dev/null 2>&1");
-  }
-  bool down() {
-    return shell(prefix_ + bin_ + "/pg_ctl -w -D " + dir_ + "/data -m fast stop >/dev/null 2>&1");
-  }
-  ~Server() {
-    if (dir_.empty()) return;
-    down();
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
-  static void write_file(const std::string& path, const std::string& text) {
-    std::ofstream(path, std::ios::trunc) << text << "\n";
-  }
-  const std::string& dir() const { return dir_; }
-  void set_password(const std::string& password) { password_ = password; }
-  // Without the password: the store reads it from its password_file.
-  std::string dsn(const std::string& schema = {}) const {
-    std::string dsn =
-        "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=postgres";
-    if (!schema.empty()) dsn += " options='-csearch_path=" + schema + "'";
-    return dsn;
-  }
-  std::string admin_dsn(const std::string& schema = {}) const {
-    return dsn(schema) + " password=" + password_;
-  }
-
- private:
-  static bool shell(const std::string& command) { return std::system(command.c_str()) == 0; }
-  std::string bin_, dir_, prefix_, password_ = "first-secret";
-  int port_ = 0;
-};
-
-// Raw SQL beside the store, as an operator's psql would see the rows.
-class Sql {
- public:
-  explicit Sql(const std::string& dsn) : conn_(PQconnectdb(dsn.c_str())) {}
-  ~Sql() { PQfinish(conn_); }
-  bool ok() const { return PQstatus(conn_) == CONNECTION_OK; }
-  bool exec(const std::string& sql) {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    if (!ok) ADD_FAILURE() << sql << ": " << PQerrorMessage(conn_);
-    PQclear(r);
-    return ok;
-  }
-  std::string text(const std::string& sql) {
-    PGresult* r = PQexec(conn_, sql.c_str());
-    std::string value;
-    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
-      value = PQgetvalue(r, 0, 0);
-    else if (PQresultStatus(r) != PGRES_TUPLES_OK)
-      ADD_FAILURE() << sql << ": " << PQerrorMessage(conn_);
-    PQclear(r);
-    return value;
-  }
-  int64_t integer(const std::string& sql) {
-    std::string value = text(sql);
-    return value.empty() ? -1 : std::stoll(value);
-  }
-
- private:
-  PGconn* conn_;
-};
 
 class PostgresStore : public ::testing::Test {
  protected:
@@ -216,6 +106,9 @@ TEST_F(PostgresStore, three_stores_opening_together_on_an_empty_database_migrate
 
 TEST_F(PostgresStore, a_schema_newer_than_this_build_is_refused_naming_both_versions) {
   open()->close();
+  std::string found;
+  EXPECT_TRUE(store::check_postgres(postgres_, found)) << found;
+  EXPECT_NE(found.find("schema version 1 (this build knows 1)"), std::string::npos) << found;
   ASSERT_TRUE(sql_->exec("INSERT INTO schema_versions VALUES (99, 0)"));
   std::string error;
   EXPECT_EQ(store::open_postgres({}, postgres_, error), nullptr);
@@ -267,7 +160,7 @@ TEST_F(PostgresStore, concurrent_enqueues_share_one_transaction) {
   std::atomic<int> done{0};
   std::vector<std::thread> senders;
   for (int i = 0; i < 8; ++i)
-    senders.emplace_back([&] {
+    senders.emplace_back([&, i] {
       if (db->enqueue_inbound_wait(message("group " + std::to_string(i))) == Status::ok) ++done;
     });
   for (auto& sender : senders) sender.join();
@@ -559,6 +452,44 @@ TEST_F(PostgresStore, a_store_opening_queues_again_only_the_rows_of_owners_that_
   auto later = open();
   ASSERT_NE(later, nullptr);
   EXPECT_EQ(state_of(id), "queued");
+}
+
+}  // namespace
+
+namespace {
+
+// The group's statements go as one pipeline: a failing one must roll back the others, which are
+// then written one by one (a half-committed group would make their own retry a duplicate).
+TEST_F(PostgresStore, a_failing_statement_rolls_back_its_whole_group_which_is_retried_piecemeal) {
+  store::Options options;
+  options.commit_delay = std::chrono::milliseconds(300);
+  std::mutex mutex;
+  std::vector<std::pair<size_t, Status>> commits;
+  options.on_commit = [&](double, size_t messages, Status status) {
+    std::lock_guard lock(mutex);
+    commits.emplace_back(messages, status);
+  };
+  auto db = open(options);
+  ASSERT_NE(db, nullptr);
+  auto taken = message("first");
+  ASSERT_EQ(db->enqueue_inbound_wait(taken), Status::ok);
+  auto duplicate = message("same id again");
+  duplicate.id = taken.id;
+  std::vector<store::InboundMessage> group = {message("before"), duplicate, message("after")};
+  std::vector<std::promise<Status>> results(group.size());
+  for (size_t i = 0; i < group.size(); ++i)
+    db->enqueue_inbound(group[i], [&results, i](Status status) { results[i].set_value(status); });
+  std::vector<Status> statuses;
+  for (auto& result : results) statuses.push_back(result.get_future().get());
+  EXPECT_EQ(statuses, (std::vector<Status>{Status::ok, Status::io_error, Status::ok}));
+  {
+    std::lock_guard lock(mutex);
+    ASSERT_GE(commits.size(), 2u);
+    EXPECT_EQ(commits[1], std::make_pair(size_t{3}, Status::io_error));  // the group, failed
+  }
+  EXPECT_EQ(sql_->integer("SELECT count(*) FROM inbound_messages"), 3);
+  EXPECT_EQ(sql_->integer("SELECT count(*) FROM inbound_deliveries"), 3);
+  EXPECT_EQ(db->find_inbound(taken.id)->data, "first");
 }
 
 }  // namespace
