@@ -165,6 +165,7 @@ Reply list_inbound(store::Store& store, const Params& params) {
   size_t limit = query.limit;
   query.limit = limit + 1;
   std::vector<store::InboundSummary> page = store.list_inbound(query);
+  if (page.empty() && !store.readable()) return store_unreadable();
   bool more = page.size() > limit;
   if (more) page.resize(limit);
   nlohmann::json items = nlohmann::json::array();
@@ -175,6 +176,7 @@ Reply list_inbound(store::Store& store, const Params& params) {
 
 Reply get_inbound(store::Store& store, const RenderInbound& render, const std::string& id) {
   std::optional<store::StoredInbound> stored = store.find_inbound(id);
+  if (!stored && !store.readable()) return store_unreadable();
   if (!stored) return not_found("no inbound message has the id '" + id + "'");
   std::optional<std::string> rendered = render(*stored);
   if (!rendered) {
@@ -192,6 +194,7 @@ Reply get_inbound(store::Store& store, const RenderInbound& render, const std::s
 Reply redeliver_inbound(store::Store& store, const std::string& id, int64_t now_ms,
                         const std::function<void()>& requeued) {
   store::Redelivery result = store.redeliver_inbound(id, now_ms);
+  if (!result.found && !store.readable()) return store_unreadable();
   if (!result.found) return not_found("no inbound message has the id '" + id + "'");
   if (result.deliveries == 0) {
     return problem(409, "no-endpoints", "No Endpoints",

@@ -188,6 +188,7 @@ Reply send_raw_message(store::Store& store, const SendContext& context, std::str
 
 Reply get_message(store::Store& store, const std::string& id) {
   std::optional<store::StoredOutbound> stored = store.find_outbound(id);
+  if (!stored && !store.readable()) return store_unreadable();
   if (!stored) return not_found("no outbound message has the id '" + id + "'");
   nlohmann::json recipients = nlohmann::json::array();
   for (const store::OutboundRecipientRow& row : stored->recipients) {

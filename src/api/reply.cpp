@@ -51,6 +51,13 @@ Reply unauthorized() {
   return reply;
 }
 
+Reply store_unreadable() {
+  Reply reply = problem(503, "store-unavailable", "Service Unavailable",
+                        "the store cannot be read now; try again");
+  reply.headers.emplace_back("Retry-After", "5");
+  return reply;
+}
+
 Reply not_found(std::string_view detail) {
   return problem(404, "not-found", "Not Found", detail);
 }

@@ -33,6 +33,9 @@ Reply problem(int status, std::string_view slug, std::string_view title, std::st
 // The problems every route shares.
 Reply unauthorized();
 Reply not_found(std::string_view detail);
+// 503 store-unavailable with Retry-After: the store cannot be read now (Store::readable), so a
+// lookup that found nothing proves nothing.
+Reply store_unreadable();
 Reply method_not_allowed(std::string_view allow);
 Reply internal_error(std::string_view detail);
 

@@ -354,6 +354,10 @@ class Store {
   // (disk full, store.max_size, an I/O error) the check itself tries again, at most once a second,
   // so an unready pod that gets no traffic still becomes ready once there is room.
   virtual bool writable() = 0;
+  // False when the backend cannot be read now (the database server is away): a read that found
+  // nothing may then mean "unknown", not "none", and the API answers 503 instead of 404 or an
+  // empty page. Asked only after such a read (it may cost a round trip). SQLite: always true.
+  virtual bool readable() { return true; }
   // Bytes the database files take (for metrics); PostgreSQL: the message bytes held, the measure
   // store.max_size limits.
   virtual uint64_t size_bytes() = 0;

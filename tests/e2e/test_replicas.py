@@ -61,6 +61,17 @@ def send(replica, tag):
         return code, queued_id(text) if code == 250 else None
 
 
+def status(replica, listener, path, key=None):
+    conn = http.client.HTTPConnection("127.0.0.1", replica.port(listener), timeout=scaled(30))
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {key}"} if key else {})
+        res = conn.getresponse()
+        res.read()
+        return res.status
+    finally:
+        conn.close()
+
+
 def delivered_ids(receiver):
     """The stored message ids the receiver was POSTed, one entry per POST."""
     return [r.json()["id"] for r in receiver.requests("/hook")]
@@ -153,6 +164,10 @@ class Replicas(unittest.TestCase):
             self.wait_for(lambda: len(acked) >= 20, "20 messages acknowledged before the outage")
             PG.stop(immediate=True)  # a crash of the server: in-progress commits fail
             self.wait_for(lambda: codes.count(451) >= 2, "451 answers during the outage")
+            # Unready while the database is away, and a lookup is 503, not a false 404.
+            self.wait_for(lambda: status(a, "admin", "/readyz") == 503, "/readyz 503")
+            self.assertEqual(status(b, "api", "/v1/messages/01900000-0000-7000-8000-000000000000",
+                                    KEY), 503)
             PG.start()
             with lock:
                 before = len(acked)
@@ -165,6 +180,9 @@ class Replicas(unittest.TestCase):
         self.assertEqual([c for c in codes if c not in (250, 451, None)], [])
         self.receiver.wait_until(lambda _: set(acked) <= set(delivered_ids(self.receiver)),
                                  timeout=60, what="every acknowledged message delivered")
+        self.wait_for(lambda: status(a, "admin", "/readyz") == 200, "/readyz 200 again")
+        self.assertEqual(status(b, "api", "/v1/messages/01900000-0000-7000-8000-000000000000",
+                                KEY), 404)
 
     def wait_for(self, predicate, what, timeout=30):
         end = time.monotonic() + scaled(timeout)

@@ -138,6 +138,7 @@ class PostgresStore final : public Store {
     return readers_->find_inbound(id);
   }
   uint64_t count_inbound() override { return readers_->count_inbound(); }
+  bool readable() override { return readers_->probe(); }
   std::optional<StoredOutbound> find_outbound(const std::string& id) override {
     return readers_->find_outbound(id);
   }

@@ -121,6 +121,13 @@ std::optional<StoredInbound> Readers::find_inbound(const std::string& id) {
   return found;
 }
 
+bool Readers::probe() {
+  return snapshot([](Connection& db) {
+    Result one = db.run("sb_probe", "SELECT 1", Params());
+    return one.ok() || db.fail(one);
+  });
+}
+
 uint64_t Readers::count_inbound() {
   uint64_t count = 0;
   snapshot([&](Connection& db) {

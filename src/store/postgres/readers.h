@@ -21,6 +21,8 @@ class Readers {
   uint64_t count_inbound();
   std::vector<InboundSummary> list_inbound(const InboundQuery& query);
   std::optional<StoredOutbound> find_outbound(const std::string& id);
+  // True when a reader connection answers a trivial query now (Store::readable).
+  bool probe();
   // Rows per state (every state listed, 0 included) and the oldest pending time, one snapshot.
   Store::QueueStats queue_stats();
   Store::QueueStats outbound_stats();
