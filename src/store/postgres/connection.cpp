@@ -141,17 +141,12 @@ const char* const* Params::values() const {
 bool Connection::connect(const PostgresOptions& options, std::string& error) {
   disconnect();
   // libpq's parse errors quote the text around the mistake, which may be the password: checked
-  // first, and answered without libpq's message.
-  char* parse_error = nullptr;
-  PQconninfoOption* parsed = PQconninfoParse(options.dsn.c_str(), &parse_error);
-  if (parse_error != nullptr) PQfreemem(parse_error);
-  if (parsed == nullptr) {
-    error =
-        "the DSN is not a valid libpq connection string or URI (not shown: it may hold a "
-        "password)";
+  // first (store.h validate_postgres_dsn never quotes it).
+  std::string reason;
+  if (!validate_postgres_dsn(options.dsn, reason)) {
+    error = "the DSN " + reason;
     return false;
   }
-  PQconninfoFree(parsed);
   std::string password;
   if (!options.password_file.empty() && !read_password(options.password_file, password, error))
     return false;
