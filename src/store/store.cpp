@@ -37,4 +37,30 @@ const char* to_string(Status status) {
   return "unknown";
 }
 
+const char* to_string(DeliveryOutcome outcome) {
+  switch (outcome) {
+    case DeliveryOutcome::delivered:
+      return "delivered";
+    case DeliveryOutcome::deferred:
+      return "deferred";
+    case DeliveryOutcome::orphaned:
+      return "orphaned";
+    case DeliveryOutcome::dead:
+      break;
+  }
+  return "dead";
+}
+
+const char* to_string(RecipientOutcome outcome) {
+  switch (outcome) {
+    case RecipientOutcome::sent:
+      return "sent";
+    case RecipientOutcome::failed:
+      return "failed";
+    case RecipientOutcome::deferred:
+      break;
+  }
+  return "deferred";
+}
+
 }  // namespace store

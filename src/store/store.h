@@ -141,6 +141,8 @@ enum class DeliveryOutcome {
   dead,       // 406/410, or out of retries: kept for its retention, replayable
   orphaned,   // its endpoint is not configured: held (not due) until requeue_orphaned names it
 };
+// The state a delivery row takes for the outcome ("delivered", "deferred", "dead", "orphaned").
+const char* to_string(DeliveryOutcome outcome);
 
 // Outbound (the send API, ARCHITECTURE.md "Outbound path"): one message row with its built bytes,
 // one recipient row per envelope recipient: queued → in_flight → sent | deferred | failed.
@@ -200,6 +202,8 @@ struct OutboundJob {
 };
 
 enum class RecipientOutcome { sent, deferred, failed };
+// The state a recipient row takes for the outcome ("sent", "deferred", "failed").
+const char* to_string(RecipientOutcome outcome);
 
 struct RecipientResult {
   std::string rcpt;

@@ -48,18 +48,6 @@ constexpr const char* kFinish =
     " last_code = $5, last_enhanced = $6, last_text = $7, updated_at = $8"
     " WHERE message_id = $1 AND rcpt = $2 AND state = 'in_flight'";
 
-const char* state_name(RecipientOutcome outcome) {
-  switch (outcome) {
-    case RecipientOutcome::sent:
-      return "sent";
-    case RecipientOutcome::failed:
-      return "failed";
-    case RecipientOutcome::deferred:
-      break;
-  }
-  return "deferred";
-}
-
 }  // namespace
 
 int OutboundWriter::check_key(const OutboundMessage& message, OutboundEnqueued& result) {
@@ -179,7 +167,7 @@ Status OutboundWriter::finish_all(const std::vector<Finish>& finishes, int64_t n
     Params params;
     params.text(finish.message_id)
         .text(r.rcpt)
-        .text(state_name(r.outcome))
+        .text(to_string(r.outcome))
         .integer(r.next_attempt_at_ms)
         .integer(r.code)
         .text(r.enhanced)

@@ -73,20 +73,6 @@ constexpr const char* kRequeue =
     "UPDATE inbound_deliveries SET state = 'queued', next_attempt_at = $2, updated_at = $2,"
     " render_attempts = 0 WHERE message_id = $1 AND state <> 'in_flight'";
 
-const char* state_name(DeliveryOutcome outcome) {
-  switch (outcome) {
-    case DeliveryOutcome::delivered:
-      return "delivered";
-    case DeliveryOutcome::deferred:
-      return "deferred";
-    case DeliveryOutcome::orphaned:
-      return "orphaned";
-    case DeliveryOutcome::dead:
-      break;
-  }
-  return "dead";
-}
-
 int64_t now_unix_ms() {
   return common::unix_ms(common::Clock::now());
 }
@@ -256,7 +242,7 @@ std::vector<DeliveryJob> Writer::claim(size_t limit, int64_t now_ms, Status& sta
 
 Command Writer::finish_command(const Finish& f, int64_t now_ms) const {
   Params params;
-  params.text(f.delivery_id).text(state_name(f.outcome)).integer(f.next_attempt_at_ms);
+  params.text(f.delivery_id).text(to_string(f.outcome)).integer(f.next_attempt_at_ms);
   if (f.last_error.empty()) {
     params.null();
   } else {

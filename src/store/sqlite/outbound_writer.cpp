@@ -39,18 +39,6 @@ constexpr const char* kPrune =
     "          WHEN state = 'failed' AND updated_at < ?2 THEN 0 ELSE 1 END) = 0"
     " LIMIT ?3)";
 
-const char* state_name(RecipientOutcome outcome) {
-  switch (outcome) {
-    case RecipientOutcome::sent:
-      return "sent";
-    case RecipientOutcome::failed:
-      return "failed";
-    case RecipientOutcome::deferred:
-      break;
-  }
-  return "deferred";
-}
-
 }  // namespace
 
 bool requeue_outbound_in_flight(Connection& db, int64_t now_ms, std::string& error) {
@@ -255,7 +243,7 @@ int OutboundWriter::finish_one(const Finish& finish, int64_t now_ms) {
   Statement& update = statements_.finish;
   update.bind_text(1, finish.message_id);
   update.bind_text(2, result.rcpt);
-  update.bind_text(3, state_name(result.outcome));
+  update.bind_text(3, to_string(result.outcome));
   update.bind_int(4, result.next_attempt_at_ms);
   update.bind_int(5, result.code);
   update.bind_text(6, result.enhanced);
