@@ -132,9 +132,14 @@ def sink_rate(args, port):
 
 
 def lock_waits(pg, offset):
+    """(count, {what: count}) of the waits logged since `offset`, by lock and object kind."""
     with open(pg.log_path, errors="replace") as log:
         log.seek(offset)
-        return len(re.findall(r"still waiting for \w+Lock", log.read()))
+        found = re.findall(r"still waiting for (\w+Lock) on (\w+)", log.read())
+    kinds = {}
+    for lock, target in found:
+        kinds[f"{lock} on {target}"] = kinds.get(f"{lock} on {target}", 0) + 1
+    return len(found), kinds
 
 
 def log_size(pg):
@@ -182,11 +187,11 @@ def main():
                     args, work, receiver, f"pg{replicas}-{round_number}", [store] * replicas)
                 claims = int(pg.psql("SELECT coalesce(sum(attempts), 0) FROM inbound_deliveries",
                                      database) or 0)
-                waits = lock_waits(pg, offset)
+                waits, kinds = lock_waits(pg, offset)
                 results[f"pg{replicas}"].append(rate)
                 print(f"round {round_number}: postgres, {replicas} replica(s): {rate:.1f} msg/s "
                       f"delivered ({delivered} in {elapsed:.1f} s), {claims / elapsed:.1f} "
-                      f"claims/s, {waits} lock waits > 1 ms")
+                      f"claims/s, {waits} lock waits > 1 ms {kinds if kinds else ''}")
             print(f"round {round_number}: smtp-sink {results['sink'][-1]:.1f} msg/s | sqlite "
                   f"{results['sqlite'][-1]:.1f} | postgres x1 {results['pg1'][-1]:.1f} | "
                   f"postgres x3 {results['pg3'][-1]:.1f}")
