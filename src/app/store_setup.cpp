@@ -44,7 +44,7 @@ int check_store(const config::Config& config, bool connect, std::ostream& out, s
   if (!connect) return 0;
   std::string detail;
   if (!store::check_postgres(postgres_options(config), detail)) {
-    err << "smtp-bridge: store.postgres: cannot connect: " << detail << "\n";
+    err << "smtp-bridge: store.postgres: " << detail << "\n";
     return 1;
   }
   out << "smtp-bridge: store: postgres: " << detail << "\n";

@@ -8,6 +8,7 @@ import http.client
 import json
 import os
 import smtplib
+import subprocess
 import sys
 import threading
 import time
@@ -202,6 +203,16 @@ class Replicas(unittest.TestCase):
             code, _ = send(r, f"after-migration-{i}")
             self.assertEqual(code, 250)
         self.receiver.wait_for(3, "/hook", timeout=20)
+
+    def test_check_connection_reaches_the_server_and_names_the_schema(self):
+        replica = self.replica()  # migrates the fresh database
+        replica.stop()
+        done = subprocess.run([bridge.BIN, "--check-connection", "--config", replica.config_path],
+                              capture_output=True, text=True, timeout=scaled(30))
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("store: postgres:", done.stdout)
+        self.assertRegex(done.stdout, r"PostgreSQL 15\.")
+        self.assertRegex(done.stdout, r"schema version \d+")
 
     def test_an_idempotency_key_sent_to_two_replicas_gets_the_same_answer(self):
         a, b = self.replica(), self.replica()
