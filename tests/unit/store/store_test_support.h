@@ -99,9 +99,10 @@ class Database {
   // being the only process on its file; PostgreSQL: the rows of its own owner, as other replicas'
   // claims are live).
   store::Options options() const;
-  // A store.max_size that leaves about `bytes` for messages. PostgreSQL counts its whole database,
-  // whose catalogs and empty tables take megabytes, so there it is that size plus `bytes`; SQLite's
-  // empty file is small and its limits stay as the tests were written.
+  // A store.max_size that leaves about `bytes` for messages: the empty store's size_bytes() plus
+  // `bytes` on PostgreSQL (it counts the message bytes held plus 512 a message, store.h), and
+  // `bytes` itself on SQLite, whose empty file is small (its limits stay as the tests were
+  // written).
   uint64_t room_for(uint64_t bytes) const;
   // store::open_sqlite or store::open_postgres on this database.
   std::unique_ptr<store::Store> open(const store::Options& options, std::string& error) const;
