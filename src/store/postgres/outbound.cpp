@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "store/sqlite/codec.h"
+#include "store/row_codec.h"
 
 namespace store::postgres {
 namespace {
@@ -91,7 +91,7 @@ bool OutboundWriter::insert(const OutboundMessage& message, int64_t now_ms,
     row.text(message.id)
         .integer(message.created_at_ms)
         .text(message.mail_from)
-        .text(sqlite::encode_list(message.rcpt_to))
+        .text(encode_list(message.rcpt_to))
         .text(message.message_id)
         .integer(static_cast<int64_t>(message.data.size()))
         .bytes(message.data);

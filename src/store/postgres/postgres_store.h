@@ -26,6 +26,7 @@
 #include "store/postgres/readers.h"
 #include "store/postgres/schema.h"
 #include "store/postgres/writer.h"
+#include "store/row_codec.h"
 #include "store/sqlite/schema.h"
 #include "store/store.h"
 
@@ -64,8 +65,8 @@ class PostgresStore final : public Store {
 
   void enqueue_inbound(InboundMessage message, Done done) override {
     for (Delivery& delivery : message.deliveries) {
-      EndpointRef ref = sqlite::resolve_endpoint(options_.resolve_endpoint, delivery.endpoint,
-                                                 /*derive_name=*/false);
+      EndpointRef ref = resolve_endpoint(options_.resolve_endpoint, delivery.endpoint,
+                                         /*derive_name=*/false);
       delivery.endpoint = std::move(ref.name);
       delivery.origin = std::move(ref.origin);
     }

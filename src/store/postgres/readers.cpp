@@ -6,12 +6,10 @@
 #include <map>
 
 #include "store/postgres/schema.h"
-#include "store/sqlite/codec.h"
+#include "store/row_codec.h"
 
 namespace store::postgres {
 namespace {
-
-using sqlite::decode_list;
 
 constexpr const char* kFindMessage =
     "SELECT id, received_at, mail_from, rcpt_to, envelope, data FROM inbound_messages"

@@ -9,13 +9,10 @@
 #include "common/ids.h"
 #include "common/time.h"
 #include "store/postgres/schema.h"
-#include "store/sqlite/codec.h"
+#include "store/row_codec.h"
 
 namespace store::postgres {
 namespace {
-
-using sqlite::decode_list;
-using sqlite::encode_list;
 
 constexpr const char* kInsertMessage =
     "INSERT INTO inbound_messages (id, received_at, mail_from, rcpt_to, envelope, size, data)"

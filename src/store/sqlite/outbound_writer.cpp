@@ -3,7 +3,7 @@
 // Recipients move queued → in_flight → sent | deferred | failed (ARCHITECTURE.md states).
 #include "store/sqlite/outbound_writer.h"
 
-#include "store/sqlite/codec.h"
+#include "store/row_codec.h"
 
 namespace store::sqlite {
 namespace {

@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <system_error>
 
-#include "store/sqlite/codec.h"
+#include "store/row_codec.h"
 
 namespace store::sqlite {
 

@@ -5,9 +5,7 @@
 #include <array>
 #include <vector>
 
-#include "common/endpoint_name.h"
-#include "common/url.h"
-
+#include "store/row_codec.h"
 #include "store/sqlite/outbound_writer.h"
 
 namespace store::sqlite {
@@ -169,15 +167,6 @@ int name_endpoints(Connection& db, const std::function<EndpointRef(const std::st
 }
 
 }  // namespace
-
-EndpointRef resolve_endpoint(const std::function<EndpointRef(const std::string&)>& resolve,
-                             const std::string& endpoint, bool derive_name) {
-  if (resolve) return resolve(endpoint);
-  EndpointRef ref{endpoint, {}};
-  if (auto url = common::parse_endpoint_url(endpoint)) ref.origin = url->origin;
-  if (derive_name) ref.name = common::default_endpoint_name(endpoint).value_or(endpoint);
-  return ref;
-}
 
 bool configure(Connection& db, std::string& error) {
   // Takes effect only while the database is still empty; journal_mode=WAL below creates it.

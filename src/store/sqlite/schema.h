@@ -22,9 +22,6 @@ bool configure(Connection& db, std::string& error);
 // `resolve` (may be empty) names the endpoints of rows stored before names (schema 8).
 bool migrate(Connection& db, std::string& error,
              const std::function<EndpointRef(const std::string&)>& resolve = {});
-// The name and origin stored for `endpoint` (Options::resolve_endpoint, or the defaults).
-EndpointRef resolve_endpoint(const std::function<EndpointRef(const std::string&)>& resolve,
-                             const std::string& endpoint, bool derive_name);
 // Deliveries and outbound recipients left in_flight by a process that died go back to queued
 // (at-least-once delivery).
 bool requeue_in_flight(Connection& db, int64_t now_ms, std::string& error);

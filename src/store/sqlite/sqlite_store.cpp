@@ -19,6 +19,7 @@
 #include "common/ids.h"
 #include "common/thread_name.h"
 #include "common/time.h"
+#include "store/row_codec.h"
 #include "store/sqlite/checkpointer.h"
 #include "store/sqlite/outbound_reader.h"
 #include "store/sqlite/outbound_writer.h"
@@ -80,8 +81,8 @@ class SqliteStore final : public Store {
   void enqueue_inbound(InboundMessage message, Done done) override {
     // Endpoints by name (Options::resolve_endpoint): on the caller's thread, not the writer's.
     for (Delivery& delivery : message.deliveries) {
-      EndpointRef ref = sqlite::resolve_endpoint(options_.resolve_endpoint, delivery.endpoint,
-                                                 /*derive_name=*/false);
+      EndpointRef ref = resolve_endpoint(options_.resolve_endpoint, delivery.endpoint,
+                                         /*derive_name=*/false);
       delivery.endpoint = std::move(ref.name);
       delivery.origin = std::move(ref.origin);
     }

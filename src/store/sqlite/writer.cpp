@@ -6,7 +6,7 @@
 
 #include "common/ids.h"
 #include "common/time.h"
-#include "store/sqlite/codec.h"
+#include "store/row_codec.h"
 
 namespace store::sqlite {
 

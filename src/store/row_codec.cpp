@@ -1,10 +1,13 @@
 // JSON array encoding for list columns, with nlohmann/json used without exceptions: invalid
 // UTF-8 is replaced rather than thrown on, and unparsable text decodes to an empty list.
-#include "store/sqlite/codec.h"
+#include "store/row_codec.h"
 
 #include <nlohmann/json.hpp>
 
-namespace store::sqlite {
+#include "common/endpoint_name.h"
+#include "common/url.h"
+
+namespace store {
 
 std::string encode_list(const std::vector<std::string>& items) {
   nlohmann::json array = nlohmann::json::array();
@@ -22,4 +25,13 @@ std::vector<std::string> decode_list(const std::string& json_text) {
   return items;
 }
 
-}  // namespace store::sqlite
+EndpointRef resolve_endpoint(const std::function<EndpointRef(const std::string&)>& resolve,
+                             const std::string& endpoint, bool derive_name) {
+  if (resolve) return resolve(endpoint);
+  EndpointRef ref{endpoint, {}};
+  if (auto url = common::parse_endpoint_url(endpoint)) ref.origin = url->origin;
+  if (derive_name) ref.name = common::default_endpoint_name(endpoint).value_or(endpoint);
+  return ref;
+}
+
+}  // namespace store
