@@ -13,7 +13,12 @@ namespace {
 // milliseconds and sizes, ids in the "C" collation (UUIDv7 order is byte order, whatever the
 // database's locale, so that paging and claims read the indexes in order). The partial indexes
 // serve the claims (due rows), the lease sweep (rows in flight) and requeue_orphaned, as in SQLite.
-constexpr std::array<const char*, 1> kMigrations = {
+//
+// Version 2 stores message bytes uncompressed (STORAGE EXTERNAL: out of line, no pglz): mail is
+// mostly base64 and already-compressed attachments, and compressing every message on the server,
+// whose CPU all replicas share, cost more than the bytes it saved. Rows written before keep their
+// form; both read the same.
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE inbound_messages (
   id text COLLATE "C" PRIMARY KEY,
@@ -79,6 +84,10 @@ CREATE TABLE outbound_recipients (
 CREATE INDEX outbound_recipients_due ON outbound_recipients(state, next_attempt_at);
 CREATE INDEX outbound_recipients_lease ON outbound_recipients(lease_until)
   WHERE state = 'in_flight';
+)sql",
+    R"sql(
+ALTER TABLE inbound_messages ALTER COLUMN data SET STORAGE EXTERNAL;
+ALTER TABLE outbound_messages ALTER COLUMN data SET STORAGE EXTERNAL;
 )sql",
 };
 
