@@ -202,7 +202,7 @@ int run(const config::Config& cfg) {
     if (what == "outbound") {
       if (relay::Relay* relay = relay_to_notify.load()) relay->notify();
     } else if (delivery::Dispatcher* dispatcher = dispatcher_to_notify.load()) {
-      dispatcher->notify();
+      dispatcher->notify_remote();
     }
   };
   std::unique_ptr<store::Store> store = open_store(cfg, store_options, error);

@@ -116,6 +116,7 @@ struct Dispatcher::Impl {
   std::condition_variable poll_wake, work_wake;
   bool started = false, stopping = false;
   bool notified = false;  // notify() since the last claim
+  bool remote = false;    // notify_remote() since the last claim
   bool rearm = false;     // a retry time was added: recompute the poller's deadline
   bool more_due = false;  // the last claim was cut short by the free workers
   std::deque<store::DeliveryJob> jobs;
@@ -187,16 +188,22 @@ void Dispatcher::Impl::run_poller() {
   std::unique_lock lock(mutex);
   while (!stopping) {
     auto deadline = next_deadline(std::min(prune_at, sweep_at));
-    poll_wake.wait_until(lock, deadline,
-                         [this] { return stopping || notified || rearm || refill_due(); });
+    poll_wake.wait_until(
+        lock, deadline, [this] { return stopping || notified || remote || rearm || refill_due(); });
     if (stopping) break;
     bool due = notified || refill_due() || SteadyClock::now() >= deadline;
+    bool only_remote = remote && !due;
     rearm = false;
-    if (!due) continue;  // only the deadline moved
+    remote = false;
+    if (!due && !only_remote) continue;  // only the deadline moved
     notified = false;
     int64_t now = now_ms();
     while (!retry_times.empty() && retry_times.top() <= now) retry_times.pop();
     size_t limit = free_slots();
+    // Another replica's rows: taken into free slots only. A busy replica leaves them to the
+    // others (or to its next tick) and keeps its own hot path, instead of queueing its new rows
+    // behind them, which would wake the others in turn.
+    if (only_remote && limit == 0) continue;
     reserved += limit;  // the hot path must not promise these slots during the claim
     lock.unlock();      // never hold the lock across the store: its writer calls the consumer
     if (SteadyClock::now() >= prune_at) {
@@ -484,6 +491,12 @@ void Dispatcher::start_threads() {
 void Dispatcher::notify() {
   std::lock_guard lock(impl_->mutex);
   impl_->notified = true;
+  impl_->poll_wake.notify_one();
+}
+
+void Dispatcher::notify_remote() {
+  std::lock_guard lock(impl_->mutex);
+  impl_->remote = true;
   impl_->poll_wake.notify_one();
 }
 

@@ -35,6 +35,9 @@ class Dispatcher {
   void start();
   // Rows may be due (a redelivery was queued): wakes the poller instead of waiting for its tick.
   void notify();
+  // Another replica committed rows that may be due (store.h on_remote_rows): claims them into
+  // the free workers at once, without holding this replica's hot path back for them.
+  void notify_remote();
   // Stops taking rows, lets in-flight POSTs finish (bounded by their timeouts), joins the threads.
   // Rows still in flight stay in_flight and are queued again at the next start (at least once).
   void stop();
