@@ -130,13 +130,20 @@ struct Postgres {
   Duration connect_timeout = 10s;
 };
 
+// PostgreSQL's default store.commit_delay: the replicas share one server, whose CPU pays per
+// transaction; a short wait makes fewer, larger ones (bench/replicas, three replicas on two
+// cores: 0.19 instead of 0.55 transactions per message, 12% more messages per second).
+constexpr Duration kPostgresCommitDelay = 2ms;
+
 struct Store {
   std::string backend = "sqlite";  // sqlite (one replica) | postgres (several)
   std::string path = "./var/smtp-bridge.db";
   uint64_t max_size = 0;  // bytes the database may grow to; 0 = unlimited. Full → 451
   Duration retention_delivered = 24h;
   Duration retention_dead = 7 * 24h;
-  Duration commit_delay = 0ms;  // extra wait to gather a larger group commit
+  // Extra wait to gather a larger group commit. Unset: 0 for SQLite, kPostgresCommitDelay for
+  // PostgreSQL (load_store).
+  Duration commit_delay = 0ms;
   Postgres postgres;
 };
 

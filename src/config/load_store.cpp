@@ -41,6 +41,7 @@ void load_store(Reader& reader, const YAML::Node& node, Store& store) {
     }
   }
   const bool postgres = store.backend == "postgres";
+  if (postgres && !Reader::field(node, "commit_delay")) store.commit_delay = kPostgresCommitDelay;
   if (auto section = Reader::field(node, "postgres"))
     load_postgres(reader, *section, store.postgres, postgres);
   else if (postgres)

@@ -40,6 +40,24 @@ TEST(LoadStoreKeys, PostgresKeysAreRead) {
   EXPECT_EQ(store.postgres.connect_timeout, std::chrono::milliseconds(2500));
 }
 
+TEST(LoadStoreKeys, CommitDelayDefaultsTo2msOnPostgresOnlyAndAnExplicitValueWins) {
+  auto sqlite = config::load_string("store:\n  path: x.db\n");
+  ASSERT_TRUE(sqlite.config) << dump(sqlite);
+  EXPECT_EQ(sqlite.config->store.commit_delay, std::chrono::milliseconds(0));
+  auto postgres =
+      config::load_string("store:\n  backend: postgres\n  postgres: {dsn: 'dbname=b'}\n");
+  ASSERT_TRUE(postgres.config) << dump(postgres);
+  EXPECT_EQ(postgres.config->store.commit_delay, std::chrono::milliseconds(2));
+  auto zero = config::load_string(
+      "store:\n  backend: postgres\n  commit_delay: 0ms\n  postgres: {dsn: 'dbname=b'}\n");
+  ASSERT_TRUE(zero.config) << dump(zero);
+  EXPECT_EQ(zero.config->store.commit_delay, std::chrono::milliseconds(0));
+  auto chosen = config::load_string(
+      "store:\n  commit_delay: 5ms\n  backend: postgres\n  postgres: {dsn: 'dbname=b'}\n");
+  ASSERT_TRUE(chosen.config) << dump(chosen);
+  EXPECT_EQ(chosen.config->store.commit_delay, std::chrono::milliseconds(5));
+}
+
 TEST(LoadStoreKeys, DsnComesFromAFileOrTheEnvironment) {
   std::string path = ::testing::TempDir() + "/store_keys_dsn";
   std::ofstream(path) << "postgresql://bridge@db.internal/bridge\n";
