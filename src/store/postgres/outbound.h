@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "store/commit_rows.h"
 #include "store/postgres/writer.h"
 #include "store/store.h"
 
@@ -24,10 +25,7 @@ class OutboundWriter {
 
   std::vector<OutboundJob> claim(size_t limit, int64_t now_ms, Status& status);
 
-  struct Finish {
-    std::string message_id;
-    RecipientResult result;
-  };
+  using Finish = store::OutboundFinishRow;
   // Several results in ONE durable transaction (a lost "sent" would send twice).
   Status finish_all(const std::vector<Finish>& finishes, int64_t now_ms);
 

@@ -3,7 +3,48 @@
 // Errors carry libpq's text (which may name the host), never the DSN or the password.
 #include "store/postgres/postgres_store.h"
 
+#include "common/ids.h"
+#include "common/time.h"
+
 namespace store {
+
+namespace postgres {
+
+// One transaction for all of `pendings`: the inbound inserts (one pipeline), then the outbound
+// ones (each behind its idempotency check), then the outcomes riding along.
+Status PostgresStore::write(std::span<Pending> pendings, size_t claim,
+                            std::vector<ClaimedRow>* claimed,
+                            const std::vector<PendingFinish>* finishes) {
+  std::vector<const InboundMessage*> inbound;
+  std::vector<Outbound*> outbound;
+  uint64_t outbound_bytes = 0;
+  for (Pending& pending : pendings) {
+    if (auto* item = std::get_if<Inbound>(&pending)) {
+      inbound.push_back(&item->message);
+    } else {
+      outbound.push_back(&std::get<Outbound>(pending));
+      outbound_bytes += outbound.back()->message.data.size();
+    }
+  }
+  Writer::Also also;
+  if (!outbound.empty() || (finishes != nullptr && !finishes->empty())) {
+    also = [this, &outbound, finishes](Connection& db, int64_t now, bool& notify_outbound) {
+      for (Outbound* item : outbound) {
+        bool inserted = false;
+        if (!outbound_->insert(item->message, now, item->result, inserted)) return false;
+        notify_outbound = notify_outbound || inserted;
+      }
+      if (finishes == nullptr || finishes->empty()) return true;
+      std::vector<Command> commands;
+      for (const PendingFinish& p : *finishes)
+        commands.push_back(writer_->finish_command(p.finish, now));
+      return db.pipeline(commands);
+    };
+  }
+  return writer_->write(inbound, outbound_bytes, also, claim, claimed);
+}
+
+}  // namespace postgres
 
 std::unique_ptr<Store> open_postgres(const Options& options, const PostgresOptions& postgres,
                                      std::string& error) {

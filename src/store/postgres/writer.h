@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "store/commit_rows.h"
 #include "store/postgres/connection.h"
 #include "store/store.h"
 
@@ -34,12 +35,7 @@ class Writer {
   // riding along. False fails the group (db().failure() says why); `notify_outbound` set when
   // outbound rows were written.
   using Also = std::function<bool(Connection& db, int64_t now_ms, bool& notify_outbound)>;
-  struct Claimed {
-    size_t message = 0;   // index into `messages`
-    size_t delivery = 0;  // index into that message's deliveries
-    std::string id;       // the delivery row's id
-    int64_t at_ms = 0;    // its created_at and next_attempt_at
-  };
+  using Claimed = store::ClaimedRow;
   // All of `messages` committed (ok), or none: full (no room under max_size, or the server's
   // disk), io_error, closed. The first `claim` delivery rows are inserted in_flight (hot path).
   Status write(const std::vector<const InboundMessage*>& messages, uint64_t extra_bytes,
@@ -47,15 +43,7 @@ class Writer {
 
   std::vector<DeliveryJob> claim(size_t limit, int64_t now_ms, Status& status);
 
-  struct Finish {
-    std::string delivery_id;
-    DeliveryOutcome outcome;
-    int64_t next_attempt_at_ms;
-    std::string last_error;
-    int attempt = 0;
-    bool rendered = true;
-    std::string origin;
-  };
+  using Finish = store::FinishRow;
   // The UPDATE of one outcome, to send in a pipeline (inside a transaction).
   Command finish_command(const Finish& finish, int64_t now_ms) const;
   // Several outcomes in one transaction; ok or the failure (all rolled back).

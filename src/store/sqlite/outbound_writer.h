@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "store/commit_rows.h"
 #include "store/sqlite/database.h"
 #include "store/sqlite/writer.h"
 #include "store/store.h"
@@ -33,10 +34,7 @@ class OutboundWriter {
   // crash only repeats an attempt); empty on failure (rolled back).
   std::vector<OutboundJob> claim(size_t limit, int64_t now_ms);
 
-  struct Finish {
-    std::string message_id;
-    RecipientResult result;
-  };
+  using Finish = store::OutboundFinishRow;
   // Several results in ONE durable transaction (one fsync: a lost "sent" would send twice):
   // SQLITE_OK, or the code with all rolled back. Only recipients in_flight change.
   int finish_all(const std::vector<Finish>& finishes, int64_t now_ms);

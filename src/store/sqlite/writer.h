@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "store/commit_rows.h"
 #include "store/sqlite/database.h"
 #include "store/store.h"
 
@@ -24,12 +25,7 @@ class Writer {
   // The hot path (store.h DeliveryConsumer): the first `claim` delivery rows of the group, in
   // message order, are inserted in_flight with attempts 1 and listed in `claimed`; the others
   // are queued. `claimed` is cleared first and left empty when the write fails.
-  struct Claimed {
-    size_t message = 0;   // index into `messages`
-    size_t delivery = 0;  // index into that message's deliveries
-    std::string id;       // the delivery row's id
-    int64_t at_ms = 0;    // its created_at and next_attempt_at
-  };
+  using Claimed = store::ClaimedRow;
   Status write(const std::vector<const InboundMessage*>& messages, const Also& also = nullptr,
                size_t claim = 0, std::vector<Claimed>* claimed = nullptr);
   // Claims up to `limit` due rows (Store::claim_deliveries); empty on failure (rolled back).
@@ -41,15 +37,7 @@ class Writer {
              const std::string& origin = {});
   // Several outcomes in ONE transaction (one fsync for all of them): SQLITE_OK, or the failing
   // code with everything rolled back.
-  struct Finish {
-    std::string delivery_id;
-    DeliveryOutcome outcome;
-    int64_t next_attempt_at_ms;
-    std::string last_error;
-    int attempt = 0;       // the claim's token (store.h finish_delivery)
-    bool rendered = true;  // the payload was rendered: render_attempts back to 0
-    std::string origin;    // "" = keep the row's
-  };
+  using Finish = store::FinishRow;
   int finish_all(const std::vector<Finish>& finishes, int64_t now_ms);
   // Claims hold their rows for `lease_ms` as `owner` (store.h Options::lease, owner).
   void set_lease(std::string owner, int64_t lease_ms) {
