@@ -1,6 +1,8 @@
 # The fault soak behind bench/soak: SMTP senders load the real bridge while it is SIGKILLed at
 # random moments and restarted on the same store; a webhook receiver fails one POST in N. Then it
 # checks the bridge's promise: every message answered 250 is delivered (at least once).
+# --store postgres: the same on the PostgreSQL backend (a real server the run starts, which
+# stays up while the bridge is killed).
 # Standard library only; run with Debian's /usr/bin/python3 by bench/soak (not a test).
 import argparse
 import json
@@ -232,7 +234,78 @@ def free_port():
         return s.getsockname()[1]
 
 
-def write_config(work, receiver_port, retry_initial):
+class SqliteView:
+    """The store's rows, read beside the running bridge (WAL allows a reader)."""
+
+    def __init__(self, work):
+        self.path = f"{work}/store/bridge.db"
+
+    def config(self):
+        return '{path: "%s"}' % self.path
+
+    def query(self, sql, params=()):
+        db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
+        db.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in db.execute(sql, params).fetchall()]
+        finally:
+            db.close()
+
+    def states(self):
+        """Delivery rows per state."""
+        try:
+            rows = self.query("SELECT state, count(*) AS n FROM inbound_deliveries GROUP BY state")
+            return {r["state"]: r["n"] for r in rows}
+        except sqlite3.Error as e:
+            return {"error": str(e)}
+
+    def rows(self, bridge_id):
+        """Whether the message is in the store, and its delivery rows (for a lost message)."""
+        try:
+            stored = self.query("SELECT id FROM inbound_messages WHERE id = ?", (bridge_id,))
+            rows = self.query("SELECT * FROM inbound_deliveries WHERE message_id = ?",
+                              (bridge_id,))
+            return bool(stored), rows
+        except sqlite3.Error as e:
+            return None, [{"error": str(e)}]
+
+
+class PostgresView:
+    """The PostgreSQL backend: a throwaway server (tests/support/pg_server.py) and a database."""
+
+    def __init__(self):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "tests", "support"))
+        from pg_server import PgServer
+        self.pg = PgServer()
+        self.database = self.pg.create_database()
+
+    def config(self):
+        return "{backend: postgres, postgres: {dsn: '%s'}}" % self.pg.dsn(self.database)
+
+    def states(self):
+        try:
+            out = self.pg.psql("SELECT state || '=' || count(*) FROM inbound_deliveries "
+                               "GROUP BY state", self.database)
+            return {k: int(v) for k, v in (line.split("=") for line in out.splitlines())}
+        except subprocess.CalledProcessError as e:
+            return {"error": e.stderr.strip()}
+
+    def rows(self, bridge_id):
+        try:
+            stored = self.pg.psql(f"SELECT count(*) FROM inbound_messages WHERE id = "
+                                  f"'{bridge_id}'", self.database)
+            rows = self.pg.psql("SELECT coalesce(json_agg(d), '[]') FROM inbound_deliveries d "
+                                f"WHERE message_id = '{bridge_id}'", self.database)
+            return stored == "1", json.loads(rows)
+        except subprocess.CalledProcessError as e:
+            return None, [{"error": e.stderr.strip()}]
+
+    def close(self):
+        self.pg.close()
+
+
+def write_config(work, receiver_port, retry_initial, store):
     smtp_port, api_port, admin_port = free_port(), free_port(), free_port()
     path = os.path.join(work, "bridge.yaml")
     with open(path, "w") as f:
@@ -247,39 +320,12 @@ routes:
         timeout: 10s
 delivery:
   retry: {{initial: {retry_initial}, max_interval: 1s}}
-store: {{path: "{work}/store/bridge.db"}}
+store: {store.config()}
 api: {{listen: "127.0.0.1:{api_port}"}}
 admin: {{listen: "127.0.0.1:{admin_port}"}}
 log: {{level: debug}}
 """)
     return path, smtp_port
-
-
-def store_states(work):
-    """Delivery rows per state, read beside the running bridge (WAL allows a reader)."""
-    try:
-        db = sqlite3.connect(f"file:{work}/store/bridge.db?mode=ro", uri=True, timeout=5)
-        rows = db.execute("SELECT state, count(*) FROM inbound_deliveries GROUP BY state")
-        rows = rows.fetchall()
-        db.close()
-        return dict(rows)
-    except sqlite3.Error as e:
-        return {"error": str(e)}
-
-
-def store_rows(work, bridge_id):
-    """Whether the message is in the store, and its delivery rows (for a lost message)."""
-    try:
-        db = sqlite3.connect(f"file:{work}/store/bridge.db?mode=ro", uri=True, timeout=5)
-        db.row_factory = sqlite3.Row
-        stored = db.execute("SELECT count(*) FROM inbound_messages WHERE id = ?",
-                            (bridge_id,)).fetchone()[0]
-        rows = db.execute("SELECT * FROM inbound_deliveries WHERE message_id = ?",
-                          (bridge_id,)).fetchall()
-        db.close()
-        return bool(stored), [dict(r) for r in rows]
-    except sqlite3.Error as e:
-        return None, [{"error": str(e)}]
 
 
 def kill_loop(bridge, senders, args, rng):
@@ -297,24 +343,24 @@ def kill_loop(bridge, senders, args, rng):
     return args.restarts
 
 
-def drain(receiver, acknowledged, work, deadline_s):
+def drain(receiver, acknowledged, store, deadline_s):
     """Waits until every acknowledged message was delivered and no row is still pending (so the
     duplicate and unacknowledged counts are final), or until the deadline."""
     end = time.monotonic() + deadline_s
     while True:
         with receiver.lock:
             missing = [k for k in acknowledged if k not in receiver.deliveries]
-        states = store_states(work)
+        states = store.states()
         pending = sum(n for s, n in states.items() if s in ("queued", "deferred", "in_flight"))
         if (not missing and pending == 0) or time.monotonic() >= end:
             return missing, states
         time.sleep(0.5)
 
 
-def explain_loss(work, runs, soak_id, bridge_id):
+def explain_loss(work, store, runs, soak_id, bridge_id):
     """What the store and the bridge's logs say about one lost message."""
     print(f"  LOST {soak_id}: acknowledged as {bridge_id}")
-    stored, rows = store_rows(work, bridge_id)
+    stored, rows = store.rows(bridge_id)
     print(f"    in inbound_messages: {stored}; delivery rows: {json.dumps(rows)}")
     for run in range(1, runs + 1):
         path = os.path.join(work, f"bridge-{run:03d}.log")
@@ -327,7 +373,7 @@ def explain_loss(work, runs, soak_id, bridge_id):
                 print("    --")
 
 
-def report(args, bridge, senders, receiver, missing, states, times):
+def report(args, store, bridge, senders, receiver, missing, states, times):
     acknowledged = {}
     for s in senders:
         acknowledged.update(s.acknowledged)
@@ -366,14 +412,15 @@ def report(args, bridge, senders, receiver, missing, states, times):
     print(f"time:            {total_s:.0f} s (load and kills {load_s:.0f} s, "
           f"drain {drain_s:.1f} s)")
     for soak_id in sorted(missing)[:10]:
-        explain_loss(args.work, bridge.runs, soak_id, acknowledged[soak_id])
+        explain_loss(args.work, store, bridge.runs, soak_id, acknowledged[soak_id])
     return 1 if missing or mismatched or unknown or receiver.bad else 0
 
 
 def run(args):
     rng = random.Random(args.seed)
     receiver = Receiver(args.fail_every)
-    config, smtp_port = write_config(args.work, receiver.port, args.retry_initial)
+    store = PostgresView() if args.store == "postgres" else SqliteView(args.work)
+    config, smtp_port = write_config(args.work, receiver.port, args.retry_initial, store)
     bridge = Bridge(args.binary, config, args.work)
     stop = threading.Event()
     senders = []
@@ -393,16 +440,19 @@ def run(args):
             s.join()
         t1 = time.monotonic()
         acknowledged = [k for s in senders for k in s.acknowledged]
-        missing, states = drain(receiver, acknowledged, args.work, args.drain_timeout)
+        missing, states = drain(receiver, acknowledged, store, args.drain_timeout)
         t2 = time.monotonic()
         code = bridge.stop()
         if code not in (0, None):
             print(f"the last bridge exited {code} after SIGTERM", file=sys.stderr)
-        return report(args, bridge, senders, receiver, missing, states, (t1 - t0, t2 - t1, t2 - t0))
+        return report(args, store, bridge, senders, receiver, missing, states,
+                      (t1 - t0, t2 - t1, t2 - t0))
     finally:
         stop.set()
         bridge.kill()
         receiver.server.shutdown()
+        if isinstance(store, PostgresView):
+            store.close()
 
 
 def interrupted(signum, frame):
@@ -422,10 +472,12 @@ def main():
     parser.add_argument("--retry-initial", default="100ms")
     parser.add_argument("--drain-timeout", type=float, default=300)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
     args = parser.parse_args()
     if args.seed is None:
         args.seed = random.SystemRandom().randrange(1 << 31)
-    print(f"seed {args.seed}: {args.restarts} restarts, {args.senders} senders pausing "
+    print(f"seed {args.seed}: {args.store} store, {args.restarts} restarts, {args.senders} "
+          f"senders pausing "
           f"{args.pause * 1000:.0f} ms between messages, one POST in "
           f"{args.fail_every} answered 503, uptime {args.min_uptime}-{args.max_uptime} s",
           flush=True)
