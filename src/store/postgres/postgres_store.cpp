@@ -70,10 +70,10 @@ std::unique_ptr<Store> open_postgres(const Options& options, const PostgresOptio
       *parts.writer, options.outbound_lease.count(),
       std::chrono::duration_cast<std::chrono::milliseconds>(options.idempotency_ttl).count());
   parts.readers = std::make_unique<Readers>(postgres, postgres.pool_size);
-  Writer* writer = parts.writer.get();
-  parts.listener = std::make_unique<Listener>(postgres, owner, options.on_remote_rows,
-                                              [writer] { return writer->backend_pid(); });
+  parts.listener = std::make_unique<Listener>(postgres, owner, options.on_remote_rows);
   parts.listener->start();
+  Listener* listener = parts.listener.get();
+  parts.writer->set_announce([listener](const std::string& what) { listener->announce(what); });
   return std::make_unique<PostgresStore>(options, std::move(parts));
 }
 

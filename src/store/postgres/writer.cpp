@@ -1,7 +1,8 @@
 // The group commit's transaction on PostgreSQL: BEGIN, every insert of the group in one pipeline
-// (one round trip), the outbound inserts and riding outcomes, NOTIFY, COMMIT with
-// synchronous_commit on (the commit returns once the WAL is flushed). Claims lock their rows
-// with FOR UPDATE SKIP LOCKED, so replicas claiming at once never wait for or share a row.
+// (one round trip), the outbound inserts and riding outcomes, COMMIT with synchronous_commit on
+// (the commit returns once the WAL is flushed); then the Listener announces queued rows. Claims
+// lock their rows with FOR UPDATE SKIP LOCKED, so replicas claiming at once never wait for or share
+// a row.
 #include "store/postgres/writer.h"
 
 #include <algorithm>
@@ -78,13 +79,7 @@ int64_t now_unix_ms() {
 
 bool Writer::ensure() {
   if (closed_) return false;
-  bool was = link_.db().connected();
-  if (!link_.ensure()) {
-    pid_ = 0;
-    return false;
-  }
-  if (!was) pid_ = link_.db().backend_pid();
-  return true;
+  return link_.ensure();
 }
 
 bool Writer::begin() {
@@ -93,13 +88,13 @@ bool Writer::begin() {
 }
 
 bool Writer::commit(const std::string& notify, const std::string& notify2) {
-  std::string sql;
-  for (const std::string* payload : {&notify, &notify2})
-    if (!payload->empty())
-      sql += std::string("SELECT pg_notify('") + kChannel + "', '" + *payload + "');";
-  Result result = db().exec(sql + "COMMIT");
+  Result result = db().exec("COMMIT");
   // COMMIT of a failed transaction answers ROLLBACK without an error.
-  if (result.ok() && result.command() == "COMMIT") return true;
+  if (result.ok() && result.command() == "COMMIT") {
+    for (const std::string* payload : {&notify, &notify2})
+      if (!payload->empty() && announce_) announce_(*payload);
+    return true;
+  }
   if (result.ok()) return db().fail(std::string("the transaction was rolled back"));
   return db().fail(result);
 }
@@ -138,18 +133,14 @@ Status Writer::write(const std::vector<const InboundMessage*>& messages, uint64_
     insert_commands(*messages[i], i, now_ms, claim, claimed, commands, queued);
   bool notify_outbound = false;
   if (!also && !commands.empty()) {
-    // Inserts and NOTIFY in one pipeline: one implicit transaction, committed at its Sync (the
-    // Sync's answer comes after the commit's WAL flush): one round trip for the whole group.
-    if (queued > 0) {
-      Params channel;
-      channel.text(kChannel).text("inbound");
-      commands.push_back({"sb_notify", "SELECT pg_notify($1, $2)", std::move(channel)});
-    }
+    // The inserts in one pipeline: one implicit transaction, committed at its Sync (the Sync's
+    // answer comes after the commit's WAL flush): one round trip for the whole group.
     if (!db().pipeline(commands)) {
       if (claimed != nullptr) claimed->clear();
       return rollback();
     }
     size_ += bytes;
+    if (queued > 0 && announce_) announce_("inbound");
     return Status::ok;
   }
   bool ok = begin() && (commands.empty() || db().pipeline(commands)) &&

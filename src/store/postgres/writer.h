@@ -23,13 +23,16 @@ class Writer {
   Writer(const PostgresOptions& options, std::string owner, int64_t lease_ms, uint64_t max_size)
       : link_(options), owner_(std::move(owner)), lease_ms_(lease_ms), max_size_(max_size) {}
 
-  // Connected now (reconnecting after a loss, with a backoff); records the backend's pid.
+  // Connected now (reconnecting after a loss, with a backoff).
   bool ensure();
   Link& link() { return link_; }
   Connection& db() { return link_.db(); }
   const std::string& owner() const { return owner_; }
-  // The writer's backend pid (0 when not connected): NOTIFYs from it are this store's own.
-  int backend_pid() const { return pid_.load(); }
+  // Called after a commit that queued rows other replicas may take ("inbound", "outbound"):
+  // the Listener announces them (NOTIFY) outside this connection's transactions.
+  void set_announce(std::function<void(const std::string& what)> announce) {
+    announce_ = std::move(announce);
+  }
 
   // Inside the group's transaction after the inserts: the outbound inserts and the outcomes
   // riding along. False fails the group (db().failure() says why); `notify_outbound` set when
@@ -64,7 +67,7 @@ class Writer {
   bool closed() const { return closed_; }
 
   // Transactions on the writer's connection (synchronous_commit on, as every transaction here).
-  // commit() also sends NOTIFY with each payload given ("" = none) just before COMMIT.
+  // After a successful COMMIT, commit() announces each payload given ("" = none).
   bool begin();
   bool commit(const std::string& notify = {}, const std::string& notify2 = {});
   Status rollback();
@@ -79,7 +82,7 @@ class Writer {
   std::string owner_;
   int64_t lease_ms_;
   uint64_t max_size_;
-  std::atomic<int> pid_{0};  // read by the LISTEN thread
+  std::function<void(const std::string& what)> announce_;
   bool closed_ = false;
   uint64_t size_ = 0;  // the message bytes held at sized_at_, plus what was written since
   std::chrono::steady_clock::time_point sized_at_{};
