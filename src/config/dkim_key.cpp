@@ -22,6 +22,15 @@ std::optional<DkimKeyInfo> inspect_dkim_key(std::string_view pem, std::string& r
     return std::nullopt;
   }
   DkimKeyInfo info;
+  std::unique_ptr<BIO, decltype(&BIO_free)> out(BIO_new(BIO_s_mem()), BIO_free);
+  char* data = nullptr;
+  if (!out ||
+      !PEM_write_bio_PKCS8PrivateKey(out.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr)) {
+    reason = "a key OpenSSL cannot write as PKCS#8";
+    return std::nullopt;
+  }
+  long size = BIO_get_mem_data(out.get(), &data);
+  info.pem.assign(data, size_t(size));
   info.bits = EVP_PKEY_get_bits(key.get());
   switch (EVP_PKEY_get_base_id(key.get())) {
     case EVP_PKEY_RSA:

@@ -14,6 +14,9 @@ inline constexpr int kDkimMinRsaBits = 1024;
 struct DkimKeyInfo {
   std::string algorithm;  // "rsa-sha256" (RFC 6376) or "ed25519-sha256" (RFC 8463)
   int bits = 0;           // RSA modulus bits; 256 for Ed25519
+  // The key again as PKCS#8 PEM, starting with "-----": libopendkim takes text that does not
+  // as base64 DER, so text before the PEM block (openssl pkcs12's "Bag Attributes") would fail.
+  std::string pem;
 };
 
 // Reads a PEM private key (PKCS#8 "PRIVATE KEY", or PKCS#1 "RSA PRIVATE KEY"): its algorithm and
