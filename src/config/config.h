@@ -173,6 +173,16 @@ struct RelayTimeouts {
   Duration data_end = 10min;
 };
 
+// relay.dkim (README "DKIM signing"): one signing key. Two keys for one domain, one RSA and one
+// Ed25519, sign each message twice (RFC 8463 4).
+struct DkimKey {
+  std::string domain;     // d=, lower case; signs mail whose RFC5322.From domain is exactly this
+  std::string selector;   // s=: the key is published at <selector>._domainkey.<domain>
+  std::string key_file;   // PEM private key, read again when it changes
+  std::string algorithm;  // from the key file at load: "rsa-sha256" | "ed25519-sha256"
+  bool operator==(const DkimKey&) const = default;
+};
+
 struct Relay {
   std::string host;  // empty = relay disabled
   unsigned port = 587;
@@ -189,6 +199,7 @@ struct Relay {
   unsigned connections = 4;
   Retry retry{30s, 1h, 72h};
   RelayTimeouts timeouts;
+  std::vector<DkimKey> dkim;  // empty = outbound mail is sent unsigned
 };
 
 struct Admin {

@@ -151,8 +151,8 @@ void load_relay_timeouts(Reader& reader, const YAML::Node& node, RelayTimeouts& 
 
 void load_relay(Reader& reader, const YAML::Node& node, Relay& relay) {
   const std::string key = "relay";
-  if (!reader.expect_map(node, key,
-                         {"upstream", "auth", "hostname", "connections", "retry", "timeouts"}))
+  if (!reader.expect_map(
+          node, key, {"upstream", "auth", "hostname", "connections", "retry", "timeouts", "dkim"}))
     return;
   if (auto timeouts = Reader::field(node, "timeouts"))
     load_relay_timeouts(reader, *timeouts, relay.timeouts);
@@ -165,6 +165,7 @@ void load_relay(Reader& reader, const YAML::Node& node, Relay& relay) {
   reader.read_unsigned(node, key, "connections", relay.connections, 1, 1024);
   if (auto retry = Reader::field(node, "retry"))
     load_retry(reader, *retry, "relay.retry", relay.retry);
+  if (auto dkim = Reader::field(node, "dkim")) load_relay_dkim(reader, *dkim, relay.dkim);
 }
 
 void load_document(Reader& reader, const YAML::Node& root, Config& config) {

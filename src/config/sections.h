@@ -14,6 +14,8 @@ void load_smtp(Reader& reader, const YAML::Node& node, Smtp& smtp);
 void load_routes(Reader& reader, const YAML::Node& node, std::vector<Route>& routes);
 // `store:` — the backend and its settings (load_store.cpp).
 void load_store(Reader& reader, const YAML::Node& node, Store& store);
+// `relay.dkim:` — the DKIM signing keys, each key file parsed now (load_relay_dkim.cpp).
+void load_relay_dkim(Reader& reader, const YAML::Node& node, std::vector<DkimKey>& keys);
 // `retry:` under delivery and relay.
 void load_retry(Reader& reader, const YAML::Node& node, const std::string& key, Retry& retry);
 // A file the bridge must open later (TLS key, CA bundle): an error under prefix.name when `path`

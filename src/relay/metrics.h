@@ -1,6 +1,6 @@
 // The relay's metrics, declared once (obs::Registry): messages and recipients by outcome,
-// upstream transaction latency, open pool connections, and the outbound queue by state
-// (sampled from the store when /metrics is rendered).
+// upstream transaction latency, open pool connections, the outbound queue by state (sampled
+// from the store when /metrics is rendered), and DKIM signatures made or not made.
 #pragma once
 #include <memory>
 #include <string>
@@ -18,6 +18,13 @@ class Metrics {
   void recipient(store::RecipientOutcome outcome);
   void transaction_seconds(double seconds);
   void connections(double open);
+  // One DKIM-Signature made (algorithm: rsa-sha256 | ed25519-sha256).
+  void dkim_signature(const std::string& domain, const std::string& algorithm);
+  // Shows a configured key's series from the start, at 0.
+  void dkim_key(const std::string& domain, const std::string& algorithm);
+  // A message sent without any signature: "no_key" (no key for its From domain, or no single
+  // From) or "error" (its keys failed).
+  void dkim_unsigned(const std::string& reason);
   // Samples store.outbound_stats() into the queue gauge on every render, until destruction.
   void sample_queue(store::Store& store);
 
@@ -29,6 +36,8 @@ class Metrics {
   obs::Histogram& session_seconds_;
   obs::Gauge& pool_connections_;
   obs::Family<obs::Gauge>& queue_;
+  obs::Family<obs::Counter>& dkim_signatures_;
+  obs::Family<obs::Counter>& dkim_unsigned_;
   std::shared_ptr<Sampler> sampler_;
 };
 

@@ -34,12 +34,19 @@ Metrics::Metrics(obs::Registry& registry)
                                    "Open upstream SMTP connections in the relay pool.")
                             .add({})),
       queue_(registry.gauge("smtp_bridge_outbound_queue", "Outbound recipients by state.")),
+      dkim_signatures_(
+          registry.counter("smtp_bridge_dkim_signatures_total",
+                           "DKIM signatures made on relayed messages, by domain and algorithm.")),
+      dkim_unsigned_(registry.counter(
+          "smtp_bridge_dkim_unsigned_total",
+          "Relayed messages sent without a DKIM signature, by reason (no_key, error).")),
       sampler_(std::make_shared<Sampler>()) {
   for (const char* outcome : {"sent", "deferred", "failed", "partial"})
     messages_.add({{"outcome", outcome}});
   for (const char* outcome : {"sent", "deferred", "failed"})
     recipients_.add({{"outcome", outcome}});
   for (const char* state : kStates) queue_.add({{"state", state}});
+  for (const char* reason : {"no_key", "error"}) dkim_unsigned_.add({{"reason", reason}});
 }
 
 Metrics::~Metrics() {
@@ -64,6 +71,18 @@ void Metrics::transaction_seconds(double seconds) {
 
 void Metrics::connections(double open) {
   pool_connections_.set(open);
+}
+
+void Metrics::dkim_signature(const std::string& domain, const std::string& algorithm) {
+  dkim_signatures_.add({{"domain", domain}, {"algorithm", algorithm}}).inc();
+}
+
+void Metrics::dkim_key(const std::string& domain, const std::string& algorithm) {
+  dkim_signatures_.add({{"domain", domain}, {"algorithm", algorithm}});
+}
+
+void Metrics::dkim_unsigned(const std::string& reason) {
+  dkim_unsigned_.add({{"reason", reason}}).inc();
 }
 
 void Metrics::sample_queue(store::Store& store) {

@@ -66,6 +66,8 @@ FAMILIES = {
     "smtp_bridge_relay_session_seconds": "histogram",
     "smtp_bridge_relay_pool_connections": "gauge",
     "smtp_bridge_outbound_queue": "gauge",
+    "smtp_bridge_dkim_signatures_total": "counter",
+    "smtp_bridge_dkim_unsigned_total": "counter",
     "smtp_bridge_api_requests_total": "counter",
     "smtp_bridge_api_request_seconds": "histogram",
     "smtp_bridge_http_limited_total": "counter",
