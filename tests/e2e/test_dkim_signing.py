@@ -45,29 +45,42 @@ def make_key(folder, name, ed25519):
     return path, f"v=DKIM1; k={kind}; p={base64.b64encode(public).decode()}"
 
 
-def free_udp_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_dns_port():
+    """A port free for UDP and TCP alike at this moment: dnsmasq listens on both."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = udp.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                    return port
+                except OSError:
+                    continue
 
 
 class Dns:
     """dnsmasq answering TXT records for the test's names only (no upstream, no /etc/hosts)."""
 
     def __init__(self):
-        self.port = free_udp_port()
+        self.port = free_dns_port()
         self.proc = None
 
     def serve(self, records):
         """(Re)starts dnsmasq on the same port with `records` ({name: TXT value})."""
         self.stop()
-        args = [DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
-                "--no-hosts", "--no-poll", "--bind-interfaces", "--listen-address=127.0.0.1",
-                f"--port={self.port}", "--pid-file=", "--log-facility=-"]
-        for name, value in records.items():
-            # dnsmasq splits a TXT value at commas into strings; DKIM values hold none.
-            args.append(f"--txt-record={name},{value}")
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        def args_for(port):
+            args = [DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
+                    "--no-hosts", "--no-poll", "--bind-interfaces", "--listen-address=127.0.0.1",
+                    f"--port={port}", "--pid-file=", "--log-facility=-"]
+            for name, value in records.items():
+                # dnsmasq splits a TXT value at commas into strings; DKIM values hold none.
+                args.append(f"--txt-record={name},{value}")
+            return args
+
+        self.proc = subprocess.Popen(args_for(self.port), stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
         resolver = self.resolver()
         name = next(iter(records))
         end = time.monotonic() + scaled(10)
@@ -77,7 +90,17 @@ class Dns:
                 return
             except Exception:
                 if self.proc.poll() is not None:
-                    raise AssertionError("dnsmasq exited: " + self.proc.stderr.read().decode())
+                    error = self.proc.stderr.read().decode()
+                    self.proc.stderr.close()
+                    self.proc = None
+                    # Another process took the port since it was found free: another port.
+                    if "in use" in error and time.monotonic() < end:
+                        self.port = free_dns_port()
+                        self.proc = subprocess.Popen(args_for(self.port), stdout=subprocess.DEVNULL,
+                                                     stderr=subprocess.PIPE)
+                        resolver = self.resolver()
+                        continue
+                    raise AssertionError("dnsmasq exited: " + error)
                 if time.monotonic() > end:
                     raise
                 time.sleep(0.05)
