@@ -72,6 +72,11 @@ refuse "autoscaling.enabled: autoscaling.enabled does not match: false" --set au
 refuse "store.postgres: Must validate at least one schema" --set store.backend=postgres --set replicaCount=3 "${api_key[@]}"
 refuse "store.postgres: Must not validate the schema" --set store.backend=postgres "${api_key[@]}" \
   --set-string store.postgres.dsn=host=db --set store.postgres.existingSecret=db-app
+# A DKIM key is the key itself or an existing Secret's key, never both, and never none.
+dkim=(--set "config.relay.dkim[0].domain=example.com" --set "config.relay.dkim[0].selector=s1")
+refuse "Must not validate the schema" "${dkim[@]}" --set "config.relay.dkim[0].key=PEM" \
+  --set "config.relay.dkim[0].existingSecret.name=dkim" --set "config.relay.dkim[0].existingSecret.key=k"
+refuse "config.relay.dkim[0]: key or existingSecret is required" "${dkim[@]}"
 # Not a schema rule (it depends on config.api): several pods need a configured API key.
 refuse "config.api.keys is required" --set store.backend=postgres --set-string store.postgres.dsn=host=db
 # And what it must accept: any replica count on PostgreSQL.

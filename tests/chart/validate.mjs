@@ -6,6 +6,7 @@
 // DIR of --rendered holds CASE.yaml files (helm template output of charts/smtp-bridge/ci/CASE-values.yaml).
 import { createRequire } from "node:module";
 import { spawnSync } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -330,6 +331,13 @@ function file_paths(value, prefix, out) {
   return out;
 }
 
+// A fresh private key for a DKIM key file from an existing Secret: RSA when its key name says so.
+function stand_in_key(name) {
+  const type = /rsa/i.test(name) ? "rsa" : "ed25519";
+  const options = type === "rsa" ? { modulusLength: 2048 } : {};
+  return crypto.generateKeyPairSync(type, options).privateKey.export({ type: "pkcs8", format: "pem" }).trim();
+}
+
 function secret_data(objects, name, key) {
   const secret = by_kind(objects, "Secret").find((s) => s.metadata.name === name);
   if (!secret) return undefined;
@@ -378,10 +386,12 @@ function check_config(objects, pod, where, expected) {
     expect(rendered !== undefined || is_existing, where,
            `${key}: Secret ${from[0].name} key ${from[0].key} is neither rendered nor a named existing Secret`);
     expect(!(rendered !== undefined && is_existing), where, `${key}: an existing Secret was rendered by the chart`);
-    // An existing Secret's stand-in has the form its key needs: webhook secrets are whsec_<base64>.
+    // An existing Secret's stand-in has the form its key needs: webhook secrets are whsec_<base64>,
+    // DKIM keys a PEM private key (the bridge parses it at load).
     const placeholder = `placeholder-for-${from[0].name}-${from[0].key}`;
     contents[file] = rendered ?? (/^routes\[.*secret/.test(key)
-      ? "whsec_" + Buffer.from(placeholder).toString("base64") : placeholder);
+      ? "whsec_" + Buffer.from(placeholder).toString("base64")
+      : /^relay\.dkim\[/.test(key) ? stand_in_key(from[0].key) : placeholder);
   }
   for (const literal of expected.literals ?? [])
     expect(Object.values(contents).includes(literal), where, `literal secret '${literal}' is not mounted`);

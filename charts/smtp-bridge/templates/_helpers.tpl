@@ -200,6 +200,9 @@ Secret, existing: {file: {name, key}} projected from existing Secrets}.
 {{- if $relay.auth -}}
 {{- include "smtp-bridge.secretField" (dict "item" $relay.auth "field" "password" "file" "relay-password" "where" "config.relay.auth" "required" false "state" $state) -}}
 {{- end -}}
+{{- range $i, $key := ($relay.dkim | default list) -}}
+{{- include "smtp-bridge.secretField" (dict "item" $key "field" "key" "file" (printf "relay-dkim-%d-key" $i) "where" (printf "config.relay.dkim[%d]" $i) "required" true "state" $state) -}}
+{{- end -}}
 {{- $_ := set $config "relay" $relay -}}
 {{- end -}}
 
