@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import urllib.request
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "support"))
 from pg_server import PgServer  # noqa: E402
+from ports import free_port, wait_port  # noqa: E402
 
 SESSIONS = 20  # SMTP sessions in all, split over the replicas
 
@@ -32,21 +32,9 @@ def split(total, parts):
     return [max(1, total // parts + (1 if i < total % parts else 0)) for i in range(parts)]
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=30):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"port {port} never opened")
+def wait_listening(port, timeout=30):
+    if not wait_port(port, timeout):
+        raise RuntimeError(f"port {port} never opened")
 
 
 class Receiver:
@@ -141,7 +129,7 @@ def run_bridges(args, work, receiver, name, stores, on_listening=None, on_delive
         ports.append(p)
     try:
         for p in ports:
-            wait_port(p["smtp"])
+            wait_listening(p["smtp"])
         if on_listening:
             on_listening()
         before, _ = receiver.count()
@@ -227,7 +215,7 @@ def main():
     pg.psql("SELECT pg_reload_conf()")
     results = {k: [] for k in ("sink", "sqlite", "pg1", "pg3")}
     try:
-        wait_port(sink_port)
+        wait_listening(sink_port)
         print(f"message: {os.path.getsize(args.message)} bytes, {args.messages} messages, "
               f"{SESSIONS} SMTP sessions in all (split over the replicas), {args.rounds} round(s)")
         for round_number in range(1, args.rounds + 1):

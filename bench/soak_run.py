@@ -10,13 +10,14 @@ import os
 import random
 import signal
 import smtplib
-import socket
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from ports import free_port, wait_port
 
 SECRET = "whsec_c29hay1zZWNyZXQtc29hay1zZWNyZXQtc29haw=="
 
@@ -215,23 +216,6 @@ class Bridge:
         except subprocess.TimeoutExpired:
             self.kill()
             return None
-
-
-def wait_port(port, deadline_s):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class SqliteView:
