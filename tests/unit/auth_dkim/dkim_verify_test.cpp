@@ -56,7 +56,8 @@ class DkimVerifyTest : public ::testing::Test {
                    {"garbled._domainkey.example.org", "v=DKIM1; k=rsa; p=bm90IGEga2V5"}};
     dns_ = new test_support::DnsServer;
     std::string error;
-    ASSERT_TRUE(dns_->start(records, error)) << error;
+    ASSERT_TRUE(test_dkim::start_dns(*dns_, records, "rsa1._domainkey.example.org", error))
+        << error;
   }
   static void TearDownTestSuite() {
     delete dns_;
@@ -221,6 +222,43 @@ TEST_F(DkimVerifyTest, KeyRecordTooLongForLibopendkimIsAPermerror) {
   ASSERT_EQ(verdicts.size(), 1u);
   EXPECT_EQ(verdicts[0].result, "permerror");
   EXPECT_EQ(verdicts[0].reason, "key record too long: rsa1._domainkey.example.org");
+}
+
+// The real resolver, with a log of what it was asked, in order.
+class RecordingResolver : public auth::Resolver {
+ public:
+  explicit RecordingResolver(auth::Resolver& real) : real_(real) {}
+  auth::DnsAnswer query(const std::string& name, auth::RrType type,
+                        auth::Deadline deadline) override {
+    log.push_back("query " + name);
+    return real_.query(name, type, deadline);
+  }
+  void prefetch(const std::string& name, auth::RrType type) override {
+    log.push_back("prefetch " + name);
+    real_.prefetch(name, type);
+  }
+  std::vector<std::string> log;
+
+ private:
+  auth::Resolver& real_;
+};
+
+TEST_F(DkimVerifyTest, EveryKeyIsPrefetchedBeforeTheFirstLookup) {
+  std::string three = sign(sign(sign(kMessage, "rsa1", *rsa_, "rsa-sha256", "relaxed/relaxed"),
+                                "ed1", *ed_, "ed25519-sha256", "relaxed/relaxed"),
+                           "rsa1", *rsa_, "rsa-sha256", "simple/simple");
+  RecordingResolver recording(*resolver_);
+  std::vector<DkimVerdict> verdicts = auth::verify_dkim(recording, three, Clock::now() + 10s);
+  ASSERT_EQ(verdicts.size(), 3u);
+  for (const DkimVerdict& v : verdicts) EXPECT_EQ(v.result, "pass") << v.reason;
+  // Each key name once, both before the lookups libopendkim makes one after the other (the
+  // second rsa1 signature reuses the first one's key).
+  EXPECT_EQ(recording.log, (std::vector<std::string>{
+                               "prefetch rsa1._domainkey.example.org",
+                               "prefetch ed1._domainkey.example.org",
+                               "query rsa1._domainkey.example.org",
+                               "query ed1._domainkey.example.org",
+                           }));
 }
 
 TEST_F(DkimVerifyTest, SilentDnsServerIsATemperrorWithinTheDeadline) {

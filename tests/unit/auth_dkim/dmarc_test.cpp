@@ -62,7 +62,7 @@ class DmarcTest : public ::testing::Test {
         {"ed1._domainkey.example.org", key_->txt}};
     dns_ = new test_support::DnsServer;
     std::string error;
-    ASSERT_TRUE(dns_->start(records, error)) << error;
+    ASSERT_TRUE(test_dkim::start_dns(*dns_, records, "_dmarc.example.org", error)) << error;
   }
   static void TearDownTestSuite() {
     delete dns_;

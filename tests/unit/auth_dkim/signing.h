@@ -13,7 +13,28 @@
 #include <sstream>
 #include <string>
 
+#include "auth/resolver.h"
+#include "dns_server.h"
+
 namespace test_dkim {
+
+// Starts `dns` and checks that it answers `probe` (a TXT name among `records`) over UDP through
+// auth::Resolver; starts it again (on another port) if it does not. DnsServer::start only sees
+// its TCP port open: rarely, under load, its UDP answers never came (a whole suite timed out).
+inline bool start_dns(test_support::DnsServer& dns, const test_support::DnsRecords& records,
+                      const std::string& probe, std::string& error) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (!dns.start(records, error)) return false;
+    auto resolver = auth::make_resolver({{dns.address()}}, error);
+    if (!resolver) return false;
+    auto answer = resolver->query(probe, auth::RrType::txt,
+                                  std::chrono::steady_clock::now() + std::chrono::seconds(3));
+    if (answer.status == auth::DnsAnswer::Status::ok && !answer.records.empty()) return true;
+    dns.stop();
+  }
+  error = "dnsmasq does not answer " + probe;
+  return false;
+}
 
 inline std::string base64(const unsigned char* data, size_t size) {
   std::string out(4 * ((size + 2) / 3) + 1, '\0');
