@@ -7,6 +7,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "auth/dkim_verify.h"
 #include "dns_server.h"
 #include "signing.h"
@@ -278,6 +281,23 @@ TEST_F(DmarcTest, DkimimpySignatureVerifiedByVerifyDkimMakesDmarcPass) {
                         deadline);
   EXPECT_EQ(v.result, "fail");
   EXPECT_EQ(v.disposition, "reject");
+}
+
+TEST_F(DmarcTest, ManyThreadsCheckAtOnce) {
+  // libopendmarc's state (the public suffix list) is global: its lookups take its own mutex.
+  std::atomic<int> right{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        DmarcVerdict v = check(t % 2 ? "a@mail.example.org" : "a@example.com",
+                               spf("pass", t % 2 ? "b@example.org" : "b@mail.example.com"));
+        right += v.result == (t % 2 ? "pass" : "fail");
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(right.load(), 4 * 50);
 }
 
 }  // namespace
