@@ -130,117 +130,130 @@ struct Signature {
   bool matched = false;
 };
 
+// The signature fields of `message`, from the top (RFC 6376 5.4.2: the latest signer's first),
+// those beyond the limits already judged; `field_count`: all the header fields.
+std::vector<Signature> collect(std::string_view message, const DkimLimits& limits,
+                               size_t& field_count) {
+  std::vector<Signature> signatures;
+  size_t signature_count = 0;
+  HeaderReader reader(message);
+  while (auto field = reader.next()) {
+    ++field_count;
+    if (!iequals(field->name, DKIM_SIGNHEADER)) continue;
+    if (++signature_count > 2 * limits.max_signatures) continue;  // not even listed
+    Signature signature;
+    signature.raw = field->raw;
+    signature.value = field->value;
+    signature.verdict = detail::describe(field->value, signature.b);
+    if (signature_count > limits.max_signatures) {
+      detail::set(signature.verdict, "permerror",
+                  "too many signatures: only the first " + std::to_string(limits.max_signatures) +
+                      " are verified");
+    } else if (field->raw.size() > limits.max_signature_bytes) {
+      detail::set(
+          signature.verdict, "permerror",
+          "signature field longer than " + std::to_string(limits.max_signature_bytes) + " bytes");
+    } else {
+      signature.verify = true;
+    }
+    signatures.push_back(std::move(signature));
+  }
+  return signatures;
+}
+
+// A signature field libopendkim cannot parse would stop it for the whole message (its
+// dkim_header fails): such fields are held back, neutral (RFC 8601 2.7.1: syntax errors).
+void hold_back_malformed(DKIM* checker, std::vector<Signature>& signatures) {
+  for (Signature& signature : signatures) {
+    if (!signature.verify) continue;
+    auto* value = reinterpret_cast<u_char*>(const_cast<char*>(signature.value.data()));
+    if (dkim_sig_syntax(checker, value, signature.value.size()) == DKIM_STAT_OK) continue;
+    signature.verify = false;
+    if (signature.verdict.reason.empty()) {
+      const char* why = dkim_geterror(checker);
+      detail::set(signature.verdict, "neutral",
+                  std::string("malformed signature field: ") + (why ? why : "syntax error"));
+    }
+  }
+}
+
+// Every header field but the signatures held back, then the empty line and the body, then
+// dkim_eom; "" or why libopendkim could not go through the message.
+std::string feed(DKIM* dkim, std::string_view message, const std::vector<Signature>& signatures) {
+  DKIM_STAT status = DKIM_STAT_OK;
+  auto chunk = [&](std::string_view bytes) {
+    if (status == DKIM_STAT_OK && !bytes.empty())
+      status = dkim_chunk(dkim, reinterpret_cast<u_char*>(const_cast<char*>(bytes.data())),
+                          bytes.size());
+  };
+  HeaderReader reader(message);
+  size_t next_signature = 0;
+  while (auto field = reader.next()) {
+    if (iequals(field->name, DKIM_SIGNHEADER)) {
+      bool listed = next_signature < signatures.size() &&
+                    signatures[next_signature].raw.data() == field->raw.data();
+      bool verify = listed && signatures[next_signature].verify;
+      if (listed) ++next_signature;
+      if (!verify) continue;
+    }
+    chunk(field->raw);
+  }
+  chunk(message.substr(reader.header_end()));
+  if (status == DKIM_STAT_OK) status = dkim_chunk(dkim, nullptr, 0);
+  // dkim_eom's own status sums the signatures up; each one is read from its DKIM_SIGINFO.
+  DKIM_STAT eom = status == DKIM_STAT_OK ? dkim_eom(dkim, nullptr) : status;
+  if (status == DKIM_STAT_OK && eom != DKIM_STAT_SYNTAX && eom != DKIM_STAT_NORESOURCE &&
+      eom != DKIM_STAT_INTERNAL)
+    return "";
+  const char* why = dkim_geterror(dkim);
+  return std::string("libopendkim: ") +
+         (why && *why ? why : dkim_getresultstr(status != DKIM_STAT_OK ? status : eom));
+}
+
+// Each signature libopendkim listed, judged, matched to its field by b=.
+void read_results(DKIM* dkim, const VerifyContext& context, const std::string& failure,
+                  std::vector<Signature>& signatures) {
+  DKIM_SIGINFO** sigs = nullptr;
+  int count = 0;
+  if (dkim_getsiglist(dkim, &sigs, &count) != DKIM_STAT_OK) count = 0;
+  for (int i = 0; i < count; ++i) {
+    const u_char* b =
+        dkim_sig_gettagvalue(sigs[i], false, reinterpret_cast<u_char*>(const_cast<char*>("b")));
+    std::string b_value = b ? without_space(reinterpret_cast<const char*>(b)) : "";
+    for (auto& signature : signatures) {
+      if (!signature.verify || signature.matched || signature.b != b_value) continue;
+      signature.matched = true;
+      detail::judge(sigs[i], context, failure, signature.verdict);
+      break;
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<DkimVerdict> verify_dkim(Resolver& resolver, std::string_view message,
                                      Deadline deadline, const DkimLimits& limits) {
-  // The signature fields, from the top (RFC 6376 5.4.2: the latest signer's first).
-  std::vector<Signature> signatures;
-  size_t field_count = 0, signature_count = 0;
-  {
-    HeaderReader reader(message);
-    while (auto field = reader.next()) {
-      ++field_count;
-      if (!iequals(field->name, DKIM_SIGNHEADER)) continue;
-      if (++signature_count > 2 * limits.max_signatures) continue;  // not even listed
-      Signature signature;
-      signature.raw = field->raw;
-      signature.value = field->value;
-      signature.verdict = detail::describe(field->value, signature.b);
-      if (signature_count > limits.max_signatures) {
-        detail::set(signature.verdict, "permerror",
-                    "too many signatures: only the first " + std::to_string(limits.max_signatures) +
-                        " are verified");
-      } else if (field->raw.size() > limits.max_signature_bytes) {
-        detail::set(
-            signature.verdict, "permerror",
-            "signature field longer than " + std::to_string(limits.max_signature_bytes) + " bytes");
-      } else {
-        signature.verify = true;
-      }
-      signatures.push_back(std::move(signature));
-    }
-  }
+  size_t field_count = 0;
+  std::vector<Signature> signatures = collect(message, limits, field_count);
   if (signatures.empty()) return {};
-  auto to_verify = [&](auto&& each) {
-    for (auto& signature : signatures)
-      if (signature.verify) each(signature);
-  };
-  if (field_count > limits.max_header_fields) {
-    to_verify([&](Signature& signature) {
-      detail::set(signature.verdict, "permerror",
-                  "more than " + std::to_string(limits.max_header_fields) + " header fields");
-    });
-    std::vector<DkimVerdict> verdicts;
-    for (auto& signature : signatures) verdicts.push_back(std::move(signature.verdict));
-    return verdicts;
-  }
-
-  VerifyContext context{&resolver, deadline, {}};
   std::string failure;  // why libopendkim could not go through the message, if it could not
-  DKIM_STAT status = DKIM_STAT_OK;
-  std::unique_ptr<DKIM, HandleDeleter> dkim, checker;
-  if (DKIM_LIB* lib = library()) {
-    dkim.reset(dkim_verify(lib, reinterpret_cast<const u_char*>("inbound"), nullptr, &status));
-    checker.reset(dkim_verify(lib, reinterpret_cast<const u_char*>("syntax"), nullptr, &status));
-  }
-  if (!dkim || !checker) {
-    failure = std::string("libopendkim: ") + dkim_getresultstr(status);
+  if (field_count > limits.max_header_fields) {
+    failure = "more than " + std::to_string(limits.max_header_fields) + " header fields";
   } else {
-    // A signature field libopendkim cannot parse would stop it for the whole message (its
-    // dkim_header fails): such fields are held back, neutral (RFC 8601 2.7.1: syntax errors).
-    to_verify([&](Signature& signature) {
-      auto* value = reinterpret_cast<u_char*>(const_cast<char*>(signature.value.data()));
-      if (dkim_sig_syntax(checker.get(), value, signature.value.size()) == DKIM_STAT_OK) return;
-      signature.verify = false;
-      if (signature.verdict.reason.empty()) {
-        const char* why = dkim_geterror(checker.get());
-        detail::set(signature.verdict, "neutral",
-                    std::string("malformed signature field: ") + (why ? why : "syntax error"));
-      }
-    });
-    dkim_set_user_context(dkim.get(), &context);
-    auto chunk = [&](std::string_view bytes) {
-      if (status == DKIM_STAT_OK && !bytes.empty())
-        status = dkim_chunk(dkim.get(), reinterpret_cast<u_char*>(const_cast<char*>(bytes.data())),
-                            bytes.size());
-    };
-    // Every header field but the signatures held back, then the empty line and the body.
-    HeaderReader reader(message);
-    size_t next_signature = 0;
-    while (auto field = reader.next()) {
-      if (iequals(field->name, DKIM_SIGNHEADER)) {
-        bool listed = next_signature < signatures.size() &&
-                      signatures[next_signature].raw.data() == field->raw.data();
-        bool verify = listed && signatures[next_signature].verify;
-        if (listed) ++next_signature;
-        if (!verify) continue;
-      }
-      chunk(field->raw);
+    VerifyContext context{&resolver, deadline, {}};
+    DKIM_STAT status = DKIM_STAT_OK;
+    std::unique_ptr<DKIM, HandleDeleter> dkim, checker;
+    if (DKIM_LIB* lib = library()) {
+      dkim.reset(dkim_verify(lib, reinterpret_cast<const u_char*>("inbound"), nullptr, &status));
+      checker.reset(dkim_verify(lib, reinterpret_cast<const u_char*>("syntax"), nullptr, &status));
     }
-    chunk(message.substr(reader.header_end()));
-    if (status == DKIM_STAT_OK) status = dkim_chunk(dkim.get(), nullptr, 0);
-    // dkim_eom's own status sums the signatures up; each one is read from its DKIM_SIGINFO.
-    DKIM_STAT eom = status == DKIM_STAT_OK ? dkim_eom(dkim.get(), nullptr) : status;
-    if (status != DKIM_STAT_OK || eom == DKIM_STAT_SYNTAX || eom == DKIM_STAT_NORESOURCE ||
-        eom == DKIM_STAT_INTERNAL) {
-      const char* why = dkim_geterror(dkim.get());
-      failure = std::string("libopendkim: ") +
-                (why && *why ? why : dkim_getresultstr(status != DKIM_STAT_OK ? status : eom));
-    }
-    DKIM_SIGINFO** sigs = nullptr;
-    int count = 0;
-    if (dkim_getsiglist(dkim.get(), &sigs, &count) != DKIM_STAT_OK) count = 0;
-    for (int i = 0; i < count; ++i) {
-      const u_char* b =
-          dkim_sig_gettagvalue(sigs[i], false, reinterpret_cast<u_char*>(const_cast<char*>("b")));
-      std::string b_value = b ? without_space(reinterpret_cast<const char*>(b)) : "";
-      for (auto& signature : signatures) {
-        if (!signature.verify || signature.matched || signature.b != b_value) continue;
-        signature.matched = true;
-        detail::judge(sigs[i], context, failure, signature.verdict);
-        break;
-      }
+    if (!dkim || !checker) {
+      failure = std::string("libopendkim: ") + dkim_getresultstr(status);
+    } else {
+      hold_back_malformed(checker.get(), signatures);
+      dkim_set_user_context(dkim.get(), &context);
+      failure = feed(dkim.get(), message, signatures);
+      read_results(dkim.get(), context, failure, signatures);
     }
   }
   std::vector<DkimVerdict> verdicts;

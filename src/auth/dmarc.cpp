@@ -220,6 +220,37 @@ std::string spf_domain(const SpfVerdict& spf) {
   return at != std::string::npos ? lower(spf.sender.substr(at + 1)) : lower(spf.domain);
 }
 
+// The result from the aligned identifiers (RFC 7489 6.6.2), and for a failure the disposition.
+void evaluate(const SpfVerdict& spf_mailfrom, const std::vector<DkimVerdict>& dkim,
+              DmarcVerdict& verdict) {
+  const std::string& from = verdict.from_domain;
+  const bool strict_spf = verdict.alignment_spf == "s", strict_dkim = verdict.alignment_dkim == "s";
+  const std::string spf = spf_domain(spf_mailfrom);
+  verdict.spf_aligned = spf_mailfrom.result == "pass" && aligned(from, spf, strict_spf);
+  bool dkim_temperror = false;
+  for (const DkimVerdict& signature : dkim) {
+    if (!aligned(from, signature.domain, strict_dkim)) continue;
+    verdict.dkim_aligned |= signature.result == "pass";
+    dkim_temperror |= signature.result == "temperror";
+  }
+  if (verdict.spf_aligned || verdict.dkim_aligned) {
+    verdict.result = "pass";
+    return;
+  }
+  // No aligned pass, but one could have come from an identifier whose check failed for now.
+  if (dkim_temperror || (spf_mailfrom.result == "temperror" && aligned(from, spf, strict_spf))) {
+    verdict.result = "temperror";
+    verdict.reason = std::string("no aligned pass; the aligned ") +
+                     (dkim_temperror ? "DKIM signature" : "SPF check") + " had a temporary error";
+    return;
+  }
+  verdict.result = "fail";
+  verdict.disposition = sampled(verdict.policy, verdict.pct);
+  if (verdict.disposition != verdict.policy)
+    verdict.reason = "pct=" + std::to_string(verdict.pct) + ": " + verdict.disposition +
+                     " instead of " + verdict.policy + " (RFC 7489 6.6.4)";
+}
+
 }  // namespace
 
 bool init_dmarc(const std::string& public_suffix_file, std::string& error) {
@@ -302,31 +333,7 @@ DmarcVerdict check_dmarc(Resolver& resolver, std::string_view message,
     if (!policy) verdict.reason = "libopendmarc: out of memory";
     return verdict;
   }
-  const bool strict_spf = verdict.alignment_spf == "s", strict_dkim = verdict.alignment_dkim == "s";
-  const std::string spf = spf_domain(spf_mailfrom);
-  verdict.spf_aligned = spf_mailfrom.result == "pass" && aligned(from, spf, strict_spf);
-  bool dkim_temperror = false;
-  for (const DkimVerdict& signature : dkim) {
-    if (!aligned(from, signature.domain, strict_dkim)) continue;
-    verdict.dkim_aligned |= signature.result == "pass";
-    dkim_temperror |= signature.result == "temperror";
-  }
-  if (verdict.spf_aligned || verdict.dkim_aligned) {
-    verdict.result = "pass";
-    return verdict;
-  }
-  // No aligned pass, but one could have come from an identifier whose check failed for now.
-  if (dkim_temperror || (spf_mailfrom.result == "temperror" && aligned(from, spf, strict_spf))) {
-    verdict.result = "temperror";
-    verdict.reason = std::string("no aligned pass; the aligned ") +
-                     (dkim_temperror ? "DKIM signature" : "SPF check") + " had a temporary error";
-    return verdict;
-  }
-  verdict.result = "fail";
-  verdict.disposition = sampled(verdict.policy, verdict.pct);
-  if (verdict.disposition != verdict.policy)
-    verdict.reason = "pct=" + std::to_string(verdict.pct) + ": " + verdict.disposition +
-                     " instead of " + verdict.policy + " (RFC 7489 6.6.4)";
+  evaluate(spf_mailfrom, dkim, verdict);
   return verdict;
 }
 
