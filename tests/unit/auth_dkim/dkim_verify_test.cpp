@@ -277,6 +277,39 @@ TEST_F(DkimVerifyTest, SilentDnsServerIsATemperrorWithinTheDeadline) {
   EXPECT_LT(took, 10s);  // the deadline bounds it (loosely: sanitizer builds are slower)
 }
 
+TEST_F(DkimVerifyTest, DnsErrorIsATemperror) {
+  // dnsmasq refuses names outside its zones (no upstream): the resolver's status "error".
+  std::string signed_message = test_dkim::dkimpy_sign(*dir_, kMessage, "rsa1", "example.info",
+                                                      *rsa_, "rsa-sha256", "relaxed/relaxed");
+  std::vector<DkimVerdict> verdicts = verify(signed_message);
+  ASSERT_EQ(verdicts.size(), 1u);
+  EXPECT_EQ(verdicts[0].result, "temperror");
+  EXPECT_EQ(verdicts[0].reason, "key lookup failed: rsa1._domainkey.example.info");
+}
+
+TEST_F(DkimVerifyTest, ExpiredAndFutureSignaturesFail) {
+  // libopendkim's own signer with a fixed clock: x= in 2001, or t= a year ahead.
+  const time_t now = time(nullptr);
+  std::string expired =
+      test_dkim::libopendkim_sign(kMessage, "rsa1", "example.org", *rsa_, 1000000000, 3600);
+  std::string future =
+      test_dkim::libopendkim_sign(kMessage, "rsa1", "example.org", *rsa_, now + 365 * 86400, 0);
+  ASSERT_FALSE(expired.empty());
+  ASSERT_FALSE(future.empty());
+  std::vector<DkimVerdict> verdicts = verify(expired);
+  ASSERT_EQ(verdicts.size(), 1u);
+  EXPECT_EQ(verdicts[0].result, "fail");
+  EXPECT_EQ(verdicts[0].reason, "signature expired (x=)");
+  verdicts = verify(future);
+  ASSERT_EQ(verdicts.size(), 1u);
+  EXPECT_EQ(verdicts[0].result, "fail");
+  EXPECT_EQ(verdicts[0].reason, "signature made in the future (t=)");
+  // The same signer with today's clock: pass (what failed above was the time alone).
+  verdicts = verify(test_dkim::libopendkim_sign(kMessage, "rsa1", "example.org", *rsa_, now, 0));
+  ASSERT_EQ(verdicts.size(), 1u);
+  EXPECT_EQ(verdicts[0].result, "pass") << verdicts[0].reason;
+}
+
 TEST_F(DkimVerifyTest, MessageWithoutSignatureHasNoVerdict) {
   EXPECT_TRUE(verify(kMessage).empty());
   EXPECT_TRUE(verify("").empty());

@@ -13,6 +13,11 @@
 #include <sstream>
 #include <string>
 
+// dkim.h is C99: its _Bool is C++'s bool (the same ABI on every Debian target).
+#define _Bool bool
+#include <opendkim/dkim.h>
+#undef _Bool
+
 #include "auth/resolver.h"
 #include "dns_server.h"
 
@@ -123,6 +128,42 @@ inline std::string opendkim_sign(const std::string& dir, const std::string& mess
   write_file(pem, key.pem);
   return run("/usr/sbin/opendkim-testmsg -C -d " + domain + " -s " + selector + " -k " + pem +
              " < " + file);
+}
+
+// `message` signed by libopendkim itself (rsa-sha256, relaxed/relaxed) with its clock fixed at
+// `when` (t=) and, when `ttl` is not 0, x= that many seconds later: signatures out of date.
+inline std::string libopendkim_sign(const std::string& message, const std::string& selector,
+                                    const std::string& domain, const Key& key, uint64_t when,
+                                    uint64_t ttl) {
+  DKIM_LIB* lib = dkim_init(nullptr, nullptr);
+  if (!lib) return "";
+  dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_FIXEDTIME, &when, sizeof when);
+  if (ttl) dkim_options(lib, DKIM_OP_SETOPT, DKIM_OPTS_SIGNATURETTL, &ttl, sizeof ttl);
+  auto u = [](const std::string& s) {
+    return reinterpret_cast<unsigned char*>(const_cast<char*>(s.c_str()));
+  };
+  DKIM_STAT status = DKIM_STAT_OK;
+  DKIM* dkim = dkim_sign(lib, u("test"), nullptr, u(key.pem), u(selector), u(domain),
+                         DKIM_CANON_RELAXED, DKIM_CANON_RELAXED, DKIM_SIGN_RSASHA256, -1, &status);
+  std::string header;
+  if (dkim) {
+    auto* bytes = u(message);
+    unsigned char* value = nullptr;
+    size_t length = 0;
+    if (dkim_chunk(dkim, bytes, message.size()) == DKIM_STAT_OK &&
+        dkim_chunk(dkim, nullptr, 0) == DKIM_STAT_OK && dkim_eom(dkim, nullptr) == DKIM_STAT_OK &&
+        dkim_getsighdr_d(dkim, sizeof DKIM_SIGNHEADER + 1, &value, &length) == DKIM_STAT_OK) {
+      header = DKIM_SIGNHEADER ": ";
+      for (size_t i = 0; i < length; ++i) {  // libopendkim folds with bare LF
+        if (value[i] == '\n') header += '\r';
+        header += char(value[i]);
+      }
+      header += "\r\n";
+    }
+    dkim_free(dkim);
+  }
+  dkim_close(lib);
+  return header.empty() ? "" : header + message;
 }
 
 }  // namespace test_dkim
