@@ -288,6 +288,16 @@ std::string organizational_domain(const std::string& domain) {
   return before == std::string::npos ? name : name.substr(before + 1);
 }
 
+void prefetch_dmarc(Resolver& resolver, std::string_view message) {
+  std::string ignored;
+  init_dmarc(kPublicSuffixFile, ignored);
+  std::string from = from_domain(message, ignored);
+  if (from.empty()) return;
+  resolver.prefetch("_dmarc." + from, RrType::txt);
+  std::string org = organizational_domain(from);
+  if (org != from) resolver.prefetch("_dmarc." + org, RrType::txt);
+}
+
 DmarcVerdict check_dmarc(Resolver& resolver, std::string_view message,
                          const SpfVerdict& spf_mailfrom, const std::vector<DkimVerdict>& dkim,
                          Deadline deadline) {

@@ -25,6 +25,10 @@ bool init_dmarc(const std::string& public_suffix_file, std::string& error);
 // The organizational domain of `domain` (lower case): the label below its public suffix.
 std::string organizational_domain(const std::string& domain);
 
+// Starts the lookups check_dmarc will make for `message` (the From domain's _dmarc record and
+// its organizational domain's) without waiting, so that they overlap the other checks (DKIM).
+void prefetch_dmarc(Resolver& resolver, std::string_view message);
+
 // Never throws on any input. Result words (RFC 7489 11.2): pass (an aligned SPF or DKIM pass),
 // fail (none; `disposition` is the policy after pct sampling), none (no record, or several:
 // reason), temperror (the record lookup failed or timed out, or no aligned pass while an aligned

@@ -50,6 +50,11 @@ class DmarcTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(pattern.data()), nullptr);
     dir_ = new std::string(pattern);
     key_ = new test_dkim::Key(test_dkim::make_key(*dir_, "ed.key", true));
+    dns_ = new test_support::DnsServer;
+    std::string error;
+    ASSERT_TRUE(test_dkim::start_dns(*dns_, records(), "_dmarc.example.org", error)) << error;
+  }
+  static test_support::DnsRecords records() {
     test_support::DnsRecords records;
     records.zones = {"example.org", "example.com", "example.net", "example.edu"};
     records.txt = {
@@ -63,9 +68,7 @@ class DmarcTest : public ::testing::Test {
         {"_dmarc.bad.example.edu", "v=DMARC1; p=bogus"},
         {"_dmarc.other.example.edu", "not a DMARC record"},
         {"ed1._domainkey.example.org", key_->txt}};
-    dns_ = new test_support::DnsServer;
-    std::string error;
-    ASSERT_TRUE(test_dkim::start_dns(*dns_, records, "_dmarc.example.org", error)) << error;
+    return records;
   }
   static void TearDownTestSuite() {
     delete dns_;
@@ -281,6 +284,34 @@ TEST_F(DmarcTest, DkimimpySignatureVerifiedByVerifyDkimMakesDmarcPass) {
                         deadline);
   EXPECT_EQ(v.result, "fail");
   EXPECT_EQ(v.disposition, "reject");
+}
+
+TEST_F(DmarcTest, PrefetchAsksForTheFromAndOrganizationalDomainsRecords) {
+  struct Recording : auth::Resolver {
+    auth::Resolver* real;
+    std::vector<std::string> log;
+    auth::DnsAnswer query(const std::string& name, auth::RrType type,
+                          auth::Deadline deadline) override {
+      log.push_back("query " + name);
+      return real->query(name, type, deadline);
+    }
+    void prefetch(const std::string& name, auth::RrType type) override {
+      log.push_back("prefetch " + name);
+      real->prefetch(name, type);
+    }
+  } recording;
+  recording.real = resolver_.get();
+  std::string message = message_from("a@mail.example.org");
+  auth::prefetch_dmarc(recording, message);
+  EXPECT_EQ(recording.log, (std::vector<std::string>{"prefetch _dmarc.mail.example.org",
+                                                     "prefetch _dmarc.example.org"}));
+  DmarcVerdict v = auth::check_dmarc(recording, message, kNoSpf, {}, Clock::now() + 5s);
+  EXPECT_EQ(v.result, "fail") << v.reason;
+  EXPECT_EQ(v.policy, "quarantine");
+  // Nothing for a message without a single From domain.
+  recording.log.clear();
+  auth::prefetch_dmarc(recording, "From: a@example.org\r\nFrom: b@example.org\r\n\r\n");
+  EXPECT_TRUE(recording.log.empty());
 }
 
 TEST_F(DmarcTest, ManyThreadsCheckAtOnce) {
