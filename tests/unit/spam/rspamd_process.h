@@ -44,8 +44,7 @@ class RspamdProcess {
     close(from_child[1]);
     stdin_ = to_child[1];
     std::string line;
-    // The first server on a machine compiles rspamd's Hyperscan cache (about 10 s, more on a
-    // loaded machine); later ones start in about a second.
+    // rspamd starts in about a second; minutes are left for a machine the sanitizer runs load.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(100);
     char c = 0;
     while (std::chrono::steady_clock::now() < deadline) {
