@@ -11,6 +11,8 @@
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <system_error>
 #include <thread>
 
 #include "common/url.h"
@@ -210,20 +212,25 @@ SpamVerdict check_rspamd(const RspamdOptions& options, const SpamRequest& reques
 
   httplib::Response response;
   httplib::Error error = httplib::Error::Success;
-  bool complete = false;
-  bool timed_out = false;
-  {
-    DeadlineTimer timer(*client, started + options.timeout);
-    complete = client->send(post, response, error);
-    timed_out = timer.fired();
+  std::optional<DeadlineTimer> timer;
+  try {
+    timer.emplace(*client, started + options.timeout);
+  } catch (const std::system_error&) {
+    // No thread to be had (the process is at its limit): the call goes on, bounded by httplib's
+    // per-step timeouts only, rather than failing a message over the timer.
   }
-  // httplib's own read timeout may beat the timer's thread to it on a busy machine: a transport
-  // failure after the deadline is a timeout too.
-  bool late = Clock::now() >= started + options.timeout;
-  if (timed_out || error == httplib::Error::ConnectionTimeout || (!complete && late))
-    return unavailable("timeout");
+  bool complete = client->send(post, response, error);
+  bool timed_out = timer && timer->fired();
+  timer.reset();
   if (too_large) return unavailable("bad_response");
-  if (!complete) return unavailable("unreachable");
+  if (!complete) {
+    // httplib's own read timeout may beat the timer's thread to it on a busy machine: a transport
+    // failure after the deadline is a timeout too. (An answer read in full stands, even when the
+    // timer fired just after it.)
+    bool late = Clock::now() >= started + options.timeout;
+    bool timeout = timed_out || late || error == httplib::Error::ConnectionTimeout;
+    return unavailable(timeout ? "timeout" : "unreachable");
+  }
   if (response.status != 200) return unavailable("http_" + std::to_string(response.status));
   return parse_answer(body);
 }
