@@ -1,6 +1,6 @@
 // bench_rspamd_check URL FILE [CALLS] [THREADS]: the latency of auth::check_rspamd (one message,
 // its envelope, rspamd's whole scan and answer) against a running rspamd; prints the median, p90
-// and max per call and the calls per second. A figure, never a verdict (bench/rspamd/run.py).
+// and max per call and the calls per second. A figure, never a verdict (bench/rspamd-check).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
