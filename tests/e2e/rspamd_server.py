@@ -4,6 +4,7 @@ foreground on free 127.0.0.1 ports with a config folder of its own, no Redis, no
     with Rspamd() as r:
         r.url                     # "http://127.0.0.1:PORT", the normal worker (/checkv2, /ping)
         r.stop(); r.start()       # an outage: the same URL answers again after start()
+        r.pause(); r.resume()     # a hung rspamd (accepts, never answers) for timeouts
 
 The config keeps what needs no network: rspamd's built-in GTUBE handling (action `reject`), the
 regexp and chartable modules with the rules in $RULESDIR, the packaged scores and actions (reject
@@ -209,6 +210,10 @@ class Rspamd:
         if not self.process:
             return
         try:
+            os.killpg(self.process.pid, signal.SIGCONT)  # if paused
+        except ProcessLookupError:
+            pass
+        try:
             os.kill(self.process.pid, signal.SIGTERM)
             self.process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -222,9 +227,17 @@ class Rspamd:
         self.process.wait()
         self.process = None
 
-    def check(self, message, headers=None):
+    def pause(self):
+        """A hung rspamd: every process of it stopped (SIGSTOP), connections still accepted by the
+        kernel but never answered, for the client's timeout. resume() lets it go on."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self):
+        os.killpg(self.process.pid, signal.SIGCONT)
+
+    def check(self, message, headers=None, timeout=30):
         """POSTs message (bytes) to /checkv2; rspamd's JSON answer as a dict."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
             connection.request("POST", "/checkv2", body=message, headers=headers or {})
             answer = connection.getresponse()
@@ -294,6 +307,15 @@ def _self_check():
             pass
         r.start()
         assert r.check(message(GTUBE), headers)["action"] == "reject"
+        r.pause()
+        try:
+            r.check(message(GTUBE), headers, timeout=0.5)
+            raise AssertionError("a paused rspamd answered")
+        except TimeoutError:
+            pass
+        r.resume()
+        assert r.check(message(GTUBE), headers)["action"] == "reject"
+        r.pause()  # close() stops a paused server too
         folder, pgid = r.folder, r.process.pid
     assert not os.path.exists(folder)
     try:
