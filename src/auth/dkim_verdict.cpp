@@ -15,6 +15,7 @@
 
 #include "auth/dkim_verify.h"
 #include "auth/header_fields.h"
+#include "mime/message.h"
 
 namespace auth::detail {
 
@@ -92,7 +93,7 @@ Outcome by_error(int error, unsigned flags, int body_hash, const DkimVerdict& ve
 
 void set(DkimVerdict& verdict, std::string result, std::string reason) {
   verdict.result = std::move(result);
-  verdict.reason = std::move(reason);
+  verdict.reason = mime::valid_utf8(reason);  // it may quote the sender's bytes
 }
 
 DkimVerdict describe(std::string_view field_value, std::string& b_stripped) {
@@ -111,11 +112,13 @@ DkimVerdict describe(std::string_view field_value, std::string& b_stripped) {
     const std::string* value = tag(name);
     return value ? *value : std::string();
   };
-  verdict.domain = lower(text("d"));
-  verdict.selector = text("s");
-  verdict.algorithm = lower(without_space(text("a")));
+  // The sender's bytes: valid UTF-8 from here on (every consumer writes JSON or a header).
+  auto text_utf8 = [&](std::string_view name) { return mime::valid_utf8(text(name)); };
+  verdict.domain = lower(text_utf8("d"));
+  verdict.selector = text_utf8("s");
+  verdict.algorithm = lower(without_space(text_utf8("a")));
   // RFC 6376 3.5 c=: "simple" by default, and for the body when only one is named.
-  std::string canon = lower(without_space(text("c")));
+  std::string canon = lower(without_space(text_utf8("c")));
   if (canon.empty()) canon = "simple";
   if (canon.find('/') == std::string::npos) canon += "/simple";
   verdict.canonicalization = canon;
@@ -127,9 +130,9 @@ DkimVerdict describe(std::string_view field_value, std::string& b_stripped) {
       verdict.length = value;
   }
   const std::string* identity = tag("i");
-  verdict.identity = identity ? *identity : "@" + verdict.domain;
+  verdict.identity = identity ? mime::valid_utf8(*identity) : "@" + verdict.domain;
   b_stripped = without_space(text("b"));
-  verdict.b = b_stripped.substr(0, 8);
+  verdict.b = mime::valid_utf8(b_stripped.substr(0, 8));
   for (const char* required : {"v", "a", "b", "bh", "d", "h", "s"}) {  // RFC 6376 3.5
     if (!tag(required)) {
       set(verdict, "neutral", std::string("no ") + required + "= tag (RFC 6376 3.5)");

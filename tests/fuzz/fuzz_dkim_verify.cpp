@@ -14,6 +14,7 @@
 #include "auth/dkim_verify.h"
 #include "auth/dmarc.h"
 #include "fuzz_check.h"
+#include "mime/message.h"
 
 namespace {
 
@@ -62,7 +63,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(dkim.size() <= 2 * limits.max_signatures, "%zu verdicts", dkim.size());
   for (const auth::DkimVerdict& v : dkim) {
     FUZZ_CHECK(kDkimResults.count(v.result), "DKIM result '%s'", v.result.c_str());
-    FUZZ_CHECK(v.b.size() <= 8, "b= of %zu characters", v.b.size());
+    FUZZ_CHECK(v.b.size() <= 8 * 3, "b= of %zu bytes", v.b.size());
+    for (const std::string* text :
+         {&v.domain, &v.selector, &v.algorithm, &v.canonicalization, &v.identity, &v.b, &v.reason})
+      FUZZ_CHECK(mime::is_valid_utf8(*text), "DKIM verdict text not UTF-8");
     if (v.result == "pass") {
       FUZZ_CHECK(v.reason.empty(), "pass with reason '%s'", v.reason.c_str());
       FUZZ_CHECK(v.domain == "example.com" && (v.selector == "ed" || v.selector == "rsa"),
@@ -74,6 +78,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   spf.sender = "bounce@example.com";
   auth::DmarcVerdict dmarc = auth::check_dmarc(resolver, message, spf, dkim, deadline);
   FUZZ_CHECK(kDmarcResults.count(dmarc.result), "DMARC result '%s'", dmarc.result.c_str());
+  FUZZ_CHECK(mime::is_valid_utf8(dmarc.from_domain) && mime::is_valid_utf8(dmarc.reason),
+             "DMARC verdict text not UTF-8");
   FUZZ_CHECK(dmarc.disposition == "none" || dmarc.disposition == "quarantine" ||
                  dmarc.disposition == "reject",
              "disposition '%s'", dmarc.disposition.c_str());
