@@ -28,26 +28,26 @@ struct SpfVerdicts {
 // permerror policy (RFC 8601 2.7.1).
 struct DkimVerdict {
   std::string result = "neutral";
-  std::string domain;             // d=
-  std::string selector;           // s=
-  std::string algorithm;          // a= ("rsa-sha256", "ed25519-sha256")
-  std::string canonicalization;   // c= ("relaxed/simple")
-  std::optional<uint64_t> length; // l= when present (the body beyond it is not covered)
-  unsigned key_bits = 0;          // the public key's size (0 when no key was found)
-  std::string identity;           // i= or "@" + d=
-  std::string b;                  // the first 8 characters of b= (RFC 6008 header.b)
-  std::string reason;             // why it failed ("" on pass)
+  std::string domain;              // d=
+  std::string selector;            // s=
+  std::string algorithm;           // a= ("rsa-sha256", "ed25519-sha256")
+  std::string canonicalization;    // c= ("relaxed/simple")
+  std::optional<uint64_t> length;  // l= when present (the body beyond it is not covered)
+  unsigned key_bits = 0;           // the public key's size (0 when no key was found)
+  std::string identity;            // i= or "@" + d=
+  std::string b;                   // the first 8 characters of b= (RFC 6008 header.b)
+  std::string reason;              // why it failed ("" on pass)
 };
 
 // RFC 7489: result pass fail none temperror permerror.
 struct DmarcVerdict {
   std::string result = "none";
-  std::string from_domain;           // the RFC5322.From domain ("" when none or several)
-  std::string organizational_domain; // RFC 7489 3.2
-  std::string policy;                // p= (or sp= when it applied); "" when no record
-  std::string subdomain_policy;      // sp= as published ("" when absent)
-  std::string alignment_spf = "r";   // aspf=
-  std::string alignment_dkim = "r";  // adkim=
+  std::string from_domain;            // the RFC5322.From domain ("" when none or several)
+  std::string organizational_domain;  // RFC 7489 3.2
+  std::string policy;                 // p= (or sp= when it applied); "" when no record
+  std::string subdomain_policy;       // sp= as published ("" when absent)
+  std::string alignment_spf = "r";    // aspf=
+  std::string alignment_dkim = "r";   // adkim=
   unsigned pct = 100;
   bool spf_aligned = false;
   bool dkim_aligned = false;
@@ -66,7 +66,8 @@ struct SpamVerdict {
   std::string status = "scanned";
   double score = 0;
   double required_score = 0;
-  std::string action;  // "no action" "greylist" "add header" "rewrite subject" "soft reject" "reject"
+  std::string
+      action;  // "no action" "greylist" "add header" "rewrite subject" "soft reject" "reject"
   std::vector<SpamSymbol> symbols;
   std::string reason;
 };
