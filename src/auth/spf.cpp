@@ -119,10 +119,10 @@ const char* result_word(SPF_result_t result) {
 std::string matched_term(SPF_server_t* server, SPF_request_t* request, Evaluation& ev,
                          const char* domain) {
   ev.counting = false;
-  for (const std::string& term : spf_detail::evaluated_terms(ev.top_record)) {
+  for (const auto& term : ev.top.terms) {
     Response response(SPF_response_new(request));
     SPF_record_t* compiled = nullptr;
-    const std::string text = "v=spf1 " + term;
+    const std::string text = "v=spf1 " + term.rewritten;
     if (!response ||
         SPF_record_compile(server, response.get(), &compiled, text.c_str()) != SPF_E_SUCCESS) {
       if (compiled) SPF_record_free(compiled);
@@ -132,7 +132,7 @@ std::string matched_term(SPF_server_t* server, SPF_request_t* request, Evaluatio
     request->cur_dom = domain;
     response->spf_record_exp = record.get();
     SPF_record_interpret(record.get(), request, response.get(), 0);
-    if (SPF_response_reason(response.get()) == SPF_REASON_MECH) return term;
+    if (SPF_response_reason(response.get()) == SPF_REASON_MECH) return term.original;
   }
   return "";
 }
@@ -209,6 +209,12 @@ SpfVerdict check_spf_identity(Resolver& resolver, const std::string& client_ip,
     verdict.reason = "the client address \"" + client_ip + "\" is not an IP address";
     return verdict;  // none: there is nothing to check
   }
+  char address[INET6_ADDRSTRLEN] = {0};
+  if (request->client_ver == AF_INET6)
+    inet_ntop(AF_INET6, &request->ipv6, address, sizeof address);
+  else
+    inet_ntop(AF_INET, &request->ipv4, address, sizeof address);
+  ev.client_address = address;
   // env_from first: SPF_request_set_helo_dom would otherwise make the HELO the sender.
   if (SPF_request_set_env_from(request.get(), verdict.sender.c_str()) != 0 ||
       (!helo.empty() && SPF_request_set_helo_dom(request.get(), helo.c_str()) != SPF_E_SUCCESS)) {

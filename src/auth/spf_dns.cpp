@@ -105,6 +105,11 @@ SPF_dns_rr_t* lookup(SPF_dns_server_t* server, const char* domain, ns_type type,
   if (!ev.limit.empty()) return make_rr(server, domain, type, TRY_AGAIN);
 
   const bool follow_up = take_follow_up(ev, type, name);
+  const std::string suffix = std::string(".") + kAnyAddressLabel;
+  const bool any_address =
+      name.size() > suffix.size() &&
+      strcasecmp(name.c_str() + name.size() - suffix.size(), suffix.c_str()) == 0;
+  const std::string real = any_address ? name.substr(0, name.size() - suffix.size()) : name;
   // libspf2 resolves the %{p} macro (RFC 7208 7.3) without caching, the ptr mechanism with: the
   // macro is part of the term that uses it, not a term.
   const bool p_macro = type == ns_t_ptr && !should_cache;
@@ -115,8 +120,8 @@ SPF_dns_rr_t* lookup(SPF_dns_server_t* server, const char* domain, ns_type type,
   }
 
   DnsAnswer answer;
-  if (dns_name(name)) {
-    answer = ev.query(name, static_cast<RrType>(type));
+  if (dns_name(real)) {
+    answer = ev.query(real, static_cast<RrType>(type));
   } else {
     answer.status = DnsAnswer::Status::nxdomain;
   }
@@ -139,7 +144,12 @@ SPF_dns_rr_t* lookup(SPF_dns_server_t* server, const char* domain, ns_type type,
     if (answer.records.size() > kMaxAddressLookups) answer.records.resize(kMaxAddressLookups);
     ev.follow_ups = answer.records;
     ev.follow_next = 0;
+    ev.follow_any = any_address;
   }
+  // A CIDR length of 0: every address of the name matches, so the client's own stands for them.
+  if (address_type(type) && !answer.records.empty() &&
+      (any_address || (follow_up && ev.follow_any)))
+    answer.records = {ev.client_address};
   if (answer.status == DnsAnswer::Status::nxdomain)
     return make_rr(server, domain, type, HOST_NOT_FOUND);
   if (answer.records.empty()) return make_rr(server, domain, type, NO_DATA);
@@ -156,7 +166,6 @@ SPF_errcode_t get_spf(SPF_server_t* spf_server, SPF_request_t* request, SPF_resp
   const std::string domain = without_final_dot(request->cur_dom ? request->cur_dom : "");
   const bool top = !ev.top_fetched;
   ev.top_fetched = true;
-  ev.last_fetch = domain;
   ev.follow_ups.clear();
   if (!ev.limit.empty()) return SPF_E_DNS_ERROR;
   if (!top && ev.counting && ++ev.terms > kMaxDnsTerms) {  // include or redirect
@@ -181,18 +190,19 @@ SPF_errcode_t get_spf(SPF_server_t* spf_server, SPF_request_t* request, SPF_resp
     return SPF_E_MULTIPLE_RECORDS;
   }
   std::string error;
-  const std::string normalized = normalize_record(record, error);
-  if (normalized.empty()) {
+  PreparedRecord prepared;
+  if (!prepare_record(record, request->client_ver == AF_INET6, prepared, error)) {
     if (ev.permanent.empty()) ev.permanent = error + " in the record of " + domain;
     return SPF_E_SYNTAX;
   }
-  const SPF_errcode_t err = SPF_record_compile(spf_server, response, recordp, normalized.c_str());
+  const SPF_errcode_t err =
+      SPF_record_compile(spf_server, response, recordp, prepared.text.c_str());
   if (err != SPF_E_SUCCESS) {
     if (ev.permanent.empty())
       ev.permanent = std::string(SPF_strerror(err)) + " in the record of " + domain;
     return err;
   }
-  if (top) ev.top_record = normalized;
+  if (top) ev.top = std::move(prepared);
   return SPF_E_SUCCESS;
 }
 
@@ -206,42 +216,6 @@ SPF_errcode_t get_exp(SPF_server_t*, const char*, char** bufp, size_t* buflenp) 
   }
   (*bufp)[0] = '\0';
   return SPF_E_SUCCESS;
-}
-
-bool is_modifier(const std::string& term) {
-  // RFC 7208 12: modifier = name "=" macro-string; name = ALPHA *( ALPHA / DIGIT / "-" / "_" / "."
-  // )
-  if (term.empty() || !std::isalpha(static_cast<unsigned char>(term[0]))) return false;
-  for (char c : term) {
-    if (c == '=') return true;
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
-      return false;
-  }
-  return false;
-}
-
-bool modifier_named(const std::string& term, const char* name) {
-  const size_t length = std::strlen(name);
-  return is_modifier(term) && term.size() > length && term[length] == '=' &&
-         strncasecmp(term.c_str(), name, length) == 0;
-}
-
-bool is_all(const std::string& term) {
-  const size_t start = (!term.empty() && std::strchr("+-~?", term[0]) != nullptr) ? 1 : 0;
-  return strcasecmp(term.c_str() + start, "all") == 0;
-}
-
-std::vector<std::string> split_terms(const std::string& record) {
-  std::vector<std::string> terms;
-  size_t start = 0;
-  while (start < record.size()) {
-    size_t space = record.find(' ', start);
-    if (space == std::string::npos) space = record.size();
-    if (space > start) terms.push_back(record.substr(start, space - start));
-    start = space + 1;
-  }
-  if (!terms.empty()) terms.erase(terms.begin());  // "v=spf1"
-  return terms;
 }
 
 }  // namespace
@@ -265,56 +239,6 @@ DnsLayer::DnsLayer(Evaluation& evaluation) {
   server_.name = "smtp-bridge";
   server_.debug = 0;
   server_.hook = &evaluation;
-}
-
-int select_record(const std::vector<std::string>& txt, std::string& record) {
-  int found = 0;
-  for (const std::string& text : txt) {
-    // RFC 7208 4.5: "v=spf1" (case-insensitively) followed by a space or the end.
-    if (text.size() >= 6 && strncasecmp(text.c_str(), "v=spf1", 6) == 0 &&
-        (text.size() == 6 || text[6] == ' ')) {
-      if (++found == 1) record = text;
-    }
-  }
-  return found;
-}
-
-std::string normalize_record(const std::string& record, std::string& error) {
-  for (unsigned char c : record) {
-    if (c < 0x20 || c > 0x7e) {  // RFC 7208 3.1 and 12: printable US-ASCII separated by SP
-      error = "a character outside printable ASCII";
-      return "";
-    }
-  }
-  std::vector<std::string> terms = split_terms(record);
-  const auto count = [&](const char* name) {
-    return std::count_if(terms.begin(), terms.end(),
-                         [&](const std::string& term) { return modifier_named(term, name); });
-  };
-  if (count("redirect") > 1 || count("exp") > 1) {  // RFC 7208 6
-    error = "\"redirect\" or \"exp\" more than once";
-    return "";
-  }
-  std::vector<std::string> ordered;
-  std::string redirect;
-  for (const std::string& term : terms) {
-    if (modifier_named(term, "redirect"))
-      redirect = term;
-    else
-      ordered.push_back(term);
-  }
-  const bool has_all = std::any_of(ordered.begin(), ordered.end(), is_all);
-  if (!redirect.empty() && !has_all) ordered.push_back(redirect);  // RFC 7208 6.1
-  std::string out = "v=spf1";
-  for (const std::string& term : ordered) out += " " + term;
-  return out;
-}
-
-std::vector<std::string> evaluated_terms(const std::string& record) {
-  std::vector<std::string> out;
-  for (const std::string& term : split_terms(record))
-    if (!is_modifier(term) || modifier_named(term, "redirect")) out.push_back(term);
-  return out;
 }
 
 }  // namespace auth::spf_detail

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "auth/resolver.h"
+#include "auth/spf_record.h"
 
 extern "C" {
 #include <netinet/in.h>  // spf.h uses in_addr without including it
@@ -39,12 +40,13 @@ struct Evaluation {
   std::string dns_error;  // the first lookup that failed or timed out (for temperror's reason)
   std::string permanent;  // the first record that could not be used (for permerror's reason)
   bool top_fetched = false;
-  std::string top_record;  // the record of the checked domain, as evaluated (see normalize_record)
-  std::string last_fetch;  // the domain of the last record fetch
+  PreparedRecord top;          // the record of the checked domain, as evaluated
+  std::string client_address;  // the client as libspf2 sees it (IPv4-mapped made IPv4)
   // The address lookups an mx or ptr term makes for the names it got, in libspf2's order: these
   // are part of their term, not new terms.
   std::vector<std::string> follow_ups;
   size_t follow_next = 0;
+  bool follow_any = false;  // they are for a CIDR length of 0 (see kAnyAddressLabel)
   std::map<std::pair<std::string, int>, DnsAnswer> memo;  // (lower-case name, type) -> answer
 
   DnsAnswer query(const std::string& name, RrType type);
@@ -61,19 +63,5 @@ class DnsLayer {
  private:
   SPF_dns_server_t server_{};
 };
-
-// RFC 7208 4.5: the one record of `txt` starting with "v=spf1" followed by a space or its end.
-// Returns 0 (none), 1 (found, in `record`) or 2 (several: permerror).
-int select_record(const std::vector<std::string>& txt, std::string& record);
-
-// The record as libspf2 must see it to evaluate it as RFC 7208 says, or "" and `error`
-// (permerror): 7-bit ASCII only (3.1); "redirect" and "exp" at most once (6); "redirect"
-// ignored when the record has an "all" mechanism (6.1), else moved to the end (libspf2 would
-// evaluate it where it stands, as a mechanism).
-std::string normalize_record(const std::string& record, std::string& error);
-
-// The record's terms after "v=spf1" in libspf2's evaluation order of normalize_record's output:
-// mechanisms, then the redirect modifier; other modifiers left out.
-std::vector<std::string> evaluated_terms(const std::string& record);
 
 }  // namespace auth::spf_detail

@@ -38,6 +38,7 @@ import dns.rdatatype
 import dns.rrset
 
 TTL = 300
+LOG = bool(os.environ.get("SPF_DNS_LOG"))  # each query and its answer on stderr
 TYPE_SPF = 99
 
 
@@ -162,10 +163,15 @@ def answer(zone, wire, max_udp):
         return response.to_wire()
     question = query.question[0]
     rtype = dns.rdatatype.to_text(question.rdtype)
-    key = Zone._key(question.name.to_text())
+    # The name's labels as raw bytes: a macro can put spaces or "%" in them (RFC 7208 7.3).
+    key = Zone._key(b".".join(question.name.labels).decode("latin-1"))
     try:
         rcode, records = zone.lookup(key, rtype)
     except Timeout:
+        rcode, records = None, []
+    if LOG:
+        print("spf_dns_server: %s %s -> %s %s" % (key, rtype, rcode, records), file=sys.stderr)
+    if rcode is None:
         return None
     response.set_rcode(rcode)
     for owner, etype, value in records:
@@ -199,10 +205,6 @@ def load_zone(args):
 
 
 def serve(zone):
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
-    port = udp.getsockname()[1]
-
     class TcpHandler(socketserver.BaseRequestHandler):
         def handle(self):
             stream = self.request
@@ -232,7 +234,17 @@ def serve(zone):
         daemon_threads = True
         allow_reuse_address = True
 
-    tcp = TcpServer(("127.0.0.1", port), TcpHandler)
+    for _ in range(100):  # a port free for both UDP and TCP
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        port = udp.getsockname()[1]
+        try:
+            tcp = TcpServer(("127.0.0.1", port), TcpHandler)
+            break
+        except OSError:
+            udp.close()
+    else:
+        raise SystemExit("spf_dns_server: no port free for both UDP and TCP")
     threading.Thread(target=tcp.serve_forever, daemon=True).start()
     print("port %d" % port, flush=True)
 
