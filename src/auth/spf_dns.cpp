@@ -94,49 +94,59 @@ bool take_follow_up(Evaluation& ev, ns_type type, const std::string& name) {
   return false;
 }
 
+// RFC 7208 4.6.4's limits for a lookup: false (and `ev.limit` set) when it exceeds one. A term
+// counts once; a void lookup counts when its term's own lookup found nothing.
+bool within_limits(Evaluation& ev, bool term, const DnsAnswer* answer) {
+  if (!term) return true;
+  if (answer == nullptr) {
+    if (++ev.terms <= kMaxDnsTerms) return true;
+    ev.limit = "more than 10 DNS-querying terms (RFC 7208 4.6.4)";
+    return false;
+  }
+  const bool void_lookup = answer->status == DnsAnswer::Status::nxdomain || answer->records.empty();
+  if (!void_lookup || ++ev.voids <= kMaxVoidLookups) return true;
+  ev.limit = "more than 2 void lookups (RFC 7208 4.6.4)";
+  return false;
+}
+
+// The name to ask for, and whether it carries kAnyAddressLabel (then `name` is without it).
+bool strip_any_address(std::string& name) {
+  const std::string suffix = std::string(".") + kAnyAddressLabel;
+  if (name.size() <= suffix.size() ||
+      strcasecmp(name.c_str() + name.size() - suffix.size(), suffix.c_str()) != 0)
+    return false;
+  name.resize(name.size() - suffix.size());
+  return true;
+}
+
 SPF_dns_rr_t* lookup(SPF_dns_server_t* server, const char* domain, ns_type type, int should_cache) {
   Evaluation& ev = evaluation_of(server);
-  const std::string name = without_final_dot(domain ? domain : "");
+  std::string name = without_final_dot(domain ? domain : "");
   // RFC 7208 3.1 and 14.1: the SPF RR type (99) is obsolete and not queried; libspf2 asks for
   // it first, so it is answered "no data" here and libspf2 goes on to TXT.
-  if (type != ns_t_a && type != ns_t_aaaa && type != ns_t_mx && type != ns_t_ptr &&
-      type != ns_t_txt)
+  if (!address_type(type) && type != ns_t_mx && type != ns_t_ptr && type != ns_t_txt)
     return make_rr(server, domain, type, NO_DATA);
   if (!ev.limit.empty()) return make_rr(server, domain, type, TRY_AGAIN);
 
   const bool follow_up = take_follow_up(ev, type, name);
-  const std::string suffix = std::string(".") + kAnyAddressLabel;
-  const bool any_address =
-      name.size() > suffix.size() &&
-      strcasecmp(name.c_str() + name.size() - suffix.size(), suffix.c_str()) == 0;
-  const std::string real = any_address ? name.substr(0, name.size() - suffix.size()) : name;
+  const bool any_address = strip_any_address(name);
   // libspf2 resolves the %{p} macro (RFC 7208 7.3) without caching, the ptr mechanism with: the
   // macro is part of the term that uses it, not a term.
   const bool p_macro = type == ns_t_ptr && !should_cache;
   const bool term = ev.counting && !follow_up && !p_macro && type != ns_t_txt;
-  if (term && ++ev.terms > kMaxDnsTerms) {
-    ev.limit = "more than 10 DNS-querying terms (RFC 7208 4.6.4)";
-    return make_rr(server, domain, type, TRY_AGAIN);
-  }
+  if (!within_limits(ev, term, nullptr)) return make_rr(server, domain, type, TRY_AGAIN);
 
   DnsAnswer answer;
-  if (dns_name(real)) {
-    answer = ev.query(real, static_cast<RrType>(type));
-  } else {
-    answer.status = DnsAnswer::Status::nxdomain;
-  }
+  answer.status = DnsAnswer::Status::nxdomain;
+  if (dns_name(name)) answer = ev.query(name, static_cast<RrType>(type));
   if (answer.status == DnsAnswer::Status::error || answer.status == DnsAnswer::Status::timeout) {
     if (ev.dns_error.empty()) ev.dns_error = std::string(failure(answer.status)) + " for " + name;
     return make_rr(server, domain, type, TRY_AGAIN);
   }
-  const bool void_lookup = answer.status == DnsAnswer::Status::nxdomain || answer.records.empty();
-  if (term && void_lookup && ++ev.voids > kMaxVoidLookups) {
-    ev.limit = "more than 2 void lookups (RFC 7208 4.6.4)";
-    return make_rr(server, domain, type, TRY_AGAIN);
-  }
+  if (!within_limits(ev, term, &answer)) return make_rr(server, domain, type, TRY_AGAIN);
   if (type == ns_t_mx || type == ns_t_ptr) {
-    // RFC 7208 4.6.4: names past the 10th PTR record are ignored; more than 10 MX records are a
-    // permerror of the mx mechanism.
+    // RFC 7208 4.6.4: more than 10 MX records are a permerror of the mx mechanism; names past
+    // the 10th PTR record are ignored (libspf2 would make that a permerror too).
     if (type == ns_t_mx && answer.records.size() > kMaxAddressLookups && ev.counting) {
       ev.limit = "more than 10 MX records at " + name + " (RFC 7208 4.6.4)";
       return make_rr(server, domain, type, TRY_AGAIN);
@@ -168,10 +178,8 @@ SPF_errcode_t get_spf(SPF_server_t* spf_server, SPF_request_t* request, SPF_resp
   ev.top_fetched = true;
   ev.follow_ups.clear();
   if (!ev.limit.empty()) return SPF_E_DNS_ERROR;
-  if (!top && ev.counting && ++ev.terms > kMaxDnsTerms) {  // include or redirect
-    ev.limit = "more than 10 DNS-querying terms (RFC 7208 4.6.4)";
-    return SPF_E_DNS_ERROR;
-  }
+  if (!within_limits(ev, !top && ev.counting, nullptr))
+    return SPF_E_DNS_ERROR;  // include, redirect
   if (!dns_name(domain)) return SPF_E_NOT_SPF;
   const DnsAnswer answer = ev.query(domain, RrType::txt);
   if (answer.status == DnsAnswer::Status::error || answer.status == DnsAnswer::Status::timeout) {
