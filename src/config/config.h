@@ -97,11 +97,52 @@ struct Endpoint {
   bool operator==(const Endpoint&) const = default;
 };
 
+// What an inbound message must show to be accepted (issue 13, README "Mail authentication"),
+// all off by default. Refusals come at the end of DATA: 550 5.7.1, or 451 4.7.0 / 4.7.1.
+struct Policy {
+  bool reject_dmarc = false;     // DMARC fail whose disposition is reject
+  bool reject_spf_fail = false;  // SPF fail of the MAIL FROM identity
+  // From domains (and their subdomains) whose mail needs a passing DKIM signature of the
+  // same domain (d= the From domain or a parent of it that is listed).
+  std::vector<std::string> require_dkim;
+  bool defer_temperror = false;  // a temperror where a rule above needs a verdict: 451 4.7.0
+  bool reject_spam = false;      // rspamd's action reject
+  bool operator==(const Policy&) const = default;
+};
+
+// routes[].policy: each key set overrides the global `policy` for that route's recipients.
+struct PolicyOverride {
+  std::optional<bool> reject_dmarc, reject_spf_fail, defer_temperror, reject_spam;
+  std::optional<std::vector<std::string>> require_dkim;
+  bool operator==(const PolicyOverride&) const = default;
+};
+
 struct Route {
   std::vector<std::string> match;   // "user@domain", "*@domain", or "*" (catch-all)
   std::vector<Endpoint> endpoints;  // may be empty: messages are kept and browsable
   bool include_raw = false;
   uint64_t max_attachment_bytes = 10 * kMiB;
+  PolicyOverride policy = {};
+};
+
+// dns: the resolver of mail authentication.
+struct Dns {
+  std::vector<std::string> servers;  // "ip" / "ip:port" / "[v6]:port"; empty = /etc/resolv.conf
+  Duration budget = 5s;              // all of one message's lookups together
+};
+
+// authentication: SPF, DKIM and DMARC verdicts for every inbound message (off by default:
+// behind another MTA the client address is that MTA's, and the checks cost DNS lookups).
+struct Authentication {
+  bool enabled = false;
+  unsigned workers = 16;  // threads running the checks (they mostly wait on DNS)
+};
+
+// spam.rspamd: scoring by a running rspamd (its /checkv2), before the 250.
+struct Rspamd {
+  std::string url;  // "" = off; "http://127.0.0.1:11333"
+  Duration timeout = 5s;
+  bool fail_closed = false;  // unreachable or slow: accept (counted), or 451 4.7.1
 };
 
 struct Retry {
@@ -229,6 +270,10 @@ struct Config {
   Admin admin;
   Log log;
   Memory memory;
+  Dns dns;
+  Authentication authentication;
+  Rspamd rspamd;  // spam.rspamd
+  Policy policy;
 };
 
 // One problem found while loading: the dotted key ("smtp.limits.max_recipients"), the 1-based

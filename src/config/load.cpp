@@ -173,8 +173,9 @@ void load_document(Reader& reader, const YAML::Node& root, Config& config) {
     reader.error("", root, "the configuration must be a mapping of sections (smtp:, routes:, ...)");
     return;
   }
-  reader.expect_map(
-      root, "", {"smtp", "routes", "delivery", "store", "api", "relay", "admin", "log", "memory"});
+  reader.expect_map(root, "",
+                    {"smtp", "routes", "delivery", "store", "api", "relay", "admin", "log",
+                     "memory", "dns", "authentication", "spam", "policy"});
   if (auto node = Reader::field(root, "smtp")) load_smtp(reader, *node, config.smtp);
   if (auto node = Reader::field(root, "routes")) load_routes(reader, *node, config.routes);
   if (auto node = Reader::field(root, "delivery"))
@@ -198,6 +199,7 @@ void load_document(Reader& reader, const YAML::Node& root, Config& config) {
     if (reader.expect_map(*node, "memory", {"budget"}))
       reader.read_size(*node, "memory", "budget", config.memory.budget, 0);
   }
+  load_auth_sections(reader, root, config);
 }
 
 }  // namespace

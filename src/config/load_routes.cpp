@@ -176,7 +176,8 @@ void load_endpoint(Reader& reader, const YAML::Node& node, const std::string& ke
 }
 
 void load_route(Reader& reader, const YAML::Node& node, const std::string& key, Route& route) {
-  if (!reader.expect_map(node, key, {"match", "endpoints", "include_raw", "max_attachment_bytes"}))
+  if (!reader.expect_map(node, key,
+                         {"match", "endpoints", "include_raw", "max_attachment_bytes", "policy"}))
     return;
   if (node.IsNull()) {
     reader.error(key + ".match", node, "is required");
@@ -197,6 +198,8 @@ void load_route(Reader& reader, const YAML::Node& node, const std::string& key, 
   }
   reader.read_bool(node, key, "include_raw", route.include_raw);
   reader.read_size(node, key, "max_attachment_bytes", route.max_attachment_bytes);
+  if (auto policy = Reader::field(node, "policy"))
+    load_policy(reader, *policy, key + ".policy", route.policy);
 }
 
 // Deliveries are stored under their endpoint's name, and the dispatcher finds an endpoint's

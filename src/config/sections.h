@@ -16,6 +16,14 @@ void load_routes(Reader& reader, const YAML::Node& node, std::vector<Route>& rou
 void load_store(Reader& reader, const YAML::Node& node, Store& store);
 // `relay.dkim:` — the DKIM signing keys, each key file parsed now (load_relay_dkim.cpp).
 void load_relay_dkim(Reader& reader, const YAML::Node& node, std::vector<DkimKey>& keys);
+// `dns:`, `authentication:`, `spam:` and `policy:`, after `routes:` (their policy overrides are
+// checked against what is enabled) (load_auth.cpp).
+void load_auth_sections(Reader& reader, const YAML::Node& root, Config& config);
+// A policy mapping (global `policy:` or routes[].policy) into the keys it sets.
+void load_policy(Reader& reader, const YAML::Node& node, const std::string& key,
+                 PolicyOverride& policy);
+// `base` with the keys `change` sets replaced.
+Policy apply(const Policy& base, const PolicyOverride& change);
 // `retry:` under delivery and relay.
 void load_retry(Reader& reader, const YAML::Node& node, const std::string& key, Retry& retry);
 // A file the bridge must open later (TLS key, CA bundle): an error under prefix.name when `path`
