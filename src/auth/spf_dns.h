@@ -36,6 +36,7 @@ struct Evaluation {
   bool counting = true;
   int terms = 0;          // DNS-querying terms evaluated (a mx ptr exists include redirect)
   int voids = 0;          // term lookups answered NXDOMAIN or with no record
+  int prefetched = 0;     // names handed to Resolver::prefetch (at most kMaxDnsTerms)
   std::string limit;      // set once a limit is exceeded: the result is permerror, whatever follows
   std::string dns_error;  // the first lookup that failed or timed out (for temperror's reason)
   std::string permanent;  // the first record that could not be used (for permerror's reason)

@@ -15,7 +15,8 @@ test that started it ended) or SIGTERM. The zone semantics follow the suite's re
     answered (so [TXT..., TIMEOUT] answers TXT and drops every other type);
   - a name absent from the zone is NXDOMAIN, except an empty non-terminal (NOERROR, no data) and
     names under "error." (never answered);
-  - a CNAME is followed inside the zone.
+  - a CNAME is followed inside the zone;
+  - {"DELAY": seconds} in a name's list (an extension for the bridge's tests): its answers wait.
 """
 import argparse
 import json
@@ -27,7 +28,9 @@ import stat
 import struct
 import sys
 import threading
+import time
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.name
@@ -73,8 +76,14 @@ def character_strings(value):
 class Zone:
     def __init__(self, zonedata):
         self.names = {}
+        self.delays = {}  # name -> seconds its answers wait ({"DELAY": 0.5}, not the suite's)
         for name, entries in (zonedata or {}).items():
-            self.names[self._key(name)] = self._entries(entries or [])
+            entries = entries or []
+            for item in entries:
+                if isinstance(item, dict) and "DELAY" in item:
+                    self.delays[self._key(name)] = float(item["DELAY"])
+            entries = [e for e in entries if not (isinstance(e, dict) and "DELAY" in e)]
+            self.names[self._key(name)] = self._entries(entries)
 
     @staticmethod
     def _key(name):
@@ -149,6 +158,15 @@ def make_rdata(rtype, value):
     return dns.rdata.from_text(rdclass, dns.rdatatype.from_text(rtype), str(value))
 
 
+def question_key(wire):
+    """The zone key of a query's name ("" when it has none)."""
+    try:
+        query = dns.message.from_wire(wire)
+        return Zone._key(b".".join(query.question[0].name.labels).decode("latin-1"))
+    except Exception:
+        return ""
+
+
 def answer(zone, wire, max_udp):
     """The response bytes for one query, or None (no answer at all)."""
     try:
@@ -170,7 +188,8 @@ def answer(zone, wire, max_udp):
     except Timeout:
         rcode, records = None, []
     if LOG:
-        print("spf_dns_server: %s %s -> %s %s" % (key, rtype, rcode, records), file=sys.stderr)
+        print("spf_dns_server: %.3f %s %s -> %s %s" % (time.monotonic(), key, rtype, rcode, records),
+              file=sys.stderr)
     if rcode is None:
         return None
     response.set_rcode(rcode)
@@ -218,6 +237,7 @@ def serve(zone):
                 reply = answer(zone, wire, 65535)
                 if reply is None:
                     continue  # a TIMEOUT: keep the connection, never answer
+                time.sleep(zone.delays.get(question_key(wire), 0))
                 stream.sendall(struct.pack("!H", len(reply)) + reply)
 
         @staticmethod
@@ -265,7 +285,10 @@ def serve(zone):
             except Exception:
                 pass
             reply = answer(zone, wire, max_udp)
-            if reply is not None:
+            delay = zone.delays.get(question_key(wire), 0)
+            if reply is not None and delay:  # answered later, the others meanwhile
+                threading.Timer(delay, udp.sendto, (reply, peer)).start()
+            elif reply is not None:
                 udp.sendto(reply, peer)
 
 

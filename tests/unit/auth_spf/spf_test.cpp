@@ -123,6 +123,17 @@ TEST_F(SpfTest, ATimeoutIsATemperrorReturnedAtTheDeadline) {
   EXPECT_LT(Clock::now() - start, 2s);
 }
 
+TEST_F(SpfTest, TheLookupsOfARecordRunConcurrently) {
+  // Four includes whose records each take 0.2 s to come (below libunbound's first retransmit
+  // timeout): one after the other, 0.8 s; asked at once when their parent record arrives, 0.2 s.
+  const auto start = Clock::now();
+  const auto v = check("192.0.2.10", "x@chain.spf.test");
+  const auto elapsed = Clock::now() - start;
+  EXPECT_EQ(v.result, "pass");
+  EXPECT_EQ(v.mechanism, "include:d4.spf.test");
+  EXPECT_LT(elapsed, 650ms);
+}
+
 TEST_F(SpfTest, ALoopbackClientIsCheckedLikeAnyOther) {
   // libspf2's own entry points pass every loopback client; the bridge's tests send from there.
   EXPECT_EQ(check("127.0.0.1", "x@local.spf.test").result, "fail");

@@ -50,7 +50,12 @@ const char* test_zone_json() {
   "ip6.spf.test": [{"TXT": "v=spf1 ip6:2001:db8::/32 -all"}],
   "syntax.spf.test": [{"TXT": "v=spf1 a:foo-bar -all"}],
   "local.spf.test": [{"TXT": "v=spf1 ip4:192.0.2.0/24 -all"}],
-  "mail.helo.spf.test": [{"TXT": "v=spf1 a -all"}, {"A": "192.0.2.50"}]
+  "mail.helo.spf.test": [{"TXT": "v=spf1 a -all"}, {"A": "192.0.2.50"}],
+  "chain.spf.test": [{"TXT": "v=spf1 include:d1.spf.test include:d2.spf.test include:d3.spf.test include:d4.spf.test -all"}],
+  "d1.spf.test": [{"TXT": "v=spf1 ip4:198.51.100.201 ?all"}, {"DELAY": 0.2}],
+  "d2.spf.test": [{"TXT": "v=spf1 ip4:198.51.100.202 ?all"}, {"DELAY": 0.2}],
+  "d3.spf.test": [{"TXT": "v=spf1 ip4:198.51.100.203 ?all"}, {"DELAY": 0.2}],
+  "d4.spf.test": [{"TXT": "v=spf1 ip4:192.0.2.0/24 ?all"}, {"DELAY": 0.2}]
 })";
 }
 
