@@ -124,10 +124,16 @@ TEST_F(SpfTest, ATimeoutIsATemperrorReturnedAtTheDeadline) {
 }
 
 TEST_F(SpfTest, TheLookupsOfARecordRunConcurrently) {
-  // Four includes whose records each take 0.2 s to come (below libunbound's first retransmit
-  // timeout): one after the other, 0.8 s; asked at once when their parent record arrives, 0.2 s.
+  // Four includes whose records each take 0.2 s to come: one after the other, 0.8 s; asked at
+  // once when their parent record arrives, 0.2 s. A resolver of its own: libunbound retransmits
+  // after its estimate of the server's round trip, which the other tests' fast answers shrink
+  // below 0.2 s (then every delayed answer is lost and retried).
+  std::string error;
+  auto resolver = auth::make_resolver({{server_->address()}}, error);
+  ASSERT_TRUE(resolver) << error;
   const auto start = Clock::now();
-  const auto v = check("192.0.2.10", "x@chain.spf.test");
+  const auto v = auth::check_spf_identity(*resolver, "192.0.2.10", "mail.example.test",
+                                          "x@chain.spf.test", "mailfrom", start + 5s);
   const auto elapsed = Clock::now() - start;
   EXPECT_EQ(v.result, "pass");
   EXPECT_EQ(v.mechanism, "include:d4.spf.test");
