@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <utility>
 
 namespace auth::spf_detail {
 
@@ -168,10 +169,12 @@ SPF_dns_rr_t* lookup(SPF_dns_server_t* server, const char* domain, ns_type type,
 
 // What a term will look up when libspf2 reaches it, asked at once (Resolver::prefetch) so the
 // lookups of a record run concurrently instead of one after the other (issue 13 point 4); the
-// evaluation then finds them answered. Only literal domains (a macro needs the evaluation), at
-// most kMaxDnsTerms per evaluation; the evaluation's own counting is unchanged.
+// evaluation then finds them answered. Not the record's first DNS term (libspf2 asks for it next
+// anyway: a prefetch would only cost a round trip to the resolver), only literal domains (a macro
+// needs the evaluation), at most kMaxDnsTerms per evaluation; the limits count as before.
 void prefetch_terms(Evaluation& ev, const PreparedRecord& record, const std::string& domain,
                     bool ipv6) {
+  bool first = true;
   for (const auto& term : record.terms) {
     if (ev.prefetched >= kMaxDnsTerms) return;
     std::string text = term.original;
@@ -188,10 +191,11 @@ void prefetch_terms(Evaluation& ev, const PreparedRecord& record, const std::str
       type = ipv6 ? RrType::aaaa : RrType::a;
     else if (name == "mx")
       type = RrType::mx;
-    else if (name == "exists")
+    else if (name == "exists" || name == "ptr")
       type = RrType::a;
     else
       continue;
+    if (std::exchange(first, false) || name == "ptr") continue;
     if (target.find('%') != std::string::npos || !dns_name(target)) continue;
     ev.resolver.prefetch(target, type);
     ++ev.prefetched;
