@@ -141,6 +141,9 @@ SPF_dns_rr_t* lookup(SPF_dns_server_t* server, const char* domain, ns_type type,
   answer.status = DnsAnswer::Status::nxdomain;
   if (dns_name(name)) answer = ev.query(name, static_cast<RrType>(type));
   if (answer.status == DnsAnswer::Status::error || answer.status == DnsAnswer::Status::timeout) {
+    // RFC 7208 5.5: a name of the PTR answer whose address lookup fails is skipped (libspf2
+    // would end the evaluation with temperror).
+    if (follow_up && ev.follow_ptr) return make_rr(server, domain, type, NO_DATA);
     if (ev.dns_error.empty()) ev.dns_error = std::string(failure(answer.status)) + " for " + name;
     return make_rr(server, domain, type, TRY_AGAIN);
   }
@@ -156,6 +159,7 @@ SPF_dns_rr_t* lookup(SPF_dns_server_t* server, const char* domain, ns_type type,
     ev.follow_ups = answer.records;
     ev.follow_next = 0;
     ev.follow_any = any_address;
+    ev.follow_ptr = type == ns_t_ptr;
   }
   // A CIDR length of 0: every address of the name matches, so the client's own stands for them.
   if (address_type(type) && !answer.records.empty() &&

@@ -48,6 +48,7 @@ struct Evaluation {
   std::vector<std::string> follow_ups;
   size_t follow_next = 0;
   bool follow_any = false;  // they are for a CIDR length of 0 (see kAnyAddressLabel)
+  bool follow_ptr = false;  // they validate PTR names (ptr, %{p}): failures are skipped
   std::map<std::pair<std::string, int>, DnsAnswer> memo;  // (lower-case name, type) -> answer
 
   DnsAnswer query(const std::string& name, RrType type);

@@ -1,6 +1,7 @@
 // The bridge's SPF (check_spf_identity) and pyspf (python3-spf, an independent implementation)
 // on the same records, served by the same DNS server (test_zone.h): the same result word for
-// each case, one case per mechanism and per result, the limits and a timeout included.
+// each case, one case per mechanism and per result, the limits and a timeout included; the one
+// case where pyspf departs from RFC 7208 is listed with its reason.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -20,7 +21,8 @@ struct Case {
   const char* what;
   const char* ip;
   const char* sender;
-  const char* result;  // what both must say
+  const char* result;           // what both must say
+  const char* pyspf = nullptr;  // what pyspf says when it differs (each one explained)
 };
 
 const Case kCases[] = {
@@ -47,6 +49,11 @@ const Case kCases[] = {
     {"pass by exists", "192.0.2.10", "a@exists.spf.test", "pass"},
     {"fail by exists", "192.0.2.11", "a@exists.spf.test", "fail"},
     {"pass by ptr", "1.2.3.4", "a@ptr.spf.test", "pass"},
+    // RFC 7208 5.5: "If a DNS error occurs while doing an A RR lookup, then that domain name is
+    // skipped and the search continues." pyspf turns that SERVFAIL into a temperror (its own
+    // test driver never returns one for a CNAME loop, so the suite's ptr-cname-loop passes).
+    {"fail: the PTR name's lookup fails, skipped", "1.2.3.6", "a@ptr.spf.test", "fail",
+     "temperror"},
     {"pass by ip6", "2001:db8:1::1", "a@ip6.spf.test", "pass"},
     {"permerror: syntax", "192.0.2.10", "a@syntax.spf.test", "permerror"},
 };
@@ -105,8 +112,8 @@ TEST_F(PyspfCompare, SameResultWordsOnTheSameRecords) {
     const nlohmann::json theirs = pyspf.check(c);
     ASSERT_TRUE(theirs.is_object()) << c.what << ": pyspf_check.py gave no answer";
     EXPECT_EQ(ours.result, c.result) << c.what << " (" << ours.reason << ")";
-    EXPECT_EQ(theirs["result"], c.result) << c.what << ": pyspf";
-    EXPECT_EQ(ours.result, theirs["result"].get<std::string>()) << c.what;
+    EXPECT_EQ(theirs["result"].get<std::string>(), c.pyspf ? c.pyspf : c.result)
+        << c.what << ": pyspf";
   }
 }
 

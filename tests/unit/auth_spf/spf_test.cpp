@@ -72,6 +72,9 @@ TEST_F(SpfTest, IncludeRedirectMxAExistsPtrAndIp6) {
   v = check("1.2.3.4", "x@ptr.spf.test");
   EXPECT_EQ(v.result, "pass");
   EXPECT_EQ(v.mechanism, "ptr");
+  // RFC 7208 5.5: a PTR name whose address lookup fails (a CNAME loop: SERVFAIL) is skipped.
+  v = check("1.2.3.6", "x@ptr.spf.test");
+  EXPECT_EQ(v.result, "fail") << v.reason;
   EXPECT_EQ(check("2001:db8:1::1", "x@ip6.spf.test").result, "pass");
   EXPECT_EQ(check("::ffff:192.0.2.10", "x@ip4.spf.test").result, "pass");  // IPv4-mapped
 }

@@ -47,6 +47,8 @@ const char* test_zone_json() {
   "ptr.spf.test": [{"TXT": "v=spf1 ptr -all"}],
   "4.3.2.1.in-addr.arpa": [{"PTR": "mail.ptr.spf.test"}],
   "mail.ptr.spf.test": [{"A": "1.2.3.4"}],
+  "6.3.2.1.in-addr.arpa": [{"PTR": "cname1.spf.test"}],
+  "cname1.spf.test": [{"CNAME": "cname2.spf.test"}], "cname2.spf.test": [{"CNAME": "cname1.spf.test"}],
   "ip6.spf.test": [{"TXT": "v=spf1 ip6:2001:db8::/32 -all"}],
   "syntax.spf.test": [{"TXT": "v=spf1 a:foo-bar -all"}],
   "local.spf.test": [{"TXT": "v=spf1 ip4:192.0.2.0/24 -all"}],
