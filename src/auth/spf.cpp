@@ -4,6 +4,7 @@
 #include "auth/spf.h"
 
 #include <arpa/inet.h>
+#include <strings.h>
 
 #include <cctype>
 #include <cstring>
@@ -241,6 +242,12 @@ SpfVerdicts check_spf(Resolver& resolver, const SpfQuery& query, Deadline deadli
     verdicts.helo.sender = "postmaster@" + helo;
     verdicts.helo.reason = literal ? "the HELO is an address literal" : reason;
   } else {
+    // The MAIL FROM domain's record is asked for now, so that its lookup runs during the HELO
+    // check instead of after it (issue 13 point 4).
+    const std::string from_domain = query.mail_from.substr(query.mail_from.rfind('@') + 1);
+    if (!query.mail_from.empty() && strcasecmp(from_domain.c_str(), helo.c_str()) != 0 &&
+        checkable_domain(from_domain, reason))
+      resolver.prefetch(from_domain, RrType::txt);
     verdicts.helo =
         check_spf_identity(resolver, query.client_ip, helo, "postmaster@" + helo, "helo", deadline);
   }

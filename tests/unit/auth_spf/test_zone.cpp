@@ -57,7 +57,9 @@ const char* test_zone_json() {
   "d1.spf.test": [{"TXT": "v=spf1 ip4:198.51.100.201 ?all"}, {"DELAY": 0.2}],
   "d2.spf.test": [{"TXT": "v=spf1 ip4:198.51.100.202 ?all"}, {"DELAY": 0.2}],
   "d3.spf.test": [{"TXT": "v=spf1 ip4:198.51.100.203 ?all"}, {"DELAY": 0.2}],
-  "d4.spf.test": [{"TXT": "v=spf1 ip4:192.0.2.0/24 ?all"}, {"DELAY": 0.2}]
+  "d4.spf.test": [{"TXT": "v=spf1 ip4:192.0.2.0/24 ?all"}, {"DELAY": 0.2}],
+  "slowhelo.spf.test": [{"TXT": "v=spf1 ip4:192.0.2.60 -all"}, {"DELAY": 0.2}],
+  "slowfrom.spf.test": [{"TXT": "v=spf1 ip4:192.0.2.60 -all"}, {"DELAY": 0.2}]
 })";
 }
 
