@@ -251,9 +251,12 @@ std::unique_ptr<Resolver> make_resolver(const ResolverOptions& options, std::str
       {"infra-keep-probing:", "yes"},
       {"infra-host-ttl:", "60"},
       {"verbosity:", "0"},
-      // libunbound answers RFC 6761's .test itself (NXDOMAIN); a stub leaves that to the
-      // servers it forwards to, and the tests' records live under .test.
+      // libunbound answers RFC 6761's .test and RFC 6303's private reverse zones itself
+      // (NXDOMAIN); a stub leaves them to the servers it forwards to (the tests' records live
+      // under .test; SPF's ptr mechanism asks for private addresses' names).
       {"local-zone:", "test. transparent"},
+      {"unblock-lan-zones:", "yes"},
+      {"insecure-lan-zones:", "yes"},
   };
   for (const auto& [option, value] : settings)
     if (int rc = ub_ctx_set_option(context, option, value.c_str()); rc != 0)
