@@ -9,8 +9,8 @@
 
 namespace spf_test {
 
-// 192.0.2.0/24 and 2001:db8::/32 are the senders; 198.51.100.0/24 are strangers. The ptr case
-// uses 1.2.3.4: libunbound answers the reverse zones of documentation ranges itself.
+// 192.0.2.0/24 and 2001:db8::/32 are the senders; 198.51.100.0/24 are strangers; the ptr cases
+// use 1.2.3.4 and 1.2.3.6.
 const char* test_zone_json() {
   return R"({
   "ip4.spf.test": [{"TXT": "v=spf1 ip4:192.0.2.0/24 -all"}],
