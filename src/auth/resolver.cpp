@@ -124,9 +124,17 @@ struct Pending {
   DnsAnswer answer;
 };
 
+// The `data` of a prefetch: nobody waits for its answer, and nothing is allocated for it (a
+// prefetch outstanding when the context is deleted never hears back).
+char prefetch_tag;
+
 void on_answer(void* data, int error, ub_result* result) {
+  if (data == &prefetch_tag) {
+    if (result) ub_resolve_free(result);
+    return;
+  }
   auto* holder = static_cast<std::shared_ptr<Pending>*>(data);
-  if (*holder) {
+  {
     DnsAnswer answer = answer_of(error, result);
     std::lock_guard lock((*holder)->mutex);
     (*holder)->answer = std::move(answer);
@@ -205,10 +213,8 @@ class UnboundResolver final : public Resolver {
   }
 
   void prefetch(const std::string& name, RrType type) override {
-    auto* holder = new std::shared_ptr<Pending>();
-    if (ub_resolve_async(context_, name.c_str(), static_cast<int>(type), 1, holder, on_answer,
-                         nullptr) != 0)
-      delete holder;
+    ub_resolve_async(context_, name.c_str(), static_cast<int>(type), 1, &prefetch_tag, on_answer,
+                     nullptr);
   }
 
  private:

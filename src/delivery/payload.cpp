@@ -191,6 +191,8 @@ void write_envelope(Out& out, std::string_view stored, const std::vector<std::st
   };
   out.begin_object();
   value_or("auth", [&] { out.null(); });
+  // The inbound checks' verdicts (issue 13, ARCHITECTURE.md "Runtime"): null when not run.
+  value_or("authentication", [&] { out.null(); });
   value_or("client", [&] {
     out.begin_object();
     out.key("ip");
@@ -239,6 +241,7 @@ void write_envelope(Out& out, std::string_view stored, const std::vector<std::st
   }
   out.key("rcpt_to");
   out.strings(rcpt_to);
+  value_or("spam", [&] { out.null(); });
   value_or("tls", [&] { out.null(); });
   out.end_object();
 }

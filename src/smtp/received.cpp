@@ -79,6 +79,13 @@ std::string envelope_json(const Envelope& envelope, uint64_t size) {
   if (envelope.tls)
     doc["tls"] = {{"version", envelope.tls->version}, {"cipher", envelope.tls->cipher}};
   if (envelope.auth_user) doc["auth"] = *envelope.auth_user;
+  // The inbound checks' verdicts (ARCHITECTURE.md "Runtime"); null when not run.
+  doc["authentication"] = nullptr;
+  doc["spam"] = nullptr;
+  if (!envelope.authentication_json.empty())
+    doc["authentication"] = nlohmann::json::parse(envelope.authentication_json, nullptr, false);
+  if (!envelope.spam_json.empty())
+    doc["spam"] = nlohmann::json::parse(envelope.spam_json, nullptr, false);
   // Addresses and EHLO names may carry bytes that are not UTF-8 only if the parsers let them
   // through; replace rather than throw.
   return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -124,7 +131,7 @@ store::InboundMessage make_inbound(const Envelope& envelope, std::string message
   // The bytes stay in memory until delivered: into a buffer of their exact size when the
   // received one (grown by doubling) lacks room for the header or has much room left, else the
   // header is inserted in place.
-  std::string header = received_header(envelope, now);
+  std::string header = envelope.trace_header + received_header(envelope, now);
   size_t size = header.size() + message.size();
   if (message.capacity() < size || message.capacity() - size > size / 4) {
     inbound.data.reserve(size);

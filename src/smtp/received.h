@@ -31,6 +31,12 @@ struct Envelope {
   std::optional<std::string> auth_user;
   MailFrom mail;
   std::vector<RcptTo> rcpts;
+  // The inbound checks' results (issue 13) as JSON text, bridge.v1's envelope.authentication
+  // and envelope.spam; empty = not checked (null).
+  std::string authentication_json;
+  std::string spam_json;
+  // Prepended above Received: (RFC 8601: the Authentication-Results header); may be empty.
+  std::string trace_header;
 };
 
 // "SMTP", "ESMTP", "ESMTPS", "ESMTPA" or "ESMTPSA" (RFC 3848).

@@ -59,6 +59,10 @@ Reply transient_reply(Outcome outcome) {
       return make(421, "4.7.0", "This is an SMTP server, not an HTTP server");
     case Outcome::store_failed:
       return make(451, "4.3.0", "Error: could not store the message, try again later");
+    case Outcome::auth_temperror:
+      return make(451, "4.7.0", "Temporary authentication failure, try again later");
+    case Outcome::spam_unavailable:
+      return make(451, "4.7.1", "Spam scanner unavailable, try again later");
     case Outcome::insufficient_memory:
       return make(452, "4.3.1", "Insufficient system resources, try again later");
     case Outcome::client_memory_share:
@@ -130,6 +134,8 @@ Reply policy_reply(Outcome outcome) {
       return make(501, "5.5.2", "Can't decode base64");
     case Outcome::auth_bad_value:
       return make(501, "5.5.2", "Can't split auth value");
+    case Outcome::policy_rejected:
+      return make(550, "5.7.1", "Message rejected by policy");
     case Outcome::unknown_recipient:
       return make(550, "5.1.1", "Recipient address rejected: user unknown");
     case Outcome::bare_lf:

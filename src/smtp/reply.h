@@ -40,10 +40,12 @@ enum class Outcome {
   early_talker,                  // 421 4.7.0 Protocol error: client sent data before the greeting
   http_request,                  // 421 4.7.0 This is an SMTP server, not an HTTP server
   store_failed,                  // 451 4.3.0 Error: could not store the message, try again later
-  insufficient_memory,           // 452 4.3.1 Insufficient system resources, try again later
-  client_memory_share,           // 452 4.3.1 Too much data in progress from your address, ...
-  auth_throttled,                // 454 4.7.0 Too many authentication failures from your ...
-  too_many_recipients,           // 452 4.5.3 Error: too many recipients
+  auth_temperror,       // 451 4.7.0 Temporary authentication failure, try again later (issue 13)
+  spam_unavailable,     // 451 4.7.1 Spam scanner unavailable, try again later (issue 13)
+  insufficient_memory,  // 452 4.3.1 Insufficient system resources, try again later
+  client_memory_share,  // 452 4.3.1 Too much data in progress from your address, ...
+  auth_throttled,       // 454 4.7.0 Too many authentication failures from your ...
+  too_many_recipients,  // 452 4.5.3 Error: too many recipients
   // permanent
   line_too_long,              // 500 5.5.2 Error: command line too long
   data_line_too_long,         // 500 5.5.2 Error: line too long (RFC 5321 4.5.3.1.6)
@@ -70,6 +72,7 @@ enum class Outcome {
   auth_bad_base64,    // 501 5.5.2 Can't decode base64
   auth_bad_value,     // 501 5.5.2 Can't split auth value
   unknown_recipient,  // 550 5.1.1 Recipient address rejected: user unknown
+  policy_rejected,    // 550 5.7.1 Message rejected by policy (SPF, DMARC, DKIM, spam; issue 13)
   bare_lf,            // 550 5.6.0 Error: bare <LF> or <CR> received (SMTP smuggling protection)
   message_too_big,    // 552 5.3.4 Error: message size exceeds fixed maximum message size
   non_ascii_address,  // 553 5.6.7 Non-ASCII address requires SMTPUTF8

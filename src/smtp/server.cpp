@@ -20,6 +20,7 @@
 #include <optional>
 #include <thread>
 
+#include "auth/authenticator.h"
 #include "common/thread_name.h"
 #include "config/config.h"
 #include "obs/log.h"
@@ -85,7 +86,9 @@ struct Server::Impl {
         metrics(registry),
         budget(config.smtp.limits.max_buffered_bytes, memory),
         buffers(budget, config.smtp.limits.max_buffered_bytes_per_ip),
-        auth_limiter(config.smtp.auth.max_failures, config.smtp.auth.failure_window) {
+        auth_limiter(config.smtp.auth.max_failures, config.smtp.auth.failure_window),
+        registry(registry) {
+    auth::Authenticator::declare_metrics(registry);
     for (const config::SmtpUser& user : config.smtp.auth.users)
       credentials.push_back(store_credential(user.username, user.password));
   }
@@ -144,6 +147,10 @@ struct Server::Impl {
   std::vector<std::thread> threads;
   bool started = false;
   bool stopped = false;
+  obs::Registry& registry;
+  // The inbound checks (issue 13); nullptr when neither authentication nor rspamd is on.
+  // Destroyed before the io contexts: its last checks post their results to them.
+  std::unique_ptr<auth::Authenticator> authenticator;
 };
 
 bool Server::Impl::bind(const std::string& text, bool use_tls, std::string& error) {
@@ -376,9 +383,13 @@ bool Server::start(std::string& error) {
     impl.ios.push_back(std::make_unique<asio::io_context>(1));
     impl.work.emplace_back(impl.ios.back()->get_executor());
   }
+  if (impl.config.authentication.enabled || !impl.config.rspamd.url.empty()) {
+    impl.authenticator = auth::Authenticator::make(impl.config, hostname, impl.registry, error);
+    if (!impl.authenticator) return false;
+  }
   impl.context.emplace(SessionContext{impl.config, impl.store, impl.metrics, impl.tls->context(),
                                       hostname, impl.buffers, impl.stopping, impl.credentials,
-                                      impl.auth_limiter});
+                                      impl.auth_limiter, impl.authenticator.get()});
   for (const std::string& address : smtp.listen)
     if (!impl.bind(address, false, error)) return false;
   for (const std::string& address : smtp.tls_listen)

@@ -26,6 +26,10 @@
 #include "smtp/sasl.h"
 #include "store/store.h"
 
+namespace auth {
+class Authenticator;
+}
+
 namespace smtp {
 
 // What every session shares; owned by the Server, outlives all sessions.
@@ -39,6 +43,7 @@ struct SessionContext {
   const std::atomic<bool>& stopping;
   const std::vector<StoredCredential>& credentials;  // smtp.auth.users as digests
   AuthLimiter& auth_limiter;                         // failed AUTH per client address
+  auth::Authenticator* authenticator;  // SPF, DKIM, DMARC, rspamd; nullptr when all are off
 };
 
 // RFC 5321 states; a bit mask in the command table.
@@ -51,6 +56,7 @@ enum class State : unsigned {
 };
 
 class Session;
+struct Envelope;
 struct CommandSpec {
   Verb verb;
   asio::awaitable<void> (Session::*handler)(const Command&);
@@ -123,6 +129,8 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::awaitable<void> finish_message(Verdict verdict, BudgetRefusal over_budget,
                                        std::string message);
   asio::awaitable<void> deliver(std::string message);
+  // The inbound checks; false when the policy refused the message (the reply is sent).
+  asio::awaitable<bool> authenticate(Envelope& envelope, std::string& message);
   void account(std::string& held, BudgetRefusal& over_budget);
   // MAIL, DATA and the first BDAT: 452 4.3.1 (queued, counted) when no transaction of `size`
   // bytes may start now; true when it may.

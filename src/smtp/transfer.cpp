@@ -9,6 +9,7 @@
 #include <charconv>
 #include <functional>
 
+#include "auth/authenticator.h"
 #include "common/ids.h"
 #include "obs/log.h"
 #include "smtp/received.h"
@@ -41,6 +42,40 @@ asio::awaitable<store::Status> enqueue(store::Store& store, store::InboundMessag
       co_await asio::async_initiate<const asio::use_awaitable_t<>, void(store::Status)>(
           initiation, asio::use_awaitable, pointer);
   co_return status;
+}
+
+// Authenticator::check calls `done` on one of its worker threads; the verdicts are posted back
+// to the session's io thread, like the store's status.
+struct CheckInitiation {
+  auth::Authenticator* authenticator;
+
+  template <typename Handler>
+  void operator()(Handler handler, auth::CheckInput* input) const {
+    asio::any_io_executor executor = asio::get_associated_executor(handler);
+    auto shared = std::make_shared<Handler>(std::move(handler));
+    authenticator->check(std::move(*input), [shared, executor](auth::Verdicts verdicts) mutable {
+      asio::post(executor, [handler = std::move(shared), verdicts = std::move(verdicts)]() mutable {
+        (*handler)(std::move(verdicts));
+      });
+    });
+  }
+};
+
+asio::awaitable<auth::Verdicts> check(auth::Authenticator& authenticator, auth::CheckInput input) {
+  CheckInitiation initiation{&authenticator};
+  auth::CheckInput* pointer = &input;
+  auth::Verdicts verdicts =
+      co_await asio::async_initiate<const asio::use_awaitable_t<>, void(auth::Verdicts)>(
+          initiation, asio::use_awaitable, pointer);
+  co_return verdicts;
+}
+
+// Reply text may name a domain the sender chose: printable ASCII only.
+std::string printable(const std::string& text) {
+  std::string kept;
+  for (char c : text)
+    if (c >= 0x20 && c < 0x7f) kept += c;
+  return kept;
 }
 
 struct Rejection {
@@ -240,6 +275,43 @@ asio::awaitable<void> Session::finish_message(Verdict verdict, BudgetRefusal ove
   co_await deliver(std::move(message));
 }
 
+// SPF, DKIM, DMARC and rspamd before the 250 (issue 13): the policy may refuse the message now,
+// in protocol; else the verdicts go into the envelope and the Authentication-Results header.
+asio::awaitable<bool> Session::authenticate(Envelope& envelope, std::string& message) {
+  std::vector<std::string> rcpt_to;
+  for (const RcptTo& to : envelope.rcpts) rcpt_to.push_back(to.address);
+  auto bytes = std::make_shared<std::string>(std::move(message));
+  auth::CheckInput input{bytes,   envelope.client_ip, envelope.helo, envelope.mail.address,
+                         rcpt_to, envelope.auth_user, envelope.id};
+  conn_.suspend_deadline();  // the checks' time is bounded by dns.budget and spam.rspamd.timeout
+  auth::Verdicts verdicts = co_await check(*ctx_.authenticator, std::move(input));
+  message = std::move(*bytes);  // the checks are done with it
+  auth::Decision decision = auth::decide(verdicts, auth::policy_for(ctx_.config, rcpt_to),
+                                         ctx_.config.rspamd.fail_closed);
+  if (decision.kind != auth::Decision::Kind::accept) {
+    ctx_.authenticator->count_decision(decision);
+    ctx_.metrics.message_rejected(decision.reason);
+    obs::info("message rejected", {{"reason", decision.reason},
+                                   {"from", envelope.mail.address},
+                                   {"rcpt_count", envelope.rcpts.size()},
+                                   {"client_ip", envelope.client_ip}});
+    Outcome outcome = decision.kind == auth::Decision::Kind::reject ? Outcome::policy_rejected
+                      : decision.reason == "spam_unavailable"       ? Outcome::spam_unavailable
+                                                                    : Outcome::auth_temperror;
+    send(reply(outcome).with_text(printable(decision.text)));
+    reset_transaction();
+    co_return false;
+  }
+  if (verdicts.authenticated) {
+    // RFC 8601 5: a header claiming our authserv-id that came with the message is a forgery.
+    auth::remove_results_headers(message, ctx_.hostname);
+    envelope.trace_header = auth::results_header(ctx_.hostname, verdicts);
+  }
+  envelope.authentication_json = auth::authentication_json(verdicts);
+  envelope.spam_json = auth::spam_json(verdicts);
+  co_return true;
+}
+
 asio::awaitable<void> Session::deliver(std::string message) {
   Envelope envelope;
   envelope.id = common::uuid_v7();
@@ -252,6 +324,10 @@ asio::awaitable<void> Session::deliver(std::string message) {
   envelope.auth_user = auth_user_;
   envelope.mail = mail_;
   envelope.rcpts = rcpts_;
+  if (ctx_.authenticator != nullptr) {
+    bool accepted = co_await authenticate(envelope, message);
+    if (!accepted) co_return;  // refused: the reply is sent
+  }
   store::InboundMessage inbound = make_inbound(envelope, std::move(message), ctx_.config.routes);
   uint64_t size = inbound.data.size();
 

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -17,14 +16,13 @@ import unittest
 import urllib.request
 
 import dkim
-import dns.resolver
 
 import bridge
 from bridge import Bridge, scaled
+from dns_server import Dns
 from upstream import Upstream
 
 KEY = "e2e-dkim-api-key-0d1c"
-DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 
 
 def openssl(*args):
@@ -43,93 +41,6 @@ def make_key(folder, name, ed25519):
     public = der[-32:] if ed25519 else der
     kind = "ed25519" if ed25519 else "rsa"
     return path, f"v=DKIM1; k={kind}; p={base64.b64encode(public).decode()}"
-
-
-def free_dns_port():
-    """A port free for UDP and TCP alike at this moment: dnsmasq listens on both."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = udp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                    return port
-                except OSError:
-                    continue
-
-
-class Dns:
-    """dnsmasq answering TXT records for the test's names only (no upstream, no /etc/hosts)."""
-
-    def __init__(self):
-        self.port = free_dns_port()
-        self.proc = None
-
-    def serve(self, records):
-        """(Re)starts dnsmasq on the same port with `records` ({name: TXT value})."""
-        self.stop()
-
-        def args_for(port):
-            args = [DNSMASQ, "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv",
-                    "--no-hosts", "--no-poll", "--bind-interfaces", "--listen-address=127.0.0.1",
-                    f"--port={port}", "--pid-file=", "--log-facility=-"]
-            for name, value in records.items():
-                # dnsmasq splits a TXT value at commas into strings; DKIM values hold none.
-                args.append(f"--txt-record={name},{value}")
-            return args
-
-        self.proc = subprocess.Popen(args_for(self.port), stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
-        resolver = self.resolver()
-        name = next(iter(records))
-        end = time.monotonic() + scaled(10)
-        while True:  # ready when it answers
-            try:
-                resolver.resolve(name, "TXT", lifetime=1)
-                return
-            except Exception:
-                if self.proc.poll() is not None:
-                    error = self.proc.stderr.read().decode()
-                    self.proc.stderr.close()
-                    self.proc = None
-                    # Another process took the port since it was found free: another port.
-                    if "in use" in error and time.monotonic() < end:
-                        self.port = free_dns_port()
-                        self.proc = subprocess.Popen(args_for(self.port), stdout=subprocess.DEVNULL,
-                                                     stderr=subprocess.PIPE)
-                        resolver = self.resolver()
-                        continue
-                    raise AssertionError("dnsmasq exited: " + error)
-                if time.monotonic() > end:
-                    raise
-                time.sleep(0.05)
-
-    def resolver(self):
-        resolver = dns.resolver.Resolver(configure=False)
-        resolver.nameservers = ["127.0.0.1"]
-        resolver.port = self.port
-        return resolver
-
-    def dnsfunc(self):
-        """dkimpy's key lookup through this server: the TXT strings of `name` joined."""
-        resolver = self.resolver()
-
-        def lookup(name, timeout=5):
-            name = name.decode() if isinstance(name, bytes) else name
-            try:
-                answer = resolver.resolve(name, "TXT", lifetime=timeout)
-            except dns.exception.DNSException:
-                return None
-            return b"".join(b"".join(rdata.strings) for rdata in answer)
-        return lookup
-
-    def stop(self):
-        if self.proc:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-            self.proc.stderr.close()
-            self.proc = None
 
 
 def signatures(data, dnsfunc):
@@ -163,7 +74,7 @@ class DkimSigning(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.dns.stop()
+        cls.dns.close()
         shutil.rmtree(cls.folder, ignore_errors=True)
 
     def setUp(self):

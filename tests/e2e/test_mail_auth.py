@@ -24,6 +24,7 @@ import bridge
 from bridge import Bridge, scaled
 from dns_server import Dns
 from receiver import Receiver
+from rspamd_server import GTUBE, Rspamd
 from test_webhooks import bridge_v1_validator
 
 HOST = "bridge.test"
@@ -44,8 +45,11 @@ def make_key(folder, name, ed25519):
     der = openssl("pkey", "-in", path, "-pubout", "-outform", "DER")
     public = der[-32:] if ed25519 else der  # RFC 8463 4.2: Ed25519's p= is the bare key
     kind = "ed25519" if ed25519 else "rsa"
+    txt = f"v=DKIM1; k={kind}; p={base64.b64encode(public).decode()}"
+    if ed25519:  # dkimpy signs with the base64 of the 32-byte seed (the end of the PKCS#8 DER)
+        return base64.b64encode(openssl("pkey", "-in", path, "-outform", "DER")[-32:]), txt
     with open(path, "rb") as f:
-        return f.read(), f"v=DKIM1; k={kind}; p={base64.b64encode(public).decode()}"
+        return f.read(), txt
 
 
 def message(from_addr, tag, extra_headers=""):
@@ -155,7 +159,7 @@ class MailAuthentication(unittest.TestCase):
                   "Authentication-Results: other.example; spf=fail\r\n")
         data = self.sign(message("alice@sender.test", "signed", forged))
         body = self.accepted("alice@sender.test", data)
-        auth = body["authentication"]
+        auth = body["envelope"]["authentication"]
         self.assertEqual(auth["spf"]["mailfrom"]["result"], "pass")
         self.assertEqual(auth["spf"]["mailfrom"]["domain"], "sender.test")
         self.assertEqual(auth["spf"]["mailfrom"]["mechanism"], "ip4:127.0.0.1")
@@ -172,7 +176,7 @@ class MailAuthentication(unittest.TestCase):
                          ("pass", "sender.test", "reject"))
         self.assertTrue(dmarc["spf_aligned"] and dmarc["dkim_aligned"])
         self.assertEqual(auth["arc"]["result"], "none")
-        self.assertIsNone(body["spam"])
+        self.assertIsNone(body["envelope"]["spam"])
         stored = self.bridge.message(body["id"])["data"]
         head, _, rest = stored.partition(b"\r\nReceived: ")
         self.assertTrue(head.startswith(f"Authentication-Results: {HOST};\r\n".encode()), head)
@@ -189,7 +193,7 @@ class MailAuthentication(unittest.TestCase):
         for changed in (data.replace(b"this is changed", b"this is chanGed"),
                         data.replace(b"Subject: changed", b"Subject: chAnged")):
             with self.subTest(changed=changed[-40:]):
-                auth = self.accepted("alice@sender.test", changed)["authentication"]
+                auth = self.accepted("alice@sender.test", changed)["envelope"]["authentication"]
                 self.assertEqual(sorted(d["result"] for d in auth["dkim"]), ["fail", "fail"])
                 self.assertEqual(auth["dmarc"]["result"], "pass")
                 self.assertTrue(auth["dmarc"]["spf_aligned"])
@@ -202,7 +206,7 @@ class MailAuthentication(unittest.TestCase):
         code, text = send(self.bridge.port(), "x@nospf.test", "cfo@dmarc.example", data)
         self.assertEqual(code, 550, text)
         self.assertTrue(text.startswith("5.7.1 DMARC policy of sender.test"), text)
-        auth = self.accepted("x@nospf.test", data)["authentication"]
+        auth = self.accepted("x@nospf.test", data)["envelope"]["authentication"]
         self.assertEqual(auth["spf"]["mailfrom"]["result"], "none")
         self.assertEqual(auth["dkim"], [])
         self.assertEqual((auth["dmarc"]["result"], auth["dmarc"]["disposition"]), ("fail", "reject"))
@@ -217,7 +221,7 @@ class MailAuthentication(unittest.TestCase):
         data = message("x@fail.test", "spf-fail")
         code, text = send(self.bridge.port(), "x@fail.test", "a@spf.example", data)
         self.assertEqual((code, text[:5]), (550, "5.7.1"), text)
-        spf_fail = self.accepted("x@fail.test", data)["authentication"]["spf"]["mailfrom"]
+        spf_fail = self.accepted("x@fail.test", data)["envelope"]["authentication"]["spf"]["mailfrom"]
         self.assertEqual((spf_fail["result"], spf_fail["mechanism"]), ("fail", "-all"))
         # sender.test must be DKIM-signed where require_dkim lists it: SPF passing is not enough.
         code, text = send(self.bridge.port(), "alice@sender.test", "a@dkim.example",
@@ -236,10 +240,10 @@ class MailAuthentication(unittest.TestCase):
         for sender in ("a@sender.test", "a@fail.test", "a@softfail.test", "a@neutral.test",
                        "a@nospf.test", "a@mx.test", "a@broken.test", ""):
             with self.subTest(sender=sender):
-                expected, _, _ = spf.check2(i="127.0.0.1", s=sender or f"postmaster@{HELO}",
+                expected, _ = spf.check2(i="127.0.0.1", s=sender or f"postmaster@{HELO}",
                                             h=HELO)
                 got = self.accepted(sender, message("a@elsewhere.test", "spf " + sender))
-                self.assertEqual(got["authentication"]["spf"]["mailfrom"]["result"], expected)
+                self.assertEqual(got["envelope"]["authentication"]["spf"]["mailfrom"]["result"], expected)
 
     def test_metrics_count_each_verdict(self):
         self.accepted("alice@sender.test", self.sign(message("alice@sender.test", "metrics")))
@@ -247,11 +251,21 @@ class MailAuthentication(unittest.TestCase):
         for family in ("smtp_bridge_spf_results_total", "smtp_bridge_dkim_results_total",
                        "smtp_bridge_dmarc_results_total", "smtp_bridge_auth_seconds"):
             self.assertIn(f"# TYPE {family} ", text)
-        counts = {m.group(1): float(m.group(2)) for m in re.finditer(
-            r'^(smtp_bridge_(?:spf|dkim|dmarc)_results_total\{[^}]*\}) (\S+)$', text, re.M)}
-        self.assertGreaterEqual(counts['smtp_bridge_spf_results_total{identity="mailfrom",result="pass"}'], 1)
-        self.assertGreaterEqual(counts['smtp_bridge_dkim_results_total{result="pass",algorithm="ed25519-sha256"}'], 1)
-        self.assertGreaterEqual(counts['smtp_bridge_dmarc_results_total{result="pass",disposition="none"}'], 1)
+        counts = {}  # (family, frozenset of label pairs) -> value
+        for m in re.finditer(r'^(smtp_bridge_\w+_total)\{([^}]*)\} (\S+)$', text, re.M):
+            labels = frozenset(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+            counts[(m.group(1), labels)] = float(m.group(3))
+
+        def count(family, **labels):
+            return counts.get((family, frozenset(labels.items())), 0)
+        self.assertGreaterEqual(count("smtp_bridge_spf_results_total", identity="mailfrom",
+                                      result="pass"), 1)
+        self.assertGreaterEqual(count("smtp_bridge_dkim_results_total", result="pass",
+                                      algorithm="ed25519-sha256"), 1)
+        self.assertGreaterEqual(count("smtp_bridge_dkim_results_total", result="pass",
+                                      algorithm="rsa-sha256"), 1)
+        self.assertGreaterEqual(count("smtp_bridge_dmarc_results_total", result="pass",
+                                      disposition="none"), 1)
 
 
 class DnsOutage(unittest.TestCase):
@@ -294,6 +308,89 @@ class DnsOutage(unittest.TestCase):
         self.assertEqual(code, 451, text)
         self.assertTrue(text.startswith("4.7.0 "), text)
         self.assertEqual(b.count(), 0)
+
+
+class SpamScoring(unittest.TestCase):
+    """A real rspamd (Debian's) scoring each message before the 250: GTUBE is action reject,
+    refused 550 5.7.1 where reject_spam is on; a clean message carries its score; rspamd stopped
+    or hung: accepted (fail open, spam.status unavailable) or 451 4.7.1 (failure: defer)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not bridge.BIN:
+            raise unittest.SkipTest("SMTP_BRIDGE_BIN is not set")
+        cls.rspamd = Rspamd()
+        cls.addClassCleanup(cls.rspamd.close)
+        cls.receiver = Receiver().start()
+        cls.addClassCleanup(cls.receiver.stop)
+
+    def start(self, failure="accept"):
+        hook = {"url": self.receiver.url("/hook")}
+        b = Bridge(smtp={"hostname": HOST}, extra={
+            "spam": {"rspamd": {"url": self.rspamd.url, "timeout": "2s", "failure": failure}},
+            "routes": [{"match": "*@strict.example", "endpoints": [hook],
+                        "policy": {"reject_spam": True}},
+                       {"match": "*", "endpoints": [hook]}]})
+        self.addCleanup(b.cleanup)
+        b.start()
+        return b
+
+    def payload(self, msg_id):
+        [req] = self.receiver.wait_for(1, payload_id=msg_id, timeout=20)
+        return req.json()
+
+    def test_gtube_is_refused_where_the_policy_is_on_and_scored_elsewhere(self):
+        b = self.start()
+        gtube = message("alice@sender.test", "gtube").replace(b"Hello Bob,", GTUBE.encode())
+        code, text = send(b.port(), "alice@sender.test", "x@strict.example", gtube)
+        self.assertEqual((code, text), (550, "5.7.1 message rejected as spam"))
+        code, text = send(b.port(), "alice@sender.test", "bob@inbox.example", gtube)
+        self.assertEqual(code, 250, text)
+        body = self.payload(queued(text))
+        self.assertEqual(body["envelope"]["spam"]["status"], "scanned")
+        self.assertEqual(body["envelope"]["spam"]["action"], "reject")
+        self.assertGreaterEqual(body["envelope"]["spam"]["score"], body["envelope"]["spam"]["required_score"])
+        self.assertIsNone(body["envelope"]["authentication"])  # the checks are off here
+        self.assertNotIn(b"X-Spam", b.message(body["id"])["data"])
+        clean = message("alice@sender.test", "clean")
+        code, text = send(b.port(), "alice@sender.test", "x@strict.example", clean)
+        self.assertEqual(code, 250, text)
+        spam = self.payload(queued(text))["envelope"]["spam"]
+        self.assertEqual(spam["action"], "no action")
+        self.assertLess(spam["score"], spam["required_score"])
+        self.assertEqual(spam["required_score"], 15)
+        names = [symbol["name"] for symbol in spam["symbols"]]
+        # The envelope reached rspamd: MAIL FROM and the one recipient.
+        self.assertIn("FROM_EQ_ENVFROM", names)
+        self.assertIn("RCPT_COUNT_ONE", names)
+        metrics = urllib.request.urlopen(f"http://{b.addresses['admin']}/metrics",
+                                         timeout=scaled(10)).read().decode()
+        self.assertIn('smtp_bridge_rspamd_actions_total{action="reject"} 2', metrics)
+        self.assertIn('smtp_bridge_auth_decisions_total{reason="spam",reply="550"} 1', metrics)
+
+    def test_unavailable_rspamd_fails_open_by_default_and_closed_when_asked(self):
+        open_bridge = self.start()
+        closed_bridge = self.start("defer")
+        self.rspamd.stop()
+        self.addCleanup(self.rspamd.start)
+        code, text = send(open_bridge.port(), "alice@sender.test", "x@strict.example",
+                          message("alice@sender.test", "down"))
+        self.assertEqual(code, 250, text)
+        self.assertEqual(self.payload(queued(text))["envelope"]["spam"],
+                         {"status": "unavailable", "reason": "unreachable"})
+        code, text = send(closed_bridge.port(), "alice@sender.test", "x@strict.example",
+                          message("alice@sender.test", "down"))
+        self.assertEqual(code, 451, text)
+        self.assertTrue(text.startswith("4.7.1 "), text)
+        # Hung (accepts, never answers): the same after spam.rspamd.timeout, never longer.
+        self.rspamd.start()
+        self.rspamd.pause()
+        self.addCleanup(self.rspamd.resume)
+        started = time.monotonic()
+        code, text = send(closed_bridge.port(), "alice@sender.test", "x@strict.example",
+                          message("alice@sender.test", "hung"))
+        self.assertEqual(code, 451, text)
+        self.assertLess(time.monotonic() - started, scaled(6))
 
 
 if __name__ == "__main__":
