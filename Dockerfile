@@ -45,7 +45,7 @@ LABEL org.opencontainers.image.title="smtp-bridge" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.base.name="docker.io/library/debian:bookworm-slim"
 # The libraries `ldd smtp-bridge` lists (libstdc++6, libgcc-s1, libc6 are in the base already),
-# and publicsuffix: the public suffix list of DMARC (src/auth/dmarc).
+# and publicsuffix: the public suffix list of DMARC (src/mailauth/dmarc).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       libssl3 libsqlite3-0 libpq5 libyaml-cpp0.7 libcpp-httplib0.11 libopendkim11 libunbound8 libopendmarc2 \

@@ -1,6 +1,7 @@
-// bench_rspamd_check URL FILE [CALLS] [THREADS]: the latency of auth::check_rspamd (one message,
-// its envelope, rspamd's whole scan and answer) against a running rspamd; prints the median, p90
-// and max per call and the calls per second. A figure, never a verdict (bench/rspamd-check).
+// bench_rspamd_check URL FILE [CALLS] [THREADS]: the latency of mailauth::check_rspamd (one
+// message, its envelope, rspamd's whole scan and answer) against a running rspamd; prints the
+// median, p90 and max per call and the calls per second. A figure, never a verdict
+// (bench/rspamd-check).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "auth/rspamd.h"
+#include "mailauth/rspamd.h"
 
 int main(int argc, char** argv) {
   if (argc < 3) {
@@ -22,8 +23,8 @@ int main(int argc, char** argv) {
   std::string message((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   int calls = argc > 3 ? std::stoi(argv[3]) : 500;
   int threads = argc > 4 ? std::stoi(argv[4]) : 1;
-  auth::RspamdOptions options{argv[1], std::chrono::milliseconds(10000)};
-  auth::SpamRequest request;
+  mailauth::RspamdOptions options{argv[1], std::chrono::milliseconds(10000)};
+  mailauth::SpamRequest request;
   request.message = message;
   request.client_ip = "192.0.2.1";
   request.helo = "mx.example.com";
@@ -31,7 +32,7 @@ int main(int argc, char** argv) {
   request.rcpt_to = {"receiver@example.com"};
   request.hostname = "bridge.bench";
   request.queue_id = "bench";
-  for (int i = 0; i < 20; ++i) auth::check_rspamd(options, request);  // warm-up
+  for (int i = 0; i < 20; ++i) mailauth::check_rspamd(options, request);  // warm-up
 
   std::mutex mutex;
   std::vector<double> millis;
@@ -42,7 +43,7 @@ int main(int argc, char** argv) {
     workers.emplace_back([&, t] {
       for (int i = t; i < calls; i += threads) {
         auto before = std::chrono::steady_clock::now();
-        auth::SpamVerdict verdict = auth::check_rspamd(options, request);
+        mailauth::SpamVerdict verdict = mailauth::check_rspamd(options, request);
         double took =
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - before)
                 .count();

@@ -20,9 +20,9 @@
 #include <optional>
 #include <thread>
 
-#include "auth/authenticator.h"
 #include "common/thread_name.h"
 #include "config/config.h"
+#include "mailauth/authenticator.h"
 #include "obs/log.h"
 #include "smtp/metrics.h"
 #include "smtp/reply.h"
@@ -88,7 +88,7 @@ struct Server::Impl {
         buffers(budget, config.smtp.limits.max_buffered_bytes_per_ip),
         auth_limiter(config.smtp.auth.max_failures, config.smtp.auth.failure_window),
         registry(registry) {
-    auth::Authenticator::declare_metrics(registry);
+    mailauth::Authenticator::declare_metrics(registry);
     for (const config::SmtpUser& user : config.smtp.auth.users)
       credentials.push_back(store_credential(user.username, user.password));
   }
@@ -150,7 +150,7 @@ struct Server::Impl {
   obs::Registry& registry;
   // The inbound checks (issue 13); nullptr when neither authentication nor rspamd is on.
   // Destroyed before the io contexts: its last checks post their results to them.
-  std::unique_ptr<auth::Authenticator> authenticator;
+  std::unique_ptr<mailauth::Authenticator> authenticator;
 };
 
 bool Server::Impl::bind(const std::string& text, bool use_tls, std::string& error) {
@@ -384,7 +384,7 @@ bool Server::start(std::string& error) {
     impl.work.emplace_back(impl.ios.back()->get_executor());
   }
   if (impl.config.authentication.enabled || !impl.config.rspamd.url.empty()) {
-    impl.authenticator = auth::Authenticator::make(impl.config, hostname, impl.registry, error);
+    impl.authenticator = mailauth::Authenticator::make(impl.config, hostname, impl.registry, error);
     if (!impl.authenticator) return false;
   }
   impl.context.emplace(SessionContext{impl.config, impl.store, impl.metrics, impl.tls->context(),

@@ -26,7 +26,7 @@
 #include "smtp/sasl.h"
 #include "store/store.h"
 
-namespace auth {
+namespace mailauth {
 class Authenticator;
 }
 
@@ -43,7 +43,7 @@ struct SessionContext {
   const std::atomic<bool>& stopping;
   const std::vector<StoredCredential>& credentials;  // smtp.auth.users as digests
   AuthLimiter& auth_limiter;                         // failed AUTH per client address
-  auth::Authenticator* authenticator;  // SPF, DKIM, DMARC, rspamd; nullptr when all are off
+  mailauth::Authenticator* authenticator;  // SPF, DKIM, DMARC, rspamd; nullptr when all are off
 };
 
 // RFC 5321 states; a bit mask in the command table.

@@ -9,8 +9,8 @@
 #include <charconv>
 #include <functional>
 
-#include "auth/authenticator.h"
 #include "common/ids.h"
+#include "mailauth/authenticator.h"
 #include "obs/log.h"
 #include "smtp/received.h"
 #include "smtp/session.h"
@@ -47,13 +47,14 @@ asio::awaitable<store::Status> enqueue(store::Store& store, store::InboundMessag
 // Authenticator::check calls `done` on one of its worker threads; the verdicts are posted back
 // to the session's io thread, like the store's status.
 struct CheckInitiation {
-  auth::Authenticator* authenticator;
+  mailauth::Authenticator* authenticator;
 
   template <typename Handler>
-  void operator()(Handler handler, auth::CheckInput* input) const {
+  void operator()(Handler handler, mailauth::CheckInput* input) const {
     asio::any_io_executor executor = asio::get_associated_executor(handler);
     auto shared = std::make_shared<Handler>(std::move(handler));
-    authenticator->check(std::move(*input), [shared, executor](auth::Verdicts verdicts) mutable {
+    authenticator->check(std::move(*input), [shared,
+                                             executor](mailauth::Verdicts verdicts) mutable {
       asio::post(executor, [handler = std::move(shared), verdicts = std::move(verdicts)]() mutable {
         (*handler)(std::move(verdicts));
       });
@@ -61,11 +62,12 @@ struct CheckInitiation {
   }
 };
 
-asio::awaitable<auth::Verdicts> check(auth::Authenticator& authenticator, auth::CheckInput input) {
+asio::awaitable<mailauth::Verdicts> check(mailauth::Authenticator& authenticator,
+                                          mailauth::CheckInput input) {
   CheckInitiation initiation{&authenticator};
-  auth::CheckInput* pointer = &input;
-  auth::Verdicts verdicts =
-      co_await asio::async_initiate<const asio::use_awaitable_t<>, void(auth::Verdicts)>(
+  mailauth::CheckInput* pointer = &input;
+  mailauth::Verdicts verdicts =
+      co_await asio::async_initiate<const asio::use_awaitable_t<>, void(mailauth::Verdicts)>(
           initiation, asio::use_awaitable, pointer);
   co_return verdicts;
 }
@@ -281,34 +283,34 @@ asio::awaitable<bool> Session::authenticate(Envelope& envelope, std::string& mes
   std::vector<std::string> rcpt_to;
   for (const RcptTo& to : envelope.rcpts) rcpt_to.push_back(to.address);
   auto bytes = std::make_shared<std::string>(std::move(message));
-  auth::CheckInput input{bytes,   envelope.client_ip, envelope.helo, envelope.mail.address,
-                         rcpt_to, envelope.auth_user, envelope.id};
+  mailauth::CheckInput input{bytes,   envelope.client_ip, envelope.helo, envelope.mail.address,
+                             rcpt_to, envelope.auth_user, envelope.id};
   conn_.suspend_deadline();  // the checks' time is bounded by dns.budget and spam.rspamd.timeout
-  auth::Verdicts verdicts = co_await check(*ctx_.authenticator, std::move(input));
+  mailauth::Verdicts verdicts = co_await check(*ctx_.authenticator, std::move(input));
   message = std::move(*bytes);  // the checks are done with it
-  auth::Decision decision = auth::decide(verdicts, auth::policy_for(ctx_.config, rcpt_to),
-                                         ctx_.config.rspamd.fail_closed);
-  if (decision.kind != auth::Decision::Kind::accept) {
+  mailauth::Decision decision = mailauth::decide(
+      verdicts, mailauth::policy_for(ctx_.config, rcpt_to), ctx_.config.rspamd.fail_closed);
+  if (decision.kind != mailauth::Decision::Kind::accept) {
     ctx_.authenticator->count_decision(decision);
     ctx_.metrics.message_rejected(decision.reason);
     obs::info("message rejected", {{"reason", decision.reason},
                                    {"from", envelope.mail.address},
                                    {"rcpt_count", envelope.rcpts.size()},
                                    {"client_ip", envelope.client_ip}});
-    Outcome outcome = decision.kind == auth::Decision::Kind::reject ? Outcome::policy_rejected
-                      : decision.reason == "spam_unavailable"       ? Outcome::spam_unavailable
-                                                                    : Outcome::auth_temperror;
+    Outcome outcome = decision.kind == mailauth::Decision::Kind::reject ? Outcome::policy_rejected
+                      : decision.reason == "spam_unavailable"           ? Outcome::spam_unavailable
+                                                                        : Outcome::auth_temperror;
     send(reply(outcome).with_text(printable(decision.text)));
     reset_transaction();
     co_return false;
   }
   if (verdicts.authenticated) {
     // RFC 8601 5: a header claiming our authserv-id that came with the message is a forgery.
-    auth::remove_results_headers(message, ctx_.hostname);
-    envelope.trace_header = auth::results_header(ctx_.hostname, verdicts);
+    mailauth::remove_results_headers(message, ctx_.hostname);
+    envelope.trace_header = mailauth::results_header(ctx_.hostname, verdicts);
   }
-  envelope.authentication_json = auth::authentication_json(verdicts);
-  envelope.spam_json = auth::spam_json(verdicts);
+  envelope.authentication_json = mailauth::authentication_json(verdicts);
+  envelope.spam_json = mailauth::spam_json(verdicts);
   co_return true;
 }
 

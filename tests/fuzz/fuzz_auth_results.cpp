@@ -6,14 +6,14 @@
 #include <string>
 #include <string_view>
 
-#include "auth/report.h"
 #include "fuzz_check.h"
+#include "mailauth/report.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   fuzz::set_input(data, size);
   const std::string original(reinterpret_cast<const char*>(data), size);
   std::string message = original;
-  size_t removed = auth::remove_results_headers(message, "mx.fuzz.test");
+  size_t removed = mailauth::remove_results_headers(message, "mx.fuzz.test");
   FUZZ_CHECK(message.size() <= original.size(), "bytes added");
   FUZZ_CHECK((removed == 0) == (message == original), "count and bytes disagree");
   // The empty line and the body after it stay byte for byte (the CRLF before the empty line
@@ -27,6 +27,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   // Removing again finds nothing: every field of ours went the first time.
   std::string again = message;
-  FUZZ_CHECK(auth::remove_results_headers(again, "mx.fuzz.test") == 0, "a field of ours left");
+  FUZZ_CHECK(mailauth::remove_results_headers(again, "mx.fuzz.test") == 0, "a field of ours left");
   return 0;
 }

@@ -11,9 +11,9 @@
 #include <string>
 #include <string_view>
 
-#include "auth/dkim_verify.h"
-#include "auth/dmarc.h"
 #include "fuzz_check.h"
+#include "mailauth/dkim_verify.h"
+#include "mailauth/dmarc.h"
 #include "mime/message.h"
 
 namespace {
@@ -26,18 +26,19 @@ constexpr const char* kRsa =
     "4daw2+DCzlKrLS5e5Elg2WJ6EDUibyYnsShWvhpLfc4O+2to0SyNTZsCRjTol9QkMFH+Wh9uIX7A5WPwuJVwvO3fl+Vzo"
     "3mzj7+34+jOR6pEQxIx6V9WqvZwDLN0Ta4IKDMgFQIDAQAB";
 
-class MemoryResolver : public auth::Resolver {
+class MemoryResolver : public mailauth::Resolver {
  public:
   std::string dmarc_record;
-  auth::DnsAnswer query(const std::string& name, auth::RrType, auth::Deadline) override {
-    using Status = auth::DnsAnswer::Status;
+  mailauth::DnsAnswer query(const std::string& name, mailauth::RrType,
+                            mailauth::Deadline) override {
+    using Status = mailauth::DnsAnswer::Status;
     if (name.rfind("_dmarc.", 0) == 0) return {Status::ok, {dmarc_record}, 300};
     if (name == "ed._domainkey.example.com") return {Status::ok, {kEd25519}, 300};
     if (name == "rsa._domainkey.example.com") return {Status::ok, {kRsa}, 300};
     if (name.rfind("slow.", 0) == 0) return {Status::timeout, {}, 0};
     return {Status::nxdomain, {}, 0};
   }
-  void prefetch(const std::string&, auth::RrType) override {}
+  void prefetch(const std::string&, mailauth::RrType) override {}
 };
 
 const std::set<std::string> kDkimResults = {"pass",      "fail",      "neutral",
@@ -58,10 +59,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     resolver.dmarc_record = "v=DMARC1; p=reject";
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  auth::DkimLimits limits;
-  std::vector<auth::DkimVerdict> dkim = auth::verify_dkim(resolver, message, deadline, limits);
+  mailauth::DkimLimits limits;
+  std::vector<mailauth::DkimVerdict> dkim =
+      mailauth::verify_dkim(resolver, message, deadline, limits);
   FUZZ_CHECK(dkim.size() <= 2 * limits.max_signatures, "%zu verdicts", dkim.size());
-  for (const auth::DkimVerdict& v : dkim) {
+  for (const mailauth::DkimVerdict& v : dkim) {
     FUZZ_CHECK(kDkimResults.count(v.result), "DKIM result '%s'", v.result.c_str());
     FUZZ_CHECK(v.b.size() <= 8 * 3, "b= of %zu bytes", v.b.size());
     for (const std::string* text :
@@ -73,10 +75,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                  "pass for s=%s d=%s", v.selector.c_str(), v.domain.c_str());
     }
   }
-  auth::SpfVerdict spf;
+  mailauth::SpfVerdict spf;
   spf.result = "pass";
   spf.sender = "bounce@example.com";
-  auth::DmarcVerdict dmarc = auth::check_dmarc(resolver, message, spf, dkim, deadline);
+  mailauth::DmarcVerdict dmarc = mailauth::check_dmarc(resolver, message, spf, dkim, deadline);
   FUZZ_CHECK(kDmarcResults.count(dmarc.result), "DMARC result '%s'", dmarc.result.c_str());
   FUZZ_CHECK(mime::is_valid_utf8(dmarc.from_domain) && mime::is_valid_utf8(dmarc.reason),
              "DMARC verdict text not UTF-8");

@@ -11,41 +11,44 @@
 #include <string>
 #include <vector>
 
-#include "auth/spf.h"
 #include "fuzz_check.h"
+#include "mailauth/spf.h"
 
 namespace {
 
-class FakeResolver final : public auth::Resolver {
+class FakeResolver final : public mailauth::Resolver {
  public:
   FakeResolver(std::vector<std::string> txt, uint8_t mode) : txt_(std::move(txt)), mode_(mode) {}
-  auth::DnsAnswer query(const std::string& name, auth::RrType type, auth::Deadline) override {
+  mailauth::DnsAnswer query(const std::string& name, mailauth::RrType type,
+                            mailauth::Deadline) override {
     ++queries;
-    auth::DnsAnswer answer;
-    answer.status = auth::DnsAnswer::Status::ok;
-    if ((mode_ & 2) && name.rfind("nx", 0) == 0) answer.status = auth::DnsAnswer::Status::nxdomain;
-    if ((mode_ & 4) && name.rfind("slow", 0) == 0) answer.status = auth::DnsAnswer::Status::timeout;
-    if (answer.status != auth::DnsAnswer::Status::ok) return answer;
+    mailauth::DnsAnswer answer;
+    answer.status = mailauth::DnsAnswer::Status::ok;
+    if ((mode_ & 2) && name.rfind("nx", 0) == 0)
+      answer.status = mailauth::DnsAnswer::Status::nxdomain;
+    if ((mode_ & 4) && name.rfind("slow", 0) == 0)
+      answer.status = mailauth::DnsAnswer::Status::timeout;
+    if (answer.status != mailauth::DnsAnswer::Status::ok) return answer;
     switch (type) {
-      case auth::RrType::txt:
+      case mailauth::RrType::txt:
         answer.records = txt_;
         break;
-      case auth::RrType::a:
+      case mailauth::RrType::a:
         answer.records = {"192.0.2.1", "198.51.100.7"};
         break;
-      case auth::RrType::aaaa:
+      case mailauth::RrType::aaaa:
         answer.records = {"2001:db8::1"};
         break;
-      case auth::RrType::mx:
+      case mailauth::RrType::mx:
         answer.records = {"mx1.example.test", "mx2.example.test"};
         break;
-      case auth::RrType::ptr:
+      case mailauth::RrType::ptr:
         answer.records = {"host.example.test"};
         break;
     }
     return answer;
   }
-  void prefetch(const std::string&, auth::RrType) override {}
+  void prefetch(const std::string&, mailauth::RrType) override {}
   int queries = 0;
 
  private:
@@ -70,9 +73,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   FakeResolver resolver(txt, mode);
   const std::string ip = (mode & 1) ? "2001:db8::1" : "192.0.2.1";
-  const auto verdict =
-      auth::check_spf_identity(resolver, ip, "helo.example.test", "user@example.test", "mailfrom",
-                               std::chrono::steady_clock::now() + std::chrono::seconds(5));
+  const auto verdict = mailauth::check_spf_identity(
+      resolver, ip, "helo.example.test", "user@example.test", "mailfrom",
+      std::chrono::steady_clock::now() + std::chrono::seconds(5));
   static const char* const kResults[] = {"pass", "fail",      "softfail", "neutral",
                                          "none", "temperror", "permerror"};
   FUZZ_CHECK(
