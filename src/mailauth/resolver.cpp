@@ -17,6 +17,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include "common/thread_name.h"
 
@@ -176,6 +177,49 @@ std::string forwarder(const std::string& server) {
   return host;
 }
 
+// Answers (and NXDOMAIN / no data) kept in the process for their TTL: libunbound answers from its
+// own cache too, but through its worker thread and two pipes, several thread switches a lookup;
+// this one costs a map lookup. Errors and timeouts are never kept. At most kMaxEntries names: when
+// full, expired entries go, and if none has expired, all of them.
+class AnswerCache {
+ public:
+  std::optional<DnsAnswer> find(const std::string& name, RrType type) {
+    std::lock_guard lock(mutex_);
+    auto it = entries_.find(key(name, type));
+    if (it == entries_.end()) return std::nullopt;
+    if (it->second.expires <= std::chrono::steady_clock::now()) {
+      entries_.erase(it);
+      return std::nullopt;
+    }
+    return it->second.answer;
+  }
+
+  void keep(const std::string& name, RrType type, const DnsAnswer& answer) {
+    if (answer.ttl == 0 ||
+        (answer.status != DnsAnswer::Status::ok && answer.status != DnsAnswer::Status::nxdomain))
+      return;
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(mutex_);
+    if (entries_.size() >= kMaxEntries) {
+      std::erase_if(entries_, [now](const auto& entry) { return entry.second.expires <= now; });
+      if (entries_.size() >= kMaxEntries) entries_.clear();
+    }
+    entries_[key(name, type)] = Entry{answer, now + std::chrono::seconds(answer.ttl)};
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 10000;
+  struct Entry {
+    DnsAnswer answer;
+    std::chrono::steady_clock::time_point expires;
+  };
+  static std::string key(const std::string& name, RrType type) {
+    return lower(name) + '/' + std::to_string(static_cast<int>(type));
+  }
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
 class UnboundResolver final : public Resolver {
  public:
   UnboundResolver(ub_ctx* context, int wake) : context_(context), wake_(wake) {
@@ -192,6 +236,20 @@ class UnboundResolver final : public Resolver {
   }
 
   DnsAnswer query(const std::string& name, RrType type, Deadline deadline) override {
+    if (std::optional<DnsAnswer> cached = cache_.find(name, type)) return std::move(*cached);
+    DnsAnswer answer = ask(name, type, deadline);
+    cache_.keep(name, type, answer);
+    return answer;
+  }
+
+  void prefetch(const std::string& name, RrType type) override {
+    if (cache_.find(name, type)) return;
+    ub_resolve_async(context_, name.c_str(), static_cast<int>(type), 1, &prefetch_tag, on_answer,
+                     nullptr);
+  }
+
+ private:
+  DnsAnswer ask(const std::string& name, RrType type, Deadline deadline) {
     auto pending = std::make_shared<Pending>();
     auto* holder = new std::shared_ptr<Pending>(pending);
     int id = 0;
@@ -212,12 +270,6 @@ class UnboundResolver final : public Resolver {
     return answer;
   }
 
-  void prefetch(const std::string& name, RrType type) override {
-    ub_resolve_async(context_, name.c_str(), static_cast<int>(type), 1, &prefetch_tag, on_answer,
-                     nullptr);
-  }
-
- private:
   void run() {
     common::name_this_thread("dns");
     pollfd fds[2] = {{ub_fd(context_), POLLIN, 0}, {wake_, POLLIN, 0}};
@@ -228,6 +280,7 @@ class UnboundResolver final : public Resolver {
   }
 
   ub_ctx* context_;
+  AnswerCache cache_;
   int wake_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;

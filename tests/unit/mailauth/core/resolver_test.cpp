@@ -134,3 +134,38 @@ TEST(Resolver, ABadServerIsAConfigErrorNamingIt) {
 }
 
 }  // namespace
+
+namespace {
+
+// The caches (the resolver's own, then libunbound's): within the TTL a name is answered without
+// asking the server (it may be gone); errors are never kept, so a server that comes back is asked.
+TEST(Resolver, AnswersAreKeptForTheirTtlAndErrorsAreNot) {
+  test_support::DnsRecords r;
+  r.zones = {"cache.test"};
+  r.txt = {{"cache.test", "v=spf1 -all"}};
+  test_support::DnsServer dns;
+  std::string error;
+  ASSERT_TRUE(dns.start(r, error)) << error;
+  auto resolver = mailauth::make_resolver({{dns.address()}}, error);
+  ASSERT_TRUE(resolver) << error;
+  auto soon = [] { return Clock::now() + 5s; };
+  ASSERT_EQ(resolver->query("cache.test", RrType::txt, soon()).records,
+            std::vector<std::string>{"v=spf1 -all"});
+  EXPECT_EQ(resolver->query("none.cache.test", RrType::txt, soon()).status,
+            DnsAnswer::Status::nxdomain);
+  dns.stop();
+  // Case does not matter (RFC 4343); the negative answer is kept too.
+  EXPECT_EQ(resolver->query("CACHE.test", RrType::txt, soon()).records,
+            std::vector<std::string>{"v=spf1 -all"});
+  EXPECT_EQ(resolver->query("none.cache.test", RrType::txt, soon()).status,
+            DnsAnswer::Status::nxdomain);
+  // Never answered, not kept: asked again once a server answers.
+  EXPECT_NE(resolver->query("new.cache.test", RrType::txt, Clock::now() + 300ms).status,
+            DnsAnswer::Status::ok);
+  r.txt.push_back({"new.cache.test", "v=spf1 +all"});
+  ASSERT_TRUE(dns.start(r, error)) << error;
+  EXPECT_EQ(resolver->query("new.cache.test", RrType::txt, soon()).records,
+            std::vector<std::string>{"v=spf1 +all"});
+}
+
+}  // namespace
