@@ -19,7 +19,9 @@ export const CASES = {
   hardening: { tls: false, smtpType: "ClusterIP", storage: "1Gi", secretFiles: 1, literals: ["not-a-real-password"],
                config: { "memory.budget": "200MiB", "admin.limits.max_body": 512, "api.limits.max_headers": 50,
                          "smtp.limits.min_data_rate": "2KiB", "smtp.auth.max_failures": 5,
-                         "delivery.max_render_attempts": 5 } },
+                         "delivery.max_render_attempts": 5, "dns.budget": "3s",
+                         "authentication.enabled": true, "spam.rspamd.failure": "defer",
+                         "policy.temperror": "defer" } },
   // Several replicas on PostgreSQL: 3 pods (the autoscaler's minimum), HPA, PDB, the default
   // spread over nodes, the literal DSN in the chart's Secret.
   postgres: { backend: "postgres", tls: false, smtpType: "ClusterIP", secretFiles: 1, replicas: 3,

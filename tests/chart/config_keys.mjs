@@ -8,6 +8,10 @@ const httpLimits = {
   min_body_rate: true, max_body: true,
 };
 
+const policy = {
+  reject_dmarc: true, reject_spf_fail: true, require_dkim: true, temperror: true, reject_spam: true,
+};
+
 export const known_config_keys = {
   smtp: {
     listen: true, tls_listen: true, hostname: true, require_tls: true, bare_lf: true,
@@ -26,7 +30,7 @@ export const known_config_keys = {
   },
   routes: {
     "[]": {
-      match: true, include_raw: true, max_attachment_bytes: true,
+      match: true, include_raw: true, max_attachment_bytes: true, policy,
       endpoints: {
         "[]": {
           name: true, url: true, ...secret("secret"), timeout: true, headers: { "*": true }, ca_file: true,
@@ -54,4 +58,9 @@ export const known_config_keys = {
   admin: { listen: true, limits: httpLimits },
   log: { level: true },
   memory: { budget: true },
+  // Mail authentication (issue 13).
+  dns: { servers: true, budget: true },
+  authentication: { enabled: true, workers: true },
+  spam: { rspamd: { url: true, timeout: true, failure: true } },
+  policy,
 };

@@ -215,5 +215,10 @@ Secret, existing: {file: {name, key}} projected from existing Secrets}.
 {{- if $values.memory -}}
 {{- $_ := set $config "memory" $values.memory -}}
 {{- end -}}
+{{- range $section := list "dns" "authentication" "spam" "policy" -}}
+{{- if hasKey $values $section -}}
+{{- $_ := set $config $section (get $values $section) -}}
+{{- end -}}
+{{- end -}}
 {{- dict "config" $config "literals" $state.literals "existing" $state.existing | toJson -}}
 {{- end -}}
