@@ -57,4 +57,17 @@ std::optional<EndpointUrl> parse_endpoint_url(std::string_view url) {
   return parsed;
 }
 
+Origin split_origin(const std::string& origin) {
+  Origin split;
+  size_t host_at = origin.find("://") + 3;
+  size_t colon = origin.rfind(':');
+  split.https = origin.compare(0, host_at, "https://") == 0;
+  std::string host = origin.substr(host_at, colon - host_at);
+  split.port = std::stoi(origin.substr(colon + 1));
+  split.host = host.size() > 1 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
+  split.host_header = host;
+  if (split.port != (split.https ? 443 : 80)) split.host_header += ":" + std::to_string(split.port);
+  return split;
+}
+
 }  // namespace common

@@ -16,4 +16,16 @@ struct EndpointUrl {
 // would be a secret in the metrics label).
 std::optional<EndpointUrl> parse_endpoint_url(std::string_view url);
 
+// An origin ("scheme://host:port", from parse_endpoint_url) split for httplib's host-and-port
+// constructors. httplib 0.11's Client(scheme_host_port) matches an IPv6 literal with [\d:]+ only,
+// so an address with hex letters ([2001:db8::a], [::ffff:...]) never connected: the brackets are
+// taken off here (for getaddrinfo and the certificate's IP check) and put back in Host.
+struct Origin {
+  bool https = false;
+  std::string host;  // without brackets
+  int port = 0;
+  std::string host_header;  // RFC 9110 7.2: "[v6]" with ":port" unless the scheme's default
+};
+Origin split_origin(const std::string& origin);
+
 }  // namespace common

@@ -30,29 +30,8 @@ std::string describe(httplib::Error error) {
   }
 }
 
-// An origin ("scheme://host:port", common::parse_endpoint_url) split for httplib's host-and-port
-// constructors. httplib 0.11's Client(scheme_host_port) matches an IPv6 literal with [\d:]+ only,
-// so an address with hex letters ([2001:db8::a], [::ffff:...]) never connected: the brackets are
-// taken off here (for getaddrinfo and the certificate's IP check) and put back in Host.
-struct Origin {
-  bool https = false;
-  std::string host;  // without brackets
-  int port = 0;
-  std::string host_header;  // RFC 9110 7.2: "[v6]" with ":port" unless the scheme's default
-};
-
-Origin split_origin(const std::string& origin) {
-  Origin split;
-  size_t host_at = origin.find("://") + 3;
-  size_t colon = origin.rfind(':');
-  split.https = origin.compare(0, host_at, "https://") == 0;
-  std::string host = origin.substr(host_at, colon - host_at);
-  split.port = std::stoi(origin.substr(colon + 1));
-  split.host = host.size() > 1 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
-  split.host_header = host;
-  if (split.port != (split.https ? 443 : 80)) split.host_header += ":" + std::to_string(split.port);
-  return split;
-}
+using common::Origin;
+using common::split_origin;
 
 }  // namespace
 

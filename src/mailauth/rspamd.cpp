@@ -26,27 +26,8 @@ constexpr size_t kMaxAnswer = 1 << 20;  // bytes of an answer read at most
 constexpr size_t kMaxSymbols = 100;
 constexpr size_t kMaxName = 128;  // bytes of a symbol or action name kept
 
-// An origin from common::parse_endpoint_url ("http://host:port", "http://[v6]:port") split for
-// httplib, whose (host, port) constructors want a bare IPv6 address; Host gets the brackets back.
-struct Origin {
-  bool https = false;
-  std::string host;
-  int port = 0;
-  std::string host_header;
-};
-
-Origin split_origin(const std::string& origin) {
-  Origin split;
-  size_t host_at = origin.find("://") + 3;
-  size_t colon = origin.rfind(':');
-  split.https = origin.compare(0, host_at, "https://") == 0;
-  std::string host = origin.substr(host_at, colon - host_at);
-  split.port = std::stoi(origin.substr(colon + 1));
-  split.host = host.size() > 1 && host.front() == '[' ? host.substr(1, host.size() - 2) : host;
-  split.host_header = host;
-  if (split.port != (split.https ? 443 : 80)) split.host_header += ":" + std::to_string(split.port);
-  return split;
-}
+using common::Origin;
+using common::split_origin;
 
 // httplib bounds each connect, read and write by its own timeout, not the call: a server that
 // answers a byte at a time could hold a call for ever. This timer stops the client (httplib's

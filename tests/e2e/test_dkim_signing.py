@@ -3,7 +3,6 @@
 # python3-dkim) with the public keys published by a real DNS server (dnsmasq, on a free
 # 127.0.0.1 port, queried through dnspython). Dual signing (RSA + Ed25519), a From domain without
 # a key (sent unsigned, counted), a retry (signed again, once), and key rotation without restart.
-import base64
 import http.client
 import json
 import os
@@ -19,28 +18,11 @@ import dkim
 
 import bridge
 from bridge import Bridge, scaled
+from dkim_keys import make_key, openssl
 from dns_server import Dns
 from upstream import Upstream
 
 KEY = "e2e-dkim-api-key-0d1c"
-
-
-def openssl(*args):
-    return subprocess.run(["openssl", *args], check=True, capture_output=True).stdout
-
-
-def make_key(folder, name, ed25519):
-    """(private key path, DNS TXT value) of a new key made by the openssl CLI."""
-    path = os.path.join(folder, name)
-    if ed25519:
-        openssl("genpkey", "-algorithm", "ed25519", "-out", path)
-    else:
-        openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path)
-    der = openssl("pkey", "-in", path, "-pubout", "-outform", "DER")
-    # RFC 8463 4.2: an Ed25519 p= is the bare 32-byte key; RSA's is the SubjectPublicKeyInfo.
-    public = der[-32:] if ed25519 else der
-    kind = "ed25519" if ed25519 else "rsa"
-    return path, f"v=DKIM1; k={kind}; p={base64.b64encode(public).decode()}"
 
 
 def signatures(data, dnsfunc):

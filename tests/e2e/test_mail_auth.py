@@ -4,13 +4,10 @@
 # same records; the verdicts in the webhook's bridge.v1 (schema-checked) and in the stored
 # Authentication-Results header; the policies' replies as a real client gets them (550 5.7.1,
 # 451 4.7.0); the metrics.
-import base64
-import os
 import re
 import shutil
 import smtplib
 import socket
-import subprocess
 import tempfile
 import time
 import unittest
@@ -22,6 +19,7 @@ import spf
 
 import bridge
 from bridge import Bridge, scaled
+from dkim_keys import dkimpy_key, make_key
 from dns_server import Dns
 from receiver import Receiver
 from rspamd_server import GTUBE, Rspamd
@@ -29,27 +27,6 @@ from test_webhooks import bridge_v1_validator
 
 HOST = "bridge.test"
 HELO = "client.sender.test"
-
-
-def openssl(*args):
-    return subprocess.run(["openssl", *args], check=True, capture_output=True).stdout
-
-
-def make_key(folder, name, ed25519):
-    """(private key PEM bytes, DNS TXT value) of a new key made by the openssl CLI."""
-    path = os.path.join(folder, name)
-    if ed25519:
-        openssl("genpkey", "-algorithm", "ed25519", "-out", path)
-    else:
-        openssl("genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", path)
-    der = openssl("pkey", "-in", path, "-pubout", "-outform", "DER")
-    public = der[-32:] if ed25519 else der  # RFC 8463 4.2: Ed25519's p= is the bare key
-    kind = "ed25519" if ed25519 else "rsa"
-    txt = f"v=DKIM1; k={kind}; p={base64.b64encode(public).decode()}"
-    if ed25519:  # dkimpy signs with the base64 of the 32-byte seed (the end of the PKCS#8 DER)
-        return base64.b64encode(openssl("pkey", "-in", path, "-outform", "DER")[-32:]), txt
-    with open(path, "rb") as f:
-        return f.read(), txt
 
 
 def message(from_addr, tag, extra_headers=""):
@@ -88,8 +65,9 @@ class MailAuthentication(unittest.TestCase):
             raise unittest.SkipTest("SMTP_BRIDGE_BIN is not set")
         cls.folder = tempfile.mkdtemp(prefix="e2e-auth-")
         cls.addClassCleanup(shutil.rmtree, cls.folder, True)
-        cls.rsa, rsa_txt = make_key(cls.folder, "rsa.pem", False)
-        cls.ed, ed_txt = make_key(cls.folder, "ed.pem", True)
+        rsa_path, rsa_txt = make_key(cls.folder, "rsa.pem", False)
+        ed_path, ed_txt = make_key(cls.folder, "ed.pem", True)
+        cls.rsa, cls.ed = dkimpy_key(rsa_path, False), dkimpy_key(ed_path, True)
         cls.dns = Dns()
         cls.addClassCleanup(cls.dns.close)
         cls.dns.serve(
