@@ -17,6 +17,7 @@
 #include <random>
 #include <set>
 
+#include "common/utf8.h"
 #include "mailauth/header_fields.h"
 
 extern "C" int opendmarc_get_tld(u_char* domain, u_char* tld, size_t tld_len);  // exported
@@ -44,7 +45,7 @@ u_char* bytes(std::string& text) {
 
 // A host name libopendmarc can hold (its buffers are 256 bytes): 1-63 byte labels, 253 in all.
 bool is_domain_name(const std::string& domain) {
-  if (domain.empty() || domain.size() > 253) return false;
+  if (domain.empty() || domain.size() > 253 || !common::valid_utf8(domain)) return false;
   size_t label = 0;
   for (char c : domain) {
     if (c == '.') {

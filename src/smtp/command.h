@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/utf8.h"
 #include "smtp/reply.h"
 
 namespace smtp {
@@ -50,7 +51,6 @@ CommandParse parse_command(std::string_view line);
 // sent to the SMTP port (answered 421 and closed).
 bool looks_like_http(std::string_view line);
 
-// True if every byte sequence is valid UTF-8 (RFC 3629), no overlongs or surrogates.
-bool valid_utf8(std::string_view text);
+using common::valid_utf8;  // RFC 3629 well-formedness (common/utf8.h)
 
 }  // namespace smtp
