@@ -90,7 +90,11 @@ log: {{level: warn}}
 {extra}""")
     before = delivered(receiver_port)
     log = open(os.path.join(folder, f"bridge-{round_no}-{auth}.log"), "w")
-    proc = subprocess.Popen([bridge_bin, "--config", config], stdout=log, stderr=log)
+    command = [bridge_bin, "--config", config]
+    if auth and os.environ.get("PERF_RECORD"):  # a CPU profile of the bridge with the checks on
+        command = ["perf", "record", "-g", "-o",
+                   os.path.join(os.environ["PERF_RECORD"], f"perf-{round_no}.data"), "--"] + command
+    proc = subprocess.Popen(command, stdout=log, stderr=log)
     try:
         if not wait_port(smtp, 20):
             raise SystemExit("the bridge did not start: see " + log.name)
@@ -103,11 +107,24 @@ log: {{level: warn}}
         with open(f"/proc/{proc.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        roles = {}  # CPU ms per message by thread name (smtp-io-N → smtp-io)
+        for task in os.listdir(f"/proc/{proc.pid}/task"):
+            try:
+                with open(f"/proc/{proc.pid}/task/{task}/comm") as f:
+                    role = f.read().strip().rstrip("0123456789").rstrip("-")
+                with open(f"/proc/{proc.pid}/task/{task}/stat") as f:
+                    t = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks = int(t[11]) + int(t[12])
+            roles[role] = roles.get(role, 0) + ticks * 1000 / os.sysconf("SC_CLK_TCK") / messages
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{admin}/metrics").read().decode()
         passes = [line for line in metrics.splitlines()
                   if line.startswith("smtp_bridge_dmarc_results_total") and 'result="pass"' in line]
         return {"rate": count / (end - start), "accepted": messages / (accepted - start),
-                "cpu_ms": cpu * 1000 / messages, "dmarc_pass": passes}
+                "cpu_ms": cpu * 1000 / messages, "dmarc_pass": passes,
+                "roles": " ".join(f"{k} {v:.2f}" for k, v in sorted(roles.items(), key=lambda kv: -kv[1])
+                                  if v >= 0.01)}
     finally:
         proc.terminate()
         proc.wait()
@@ -147,6 +164,8 @@ def main():
                   f"({on['accepted']:.0f} accepted, {on['cpu_ms']:.2f} ms CPU/msg) | on/off "
                   f"{ratios[-1]:.1f}% | on/sink {on['rate'] / sink_rate * 100:.1f}%")
             print(f"         DMARC results with the checks on: {' '.join(on['dmarc_pass']) or 'none'}")
+            print(f"         CPU ms/msg by thread, checks off: {off['roles']}")
+            print(f"         CPU ms/msg by thread, checks on:  {on['roles']}")
         print(f"checks on / off (median of {rounds} rounds): {statistics.median(ratios):.1f}% "
               f"(on {statistics.median(on_rates):.0f}, off {statistics.median(off_rates):.0f} msg/s;"
               f" target >= 70%)")
