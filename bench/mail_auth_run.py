@@ -92,7 +92,7 @@ log: {{level: warn}}
     log = open(os.path.join(folder, f"bridge-{round_no}-{auth}.log"), "w")
     command = [bridge_bin, "--config", config]
     if auth and os.environ.get("PERF_RECORD"):  # a CPU profile of the bridge with the checks on
-        command = ["perf", "record", "-g", "-o",
+        command = ["perf", "record", "--call-graph", os.environ.get("PERF_CALLGRAPH", "fp"), "-o",
                    os.path.join(os.environ["PERF_RECORD"], f"perf-{round_no}.data"), "--"] + command
     proc = subprocess.Popen(command, stdout=log, stderr=log)
     try:
