@@ -12,12 +12,6 @@ namespace config::detail {
 
 namespace {
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return char(std::tolower(c)); });
-  return text;
-}
-
 // "ip", "ip:port", "[ipv6]:port" or a bare IPv6 address: a server is named by address (the
 // resolver cannot look up its own servers).
 bool valid_dns_server(const std::string& server) {

@@ -12,13 +12,13 @@
 
 namespace config::detail {
 
-namespace {
-
 std::string lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return char(std::tolower(c)); });
   return text;
 }
+
+namespace {
 
 // A DNS name of dot-separated labels (RFC 6376 3.1 selector, 3.5 d=); no address literals.
 bool valid_dns_name(std::string_view name) {

@@ -30,6 +30,8 @@ void load_retry(Reader& reader, const YAML::Node& node, const std::string& key, 
 // is set but not readable now, rather than at the first handshake (load_smtp.cpp).
 void check_readable(Reader& reader, const YAML::Node& map, const std::string& prefix,
                     std::string_view name, const std::string& path);
+// `text` in ASCII lower case (domain names as the config compares them).
+std::string lower(std::string text);
 // True when `text` has no whitespace or control characters (safe in an SMTP line or a header).
 bool is_printable_token(std::string_view text);
 
