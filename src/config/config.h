@@ -305,6 +305,9 @@ struct HostPort {
   uint16_t port = 0;
 };
 std::optional<HostPort> parse_host_port(std::string_view text);
+// A dns.servers entry: "ip", "ip:port", "[ipv6]:port" or a bare IPv6 address (a server is named
+// by address: the resolver cannot look up its own servers); port 53 when none is given.
+std::optional<HostPort> parse_dns_server(std::string_view text);
 
 // Index of the first route whose match list accepts `address` (case-insensitive on the domain
 // and, for simplicity and safety, on the local part too), or nullopt (→ 550 5.1.1 at RCPT).

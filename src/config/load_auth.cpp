@@ -6,46 +6,18 @@
 #include <cctype>
 
 #include "common/mailbox.h"
+#include "common/url.h"
 #include "config/sections.h"
 
 namespace config::detail {
 
 namespace {
 
-// "ip", "ip:port", "[ipv6]:port" or a bare IPv6 address: a server is named by address (the
-// resolver cannot look up its own servers).
-bool valid_dns_server(const std::string& server) {
-  std::string host = server;
-  std::string port;
-  if (!server.empty() && server.front() == '[') {
-    size_t close = server.find(']');
-    if (close == std::string::npos) return false;
-    host = server.substr(1, close - 1);
-    if (close + 1 < server.size()) {
-      if (server[close + 1] != ':') return false;
-      port = server.substr(close + 2);
-      if (port.empty()) return false;
-    }
-  } else if (std::count(server.begin(), server.end(), ':') == 1) {
-    host = server.substr(0, server.find(':'));
-    port = server.substr(server.find(':') + 1);
-    if (port.empty()) return false;
-  }
-  unsigned char buffer[16];
-  if (inet_pton(AF_INET, host.c_str(), buffer) != 1 &&
-      inet_pton(AF_INET6, host.c_str(), buffer) != 1)
-    return false;
-  if (port.empty()) return true;
-  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return false;
-  unsigned long number = std::stoul(port);
-  return number >= 1 && number <= 65535;
-}
-
 void load_dns(Reader& reader, const YAML::Node& node, Dns& dns) {
   if (!reader.expect_map(node, "dns", {"servers", "budget"})) return;
   if (reader.read_string_list(node, "dns", "servers", dns.servers)) {
     for (const std::string& server : dns.servers)
-      if (!valid_dns_server(server))
+      if (!parse_dns_server(server))
         reader.error("dns.servers", *Reader::field(node, "servers"),
                      "'" + server + "' is not an IP address with an optional port");
   }
@@ -55,15 +27,16 @@ void load_dns(Reader& reader, const YAML::Node& node, Dns& dns) {
 void load_rspamd(Reader& reader, const YAML::Node& node, Rspamd& rspamd) {
   const std::string key = "spam.rspamd";
   if (!reader.expect_map(node, key, {"url", "timeout", "failure"})) return;
+  // The client POSTs to <url>/checkv2 over the connection parse_endpoint_url describes: an
+  // origin only (no path, query or fragment), like a webhook endpoint's (no userinfo).
   if (reader.read_string(node, key, "url", rspamd.url) && !rspamd.url.empty()) {
-    const std::string& url = rspamd.url;
-    bool scheme = url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
-    size_t host = url.find("://") + 3;
-    size_t path = url.find('/', host);
-    if (!scheme || host >= url.size() || !is_printable_token(url) ||
-        (path != std::string::npos && path + 1 != url.size()))
+    std::optional<common::EndpointUrl> parsed = common::parse_endpoint_url(rspamd.url);
+    if (!parsed || rspamd.url.find('#') != std::string::npos)
       reader.error(key + ".url", *Reader::field(node, "url"),
-                   "must be http(s)://host[:port] (rspamd's normal worker)");
+                   "must be an http:// or https:// URL with a host and an optional port");
+    else if (parsed->path != "/")
+      reader.error(key + ".url", *Reader::field(node, "url"),
+                   "must have no path or query: the client POSTs to <url>/checkv2");
   }
   reader.read_duration(node, key, "timeout", rspamd.timeout, Duration(10));
   std::string failure = rspamd.fail_closed ? "defer" : "accept";
@@ -159,3 +132,37 @@ void load_auth_sections(Reader& reader, const YAML::Node& root, Config& config) 
 }
 
 }  // namespace config::detail
+
+namespace config {
+
+std::optional<HostPort> parse_dns_server(std::string_view text) {
+  const std::string server(text);
+  std::string host = server;
+  std::string port;
+  if (!server.empty() && server.front() == '[') {
+    size_t close = server.find(']');
+    if (close == std::string::npos) return std::nullopt;
+    host = server.substr(1, close - 1);
+    if (close + 1 < server.size()) {
+      if (server[close + 1] != ':') return std::nullopt;
+      port = server.substr(close + 2);
+      if (port.empty()) return std::nullopt;
+    }
+  } else if (std::count(server.begin(), server.end(), ':') == 1) {
+    host = server.substr(0, server.find(':'));
+    port = server.substr(server.find(':') + 1);
+    if (port.empty()) return std::nullopt;
+  }
+  unsigned char buffer[16];
+  if (inet_pton(AF_INET, host.c_str(), buffer) != 1 &&
+      inet_pton(AF_INET6, host.c_str(), buffer) != 1)
+    return std::nullopt;
+  if (port.empty()) return HostPort{host, 53};
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  unsigned long number = std::stoul(port);
+  if (number < 1 || number > 65535) return std::nullopt;
+  return HostPort{host, static_cast<uint16_t>(number)};
+}
+
+}  // namespace config

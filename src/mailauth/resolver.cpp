@@ -20,6 +20,7 @@
 #include <unordered_map>
 
 #include "common/thread_name.h"
+#include "config/config.h"
 
 namespace mailauth {
 
@@ -144,37 +145,6 @@ void on_answer(void* data, int error, ub_result* result) {
   }
   if (result) ub_resolve_free(result);
   delete holder;
-}
-
-// "1.2.3.4", "1.2.3.4:5353", "[::1]:5353", "::1" → libunbound's "addr@port"; "" when invalid.
-std::string forwarder(const std::string& server) {
-  std::string host = server;
-  std::string port;
-  if (!server.empty() && server.front() == '[') {
-    size_t close = server.find(']');
-    if (close == std::string::npos) return "";
-    host = server.substr(1, close - 1);
-    std::string rest = server.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return "";
-      port = rest.substr(1);
-    }
-  } else if (std::count(server.begin(), server.end(), ':') == 1) {
-    size_t colon = server.find(':');
-    host = server.substr(0, colon);
-    port = server.substr(colon + 1);
-  }
-  unsigned char buffer[16];
-  if (inet_pton(AF_INET, host.c_str(), buffer) != 1 &&
-      inet_pton(AF_INET6, host.c_str(), buffer) != 1)
-    return "";
-  if (!port.empty()) {
-    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return "";
-    unsigned long number = std::stoul(port);
-    if (number == 0 || number > 65535) return "";
-    return host + "@" + port;
-  }
-  return host;
 }
 
 // Answers (and NXDOMAIN / no data) kept in the process for their TTL: libunbound answers from its
@@ -325,8 +295,10 @@ std::unique_ptr<Resolver> make_resolver(const ResolverOptions& options, std::str
       return fail(std::string("dns.servers: /etc/resolv.conf: ") + ub_strerror(rc));
   }
   for (const std::string& server : options.servers) {
-    std::string address = forwarder(server);
-    if (address.empty() || ub_ctx_set_fwd(context, address.c_str()) != 0)
+    std::optional<config::HostPort> address = config::parse_dns_server(server);
+    // libunbound's forwarder syntax: "addr@port".
+    if (!address ||
+        ub_ctx_set_fwd(context, (address->host + "@" + std::to_string(address->port)).c_str()) != 0)
       return fail("dns.servers: '" + server + "' is not an IP address with an optional port");
   }
   if (int rc = ub_ctx_async(context, 1); rc != 0)

@@ -216,17 +216,4 @@ SpamVerdict check_rspamd(const RspamdOptions& options, const SpamRequest& reques
   return parse_answer(body);
 }
 
-bool valid_rspamd_url(std::string_view url, std::string& error) {
-  std::optional<common::EndpointUrl> parsed = common::parse_endpoint_url(url);
-  if (!parsed || url.find('#') != std::string_view::npos) {
-    error = "must be an http:// or https:// URL with a host and an optional port";
-    return false;
-  }
-  if (parsed->path != "/") {
-    error = "must have no path or query: the client POSTs to <url>/checkv2";
-    return false;
-  }
-  return true;
-}
-
 }  // namespace mailauth

@@ -13,7 +13,7 @@
 namespace mailauth {
 
 struct RspamdOptions {
-  std::string url;                          // "http://127.0.0.1:11333" (valid_rspamd_url)
+  std::string url;  // "http://127.0.0.1:11333" (spam.rspamd.url, checked at load)
   std::chrono::milliseconds timeout{2000};  // connect, send, scan and answer, all together
 };
 
@@ -36,9 +36,5 @@ struct SpamRequest {
 // failure), "timeout" (`timeout` ran out), "http_<status>" (not 200) or "bad_response" (not
 // rspamd's JSON, or an answer over 1 MiB).
 SpamVerdict check_rspamd(const RspamdOptions& options, const SpamRequest& request);
-
-// For the config loader: http:// or https://, a host, an optional port, no path beyond "/", no
-// query, fragment or userinfo. False and a reason in `error` otherwise.
-bool valid_rspamd_url(std::string_view url, std::string& error);
 
 }  // namespace mailauth

@@ -91,6 +91,23 @@ TEST(LoadAuthKeys, BadValuesNameTheirKey) {
   }
 }
 
+// spam.rspamd.url is an origin the client POSTs <url>/checkv2 to: what common::parse_endpoint_url
+// (the client's parser) accepts, without a path, query, fragment or userinfo; "" is off.
+TEST(LoadAuthKeys, RspamdUrlIsAnOriginOnly) {
+  for (const char* good : {"http://127.0.0.1:11333", "http://127.0.0.1:11333/", "https://rspamd",
+                           "http://[::1]:11333", "HTTP://Rspamd.Example:8080", ""}) {
+    auto result = config::load_string(std::string("spam: {rspamd: {url: '") + good + "'}}\n");
+    EXPECT_TRUE(result.config) << good << ": " << dump(result);
+  }
+  for (const char* bad :
+       {"127.0.0.1:11333", "ftp://rspamd", "http://", "http://rspamd:0", "http://rspamd:99999",
+        "http://rspamd/checkv2", "http://rspamd/?x=1", "http://rspamd/#f", "http://u:p@rspamd"}) {
+    auto result = config::load_string(std::string("spam: {rspamd: {url: '") + bad + "'}}\n");
+    EXPECT_FALSE(result.config) << bad;
+    EXPECT_NE(find_error(result, "spam.rspamd.url"), nullptr) << bad << ": " << dump(result);
+  }
+}
+
 TEST(LoadAuthKeys, RulesNeedTheChecksTheyActOn) {
   auto no_auth = config::load_string("policy: {reject_dmarc: true}\n");
   ASSERT_FALSE(no_auth.config);
