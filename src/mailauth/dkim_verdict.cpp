@@ -20,11 +20,6 @@ namespace mailauth::detail {
 
 namespace {
 
-std::string lower(std::string text) {
-  for (char& c : text) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
-
 std::string without_space(std::string_view text) {
   std::string out;
   for (char c : text)

@@ -33,12 +33,6 @@ std::string init_error;
 
 constexpr size_t kMaxRecordBytes = 4096;  // libopendmarc parses a copy in a BUFSIZ buffer
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = char(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 u_char* bytes(std::string& text) {
   return reinterpret_cast<u_char*>(text.data());
 }

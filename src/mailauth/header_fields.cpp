@@ -32,6 +32,13 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
 std::optional<HeaderField> HeaderReader::next() {
   if (done_) return std::nullopt;
   size_t begin = pos_;

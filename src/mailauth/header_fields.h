@@ -37,6 +37,8 @@ class HeaderReader {
 };
 
 bool iequals(std::string_view a, std::string_view b);
+// `text` in ASCII lower case (DNS names compare case-insensitively, RFC 4343).
+std::string lower(std::string_view text);
 
 // `value` with every CRLF / LF removed (RFC 5322 2.2.3 unfolding).
 std::string unfold(std::string_view value);

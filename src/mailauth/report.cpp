@@ -7,16 +7,11 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "mailauth/header_fields.h"
+
 namespace mailauth {
 
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // A domain-like token: letters, digits, '.', '-', '_' (DKIM selectors may hold '_').
 bool domain_token(std::string_view text) {

@@ -21,6 +21,7 @@
 
 #include "common/thread_name.h"
 #include "config/config.h"
+#include "mailauth/header_fields.h"
 
 namespace mailauth {
 
@@ -39,12 +40,6 @@ const char* to_string(DnsAnswer::Status status) {
 }
 
 namespace {
-
-std::string lower(std::string text) {
-  for (char& c : text)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return text;
-}
 
 // An uncompressed wire-format name (libunbound hands rdata out decompressed) as text without
 // the final dot; nullopt when it runs past the data.

@@ -2,6 +2,7 @@
 // with the evaluation's deadline and is counted against RFC 7208 4.6.4's limits; record fetches go
 // through get_spf, which selects and normalises the record before libspf2 compiles it.
 #include "mailauth/spf_dns.h"
+#include "mailauth/header_fields.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -16,11 +17,6 @@
 namespace mailauth::spf_detail {
 
 namespace {
-
-std::string lower(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return text;
-}
 
 std::string without_final_dot(std::string name) {
   if (!name.empty() && name.back() == '.') name.pop_back();
