@@ -5,6 +5,7 @@
 #include "mailauth/report.h"
 
 #include <algorithm>
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "mailauth/header_fields.h"
@@ -121,10 +122,46 @@ std::string results_header(std::string_view authserv_id, const Verdicts& verdict
   return header + "\r\n";
 }
 
+namespace {
+
+// `field` (name, colon, value, its CRLFs) is an Authentication-Results field whose authserv-id
+// is `authserv_id`: the first token after CFWS (RFC 8601 2.2), comments skipped.
+bool names_us(std::string_view field, std::string_view authserv_id) {
+  size_t colon = field.find(':');
+  if (colon == std::string_view::npos) return false;
+  std::string_view field_name = field.substr(0, colon);
+  while (!field_name.empty() && (field_name.back() == ' ' || field_name.back() == '\t'))
+    field_name.remove_suffix(1);
+  if (!iequals(field_name, "authentication-results")) return false;
+  size_t i = colon + 1;
+  int depth = 0;
+  while (i < field.size()) {
+    char c = field[i];
+    if (c == '\\' && depth > 0) {
+      i += 2;
+    } else if (c == '(') {
+      ++depth, ++i;
+    } else if (c == ')' && depth > 0) {
+      --depth, ++i;
+    } else if (depth > 0 || c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      ++i;
+    } else {
+      break;
+    }
+  }
+  size_t start = std::min(i, field.size());
+  size_t stop = field.find_first_of(" \t\r\n;(", start);
+  return iequals(field.substr(start, stop == std::string_view::npos ? field.npos : stop - start),
+                 authserv_id);
+}
+
+}  // namespace
+
 size_t remove_results_headers(std::string& message, std::string_view authserv_id) {
-  static constexpr std::string_view name = "authentication-results";
-  // [start, end) of each field to remove, found front to back, erased back to front.
-  std::vector<std::pair<size_t, size_t>> doomed;
+  // One pass that moves each kept byte at most once, in place: erasing field by field would
+  // move the rest of the message for every field, quadratic in a header of many forged fields.
+  size_t removed = 0;
+  size_t write = 0;
   size_t at = 0;
   while (at < message.size()) {
     size_t eol = message.find("\r\n", at);
@@ -135,42 +172,18 @@ size_t remove_results_headers(std::string& message, std::string_view authserv_id
       eol = message.find("\r\n", end);
       end = eol == std::string::npos ? message.size() : eol + 2;
     }
-    std::string_view field(message.data() + at, end - at);
-    size_t colon = field.find(':');
-    if (colon != std::string_view::npos) {
-      std::string_view field_name = field.substr(0, colon);
-      while (!field_name.empty() && (field_name.back() == ' ' || field_name.back() == '\t'))
-        field_name.remove_suffix(1);
-      if (iequals(field_name, name)) {
-        // authserv-id: the first token after CFWS (RFC 8601 2.2), comments skipped.
-        size_t i = colon + 1;
-        int depth = 0;
-        while (i < field.size()) {
-          char c = field[i];
-          if (c == '\\' && depth > 0) {
-            i += 2;
-          } else if (c == '(') {
-            ++depth, ++i;
-          } else if (c == ')' && depth > 0) {
-            --depth, ++i;
-          } else if (depth > 0 || c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-            ++i;
-          } else {
-            break;
-          }
-        }
-        size_t start = std::min(i, field.size());
-        size_t stop = field.find_first_of(" \t\r\n;(", start);
-        std::string_view id =
-            field.substr(start, stop == std::string_view::npos ? field.npos : stop - start);
-        if (iequals(id, authserv_id)) doomed.emplace_back(at, end);
-      }
+    if (names_us(std::string_view(message.data() + at, end - at), authserv_id)) {
+      ++removed;
+    } else {
+      if (write != at) std::memmove(message.data() + write, message.data() + at, end - at);
+      write += end - at;
     }
     at = end;
   }
-  for (auto it = doomed.rbegin(); it != doomed.rend(); ++it)
-    message.erase(it->first, it->second - it->first);
-  return doomed.size();
+  if (removed == 0) return 0;
+  std::memmove(message.data() + write, message.data() + at, message.size() - at);
+  message.resize(write + message.size() - at);
+  return removed;
 }
 
 std::string authentication_json(const Verdicts& verdicts) {
