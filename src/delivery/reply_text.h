@@ -1,0 +1,27 @@
+// The new text of a reply without its quoted history, attribution lines and signature (issue 15,
+// CONTRACTS.md 1 `message.reply`): what receivers post into ticket threads (Postmark's
+// StrippedTextReply, Mailgun's stripped-text / stripped-signature / stripped-html). Pure, bounded:
+// time and memory linear in the input.
+#pragma once
+#include <string>
+#include <string_view>
+
+namespace delivery {
+
+struct Reply {
+  std::string text;       // the visible new text, UTF-8, trimmed; "" when nothing is new
+  std::string signature;  // the signature removed from it ("-- " block, mobile sign-off); ""
+};
+
+// A plain-text body (UTF-8, CRLF or LF line ends).
+Reply extract_reply_text(std::string_view text);
+
+struct HtmlReply {
+  std::string html;  // the HTML without its quoted history (gmail_quote, divRplyFwdMsg, cites)
+  Reply text;        // the text of that HTML, stripped like a plain body
+};
+
+// An HTML body (UTF-8).
+HtmlReply extract_reply_html(std::string_view html);
+
+}  // namespace delivery
