@@ -80,8 +80,13 @@ struct Smtp {
   unsigned io_threads = 0;  // 0 = one per core
 };
 
+// endpoints[].format (issue 15, README "Payload formats"): what is POSTed. bridge.v1 is signed
+// per Standard Webhooks; postmark and mailgun are those providers' inbound shapes, signed their
+// way.
+enum class PayloadFormat { bridge_v1, postmark, mailgun };
+
 struct Endpoint {
-  std::string url;
+  std::string url;  // without userinfo (a postmark URL's user:password@ is moved to basic_auth)
   std::vector<std::string> secrets;  // whsec_...; several while rotating; empty = unsigned
   Duration timeout = 30s;
   std::map<std::string, std::string> headers;
@@ -91,6 +96,12 @@ struct Endpoint {
   // What deliveries are stored under (issue 11): the URL, secrets, headers and timeout may change
   // under the same name and the backlog follows. Default: common::default_endpoint_name(url).
   std::string name = {};
+  PayloadFormat format = PayloadFormat::bridge_v1;
+  // A document bigger than this carries its largest attachments as links instead of their
+  // content (api.links must be set); 0 = no limit.
+  uint64_t max_payload_bytes = 0;
+  std::string basic_auth = {};   // postmark: "user:password" (percent-decoded); never logged
+  std::string signing_key = {};  // mailgun: the HTTP webhook signing key of its `signature`
 
   // The name deliveries are stored under: `name`, or the URL when built in code without one.
   const std::string& key() const { return name.empty() ? url : name; }
@@ -117,12 +128,19 @@ struct PolicyOverride {
   bool operator==(const PolicyOverride&) const = default;
 };
 
+// routes[].attachments: attachments' content in the document (base64), or a signed link to
+// GET /v1/inbound/{id}/parts/{part} for those above attachment_url_threshold.
+enum class AttachmentMode { inline_content, url };
+
 struct Route {
   std::vector<std::string> match;   // "user@domain", "*@domain", or "*" (catch-all)
   std::vector<Endpoint> endpoints;  // may be empty: messages are kept and browsable
   bool include_raw = false;
   uint64_t max_attachment_bytes = 10 * kMiB;
   PolicyOverride policy = {};
+  AttachmentMode attachments = AttachmentMode::inline_content;
+  uint64_t attachment_url_threshold = 0;  // url mode: attachments larger than this go by link
+  bool extract_reply = true;              // message.reply (the new text without its history)
 };
 
 // dns: the resolver of mail authentication.
@@ -196,10 +214,19 @@ struct ApiKey {
 // api.limits and admin.limits (common/http_limits.h: obs enforces them without this header).
 using HttpLimits = common::HttpLimits;
 
+// api.links (issue 15): signed links to inbound parts and raw messages, fetched without an API
+// key. The first secret signs, every one verifies (rotation).
+struct Links {
+  std::string base_url;  // how receivers reach this API, "https://bridge.example.com"; "" = off
+  std::vector<std::string> secrets;
+  Duration ttl = 24h;  // a link's life from the render that made it
+};
+
 struct Api {
   std::string listen = "0.0.0.0:8080";
   std::vector<ApiKey> keys;
   HttpLimits limits;
+  Links links;
 };
 
 enum class UpstreamTls { starttls, implicit, none };

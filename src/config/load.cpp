@@ -72,8 +72,9 @@ void load_http_limits(Reader& reader, const YAML::Node& node, const std::string&
 }
 
 void load_api(Reader& reader, const YAML::Node& node, Api& api) {
-  if (!reader.expect_map(node, "api", {"listen", "keys", "limits"})) return;
+  if (!reader.expect_map(node, "api", {"listen", "keys", "limits", "links"})) return;
   reader.read_address(node, "api", "listen", api.listen);
+  if (auto links = Reader::field(node, "links")) load_links(reader, *links, api.links);
   if (auto limits = Reader::field(node, "limits"))
     load_http_limits(reader, *limits, "api.limits", api.limits);
   auto keys = Reader::field(node, "keys");
@@ -200,6 +201,7 @@ void load_document(Reader& reader, const YAML::Node& root, Config& config) {
       reader.read_size(*node, "memory", "budget", config.memory.budget, 0);
   }
   load_auth_sections(reader, root, config);
+  check_links_needed(reader, root, config);
 }
 
 }  // namespace

@@ -124,22 +124,88 @@ void load_secret_list(Reader& reader, const YAML::Node& node, const std::string&
   }
 }
 
+// RFC 3986 2.1 percent-decoding of userinfo; nullopt for a bad escape.
+std::optional<std::string> percent_decoded(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size() || !std::isxdigit(static_cast<unsigned char>(text[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(text[i + 2])))
+      return std::nullopt;
+    out += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+    i += 2;
+  }
+  return out;
+}
+
+// Postmark posts with HTTP basic auth from the URL's user:password@ (its inbound webhook docs):
+// for that format only, the userinfo is taken out of the URL into basic_auth, so that the URL
+// the rest of the bridge shows, logs and names deliveries by never carries it. True when the URL
+// had none or it was moved; false (error reported) when it is malformed.
+bool move_userinfo(Reader& reader, const YAML::Node& at, const std::string& key,
+                   Endpoint& endpoint) {
+  size_t scheme = endpoint.url.find("://");
+  if (scheme == std::string::npos) return true;
+  size_t authority = scheme + 3;
+  size_t end = endpoint.url.find_first_of("/?#", authority);
+  size_t at_sign = endpoint.url.rfind('@', end == std::string::npos ? std::string::npos : end - 1);
+  if (at_sign == std::string::npos || at_sign < authority) return true;
+  std::string userinfo = endpoint.url.substr(authority, at_sign - authority);
+  auto decoded = percent_decoded(userinfo);
+  if (!decoded || decoded->find(':') == std::string::npos || decoded->front() == ':') {
+    reader.error(key + ".url", at,
+                 "the user:password@ of a postmark URL must be percent-encoded "
+                 "user:password");
+    return false;
+  }
+  endpoint.basic_auth = std::move(*decoded);
+  endpoint.url.erase(authority, at_sign + 1 - authority);
+  return true;
+}
+
+void load_endpoint_format(Reader& reader, const YAML::Node& node, const std::string& key,
+                          Endpoint& endpoint) {
+  std::string format = "bridge.v1";
+  if (reader.read_choice(node, key, "format", {"bridge.v1", "postmark", "mailgun"}, format))
+    endpoint.format = format == "postmark"  ? PayloadFormat::postmark
+                      : format == "mailgun" ? PayloadFormat::mailgun
+                                            : PayloadFormat::bridge_v1;
+  bool has_key = reader.read_secret(node, key, "signing_key", endpoint.signing_key, false);
+  if (endpoint.format == PayloadFormat::mailgun && !has_key)
+    reader.error(key + ".signing_key", node,
+                 "is required with format mailgun (its HTTP webhook signing key: receivers "
+                 "verify `signature` with it)");
+  if (endpoint.format != PayloadFormat::mailgun && has_key)
+    reader.error(key + ".signing_key", node, "is only used with format mailgun");
+  reader.read_size(node, key, "max_payload_bytes", endpoint.max_payload_bytes);
+}
+
 void load_endpoint(Reader& reader, const YAML::Node& node, const std::string& key,
                    Endpoint& endpoint) {
   if (!reader.expect_map(node, key,
                          {"name", "url", "secret", "secret_file", "secret_env", "secrets",
-                          "timeout", "headers", "ca_file"}))
+                          "timeout", "headers", "ca_file", "format", "max_payload_bytes",
+                          "signing_key", "signing_key_file", "signing_key_env"}))
     return;
+  load_endpoint_format(reader, node, key, endpoint);
   auto url = Reader::field(node, "url");
   if (!url)
     reader.error(key + ".url", node, "is required");
   else if (reader.read_string(node, key, "url", endpoint.url)) {
-    // The dispatcher's own parser: a URL that loads is one it can POST to.
-    if (!is_printable_token(endpoint.url) || !common::parse_endpoint_url(endpoint.url))
+    bool moved = endpoint.format != PayloadFormat::postmark ||
+                 (is_printable_token(endpoint.url) && move_userinfo(reader, *url, key, endpoint));
+    // The dispatcher's own parser: a URL that loads is one it can POST to. Never echoed when
+    // it may hold a password.
+    if (moved && (!is_printable_token(endpoint.url) || !common::parse_endpoint_url(endpoint.url)))
       reader.error(key + ".url", *url,
                    "must be an http:// or https:// URL with a host, an optional port 1-65535 "
-                   "and no user:password@, got '" +
-                       endpoint.url + "'");
+                   "and no user:password@ (format postmark only), got '" +
+                       (endpoint.url.find('@') == std::string::npos ? endpoint.url
+                                                                    : std::string("(hidden)")) +
+                       "'");
   }
   // The name deliveries are stored under; shown by the API and in logs (so never the URL's path).
   if (auto name = Reader::field(node, "name")) {
@@ -177,7 +243,8 @@ void load_endpoint(Reader& reader, const YAML::Node& node, const std::string& ke
 
 void load_route(Reader& reader, const YAML::Node& node, const std::string& key, Route& route) {
   if (!reader.expect_map(node, key,
-                         {"match", "endpoints", "include_raw", "max_attachment_bytes", "policy"}))
+                         {"match", "endpoints", "include_raw", "max_attachment_bytes", "policy",
+                          "attachments", "attachment_url_threshold", "extract_reply"}))
     return;
   if (node.IsNull()) {
     reader.error(key + ".match", node, "is required");
@@ -198,8 +265,21 @@ void load_route(Reader& reader, const YAML::Node& node, const std::string& key, 
   }
   reader.read_bool(node, key, "include_raw", route.include_raw);
   reader.read_size(node, key, "max_attachment_bytes", route.max_attachment_bytes);
+  std::string mode = "inline";
+  if (reader.read_choice(node, key, "attachments", {"inline", "url"}, mode))
+    route.attachments = mode == "url" ? AttachmentMode::url : AttachmentMode::inline_content;
+  reader.read_size(node, key, "attachment_url_threshold", route.attachment_url_threshold);
+  reader.read_bool(node, key, "extract_reply", route.extract_reply);
   if (auto policy = Reader::field(node, "policy"))
     load_policy(reader, *policy, key + ".policy", route.policy);
+}
+
+// The route settings the document of an endpoint's deliveries is rendered with.
+bool same_payload(const Route& a, const Route& b) {
+  return a.include_raw == b.include_raw && a.max_attachment_bytes == b.max_attachment_bytes &&
+         a.attachments == b.attachments &&
+         a.attachment_url_threshold == b.attachment_url_threshold &&
+         a.extract_reply == b.extract_reply;
 }
 
 // Deliveries are stored under their endpoint's name, and the dispatcher finds an endpoint's
@@ -231,13 +311,13 @@ void check_shared_endpoints(Reader& reader, const YAML::Node& node,
             if (r0 == r) {
               reader.error(key_of(r, e) + field, at,
                            "'" + endpoint.name + "' is listed twice in this route");
-            } else if (!(other == endpoint) || routes[r0].include_raw != routes[r].include_raw ||
-                       routes[r0].max_attachment_bytes != routes[r].max_attachment_bytes) {
+            } else if (!(other == endpoint) || !same_payload(routes[r0], routes[r])) {
               reader.error(key_of(r, e) + field, at,
                            "'" + endpoint.name + "' is also " + key_of(r0, e0) +
                                ", with other settings: deliveries are stored by endpoint name, so "
-                               "one name has one url, set of secrets, timeout, headers, ca_file, "
-                               "include_raw and max_attachment_bytes");
+                               "one name has one set of endpoint settings and one include_raw, "
+                               "max_attachment_bytes, attachments, attachment_url_threshold and "
+                               "extract_reply");
             }
           } else if (other.url == endpoint.url) {
             reported = true;

@@ -24,6 +24,10 @@ void load_policy(Reader& reader, const YAML::Node& node, const std::string& key,
                  PolicyOverride& policy);
 // `base` with the keys `change` sets replaced.
 Policy apply(const Policy& base, const PolicyOverride& change);
+// `api.links:` — signed links to inbound parts (load_links.cpp).
+void load_links(Reader& reader, const YAML::Node& node, Links& links);
+// After every section: a route or endpoint that makes links needs api.links (load_links.cpp).
+void check_links_needed(Reader& reader, const YAML::Node& root, const Config& config);
 // `retry:` under delivery and relay.
 void load_retry(Reader& reader, const YAML::Node& node, const std::string& key, Retry& retry);
 // A file the bridge must open later (TLS key, CA bundle): an error under prefix.name when `path`

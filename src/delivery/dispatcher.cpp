@@ -51,6 +51,26 @@ struct Target {
   const config::Endpoint* endpoint = nullptr;
 };
 
+// What the endpoint's document is rendered with: its route's settings, its own cap, and links
+// that expire api.links.ttl after now.
+RenderOptions render_options(const config::Config& config, const Target& target,
+                             const store::DeliveryRow& row, int64_t now_seconds) {
+  RenderOptions options;
+  options.rcpt_to = row.rcpt_to;
+  options.include_raw = target.route->include_raw;
+  options.max_attachment_bytes = target.route->max_attachment_bytes;
+  options.extract_reply = target.route->extract_reply;
+  options.attachments_by_url = target.route->attachments == config::AttachmentMode::url;
+  options.url_threshold = target.route->attachment_url_threshold;
+  options.max_payload_bytes = target.endpoint->max_payload_bytes;
+  const config::Links& links = config.api.links;
+  if (!links.base_url.empty() && !links.secrets.empty()) {
+    auto ttl = std::chrono::duration_cast<std::chrono::seconds>(links.ttl).count();
+    options.links = {links.base_url, links.secrets.front(), now_seconds + ttl};
+  }
+  return options;
+}
+
 // The first configured endpoint with this name (rows name their endpoint by name; one name has
 // one set of settings, config/load_routes.cpp).
 Target find_target(const config::Config& config, const std::string& name) {
@@ -322,8 +342,7 @@ void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::m
   try {
     RenderSlot slot(job.data.size() >= kLargeMessage ? &large_renders : nullptr);
     InboundView view{row.message_id, job.received_at_ms, job.envelope_json, job.data};
-    body = render_bridge_v1_text(
-        view, {row.rcpt_to, target.route->include_raw, target.route->max_attachment_bytes});
+    body = render_bridge_v1_text(view, render_options(config, target, row, now_ms() / 1000));
   } catch (const std::exception& error) {  // a renderer bug: retried, then dead, never lost
     if (row.render_attempts >= max_renders) {
       quarantine(job, url->origin,

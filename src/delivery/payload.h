@@ -18,10 +18,24 @@ struct InboundView {
   std::string_view data;           // the stored message bytes (Received: included)
 };
 
+// Signed links to the message's parts (common/part_link.h): made only when base_url is set.
+struct AttachmentLinks {
+  std::string base_url;  // api.links.base_url
+  std::string secret;    // api.links.secrets[0], the one that signs
+  int64_t expires = 0;   // unix seconds
+};
+
 struct RenderOptions {
   std::vector<std::string> rcpt_to;  // this endpoint's recipients (envelope.rcpt_to is replaced)
   bool include_raw = false;          // "raw": base64 of the bytes, else null
   uint64_t max_attachment_bytes = 10u << 20;  // larger: "content" omitted, "omitted": true
+  bool extract_reply = true;                  // message.reply (delivery/reply_text.h)
+  // routes[].attachments: url — attachments above url_threshold carry "url", not "content".
+  bool attachments_by_url = false;
+  uint64_t url_threshold = 0;
+  // endpoints[].max_payload_bytes: the largest attachments go by link until the document fits.
+  uint64_t max_payload_bytes = 0;
+  AttachmentLinks links;
 };
 
 // The whole document, {"type":"message.received","version":"bridge.v1","id",...}, serialised
