@@ -188,6 +188,61 @@ std::optional<std::string> decode_clean_xtext(std::string_view value) {
   return decoded;
 }
 
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (to_upper(a[i]) != to_upper(b[i])) return false;
+  return true;
+}
+
+bool is_ascii(std::string_view text) {
+  for (char c : text)
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  return true;
+}
+
+// RFC 6533 3: EmbeddedUnicodeChar = %x5C.78 "{" HEXPOINT "}" (1-6 hex digits naming a Unicode
+// scalar value other than ASCII controls) → its UTF-8. nullopt for a malformed escape, a
+// surrogate or a value beyond U+10FFFF.
+std::optional<std::string> decode_utf8_escapes(std::string_view text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    if (text.substr(i, 3) != "\\x{") {
+      out += text[i];
+      continue;
+    }
+    size_t close = text.find('}', i + 3);
+    if (close == std::string_view::npos || close == i + 3 || close - (i + 3) > 6)
+      return std::nullopt;
+    uint32_t code = 0;
+    for (size_t k = i + 3; k < close; ++k) {
+      const char h = to_upper(text[k]);
+      int digit = is_digit(h) ? h - '0' : (h >= 'A' && h <= 'F') ? h - 'A' + 10 : -1;
+      if (digit < 0) return std::nullopt;
+      code = code * 16 + static_cast<uint32_t>(digit);
+    }
+    if (code < 0x20 || code == 0x7f || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF)
+      return std::nullopt;
+    if (code < 0x80) {
+      out += static_cast<char>(code);
+    } else if (code < 0x800) {
+      out += static_cast<char>(0xC0 | (code >> 6));
+      out += static_cast<char>(0x80 | (code & 0x3F));
+    } else if (code < 0x10000) {
+      out += static_cast<char>(0xE0 | (code >> 12));
+      out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (code & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (code >> 18));
+      out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (code & 0x3F));
+    }
+    i = close;
+  }
+  return out;
+}
+
 std::optional<uint64_t> parse_size(std::string_view value) {
   if (value.empty() || value.size() > 19) return std::nullopt;  // < 10^19 fits in uint64_t
   uint64_t size = 0;
@@ -261,7 +316,18 @@ std::optional<Outcome> rcpt_param(RcptTo& rcpt, const std::string& key,
     }
     auto decoded = decode_clean_xtext(raw->substr(semicolon + 1));
     if (!decoded || decoded->empty()) return Outcome::bad_arguments;
-    stored = std::string(type) + ";" + *decoded;
+    std::string shown_type(type);
+    if (iequals_ascii(type, "utf-8")) {
+      // RFC 6533 3: utf-8-addr-xtext / -unitext carry non-ASCII as \x{HEX} escapes.
+      decoded = decode_utf8_escapes(*decoded);
+      if (!decoded || decoded->empty()) return Outcome::bad_arguments;
+      shown_type = "utf-8";
+    } else if (iequals_ascii(type, "rfc822") && !is_ascii(*decoded)) {
+      // Decoded to UTF-8, the address is no longer an rfc822 one: RFC 6533's utf-8 type names it
+      // (an SMTPUTF8 client may send it as xtext-encoded UTF-8, like Postfix does).
+      shown_type = "utf-8";
+    }
+    stored = shown_type + ";" + *decoded;
   } else {
     return Outcome::unknown_parameter;
   }

@@ -10,9 +10,11 @@
 
 namespace smtp {
 
+// RFC 3848 2 (ESMTP, ESMTPS, ESMTPA, ESMTPSA) and RFC 6531 3.7.3: a transaction that used
+// SMTPUTF8 is UTF8SMTP, with the same S and A suffixes (IANA "WITH protocol types").
 std::string protocol_name(const Envelope& envelope) {
   if (!envelope.esmtp) return "SMTP";
-  std::string name = "ESMTP";
+  std::string name = envelope.mail.smtputf8 ? "UTF8SMTP" : "ESMTP";
   if (envelope.tls) name += "S";
   if (envelope.auth_user) name += "A";
   return name;
@@ -41,9 +43,11 @@ std::string lower(std::string text) {
   return text;
 }
 
-nlohmann::json params_json(const Envelope& envelope, uint64_t size) {
+// `size` is what the client declared with SIZE= (RFC 1870), null when it declared nothing: the
+// stored size, Received header included, is message.size.
+nlohmann::json params_json(const Envelope& envelope) {
   const MailFrom& mail = envelope.mail;
-  nlohmann::json params = {{"size", size},
+  nlohmann::json params = {{"size", mail.size ? nlohmann::json(*mail.size) : nlohmann::json()},
                            {"body", mail.body.empty() ? std::string("7BIT") : mail.body},
                            {"smtputf8", mail.smtputf8}};
   // RFC 3461 DSN parameters: stored even though the bridge does not act on them.
@@ -64,13 +68,13 @@ nlohmann::json params_json(const Envelope& envelope, uint64_t size) {
 
 }  // namespace
 
-std::string envelope_json(const Envelope& envelope, uint64_t size) {
+std::string envelope_json(const Envelope& envelope) {
   nlohmann::json rcpt_to = nlohmann::json::array();
   for (const RcptTo& to : envelope.rcpts) rcpt_to.push_back(to.address);
   nlohmann::json doc = {
       {"mail_from", envelope.mail.address},
       {"rcpt_to", rcpt_to},
-      {"params", params_json(envelope, size)},
+      {"params", params_json(envelope)},
       {"helo", envelope.helo},
       {"client", {{"ip", envelope.client_ip}, {"port", envelope.client_port}}},
       {"tls", nullptr},
@@ -141,7 +145,7 @@ store::InboundMessage make_inbound(const Envelope& envelope, std::string message
     message.insert(0, header);
     inbound.data = std::move(message);
   }
-  inbound.envelope_json = envelope_json(envelope, inbound.data.size());
+  inbound.envelope_json = envelope_json(envelope);
   inbound.deliveries = deliveries_for(routes, inbound.rcpt_to);
   return inbound;
 }

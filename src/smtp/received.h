@@ -39,12 +39,13 @@ struct Envelope {
   std::string trace_header;
 };
 
-// "SMTP", "ESMTP", "ESMTPS", "ESMTPA" or "ESMTPSA" (RFC 3848).
+// "SMTP", "ESMTP", "ESMTPS", "ESMTPA" or "ESMTPSA" (RFC 3848); "UTF8SMTP", "UTF8SMTPS",
+// "UTF8SMTPA" or "UTF8SMTPSA" when MAIL carried SMTPUTF8 (RFC 6531 3.7.3).
 std::string protocol_name(const Envelope& envelope);
 // The Received: trace header, folded, ending in CRLF; "for" only with exactly one recipient.
 std::string received_header(const Envelope& envelope, std::chrono::system_clock::time_point when);
-// The envelope object as bridge.v1 shows it; `size` is the stored message size in bytes.
-std::string envelope_json(const Envelope& envelope, uint64_t size);
+// The envelope object as bridge.v1 shows it; params.size is the declared SIZE= (or null).
+std::string envelope_json(const Envelope& envelope);
 // One row per (route, endpoint) with the recipients whose first matching route it belongs to,
 // in the order recipients were given. Recipients of routes without endpoints get no row.
 std::vector<store::Delivery> deliveries_for(const std::vector<config::Route>& routes,

@@ -3,7 +3,7 @@
 # and the session goes on after each error.
 import unittest
 
-from bridge import BridgeTest
+from bridge import BridgeTest, split_received
 
 
 class CommandSyntax(BridgeTest):
@@ -54,14 +54,24 @@ class CommandSyntax(BridgeTest):
         c = self.session()
         addr = "f\u00f6\u00e4@\u00f6\u00e4.example".encode()
         self.assertReply(c.cmd(b"MAIL FROM:<" + addr + b">"), 553, "5.6.7")
-        self.assertReply(c.cmd(b"MAIL FROM:<" + addr + b"> SMTPUTF8"), 250, "2.1.0")
-        self.assertReply(c.cmd(b"RCPT TO:<" + "\u00fc@example.com".encode() + b">"), 250, "2.1.5")
+        self.assertReply(c.cmd(b"MAIL FROM:<" + addr + b"> SMTPUTF8 SIZE=386"), 250, "2.1.0")
+        # Postfix 3.7 sends a UTF-8 ORCPT xtext-encoded under rfc822.
+        self.assertReply(c.cmd(b"RCPT TO:<" + "\u00fc@example.com".encode() + b"> ORCPT=rfc822;j+C3+BCrgen@example.com"),
+                         250, "2.1.5")
         self.assertReply(c.cmd("DATA"), 354)
         body = "Subject: utf8\r\n\r\nGrüße\r\n".encode()
         msg_id = self.assertQueued(c.cmd(body + b"."))
         m = self.assertStored(self.bridge, msg_id, body, mail_from="f\u00f6\u00e4@\u00f6\u00e4.example",
                               rcpt_to=["\u00fc@example.com"])
-        self.assertEqual(m["envelope"]["params"]["smtputf8"], True)
+        params = m["envelope"]["params"]
+        self.assertEqual(params["smtputf8"], True)
+        # The declared SIZE, not the stored size (which message.size shows).
+        self.assertEqual(params["size"], 386)
+        self.assertNotEqual(len(m["data"]), 386)
+        self.assertEqual(params["rcpt"]["\u00fc@example.com"]["orcpt"], "utf-8;j\u00fcrgen@example.com")
+        # RFC 6531 3.7.3: WITH UTF8SMTP for a transaction that used SMTPUTF8.
+        received, _ = split_received(m["data"])
+        self.assertIn(b" with UTF8SMTP id ", received)
 
     def test_control_and_invisible_characters_in_addresses_are_rejected(self):
         c = self.session()

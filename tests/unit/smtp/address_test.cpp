@@ -282,6 +282,25 @@ TEST(RcptTo, orcpt_is_decoded_xtext) {  // RFC 3461 4.2
   EXPECT_EQ(rcpt_error("TO:<b@example.com> ORCPT=;b@example.com"), kBadArguments);
 }
 
+// RFC 6533 3: a UTF-8 address is typed utf-8 (its non-ASCII as \x{HEX} or, with SMTPUTF8, as
+// UTF-8); one that arrived as xtext-encoded UTF-8 under rfc822 (Postfix 3.7 sends
+// "rfc822;j+C3+BCrgen@...") is shown under the type that names it.
+TEST(RcptTo, orcpt_with_utf8_is_typed_utf8) {
+  EXPECT_EQ(rcpt_ok("TO:<b@example.com> ORCPT=rfc822;j+C3+BCrgen@example.com").params.at("ORCPT"),
+            "utf-8;j\u00fcrgen@example.com");
+  EXPECT_EQ(rcpt_ok("TO:<b@example.com> ORCPT=utf-8;j\\x{FC}rgen@example.com").params.at("ORCPT"),
+            "utf-8;j\u00fcrgen@example.com");
+  EXPECT_EQ(rcpt_ok("TO:<b@example.com> ORCPT=UTF-8;\\x{1F600}@example.com").params.at("ORCPT"),
+            "utf-8;\U0001F600@example.com");
+  EXPECT_EQ(rcpt_ok("TO:<b@example.com> ORCPT=rfc822;plain@example.com").params.at("ORCPT"),
+            "rfc822;plain@example.com");
+  for (const char* bad : {"utf-8;a\\x{}@example.com", "utf-8;a\\x{D800}@example.com",
+                          "utf-8;a\\x{110000}@example.com", "utf-8;a\\x{0A}@example.com",
+                          "utf-8;a\\x{1234567}@example.com", "utf-8;a\\x{FG}@example.com",
+                          "utf-8;a\\x{41@example.com"})
+    EXPECT_EQ(rcpt_error("TO:<b@example.com> ORCPT="s + bad), kBadArguments) << bad;
+}
+
 TEST(RcptTo, unknown_and_duplicate_parameters) {
   EXPECT_EQ(rcpt_error("TO:<b@example.com> SIZE=1"), kUnknownParameter);
   EXPECT_EQ(rcpt_error("TO:<b@example.com> XFOO"), kUnknownParameter);
