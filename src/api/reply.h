@@ -1,6 +1,7 @@
 // What an API handler answers, free of any HTTP library: status, content type, body, headers.
 // Errors are RFC 9457 problem details (application/problem+json) with a stable `type` per slug.
 #pragma once
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -15,6 +16,8 @@ struct Reply {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // A large body sent in slices instead of `body` (which stays empty), held until it is sent.
+  std::shared_ptr<const std::string> stream;
 };
 
 // One invalid input: the field ("limit", "cursor") and what is wrong with it.

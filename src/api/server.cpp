@@ -18,6 +18,7 @@
 
 #include "api/auth.h"
 #include "api/messages.h"
+#include "api/parts.h"
 #include "common/base64.h"
 #include "common/time.h"
 #include "obs/guarded_server.h"
@@ -36,10 +37,22 @@ constexpr size_t kKeepAliveRequests = 1000;  // per connection (httplib's defaul
 constexpr uint64_t kMinRequestBody = 1 << 20;
 constexpr const char* kUnmatchedRoute = "unmatched";
 
+// Slices of a streamed body: httplib asks for the rest at each write.
+constexpr size_t kStreamSlice = 256 * 1024;
+
 void apply(const Reply& reply, httplib::Response& res) {
   res.status = reply.status;
   for (const auto& [name, value] : reply.headers) res.set_header(name, value);
-  res.set_content(reply.body, reply.content_type);
+  if (!reply.stream) {
+    res.set_content(reply.body, reply.content_type);
+    return;
+  }
+  std::shared_ptr<const std::string> body = reply.stream;
+  res.set_content_provider(body->size(), reply.content_type,
+                           [body](size_t offset, size_t length, httplib::DataSink& sink) {
+                             return sink.write(body->data() + offset,
+                                               std::min(length, kStreamSlice));
+                           });
 }
 
 // Titles for the statuses httplib answers by itself (RFC 9110 15.5).
@@ -69,11 +82,15 @@ struct Route {
 constexpr Route kList{"/v1/inbound", "/v1/inbound", "GET"};
 constexpr Route kOne{"/v1/inbound/{id}", "/v1/inbound/([^/]+)", "GET"};
 constexpr Route kRedeliver{"/v1/inbound/{id}/redeliver", "/v1/inbound/([^/]+)/redeliver", "POST"};
+constexpr Route kPart{"/v1/inbound/{id}/parts/{part}", "/v1/inbound/([^/]+)/parts/([0-9.]+)",
+                      "GET"};
+constexpr Route kRaw{"/v1/inbound/{id}/raw", "/v1/inbound/([^/]+)/raw", "GET"};
 constexpr Route kSend{"/v1/messages", "/v1/messages", "POST"};
 constexpr Route kSendRaw{"/v1/messages/raw", "/v1/messages/raw", "POST"};
 constexpr Route kMessage{"/v1/messages/{id}", "/v1/messages/([^/]+)", "GET"};
 // In the order httplib matches them (installed in this order).
-constexpr const Route* kRoutes[] = {&kList, &kOne, &kRedeliver, &kSend, &kSendRaw, &kMessage};
+constexpr const Route* kRoutes[] = {&kList, &kOne,  &kRedeliver, &kPart,
+                                    &kRaw,  &kSend, &kSendRaw,   &kMessage};
 
 std::optional<std::string> idempotency_key(const httplib::Request& req) {
   if (!req.has_header("Idempotency-Key")) return std::nullopt;
@@ -94,6 +111,7 @@ struct Server::Impl {
   SendOptions send;
   uint64_t body_limit;
   KeyRing keys;
+  std::vector<std::string> link_secrets;  // api.links.secrets
   obs::Family<obs::Counter>& requests;
   obs::Family<obs::Histogram>& seconds;
   std::vector<std::pair<const Route*, std::regex>> routes;
@@ -109,6 +127,7 @@ struct Server::Impl {
         body_limit(api.limits.max_body ? api.limits.max_body
                                        : max_request_body(send.max_message_bytes)),
         keys(api.keys),
+        link_secrets(api.links.secrets),
         requests(registry.counter("smtp_bridge_api_requests_total",
                                   "REST API requests by route template and HTTP status.")),
         seconds(registry.histogram("smtp_bridge_api_request_seconds",
@@ -121,6 +140,7 @@ struct Server::Impl {
   // A handler gets the request and the name of the API key that authenticated it.
   using Handle = std::function<Reply(const httplib::Request&, const std::string& key_name)>;
   httplib::Server::Handler wrap(const char* route, bool authenticate, Handle handle);
+  Handle linked(Handle handle, int part_match);
   void install_routes();
   void install_guard();
   void install(const Route& route, Handle handle);
@@ -167,7 +187,9 @@ httplib::Server::Handler Server::Impl::wrap(const char* route, bool authenticate
 // are installed, so /v1/messages/raw comes before /v1/messages/{id}.
 void Server::Impl::install(const Route& route, Handle handle) {
   std::string allow = route.allow;
-  auto bound = wrap(route.name, true, std::move(handle));
+  // The linked routes check a signed link or the key themselves (Impl::linked).
+  bool by_link = &route == &kPart || &route == &kRaw;
+  auto bound = wrap(route.name, !by_link, std::move(handle));
   if (allow == "GET") server.Get(route.pattern, bound);
   if (allow == "POST") server.Post(route.pattern, bound);
   auto refuse = wrap(route.name, false, [allow](const httplib::Request&, const std::string&) {
@@ -178,6 +200,26 @@ void Server::Impl::install(const Route& route, Handle handle) {
   server.Put(route.pattern, refuse);
   server.Patch(route.pattern, refuse);
   server.Delete(route.pattern, refuse);
+}
+
+// A request with ?signature= is let in by its signed link alone (common/part_link.h); one
+// without, by an API key like every route.
+Server::Impl::Handle Server::Impl::linked(Handle handle, int part_match) {
+  return [this, handle = std::move(handle), part_match](const httplib::Request& req,
+                                                        const std::string& key_name) -> Reply {
+    if (!req.has_param("signature")) {
+      if (!keys.authorize(req.get_header_value("Authorization"))) return unauthorized();
+      return handle(req, key_name);
+    }
+    std::string expires = req.get_param_value("expires");
+    std::string signature = req.get_param_value("signature");
+    std::string part = part_match > 0 ? req.matches[part_match].str() : std::string("raw");
+    int64_t now = common::unix_ms(common::Clock::now()) / 1000;
+    if (auto refused = check_link(link_secrets, req.matches[1].str(), part,
+                                  {req.has_param("expires") ? &expires : nullptr, &signature}, now))
+      return *refused;
+    return handle(req, key_name);
+  };
 }
 
 void Server::Impl::install_routes() {
@@ -191,6 +233,17 @@ void Server::Impl::install_routes() {
     return redeliver_inbound(store, req.matches[1].str(), common::unix_ms(common::Clock::now()),
                              requeued);
   });
+  install(kPart, linked(
+                     [this](const httplib::Request& req, const std::string&) {
+                       return get_inbound_part(store, send.memory, req.matches[1].str(),
+                                               req.matches[2].str());
+                     },
+                     2));
+  install(kRaw, linked(
+                    [this](const httplib::Request& req, const std::string&) {
+                      return get_inbound_raw(store, send.memory, req.matches[1].str());
+                    },
+                    0));
   install(kSend, [this](const httplib::Request& req, const std::string& key_name) {
     return send_message(store, send_context(req, key_name), req.body);
   });

@@ -48,7 +48,9 @@ LinkCheck check_part_link(const std::vector<std::string>& secrets, std::string_v
                           std::string_view signature, int64_t now) {
   int64_t when = 0;
   auto [end, error] = std::from_chars(expires.data(), expires.data() + expires.size(), when);
-  if (error != std::errc() || end != expires.data() + expires.size() || expires.empty())
+  // Only the form part_link writes: "01000" is not the link that was signed.
+  if (error != std::errc() || end != expires.data() + expires.size() ||
+      std::to_string(when) != expires)
     return LinkCheck::bad_signature;
   for (const std::string& secret : secrets) {
     std::string expected = part_link_signature(secret, message_id, part, when);

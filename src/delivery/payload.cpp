@@ -18,8 +18,10 @@
 #endif
 
 #include "common/base64.h"
+#include "common/part_link.h"
 #include "common/time.h"
 #include "delivery/payload_budget.h"
+#include "delivery/reply_text.h"
 #include "mime/message.h"
 
 namespace delivery {
@@ -303,14 +305,33 @@ void write_parts(Out& out, const mime::Message& message) {
   out.end_array();
 }
 
-void write_attachment(Out& out, std::string_view raw, const mime::Part& part,
-                      const RenderOptions& options, std::vector<std::string>& defects) {
+// How attachments are written in one render: inline, or by signed link (issue 15).
+struct AttachmentPlan {
+  std::string_view message_id;
+  const RenderOptions& options;
+  std::vector<int> by_link;  // parts linked to make the document fit max_payload_bytes
+  // Parts whose content was inlined, with the JSON bytes it took: what a second render for
+  // max_payload_bytes may link instead.
+  std::vector<std::pair<size_t, int>> inlined;
+
+  bool link_for(int index, size_t size) const {
+    if (options.links.base_url.empty()) return false;
+    if (options.attachments_by_url && size > options.url_threshold) return true;
+    return std::find(by_link.begin(), by_link.end(), index) != by_link.end();
+  }
+};
+
+void write_attachment(Out& out, std::string_view raw, const mime::Message& message, int index,
+                      AttachmentPlan& plan, std::vector<std::string>& defects) {
+  const mime::Part& part = message.parts[index];
   std::string decoded = mime::decode_body(raw, part, &defects);
-  bool omitted = decoded.size() > options.max_attachment_bytes;
+  bool linked = plan.link_for(index, decoded.size());
+  bool omitted = !linked && decoded.size() > plan.options.max_attachment_bytes;
   out.begin_object();
-  if (!omitted) {
+  if (!omitted && !linked) {
     out.key("content");
     out.base64(decoded);
+    plan.inlined.emplace_back(common::base64_encoded_size(decoded.size()), index);
   }
   write_part_labels(out, part);
   if (omitted) {
@@ -323,6 +344,65 @@ void write_attachment(Out& out, std::string_view raw, const mime::Part& part,
   out.string(sha256_hex(decoded));
   out.key("size");
   out.number(decoded.size());
+  if (linked) {
+    // GET /v1/inbound/{id}/parts/{part}: a plain GET, no API key (common/part_link.h).
+    const AttachmentLinks& links = plan.options.links;
+    out.key("url");
+    out.string(common::part_link(links.base_url, links.secret, plan.message_id, part_number(part),
+                                 links.expires));
+  }
+  out.end_object();
+}
+
+// message.reply (issue 15): the new text of a reply without its quoted history and signature,
+// from the text body, else from the HTML one; its HTML without the quoted history.
+struct ReplyFields {
+  bool present = false;
+  std::string text, html, signature;
+  size_t json_size() const {
+    return budget::escaped_size(text) + budget::escaped_size(html) +
+           budget::escaped_size(signature);
+  }
+};
+
+// An HTML body is parsed into a tree to find its quoted history: a few times its size in
+// memory. Beyond this size (no reply is that long; a document is) the reply comes from the text
+// body only.
+constexpr size_t kMaxReplyHtml = 4 << 20;
+
+ReplyFields extract_reply(const std::string* text, const std::string* html) {
+  ReplyFields reply;
+  if (html != nullptr && html->size() > kMaxReplyHtml) html = nullptr;
+  if (text == nullptr && html == nullptr) return reply;
+  reply.present = true;
+  if (html != nullptr) {
+    HtmlReply stripped = extract_reply_html(*html);
+    reply.html = std::move(stripped.html);
+    if (text == nullptr) {
+      reply.text = std::move(stripped.text.text);
+      reply.signature = std::move(stripped.text.signature);
+    }
+  }
+  if (text != nullptr) {
+    Reply stripped = extract_reply_text(*text);
+    reply.text = std::move(stripped.text);
+    reply.signature = std::move(stripped.signature);
+  }
+  return reply;
+}
+
+void write_reply(Out& out, const ReplyFields& reply) {
+  if (!reply.present) {
+    out.null();
+    return;
+  }
+  out.begin_object();
+  out.key("html");
+  out.string_or_null(reply.html);
+  out.key("signature");
+  out.string_or_null(reply.signature);
+  out.key("text");
+  out.string_or_null(reply.text);
   out.end_object();
 }
 
@@ -370,7 +450,7 @@ MainBody decode_main_body(std::string_view raw, const mime::Message& message, in
 }
 
 void write_message(Out& out, std::string_view raw, const mime::Message& message,
-                   const RenderOptions& options) {
+                   AttachmentPlan& plan) {
   std::vector<std::string> decoding_defects;
   static const std::vector<mime::Header> no_headers;
   const std::vector<mime::Header>& top =
@@ -387,11 +467,20 @@ void write_message(Out& out, std::string_view raw, const mime::Message& message,
   MainBody text = decode_main_body(raw, message, message.text_part, decoding_defects, attachments);
   MainBody html = decode_main_body(raw, message, message.html_part, decoding_defects, attachments);
   std::sort(attachments.begin(), attachments.end());  // document order
+  ReplyFields reply;
+  if (plan.options.extract_reply)
+    reply = extract_reply(text.present ? &text.text : nullptr, html.present ? &html.text : nullptr);
+  // The bodies and their reply stay within the 2 × the message's size a document may take (the
+  // reply of a body that quotes nothing is as long as the body): else the reply is left out.
+  if (text.json_size + html.json_size + reply.json_size() > 2 * raw.size() + 2 * kBodySlack) {
+    reply = ReplyFields();
+    add_defect(decoding_defects, "reply_not_inlined");
+  }
 
-  // The header strings' pool: the message's size, less where the bodies take more than their
-  // share of 2 × the size (their decoded text is held while the document is written, so memory
-  // stays within 4 × the size too), plus kHeaderSlack.
-  size_t bodies = 2 * (text.json_size + html.json_size);
+  // The header strings' pool: the message's size, less where the bodies (and the reply made
+  // of them) take more than their share of 2 × the size (their decoded text is held while the
+  // document is written, so memory stays within 4 × the size too), plus kHeaderSlack.
+  size_t bodies = 2 * (text.json_size + html.json_size + reply.json_size());
   size_t pool = std::min(raw.size(), 2 * raw.size() - std::min(2 * raw.size(), bodies));
   pool += kHeaderSlack;
   size_t level = budget::water_level(budget::header_costs(message, attachments, has_subject), pool);
@@ -401,8 +490,7 @@ void write_message(Out& out, std::string_view raw, const mime::Message& message,
   out.begin_object();
   out.key("attachments");
   out.begin_array();
-  for (int index : attachments)
-    write_attachment(out, raw, message.parts[index], options, decoding_defects);
+  for (int index : attachments) write_attachment(out, raw, message, index, plan, decoding_defects);
   out.end_array();
   out.key("bcc");
   write_addresses(out, message.bcc);
@@ -429,6 +517,9 @@ void write_message(Out& out, std::string_view raw, const mime::Message& message,
   write_parts(out, message);
   out.key("references");
   out.texts(message.references);
+  out.key("reply");
+  write_reply(out, reply);
+  reply = ReplyFields();
   out.key("reply_to");
   write_addresses(out, message.reply_to);
   out.key("sender");
@@ -462,16 +553,9 @@ size_t document_bound(const InboundView& message, const mime::Message& parsed,
                            options.rcpt_to.size());
 }
 
-}  // namespace
-
-std::string render_bridge_v1_text(const InboundView& message, const RenderOptions& options) {
-  mime::Message parsed = mime::parse(message.data);
-#ifdef __GLIBC__
-  // Parsing a large message frees large transient copies (unfolded values, parameter sections);
-  // glibc keeps such freed memory resident once its dynamic mmap threshold has risen, and the
-  // document's buffer does not fit in those holes: hand them back first (issue 11, peak RSS).
-  if (message.data.size() >= kTrimAfter) malloc_trim(0);
-#endif
+std::string render_document(const InboundView& message, const mime::Message& parsed,
+                            AttachmentPlan& plan) {
+  const RenderOptions& options = plan.options;
   Out out(document_bound(message, parsed, options));
   auto received = common::Clock::time_point(std::chrono::milliseconds(message.received_at_ms));
   out.begin_object();
@@ -480,7 +564,7 @@ std::string render_bridge_v1_text(const InboundView& message, const RenderOption
   out.key("id");
   out.string(message.id);
   out.key("message");
-  write_message(out, message.data, parsed, options);
+  write_message(out, message.data, parsed, plan);
   out.key("raw");
   options.include_raw ? out.base64(message.data) : out.null();
   out.key("received_at");
@@ -491,6 +575,42 @@ std::string render_bridge_v1_text(const InboundView& message, const RenderOption
   out.string("bridge.v1");
   out.end_object();
   return out.take_text();
+}
+
+// The JSON a link takes in place of content: "url":"<base>/v1/inbound/<id>/parts/<n>?expires=
+// <t>&signature=<43>" with its separators, part numbers of up to 64 characters.
+size_t link_json_size(const RenderOptions& options, std::string_view id) {
+  return options.links.base_url.size() + id.size() + 200;
+}
+
+}  // namespace
+
+std::string render_bridge_v1_text(const InboundView& message, const RenderOptions& options) {
+  mime::Message parsed = mime::parse(message.data);
+#ifdef __GLIBC__
+  // Parsing a large message frees large transient copies (unfolded values, parameter sections);
+  // glibc keeps such freed memory resident once its dynamic mmap threshold has risen, and the
+  // document's buffer does not fit in those holes: hand them back first (issue 11, peak RSS).
+  if (message.data.size() >= kTrimAfter) malloc_trim(0);
+#endif
+  AttachmentPlan plan{message.id, options, {}, {}};
+  std::string document = render_document(message, parsed, plan);
+  // endpoints[].max_payload_bytes: the largest inlined attachments go by link until the
+  // document fits; rendered again once (what else it holds cannot be made smaller).
+  if (options.max_payload_bytes == 0 || document.size() <= options.max_payload_bytes ||
+      options.links.base_url.empty() || plan.inlined.empty())
+    return document;
+  std::sort(plan.inlined.rbegin(), plan.inlined.rend());
+  size_t size = document.size();
+  for (const auto& [json_size, index] : plan.inlined) {
+    if (size <= options.max_payload_bytes) break;
+    plan.by_link.push_back(index);
+    size -= std::min(size, json_size + 12);  // "content":"..", with its separator
+    size += link_json_size(options, message.id);
+  }
+  std::string().swap(document);
+  plan.inlined.clear();
+  return render_document(message, parsed, plan);
 }
 
 }  // namespace delivery

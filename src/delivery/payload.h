@@ -35,7 +35,7 @@ struct RenderOptions {
   uint64_t url_threshold = 0;
   // endpoints[].max_payload_bytes: the largest attachments go by link until the document fits.
   uint64_t max_payload_bytes = 0;
-  AttachmentLinks links;
+  AttachmentLinks links = {};
 };
 
 // The whole document, {"type":"message.received","version":"bridge.v1","id",...}, serialised

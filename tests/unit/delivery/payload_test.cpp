@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/base64.h"
+#include "common/part_link.h"
 #include "delivery/payload.h"
 #include "payload_test_util.h"
 
@@ -216,6 +217,75 @@ TEST(Payload, omits_content_of_attachments_over_max_attachment_bytes) {
   EXPECT_FALSE(attachments[1].contains("content"));
   EXPECT_EQ(attachments[1]["size"], 40);  // size and hash still describe the bytes
   EXPECT_EQ(attachments[1]["sha256"], sha256_hex(*common::base64_decode(kBinaryBase64)));
+}
+
+RenderOptions with_links() {
+  RenderOptions options;
+  options.links = {"https://bridge.example", "link-secret-0123456789", 1800000000};
+  return options;
+}
+
+TEST(Payload, url_mode_links_attachments_above_the_threshold) {
+  RenderOptions options = with_links();
+  options.attachments_by_url = true;
+  options.url_threshold = 16;  // the image is exactly 16 bytes: inline; the file (40) by link
+  json attachments = render(multipart_message(), options)["message"]["attachments"];
+  EXPECT_TRUE(attachments[0].contains("content"));
+  EXPECT_FALSE(attachments[0].contains("url"));
+  const json& file = attachments[1];
+  EXPECT_FALSE(file.contains("content"));
+  EXPECT_FALSE(file.contains("omitted"));
+  EXPECT_EQ(file["size"], 40);
+  EXPECT_EQ(file["sha256"], sha256_hex(*common::base64_decode(kBinaryBase64)));
+  EXPECT_EQ(file["url"], common::part_link("https://bridge.example", "link-secret-0123456789", kId,
+                                           "3", 1800000000));
+  // Linked, an attachment over max_attachment_bytes is not "omitted": its bytes are a GET away.
+  options.max_attachment_bytes = 1;
+  EXPECT_TRUE(render(multipart_message(), options)["message"]["attachments"][1].contains("url"));
+  // Without api.links there is nothing to sign with: content as before.
+  options = RenderOptions();
+  options.attachments_by_url = true;
+  EXPECT_TRUE(
+      render(multipart_message(), options)["message"]["attachments"][1].contains("content"));
+}
+
+TEST(Payload, max_payload_bytes_links_the_largest_attachments_first) {
+  std::string big(300000, 'x'), small(3000, 'y');
+  std::string data =
+      "From: a@example.com\r\nSubject: two\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+      "--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+      "--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; "
+      "filename=big.bin\r\n\r\n" +
+      big +
+      "\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; "
+      "filename=small.bin\r\n\r\n" +
+      small + "\r\n--b--\r\n";
+  RenderOptions options = with_links();
+  options.max_payload_bytes = 100000;
+  InboundView view{kId, kReceivedMs, kEnvelope, data};
+  options.rcpt_to = {"bob@bridge.example"};
+  std::string text = render_bridge_v1_text(view, options);
+  EXPECT_LE(text.size(), 100000u);
+  json attachments = json::parse(text)["message"]["attachments"];
+  ASSERT_EQ(attachments.size(), 2u);
+  EXPECT_TRUE(attachments[0].contains("url"));      // big.bin
+  EXPECT_TRUE(attachments[1].contains("content"));  // small.bin still fits
+  options.max_payload_bytes = 0;                    // no cap: both inline
+  json whole = json::parse(render_bridge_v1_text(view, options))["message"]["attachments"];
+  EXPECT_TRUE(whole[0].contains("content"));
+}
+
+TEST(Payload, reply_is_an_object_or_null) {
+  json message = render(multipart_message())["message"];
+  ASSERT_TRUE(message["reply"].is_object());
+  EXPECT_TRUE(message["reply"].contains("text"));
+  EXPECT_TRUE(message["reply"].contains("html"));
+  EXPECT_TRUE(message["reply"].contains("signature"));
+  RenderOptions off;
+  off.extract_reply = false;
+  EXPECT_TRUE(render(multipart_message(), off)["message"]["reply"].is_null());
+  std::string no_body = "From: a@example.com\r\nContent-Type: application/pdf\r\n\r\n%PDF\r\n";
+  EXPECT_TRUE(render(no_body)["message"]["reply"].is_null());
 }
 
 TEST(Payload, include_raw_carries_the_stored_bytes_as_base64) {
