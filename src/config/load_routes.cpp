@@ -155,6 +155,10 @@ bool move_userinfo(Reader& reader, const YAML::Node& at, const std::string& key,
   if (at_sign == std::string::npos || at_sign < authority) return true;
   std::string userinfo = endpoint.url.substr(authority, at_sign - authority);
   auto decoded = percent_decoded(userinfo);
+  if (!endpoint.basic_auth.empty()) {
+    reader.error(key + ".url", at, "set either basic_auth or a user:password@ in the URL");
+    return false;
+  }
   if (!decoded || decoded->find(':') == std::string::npos || decoded->front() == ':') {
     reader.error(key + ".url", at,
                  "the user:password@ of a postmark URL must be percent-encoded "
@@ -181,14 +185,23 @@ void load_endpoint_format(Reader& reader, const YAML::Node& node, const std::str
   if (endpoint.format != PayloadFormat::mailgun && has_key)
     reader.error(key + ".signing_key", node, "is only used with format mailgun");
   reader.read_size(node, key, "max_payload_bytes", endpoint.max_payload_bytes);
+  // The same credentials as a URL's user:password@, from a Secret rather than the URL (which a
+  // ConfigMap, logs and the API would show).
+  if (reader.read_secret(node, key, "basic_auth", endpoint.basic_auth, false)) {
+    if (endpoint.format != PayloadFormat::postmark)
+      reader.error(key + ".basic_auth", node, "is only used with format postmark");
+    else if (endpoint.basic_auth.find(':') == std::string::npos || endpoint.basic_auth[0] == ':')
+      reader.error(key + ".basic_auth", node, "must be user:password");
+  }
 }
 
 void load_endpoint(Reader& reader, const YAML::Node& node, const std::string& key,
                    Endpoint& endpoint) {
-  if (!reader.expect_map(node, key,
-                         {"name", "url", "secret", "secret_file", "secret_env", "secrets",
-                          "timeout", "headers", "ca_file", "format", "max_payload_bytes",
-                          "signing_key", "signing_key_file", "signing_key_env"}))
+  if (!reader.expect_map(
+          node, key,
+          {"name", "url", "secret", "secret_file", "secret_env", "secrets", "timeout", "headers",
+           "ca_file", "format", "max_payload_bytes", "signing_key", "signing_key_file",
+           "signing_key_env", "basic_auth", "basic_auth_file", "basic_auth_env"}))
     return;
   load_endpoint_format(reader, node, key, endpoint);
   auto url = Reader::field(node, "url");

@@ -22,6 +22,14 @@ export const CASES = {
                          "delivery.max_render_attempts": 5, "dns.budget": "3s",
                          "authentication.enabled": true, "spam.rspamd.failure": "defer",
                          "policy.temperror": "defer" } },
+  // Issue 15: links, the reply switch, the formats' credentials from literal and existing Secrets.
+  payload: { tls: false, smtpType: "ClusterIP", storage: "1Gi", secretFiles: 5,
+             existingSecrets: ["link-keys", "postmark-inbound"],
+             literals: ["sbk_ops_key_for_payload_chart_tests", "links-literal-secret-for-chart-tests",
+                        "mailgun-signing-key-for-chart-tests"],
+             config: { "routes.0.attachments": "url", "routes.0.extract_reply": false,
+                       "routes.0.endpoints.1.format": "postmark", "api.links.ttl": "12h",
+                       "api.links.base_url": "https://mail-bridge.example.com" } },
   // Several replicas on PostgreSQL: 3 pods (the autoscaler's minimum), HPA, PDB, the default
   // spread over nodes, the literal DSN in the chart's Secret.
   postgres: { backend: "postgres", tls: false, smtpType: "ClusterIP", secretFiles: 1, replicas: 3,

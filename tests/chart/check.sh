@@ -79,6 +79,10 @@ refuse "Must not validate the schema" "${dkim[@]}" --set "config.relay.dkim[0].k
 refuse "config.relay.dkim[0]: key or existingSecret is required" "${dkim[@]}"
 # Not a schema rule (it depends on config.api): several pods need a configured API key.
 refuse "config.api.keys is required" --set store.backend=postgres --set-string store.postgres.dsn=host=db
+# A postmark URL's user:password@ would sit in the ConfigMap: the chart wants basic_auth (a Secret).
+refuse "Does not match pattern" --set "config.routes[0].match[0]=*" \
+  --set "config.routes[0].endpoints[0].url=https://user:pw@app.example/hook" \
+  --set "config.routes[0].endpoints[0].format=postmark"
 # And what it must accept: any replica count on PostgreSQL.
 if "$helm" template smtp-bridge "$chart" --set store.backend=postgres --set replicaCount=5 "${api_key[@]}" \
     --set-string store.postgres.dsn=host=db >/dev/null 2>"$work/postgres5.err"; then

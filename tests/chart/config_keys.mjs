@@ -31,10 +31,13 @@ export const known_config_keys = {
   routes: {
     "[]": {
       match: true, include_raw: true, max_attachment_bytes: true, policy,
+      // issue 15: attachments by link, the reply, the drop-in formats.
+      attachments: true, attachment_url_threshold: true, extract_reply: true,
       endpoints: {
         "[]": {
           name: true, url: true, ...secret("secret"), timeout: true, headers: { "*": true }, ca_file: true,
           secrets: { "[]": secret("secret") },
+          format: true, max_payload_bytes: true, ...secret("signing_key"), ...secret("basic_auth"),
         },
       },
     },
@@ -48,7 +51,10 @@ export const known_config_keys = {
       connect_timeout: true,
     },
   },
-  api: { listen: true, keys: { "[]": { name: true, ...secret("key") } }, limits: httpLimits },
+  api: {
+    listen: true, keys: { "[]": { name: true, ...secret("key") } }, limits: httpLimits,
+    links: { base_url: true, ttl: true, secrets: { "[]": secret("secret") } },
+  },
   relay: {
     upstream: { host: true, port: true, tls: true, verify: true, ca_file: true },
     auth: { mechanism: true, username: true, ...secret("password") },

@@ -387,11 +387,12 @@ function check_config(objects, pod, where, expected) {
            `${key}: Secret ${from[0].name} key ${from[0].key} is neither rendered nor a named existing Secret`);
     expect(!(rendered !== undefined && is_existing), where, `${key}: an existing Secret was rendered by the chart`);
     // An existing Secret's stand-in has the form its key needs: webhook secrets are whsec_<base64>,
-    // DKIM keys a PEM private key (the bridge parses it at load).
+    // DKIM keys a PEM private key (the bridge parses it at load), basic auth user:password.
     const placeholder = `placeholder-for-${from[0].name}-${from[0].key}`;
     contents[file] = rendered ?? (/^routes\[.*secret/.test(key)
       ? "whsec_" + Buffer.from(placeholder).toString("base64")
-      : /^relay\.dkim\[/.test(key) ? stand_in_key(from[0].key) : placeholder);
+      : /^relay\.dkim\[/.test(key) ? stand_in_key(from[0].key)
+      : /\.basic_auth_file$/.test(key) ? `inbound:${placeholder}` : placeholder);
   }
   for (const literal of expected.literals ?? [])
     expect(Object.values(contents).includes(literal), where, `literal secret '${literal}' is not mounted`);

@@ -145,6 +145,16 @@ Secret, existing: {file: {name, key}} projected from existing Secrets}.
 {{- else -}}
 {{- include "smtp-bridge.secretField" (dict "item" $endpoint "field" "secret" "file" $file "where" $where "required" false "state" $state) -}}
 {{- end -}}
+{{- /* format mailgun's signing key and format postmark's basic auth: Secrets, mounted as files. */ -}}
+{{- range $field, $existing := dict "signing_key" "signingKeyExistingSecret" "basic_auth" "basicAuthExistingSecret" -}}
+{{- $holder := dict $field (get $endpoint $field) "existingSecret" (get $endpoint $existing) -}}
+{{- include "smtp-bridge.secretField" (dict "item" $holder "field" $field "file" (printf "route-%d-endpoint-%d-%s" $r $e (replace "_" "-" $field)) "where" (printf "%s.%s" $where $field) "required" false "state" $state) -}}
+{{- $_ := unset $endpoint $field -}}
+{{- $_ := unset $endpoint $existing -}}
+{{- if hasKey $holder (printf "%s_file" $field) -}}
+{{- $_ := set $endpoint (printf "%s_file" $field) (get $holder (printf "%s_file" $field)) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- $_ := set $config "routes" $values.routes -}}
@@ -192,6 +202,11 @@ Secret, existing: {file: {name, key}} projected from existing Secrets}.
 {{- end -}}
 {{- if not $api.keys -}}
 {{- $_ := unset $api "keys" -}}
+{{- end -}}
+{{- if $api.links -}}
+{{- range $i, $secret := ($api.links.secrets | default list) -}}
+{{- include "smtp-bridge.secretField" (dict "item" $secret "field" "secret" "file" (printf "api-links-secret-%d" $i) "where" (printf "config.api.links.secrets[%d]" $i) "required" true "state" $state) -}}
+{{- end -}}
 {{- end -}}
 {{- $_ := set $config "api" $api -}}
 

@@ -59,6 +59,28 @@ TEST(LoadPayloadKeys, EveryKeyIsRead) {
   EXPECT_EQ(route.endpoints[1].max_payload_bytes, 5 * config::kMiB);
 }
 
+TEST(LoadPayloadKeys, BasicAuthFromASecretInsteadOfTheUrl) {
+  config_test::TempDir dir;
+  std::string file = dir.write("pm-auth", "inbox:s3cret");
+  auto result = config::load_string(
+      "routes:\n"
+      "  - match: '*'\n"
+      "    endpoints: [{url: 'https://pm.example/hook', format: postmark, basic_auth_file: '" +
+      file + "'}]\n");
+  ASSERT_TRUE(result.config) << dump(result);
+  EXPECT_EQ(result.config->routes[0].endpoints[0].basic_auth, "inbox:s3cret");
+  auto both = config::load_string(
+      "routes:\n"
+      "  - match: '*'\n"
+      "    endpoints: [{url: 'https://u:p@pm.example/', format: postmark, basic_auth: 'a:b'}]\n");
+  EXPECT_NE(find_error(both, "routes[0].endpoints[0].url"), nullptr) << dump(both);
+  auto other = config::load_string(
+      "routes:\n"
+      "  - match: '*'\n"
+      "    endpoints: [{url: 'https://a.example/', basic_auth: 'a:b'}]\n");
+  EXPECT_NE(find_error(other, "routes[0].endpoints[0].basic_auth"), nullptr) << dump(other);
+}
+
 TEST(LoadPayloadKeys, UserinfoOnlyForPostmarkAndNeverEchoed) {
   auto result = config::load_string(
       "routes:\n"
