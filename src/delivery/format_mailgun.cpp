@@ -50,7 +50,7 @@ class Form {
   bool field(std::string_view name, std::string_view value) {
     if (!fits(value)) return false;
     open(name);
-    out_ += "\r\n";
+    out_ += "\r\n\r\n";
     append(value);
     return true;
   }

@@ -170,7 +170,8 @@ void write_postmark(Json& json, const Source& source, const RenderOptions& optio
   const mime::Message& m = source.parsed;
   static const mime::Address nobody;
   const mime::Address& from = m.from.empty() ? nobody : m.from.front();
-  std::string_view original = options.rcpt_to.empty() ? "" : options.rcpt_to.front();
+  std::string_view original;
+  if (!options.rcpt_to.empty()) original = options.rcpt_to.front();
   json.begin_object();
   json.key("FromName");
   json.text(from.name);
