@@ -24,6 +24,8 @@ import bridge
 from bridge import BridgeTest
 from receiver import Receiver, smtplib_send, wait_rows
 
+OPENAPI = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "openapi",
+                       "openapi.yaml")
 SUBJECT = "Réunion ✓ — 月曜日の報告"
 FROM_NAME = "Zoë Ünal"
 TEXT = "Grüße aus Köln,\nthe numbers are attached.\n"
@@ -40,6 +42,18 @@ MG_KEY = "key-" + hashlib.sha256(b"formats-e2e").hexdigest()[:32]
 def quote(s):
     from urllib.parse import quote as q
     return q(s, safe="")
+
+
+def validator(name):
+    """Draft 2020-12 validator of components/schemas/<name> (openapi/openapi.yaml)."""
+    import jsonschema
+    import yaml
+    with open(OPENAPI, encoding="utf-8") as f:
+        doc = yaml.safe_load(f)
+    root = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$ref": f"#/components/schemas/{name}", "components": doc["components"]}
+    jsonschema.Draft202012Validator.check_schema(root)
+    return jsonschema.Draft202012Validator(root, format_checker=jsonschema.FormatChecker())
 
 
 def build_message(to, cc):
@@ -109,6 +123,7 @@ class Formats(BridgeTest):
         self.assertEqual(req.header("webhook-id"), rows[0]["id"])  # for deduplication
 
         doc = req.json()
+        validator("PostmarkInbound").validate(doc)
         self.assertEqual(doc["From"], "zoe@sender.example")
         self.assertEqual(doc["FromName"], FROM_NAME)
         self.assertEqual(doc["FromFull"]["Email"], "zoe@sender.example")
@@ -168,6 +183,7 @@ class Formats(BridgeTest):
                 self.assertNotIn(name, fields, "field repeated")
                 fields[name] = part.get_payload(decode=True).decode("utf-8")
 
+        validator("MailgunForward").validate(dict(fields, **{k: "(file)" for k in files}))
         # Mailgun's "Securing webhooks", as its Python example does it.
         self.assertEqual(len(fields["token"]), 50)
         expected = hmac.new(key=MG_KEY.encode(),
