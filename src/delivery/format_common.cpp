@@ -123,13 +123,49 @@ Source read_source(const InboundView& message, const RenderOptions& options, boo
   return source;
 }
 
+namespace {
+
+bool over_limits(uint64_t size, const RenderOptions& options) {
+  return size > options.max_attachment_bytes ||
+         (options.attachments_by_url && size > options.url_threshold);
+}
+
+// The decoded size of an attachment, estimated from its encoded body without decoding it.
+uint64_t estimated_size(const mime::Part& part) {
+  return part.transfer_encoding == "base64" ? part.body_size() / 4 * 3 : part.body_size();
+}
+
+}  // namespace
+
+void plan_links(Source& source, const RenderOptions& options, size_t text_bytes, bool base64) {
+  const AttachmentLinks& links = options.links;
+  if (options.max_payload_bytes == 0 || links.base_url.empty() || links.secret.empty()) return;
+  // The structure besides the text: a few hundred bytes per attachment and header field.
+  uint64_t total = text_bytes + 64 * 1024 + 512 * source.attachments.size();
+  std::vector<std::pair<uint64_t, int>> carried;  // (bytes in the document, index)
+  for (int index : source.attachments) {
+    uint64_t size = estimated_size(source.parsed.parts[index]);
+    if (over_limits(size, options)) continue;
+    uint64_t bytes = base64 ? (size + 2) / 3 * 4 : size;
+    carried.emplace_back(bytes, index);
+    total += bytes;
+  }
+  std::sort(carried.rbegin(), carried.rend());  // largest first
+  for (const auto& [bytes, index] : carried) {
+    if (total <= options.max_payload_bytes) break;
+    source.by_link.push_back(index);
+    total -= bytes;
+  }
+  std::sort(source.by_link.begin(), source.by_link.end());
+}
+
 Carried carry(const Source& source, int index, const RenderOptions& options) {
   const mime::Part& part = source.parsed.parts[index];
   Carried carried;
   carried.bytes = mime::decode_body(source.raw, part);
   carried.size = carried.bytes.size();
-  carried.omitted = carried.size > options.max_attachment_bytes ||
-                    (options.attachments_by_url && carried.size > options.url_threshold);
+  carried.omitted = over_limits(carried.size, options) ||
+                    std::binary_search(source.by_link.begin(), source.by_link.end(), index);
   if (!carried.omitted) return carried;
   std::string().swap(carried.bytes);
   const AttachmentLinks& links = options.links;
@@ -154,6 +190,12 @@ size_t Cap::cost(std::string_view s) const {
 
 Cap text_cap(const std::vector<size_t>& costs, size_t message_size, bool json) {
   return Cap(budget::water_level(costs, 3 * message_size + kTextSlack), json);
+}
+
+size_t capped_total(const std::vector<size_t>& costs, size_t message_size) {
+  size_t total = 0;
+  for (size_t cost : costs) total += cost;
+  return std::min(total, 3 * message_size + kTextSlack);
 }
 
 std::string_view valid_text(std::string_view s, std::string& storage) {

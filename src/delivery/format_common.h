@@ -28,6 +28,7 @@ struct Source {
   Reply reply;                   // from the text body, else from the HTML body's text
   std::string stripped_html;     // the HTML body without its quoted history (when wanted)
   std::vector<int> attachments;  // indices into parsed.parts, in document order
+  std::vector<int> by_link;      // attachments sent as links to fit max_payload_bytes (sorted)
 
   const std::vector<mime::Header>& top() const;
   // The first top-level field of this name (case-insensitive), "" when none.
@@ -37,9 +38,14 @@ struct Source {
 // Parses and decodes `message`; `stripped_html`: also extract the HTML body's reply.
 Source read_source(const InboundView& message, const RenderOptions& options, bool stripped_html);
 
+// endpoints[].max_payload_bytes (with api.links set): the largest attachments go by link until
+// the estimated document fits. `text_bytes`: what the format's text takes (its costs, capped);
+// `base64`: whether attachments are carried in base64.
+void plan_links(Source& source, const RenderOptions& options, size_t text_bytes, bool base64);
+
 // One attachment as a format carries it: its decoded bytes, or none with `omitted` (above
-// max_attachment_bytes, or above url_threshold with attachments: url) and a signed link when
-// api.links is set.
+// max_attachment_bytes, above url_threshold with attachments: url, or in source.by_link) and a
+// signed link when api.links is set.
 struct Carried {
   std::string bytes;
   uint64_t size = 0;  // decoded size, also when omitted
@@ -63,6 +69,8 @@ class Cap {
 };
 // The cap that brings `costs` within the pool of a message of `message_size` bytes.
 Cap text_cap(const std::vector<size_t>& costs, size_t message_size, bool json);
+// The bytes those costs take once capped (at most the pool).
+size_t capped_total(const std::vector<size_t>& costs, size_t message_size);
 
 // JSON (RFC 8259 7) string of `s`, quotes included, appended to `out`; invalid UTF-8 becomes
 // U+FFFD.

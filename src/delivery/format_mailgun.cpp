@@ -201,8 +201,10 @@ bool write_form(std::string& out, std::string_view boundary, const Source& sourc
 FormatBody render_mailgun(const InboundView& message, const RenderOptions& options,
                           const MailgunOptions& mailgun) {
   Source source = formats::read_source(message, options, /*stripped_html=*/true);
-  Cap cap = formats::text_cap(costs(source, options, Cap(SIZE_MAX, true)), message.data.size(),
-                              /*json=*/true);
+  std::vector<size_t> text = costs(source, options, Cap(SIZE_MAX, true));
+  Cap cap = formats::text_cap(text, message.data.size(), /*json=*/true);
+  formats::plan_links(source, options, formats::capped_total(text, message.data.size()),
+                      /*base64=*/false);
   size_t files = 0;
   for (int index : source.attachments) files += source.parsed.parts[index].body_size();
   size_t bound = max_format_size(message.data.size(), files, message.envelope_json.size(),

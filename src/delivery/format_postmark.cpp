@@ -231,8 +231,10 @@ void write_postmark(Json& json, const Source& source, const RenderOptions& optio
 
 FormatBody render_postmark(const InboundView& message, const RenderOptions& options) {
   Source source = formats::read_source(message, options, /*stripped_html=*/false);
-  Cap cap = formats::text_cap(costs(source, options, Cap(SIZE_MAX, true)), message.data.size(),
-                              /*json=*/true);
+  std::vector<size_t> text = costs(source, options, Cap(SIZE_MAX, true));
+  Cap cap = formats::text_cap(text, message.data.size(), /*json=*/true);
+  formats::plan_links(source, options, formats::capped_total(text, message.data.size()),
+                      /*base64=*/true);
   // Allocated once at the bound (pages never written are never resident): growing by doubling
   // would hold two buffers at the peak.
   size_t base64 = 0;

@@ -370,5 +370,27 @@ TEST(Formats, HostileMessagesStayWithinTheBound) {
   }
 }
 
+// endpoints[].max_payload_bytes: attachments go by link (largest first) until the document fits;
+// only with api.links, which make the links.
+TEST(Formats, MaxPayloadBytesSendsAttachmentsByLinkWhenLinksAreSet) {
+  RenderOptions o = options();
+  o.max_payload_bytes = 1;
+  json doc = postmark(message(), o);
+  EXPECT_FALSE(doc["Attachments"][0].contains("Omitted")) << "no api.links: nothing to link to";
+  o.links = {"https://bridge.example", "link-secret", 1795740000};
+  doc = postmark(message(), o);
+  for (const json& a : doc["Attachments"]) {
+    EXPECT_EQ(a["Omitted"], true);
+    EXPECT_EQ(a["Content"], "");
+    EXPECT_TRUE(a.contains("ContentURL"));
+  }
+  auto form = by_name(parse_form(render_mailgun(view(message()), o, signing())));
+  EXPECT_EQ(form["attachment-count"].value, "0");
+  EXPECT_EQ(json::parse(form["omitted-attachments"].value).size(), 2u);
+  o.max_payload_bytes = 10 << 20;
+  doc = postmark(message(), o);
+  for (const json& a : doc["Attachments"]) EXPECT_FALSE(a.contains("Omitted"));
+}
+
 }  // namespace
 }  // namespace delivery
