@@ -165,8 +165,14 @@ void write_attachment(Json& json, const Source& source, int index, const RenderO
   json.end_object();
 }
 
-void write_postmark(Json& json, const Source& source, const RenderOptions& options,
-                    const Cap& cap) {
+// The bodies and the reply are released once written: a hostile body (latin-1 bytes and control
+// characters: 1.5 × its size as UTF-8, 4 × that as JSON) would otherwise be held thrice at the
+// peak (measured: peak RSS grew by 6.2 × the message's size, 4.7 × with the release).
+void release(std::string& s) {
+  std::string().swap(s);
+}
+
+void write_postmark(Json& json, Source& source, const RenderOptions& options, const Cap& cap) {
   const mime::Message& m = source.parsed;
   static const mime::Address nobody;
   const mime::Address& from = m.from.empty() ? nobody : m.from.front();
@@ -203,10 +209,13 @@ void write_postmark(Json& json, const Source& source, const RenderOptions& optio
   json.text(source.header("Date"));  // message's sending mailserver")
   json.key("TextBody");
   json.text(source.text);
+  release(source.text);
   json.key("HtmlBody");
   json.text(source.html);
+  release(source.html);
   json.key("StrippedTextReply");
   json.text(source.reply.text);
+  release(source.reply.text);
   json.key("Tag");
   json.text("");
   json.key("Headers");
