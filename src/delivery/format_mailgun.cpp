@@ -128,10 +128,8 @@ std::string json_string(std::string_view s) {
   return out;
 }
 
-// The whole form with `boundary`; false when a value holds it.
-bool write_form(std::string& out, std::string_view boundary, const Source& source,
-                const RenderOptions& options, const MailgunOptions& mailgun, const Cap& cap) {
-  Form form(out, boundary);
+// The text fields: envelope, header summaries, bodies, stripped reply, message-headers.
+bool write_texts(Form& form, const Source& source, const RenderOptions& options, const Cap& cap) {
   std::string recipients;
   for (const std::string& rcpt : options.rcpt_to) {
     if (!recipients.empty()) recipients += ", ";
@@ -157,11 +155,11 @@ bool write_form(std::string& out, std::string_view boundary, const Source& sourc
     headers += ']';
   }
   headers += ']';
-  ok = ok && form.field("message-headers", headers);
-  std::string().swap(headers);
-  if (!ok) return false;
+  return ok && form.field("message-headers", headers);
+}
 
-  // Files are numbered from 1 in document order; attachments not carried are listed instead.
+// Files numbered from 1 in document order, content-id-map, and the attachments not carried.
+bool write_files(Form& form, const Source& source, const RenderOptions& options, const Cap& cap) {
   std::string cid_map = "{", omitted = "[";
   size_t count = 0;
   for (int index : source.attachments) {
@@ -185,13 +183,20 @@ bool write_form(std::string& out, std::string_view boundary, const Source& sourc
   }
   cid_map += '}';
   omitted += ']';
-  ok = form.field("attachment-count", std::to_string(count)) &&
-       form.field("content-id-map", cid_map) &&
-       (omitted.size() == 2 || form.field("omitted-attachments", omitted)) &&
-       form.field("timestamp", std::to_string(mailgun.timestamp)) &&
-       form.field("token", mailgun.token) &&
-       form.field("signature",
-                  mailgun_signature(mailgun.signing_key, mailgun.timestamp, mailgun.token));
+  return form.field("attachment-count", std::to_string(count)) &&
+         form.field("content-id-map", cid_map) &&
+         (omitted.size() == 2 || form.field("omitted-attachments", omitted));
+}
+
+// The whole form with `boundary`; false when a value holds it.
+bool write_form(std::string& out, std::string_view boundary, const Source& source,
+                const RenderOptions& options, const MailgunOptions& mailgun, const Cap& cap) {
+  Form form(out, boundary);
+  bool ok = write_texts(form, source, options, cap) && write_files(form, source, options, cap) &&
+            form.field("timestamp", std::to_string(mailgun.timestamp)) &&
+            form.field("token", mailgun.token) &&
+            form.field("signature",
+                       mailgun_signature(mailgun.signing_key, mailgun.timestamp, mailgun.token));
   if (ok) form.finish();
   return ok;
 }

@@ -140,6 +140,19 @@ std::vector<size_t> costs(const Source& source, const RenderOptions& options, co
   return out;
 }
 
+void write_headers(Json& json, const std::vector<mime::Header>& headers) {
+  json.begin_array();
+  for (const mime::Header& h : headers) {
+    json.begin_object();
+    json.key("Name");
+    json.text(h.name);
+    json.key("Value");
+    json.text(h.value);
+    json.end_object();
+  }
+  json.end_array();
+}
+
 void write_attachment(Json& json, const Source& source, int index, const RenderOptions& options) {
   const mime::Part& part = source.parsed.parts[index];
   Carried carried = formats::carry(source, index, options);
@@ -219,16 +232,7 @@ void write_postmark(Json& json, Source& source, const RenderOptions& options, co
   json.key("Tag");
   json.text("");
   json.key("Headers");
-  json.begin_array();
-  for (const mime::Header& h : source.top()) {
-    json.begin_object();
-    json.key("Name");
-    json.text(h.name);
-    json.key("Value");
-    json.text(h.value);
-    json.end_object();
-  }
-  json.end_array();
+  write_headers(json, source.top());
   json.key("Attachments");
   json.begin_array();
   for (int index : source.attachments) write_attachment(json, source, index, options);
