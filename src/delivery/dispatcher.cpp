@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/base64.h"
 #include "common/memory_budget.h"
 #include "common/thread_name.h"
 #include "common/time.h"
@@ -27,6 +28,7 @@
 #include "delivery/dispatcher_http.h"
 #include "delivery/dispatcher_metrics.h"
 #include "delivery/dispatcher_policy.h"
+#include "delivery/formats.h"
 #include "delivery/payload.h"
 #include "delivery/signing.h"
 #include "obs/log.h"
@@ -87,6 +89,33 @@ std::vector<std::string> configured_names(const config::Config& config) {
   for (const config::Route& route : config.routes)
     for (const config::Endpoint& endpoint : route.endpoints) names.push_back(endpoint.key());
   return names;
+}
+
+// The endpoint's document in its format (README "Payload formats"), with its Content-Type.
+FormatBody render_for(const config::Endpoint& endpoint, const InboundView& view,
+                      const RenderOptions& options) {
+  switch (endpoint.format) {
+    case config::PayloadFormat::postmark:
+      return render_postmark(view, options);
+    case config::PayloadFormat::mailgun:
+      return render_mailgun(view, options,
+                            {endpoint.signing_key, now_ms() / 1000, mailgun_token(), {}});
+    case config::PayloadFormat::bridge_v1:
+      break;
+  }
+  return {render_bridge_v1_text(view, options), "application/json; charset=utf-8"};
+}
+
+bool is_authorization(std::string_view name) {
+  static constexpr std::string_view kName = "authorization";
+  return std::equal(name.begin(), name.end(), kName.begin(), kName.end(), [](char a, char b) {
+    return std::tolower(static_cast<unsigned char>(a)) == b;
+  });
+}
+
+uint64_t render_reservation(const config::Endpoint& endpoint, size_t message_bytes) {
+  return endpoint.format == config::PayloadFormat::bridge_v1 ? render_memory(message_bytes)
+                                                             : format_render_memory(message_bytes);
 }
 
 bool reserved_header(std::string name) {
@@ -327,10 +356,10 @@ void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::m
                    " times");
     return;
   }
-  std::string body;
+  FormatBody body;
   Attempt attempt;
   common::BudgetLease render_lease;
-  if (!reserve_render(render_memory(job.data.size()), render_lease)) {
+  if (!reserve_render(render_reservation(*target.endpoint, job.data.size()), render_lease)) {
     // Not a render failure: the count the claim made is given back (rendered = true).
     attempt.error = "the memory budget had no room for the render";
     finish(
@@ -342,7 +371,7 @@ void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::m
   try {
     RenderSlot slot(job.data.size() >= kLargeMessage ? &large_renders : nullptr);
     InboundView view{row.message_id, job.received_at_ms, job.envelope_json, job.data};
-    body = render_bridge_v1_text(view, render_options(config, target, row, now_ms() / 1000));
+    body = render_for(*target.endpoint, view, render_options(config, target, row, now_ms() / 1000));
   } catch (const std::exception& error) {  // a renderer bug: retried, then dead, never lost
     if (row.render_attempts >= max_renders) {
       quarantine(job, url->origin,
@@ -359,7 +388,8 @@ void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::m
   }
   // The document holds what the POST needs: the message bytes go now, not after a slow endpoint.
   std::string().swap(job.data);
-  // Standard Webhooks headers (CONTRACTS.md 1); the row id is the stable webhook-id.
+  // Standard Webhooks headers (CONTRACTS.md 1), in every format: the row id is the stable
+  // webhook-id receivers can deduplicate by; signed when the endpoint has secrets.
   int64_t timestamp = now_ms() / 1000;
   std::vector<std::pair<std::string, std::string>> headers = {
       {"User-Agent", std::string("smtp-bridge/") + common::kVersion},
@@ -367,13 +397,18 @@ void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::m
       {"webhook-timestamp", std::to_string(timestamp)},
       {"webhook-attempt", std::to_string(row.attempts)},
   };
-  std::string signature = sign(target.endpoint->secrets, row.id, timestamp, body);
+  std::string signature = sign(target.endpoint->secrets, row.id, timestamp, body.body);
   if (!signature.empty()) headers.emplace_back("webhook-signature", std::move(signature));
+  // Postmark's basic auth from the URL's user:password@ (moved out of the URL at load).
+  const std::string& basic = target.endpoint->basic_auth;
+  bool postmark = target.endpoint->format == config::PayloadFormat::postmark && !basic.empty();
+  if (postmark) headers.emplace_back("Authorization", "Basic " + common::base64_encode(basic));
   for (const auto& [name, value] : target.endpoint->headers) {
-    if (!reserved_header(name)) headers.emplace_back(name, value);
+    if (!reserved_header(name) && !(postmark && is_authorization(name)))
+      headers.emplace_back(name, value);
   }
-  PostResult posted = clients.post(*url, headers, std::move(body), target.endpoint->timeout,
-                                   target.endpoint->ca_file);
+  PostResult posted = clients.post(*url, headers, std::move(body.body), target.endpoint->timeout,
+                                   target.endpoint->ca_file, body.content_type);
   attempt.status = posted.status;
   attempt.error = posted.error;
   attempt.retry_after = posted.retry_after;

@@ -75,7 +75,7 @@ constexpr uint64_t kMaxResponseBody = 64 * 1024;
 PostResult Clients::post(const common::EndpointUrl& url,
                          const std::vector<std::pair<std::string, std::string>>& headers,
                          std::string body, std::chrono::milliseconds timeout,
-                         const std::string& ca_file) {
+                         const std::string& ca_file, const std::string& content_type) {
   std::string key = Impl::key_of(url.origin, ca_file);
   Origin origin = split_origin(url.origin);
   httplib::ClientImpl& client = impl_->client_for(key, origin, ca_file);
@@ -86,7 +86,7 @@ PostResult Clients::post(const common::EndpointUrl& url,
   request.method = "POST";
   request.path = url.path;
   request.headers = httplib::Headers(headers.begin(), headers.end());
-  request.set_header("Content-Type", "application/json; charset=utf-8");
+  request.set_header("Content-Type", content_type);
   request.set_header("Host", origin.host_header);
   request.body = std::move(body);
   // The status line and headers are all the outcome needs; the body is read and dropped, and a

@@ -29,13 +29,14 @@ class Clients {
   Clients(const Clients&) = delete;
   Clients& operator=(const Clients&) = delete;
 
-  // POSTs `body` (moved into the request, never copied) as application/json; charset=utf-8
-  // with `headers` to url.path on url.origin.
+  // POSTs `body` (moved into the request, never copied) as `content_type` with `headers` to
+  // url.path on url.origin.
   // `ca_file` (config::Endpoint::ca_file): the PEM bundle an https:// origin is verified
   // against; "" = the system trust store.
   PostResult post(const common::EndpointUrl& url,
                   const std::vector<std::pair<std::string, std::string>>& headers, std::string body,
-                  std::chrono::milliseconds timeout, const std::string& ca_file = {});
+                  std::chrono::milliseconds timeout, const std::string& ca_file = {},
+                  const std::string& content_type = "application/json; charset=utf-8");
 
  private:
   struct Impl;
