@@ -19,42 +19,65 @@ namespace {
 
 using Node = xmlNode*;
 
+// libxml2's HTML parser stores element and attribute names in lower case.
 bool is_element(Node n, const char* name = nullptr) {
   return n && n->type == XML_ELEMENT_NODE &&
-         (!name || xmlStrcasecmp(n->name, reinterpret_cast<const xmlChar*>(name)) == 0);
+         (!name || xmlStrEqual(n->name, reinterpret_cast<const xmlChar*>(name)));
 }
 
 char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-// An attribute's value without copying (the HTML parser stores it as one text child).
-std::string_view attribute(Node n, const char* name) {
+// The attributes the quote markers are in, read in one pass without copying (the HTML parser
+// stores a value as one text child).
+struct Attributes {
+  std::string_view id, classes, type, style;
+};
+
+Attributes attributes_of(Node n) {
+  Attributes out;
   for (xmlAttr* a = n->properties; a; a = a->next) {
-    if (xmlStrcasecmp(a->name, reinterpret_cast<const xmlChar*>(name)) != 0) continue;
+    std::string_view value;
     if (a->children && a->children->type == XML_TEXT_NODE && a->children->content)
-      return reinterpret_cast<const char*>(a->children->content);
-    return {};
+      value = reinterpret_cast<const char*>(a->children->content);
+    std::string_view name = reinterpret_cast<const char*>(a->name);
+    if (name == "id")
+      out.id = value;
+    else if (name == "class")
+      out.classes = value;
+    else if (name == "type")
+      out.type = value;
+    else if (name == "style")
+      out.style = value;
   }
-  return {};
+  return out;
 }
 
-// Whether a class token of `n` is `wanted` (lower-case), or ends with it when `suffix` (Yahoo
-// prefixes its class names with a per-message "ydp1a2b3c4d").
-bool has_class(Node n, std::string_view wanted, bool suffix = false) {
-  std::string_view classes = attribute(n, "class");
+bool equals_lower(std::string_view token, std::string_view wanted) {
+  if (token.size() != wanted.size()) return false;
+  for (size_t i = 0; i < token.size(); ++i)
+    if (lower(token[i]) != wanted[i]) return false;
+  return true;
+}
+
+// Whether a class token is one of the quote containers' (Yahoo prefixes its class names with a
+// per-message "ydp1a2b3c4d": its yahoo_quoted is matched as a suffix).
+bool quote_class(std::string_view classes) {
   size_t pos = 0;
   while (pos < classes.size()) {
     size_t end = classes.find_first_of(" \t\r\n\f", pos);
     if (end == std::string_view::npos) end = classes.size();
     std::string_view token = classes.substr(pos, end - pos);
-    if (suffix && token.size() > wanted.size()) token.remove_prefix(token.size() - wanted.size());
-    if (token.size() == wanted.size()) {
-      bool same = true;
-      for (size_t i = 0; i < token.size() && same; ++i) same = lower(token[i]) == wanted[i];
-      if (same) return true;
-    }
     pos = end + 1;
+    for (std::string_view name :
+         {"gmail_quote", "gmail_quote_container", "gmail_extra", "gmail_attr", "moz-cite-prefix",
+          "moz-forward-container", "protonmail_quote"})
+      if (equals_lower(token, name)) return true;
+    constexpr std::string_view kYahoo = "yahoo_quoted";
+    if (token.size() >= kYahoo.size() &&
+        equals_lower(token.substr(token.size() - kYahoo.size()), kYahoo))
+      return true;
   }
   return false;
 }
@@ -142,8 +165,7 @@ void remove_attribution_before(Node quote) {
 
 // Outlook desktop's header block of the original message: a div with a grey top border whose
 // text begins with "From:" (or its translation).
-bool outlook_header_block(Node n) {
-  std::string_view style = attribute(n, "style");
+bool outlook_header_block(Node n, std::string_view style) {
   if (!contains_ci(style, "border-top:solid #e1e1e1") &&
       !contains_ci(style, "border-top:solid #b5c4df"))
     return false;
@@ -155,19 +177,16 @@ bool outlook_header_block(Node n) {
 enum class Action { keep, remove, cut };
 
 Action classify(Node n) {
-  if (n->type != XML_ELEMENT_NODE) return Action::keep;
-  std::string_view id = attribute(n, "id");
-  if (id == "divRplyFwdMsg" || id == "mail-editor-reference-message-container" ||
-      (id == "zwchr" && is_element(n, "hr")))
+  if (n->type != XML_ELEMENT_NODE || !n->properties) return Action::keep;
+  Attributes a = attributes_of(n);
+  if (a.id == "divRplyFwdMsg" || a.id == "mail-editor-reference-message-container" ||
+      (a.id == "zwchr" && is_element(n, "hr")))
     return Action::cut;
-  if (is_element(n, "blockquote") && contains_ci(attribute(n, "type"), "cite"))
+  if (is_element(n, "blockquote") && contains_ci(a.type, "cite")) return Action::remove;
+  if (quote_class(a.classes) || a.id.find("yahoo_quoted") != std::string_view::npos)
     return Action::remove;
-  for (const char* name : {"gmail_quote", "gmail_quote_container", "gmail_extra", "gmail_attr",
-                           "moz-cite-prefix", "moz-forward-container", "protonmail_quote"})
-    if (has_class(n, name)) return Action::remove;
-  if (has_class(n, "yahoo_quoted", true) || id.find("yahoo_quoted") != std::string_view::npos)
-    return Action::remove;
-  if (is_element(n, "div") && outlook_header_block(n)) return Action::cut;
+  if (!a.style.empty() && is_element(n, "div") && outlook_header_block(n, a.style))
+    return Action::cut;
   return Action::keep;
 }
 
@@ -203,17 +222,20 @@ void cut_from(Node n) {
   }
 }
 
-void strip_history(xmlDoc* doc) {
+// Removes the quoted history; returns whether there was any.
+bool strip_history(xmlDoc* doc) {
+  bool removed = false;
   Node n = doc->children;
   while (n) {
     switch (classify(n)) {
       case Action::cut:
         cut_from(n);
-        return;
+        return true;
       case Action::remove: {
         Node next = next_after(n);
         if (is_element(n, "blockquote")) remove_attribution_before(n);
         remove(n);
+        removed = true;
         n = next;
         break;
       }
@@ -222,6 +244,7 @@ void strip_history(xmlDoc* doc) {
         break;
     }
   }
+  return removed;
 }
 
 }  // namespace
@@ -277,9 +300,11 @@ HtmlReply extract_reply_html(std::string_view html) {
                      HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
                          HTML_PARSE_IGNORE_ENC | HTML_PARSE_NODEFDTD));
   if (!doc) return {};
-  strip_history(doc.get());
   HtmlReply reply;
-  reply.html = serialise(doc.get(), has_document_tags(html));
+  // Without history, the HTML is given back as it came (serialising would only cost time and
+  // rewrite what the sender wrote).
+  reply.html =
+      strip_history(doc.get()) ? serialise(doc.get(), has_document_tags(html)) : std::string(html);
   reply.text = extract_reply_text(html_document_text(doc.get()));
   return reply;
 }

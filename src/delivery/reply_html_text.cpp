@@ -5,6 +5,7 @@
 
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace delivery {
@@ -12,42 +13,52 @@ namespace {
 
 using Node = xmlNode*;
 
-bool named(Node n, std::string_view name) {
-  return reinterpret_cast<const char*>(n->name) == name;
+enum class Tag { other, br, block, pre, cell, skipped };
+
+Tag tag_of(Node n) {
+  static const std::unordered_map<std::string_view, Tag> tags = [] {
+    std::unordered_map<std::string_view, Tag> map;
+    for (std::string_view name :
+         {"p",       "div",      "blockquote", "li",      "ul",     "ol",    "tr",     "table",
+          "h1",      "h2",       "h3",         "h4",      "h5",     "h6",    "hr",     "section",
+          "article", "header",   "footer",     "address", "center", "dl",    "dt",     "dd",
+          "form",    "fieldset", "figure",     "main",    "nav",    "aside", "caption"})
+      map[name] = Tag::block;
+    for (std::string_view name : {"script", "style", "head", "title", "template", "noscript"})
+      map[name] = Tag::skipped;
+    map["br"] = Tag::br;
+    map["pre"] = Tag::pre;
+    map["td"] = Tag::cell;
+    map["th"] = Tag::cell;
+    return map;
+  }();
+  auto found = tags.find(reinterpret_cast<const char*>(n->name));
+  return found == tags.end() ? Tag::other : found->second;
 }
 
-bool skipped(Node n) {
-  for (std::string_view name : {"script", "style", "head", "title", "template", "noscript"})
-    if (named(n, name)) return true;
-  return false;
-}
-
-bool block(Node n) {
-  for (std::string_view name :
-       {"p",       "div",     "blockquote", "li",     "ul",      "ol",     "tr",    "table",
-        "h1",      "h2",      "h3",         "h4",     "h5",      "h6",     "pre",   "hr",
-        "section", "article", "header",     "footer", "address", "center", "dl",    "dt",
-        "dd",      "form",    "fieldset",   "figure", "main",    "nav",    "aside", "caption"})
-    if (named(n, name)) return true;
-  return false;
+// The length of the whitespace character at `i` (HTML's, and U+00A0 no-break space), or 0.
+size_t whitespace_at(std::string_view s, size_t i) {
+  char c = s[i];
+  if (c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f') return 1;
+  return (c == '\xC2' && i + 1 < s.size() && s[i + 1] == '\xA0') ? 2 : 0;
 }
 
 class TextWriter {
  public:
-  void enter(Node n) {
-    if (named(n, "br")) {
+  void enter(Tag tag) {
+    if (tag == Tag::br) {
       out_ += '\n';
       space_ = false;
-    } else if (block(n)) {
+    } else if (tag == Tag::block || tag == Tag::pre) {
       line_break();
       starts_.push_back(out_.size());
     }
-    if (named(n, "pre")) ++pre_;
-    if (named(n, "td") || named(n, "th")) space_ = true;
+    if (tag == Tag::pre) ++pre_;
+    if (tag == Tag::cell) space_ = true;
   }
-  void leave(Node n) {
-    if (named(n, "pre") && pre_ > 0) --pre_;
-    if (!block(n) || starts_.empty()) return;
+  void leave(Tag tag) {
+    if (tag == Tag::pre && pre_ > 0) --pre_;
+    if ((tag != Tag::block && tag != Tag::pre) || starts_.empty()) return;
     // An empty paragraph that held only spaces (Outlook's <p>&nbsp;</p>) is a blank line.
     bool blank_line = out_.size() == starts_.back() && space_;
     starts_.pop_back();
@@ -55,23 +66,25 @@ class TextWriter {
     if (blank_line) out_ += '\n';
   }
   void text(const xmlChar* content) {
-    for (const xmlChar* c = content; *c; ++c) {
-      if (pre_ > 0) {
-        out_ += static_cast<char>(*c);
-        continue;
-      }
-      bool white = *c == ' ' || *c == '\n' || *c == '\t' || *c == '\r' || *c == '\f';
-      if (*c == 0xC2 && c[1] == 0xA0) {  // U+00A0 no-break space
-        white = true;
-        ++c;
-      }
-      if (white) {
+    std::string_view s = reinterpret_cast<const char*>(content);
+    if (pre_ > 0) {
+      out_ += s;
+      return;
+    }
+    size_t i = 0;
+    while (i < s.size()) {
+      size_t white = whitespace_at(s, i);
+      if (white > 0) {
         space_ = true;
+        i += white;
         continue;
       }
+      size_t end = i + 1;
+      while (end < s.size() && whitespace_at(s, end) == 0) ++end;
       if (space_ && !out_.empty() && out_.back() != '\n') out_ += ' ';
       space_ = false;
-      out_ += static_cast<char>(*c);
+      out_.append(s.substr(i, end - i));
+      i = end;
     }
   }
   std::string take() { return std::move(out_); }
@@ -96,8 +109,9 @@ std::string html_document_text(xmlDoc* doc) {
   while (n) {
     bool descend = false;
     if (n->type == XML_ELEMENT_NODE) {
-      descend = !skipped(n);
-      if (descend) writer.enter(n);
+      Tag tag = tag_of(n);
+      descend = tag != Tag::skipped;
+      if (descend) writer.enter(tag);
     } else if ((n->type == XML_TEXT_NODE || n->type == XML_CDATA_SECTION_NODE) && n->content) {
       writer.text(n->content);
     }
@@ -107,7 +121,7 @@ std::string html_document_text(xmlDoc* doc) {
     }
     // Leave `n` (if entered) and every ancestor whose last child it was.
     for (;;) {
-      if (n->type == XML_ELEMENT_NODE && !skipped(n)) writer.leave(n);
+      if (n->type == XML_ELEMENT_NODE) writer.leave(tag_of(n));
       if (n->next) {
         n = n->next;
         break;
