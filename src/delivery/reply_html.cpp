@@ -1,15 +1,19 @@
-// The new part of an HTML reply (reply_text.h): parsed with libxml2's HTML parser (no network, no
-// XML_PARSE_HUGE: its default limits hold), the quoted history the mail clients mark is removed
-// from the tree, the rest serialised again, and its text extracted and stripped like a plain body.
-// Walks are iterative (threaded through parent/next pointers): no recursion on deep nesting.
+// The new part of an HTML reply (reply_text.h). libxml2's HTML parser (no network, no
+// XML_PARSE_HUGE: its default limits hold) reads the body and reports each tag and text run
+// (SAX): no tree is built, so memory stays near the input's size (a DOM of a tag-dense 25 MB body
+// took 16 times that). Each event is written out again (the HTML) and to the text, except inside
+// the quoted history the mail clients mark (Gmail's gmail_quote, Apple Mail's and Thunderbird's
+// blockquote type="cite" with the attribution before it, Yahoo's yahoo_quoted), and nothing from
+// Outlook's reply header on (divRplyFwdMsg, the border-top "From:" block). The text is then
+// stripped like a plain body.
 #include <libxml/HTMLparser.h>
-#include <libxml/HTMLtree.h>
-#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
 
 #include <climits>
-#include <memory>
+#include <cstring>
 #include <mutex>
 
+#include "delivery/reply_html_text.h"
 #include "delivery/reply_markers.h"
 #include "delivery/reply_text.h"
 #include "mime/message.h"
@@ -17,31 +21,35 @@
 namespace delivery {
 namespace {
 
-using Node = xmlNode*;
-
-// libxml2's HTML parser stores element and attribute names in lower case.
-bool is_element(Node n, const char* name = nullptr) {
-  return n && n->type == XML_ELEMENT_NODE &&
-         (!name || xmlStrEqual(n->name, reinterpret_cast<const xmlChar*>(name)));
-}
+constexpr size_t npos = std::string::npos;
 
 char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-// The attributes the quote markers are in, read in one pass without copying (the HTML parser
-// stores a value as one text child).
+bool equals_lower(std::string_view token, std::string_view wanted) {
+  if (token.size() != wanted.size()) return false;
+  for (size_t i = 0; i < token.size(); ++i)
+    if (lower(token[i]) != wanted[i]) return false;
+  return true;
+}
+
+bool contains_ci(std::string_view haystack, std::string_view needle) {
+  for (size_t i = 0; i + needle.size() <= haystack.size(); ++i)
+    if (equals_lower(haystack.substr(i, needle.size()), needle)) return true;
+  return false;
+}
+
+// The attributes the quote markers are in (libxml2 gives names in lower case).
 struct Attributes {
   std::string_view id, classes, type, style;
 };
 
-Attributes attributes_of(Node n) {
+Attributes attributes_of(const xmlChar** atts) {
   Attributes out;
-  for (xmlAttr* a = n->properties; a; a = a->next) {
-    std::string_view value;
-    if (a->children && a->children->type == XML_TEXT_NODE && a->children->content)
-      value = reinterpret_cast<const char*>(a->children->content);
-    std::string_view name = reinterpret_cast<const char*>(a->name);
+  for (size_t i = 0; atts && atts[i]; i += 2) {
+    std::string_view name = reinterpret_cast<const char*>(atts[i]);
+    std::string_view value = atts[i + 1] ? reinterpret_cast<const char*>(atts[i + 1]) : "";
     if (name == "id")
       out.id = value;
     else if (name == "class")
@@ -54,20 +62,13 @@ Attributes attributes_of(Node n) {
   return out;
 }
 
-bool equals_lower(std::string_view token, std::string_view wanted) {
-  if (token.size() != wanted.size()) return false;
-  for (size_t i = 0; i < token.size(); ++i)
-    if (lower(token[i]) != wanted[i]) return false;
-  return true;
-}
-
 // Whether a class token is one of the quote containers' (Yahoo prefixes its class names with a
 // per-message "ydp1a2b3c4d": its yahoo_quoted is matched as a suffix).
 bool quote_class(std::string_view classes) {
   size_t pos = 0;
   while (pos < classes.size()) {
     size_t end = classes.find_first_of(" \t\r\n\f", pos);
-    if (end == std::string_view::npos) end = classes.size();
+    if (end == npos) end = classes.size();
     std::string_view token = classes.substr(pos, end - pos);
     pos = end + 1;
     for (std::string_view name :
@@ -82,206 +83,305 @@ bool quote_class(std::string_view classes) {
   return false;
 }
 
-bool contains_ci(std::string_view haystack, std::string_view needle) {
-  for (size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    size_t j = 0;
-    while (j < needle.size() && lower(haystack[i + j]) == needle[j]) ++j;
-    if (j == needle.size()) return true;
-  }
-  return false;
-}
-
-// The node after `n` in document order, not entering `n`'s children.
-Node next_after(Node n) {
-  while (n && n->type != XML_DOCUMENT_NODE && n->type != XML_HTML_DOCUMENT_NODE) {
-    if (n->next) return n->next;
-    n = n->parent;
-  }
-  return nullptr;
-}
-
-void remove(Node n) {
-  xmlUnlinkNode(n);
-  xmlFreeNode(n);
-}
-
-// The first characters of a subtree's text, whitespace collapsed (bounded: at most `max_nodes`
-// nodes walked, `max_bytes` kept; `complete` false when it was cut).
-std::string short_text(Node root, size_t max_bytes, bool* complete) {
-  std::string out;
-  size_t nodes = 0;
-  *complete = true;
-  Node n = root;
-  while (n) {
-    if (++nodes > 200 || out.size() > max_bytes) {
-      *complete = false;
-      break;
-    }
-    if (n->type == XML_TEXT_NODE && n->content) {
-      for (const xmlChar* c = n->content; *c; ++c) {
-        bool white = *c == ' ' || *c == '\n' || *c == '\t' || *c == '\r';
-        if (white) {
-          if (!out.empty() && out.back() != ' ') out += ' ';
-        } else {
-          out += static_cast<char>(*c);
-        }
-      }
-    } else if (is_element(n, "br") && !out.empty() && out.back() != ' ') {
-      out += ' ';
-    }
-    if (n->type == XML_ELEMENT_NODE && n->children) {
-      n = n->children;
-      continue;
-    }
-    while (n && n != root && !n->next) n = n->parent;
-    n = (n && n != root) ? n->next : nullptr;
-  }
-  return out;
-}
-
-bool ignorable(Node n) {
-  if (is_element(n, "br") || n->type == XML_COMMENT_NODE) return true;
-  if (n->type != XML_TEXT_NODE) return false;
-  return !n->content || reply::is_blank(reinterpret_cast<const char*>(n->content));
-}
-
-// Apple Mail and others write "On …, … wrote:" just before the blockquote type="cite": removed
-// with it (the line breaks between them too).
-void remove_attribution_before(Node quote) {
-  Node n = quote->prev;
-  while (n && ignorable(n)) n = n->prev;
-  if (!n || (n->type != XML_TEXT_NODE && n->type != XML_ELEMENT_NODE)) return;
-  bool complete = false;
-  std::string text = short_text(n, reply::kMaxAttribution, &complete);
-  if (!complete || reply::attribution(text) == reply::Attribution::none) return;
-  for (Node p = quote->prev; p;) {
-    Node before = p->prev;
-    bool last = p == n;
-    remove(p);
-    if (last) break;
-    p = before;
-  }
-}
-
-// Outlook desktop's header block of the original message: a div with a grey top border whose
-// text begins with "From:" (or its translation).
-bool outlook_header_block(Node n, std::string_view style) {
-  if (!contains_ci(style, "border-top:solid #e1e1e1") &&
-      !contains_ci(style, "border-top:solid #b5c4df"))
-    return false;
-  bool complete = false;
-  std::string text = short_text(n, 200, &complete);
-  return reply::header_field(text) == reply::Field::from;
-}
-
 enum class Action { keep, remove, cut };
 
-Action classify(Node n) {
-  if (n->type != XML_ELEMENT_NODE || !n->properties) return Action::keep;
-  Attributes a = attributes_of(n);
+Action classify(std::string_view name, const Attributes& a) {
   if (a.id == "divRplyFwdMsg" || a.id == "mail-editor-reference-message-container" ||
-      (a.id == "zwchr" && is_element(n, "hr")))
+      (a.id == "zwchr" && name == "hr"))
     return Action::cut;
-  if (is_element(n, "blockquote") && contains_ci(a.type, "cite")) return Action::remove;
-  if (quote_class(a.classes) || a.id.find("yahoo_quoted") != std::string_view::npos)
-    return Action::remove;
-  if (!a.style.empty() && is_element(n, "div") && outlook_header_block(n, a.style))
-    return Action::cut;
+  if (name == "blockquote" && contains_ci(a.type, "cite")) return Action::remove;
+  if (quote_class(a.classes) || a.id.find("yahoo_quoted") != npos) return Action::remove;
   return Action::keep;
 }
 
-// An element left with nothing to show (after the cut below removed its tail).
-bool empty_element(Node n) {
-  for (Node c = n->children; c; c = c->next)
-    if (!ignorable(c)) return false;
-  return true;
+// Outlook desktop's header block of the original message: a div with a grey top border (its
+// text then decides: it begins with "From:" or a translation).
+bool outlook_border(std::string_view name, const Attributes& a) {
+  return name == "div" && (contains_ci(a.style, "border-top:solid #e1e1e1") ||
+                           contains_ci(a.style, "border-top:solid #b5c4df"));
 }
 
-// Everything from `n` on, in document order (the Outlook reply header and the history below it),
-// and the <hr> OWA draws just above it.
-void cut_from(Node n) {
-  Node before = n->prev;
-  while (before && ignorable(before)) before = before->prev;
-  if (is_element(before, "hr")) remove(before);
-  Node parent = n->parent;
-  for (Node s = n; s;) {
-    Node next = s->next;
-    remove(s);
-    s = next;
-  }
-  while (parent && parent->type == XML_ELEMENT_NODE) {
-    Node up = parent->parent;
-    for (Node s = parent->next; s;) {
-      Node next = s->next;
-      remove(s);
-      s = next;
-    }
-    if (!is_element(parent, "body") && !is_element(parent, "html") && empty_element(parent))
-      remove(parent);
-    parent = up;
-  }
+bool void_element(std::string_view name) {
+  for (std::string_view empty :
+       {"br", "hr", "img", "meta", "link", "input", "area", "base", "col", "embed", "param",
+        "source", "track", "wbr", "basefont", "frame", "isindex", "keygen"})
+    if (name == empty) return true;
+  return false;
 }
 
-// Removes the quoted history; returns whether there was any.
-bool strip_history(xmlDoc* doc) {
-  bool removed = false;
-  Node n = doc->children;
-  while (n) {
-    switch (classify(n)) {
-      case Action::cut:
-        cut_from(n);
-        return true;
-      case Action::remove: {
-        Node next = next_after(n);
-        if (is_element(n, "blockquote")) remove_attribution_before(n);
-        remove(n);
-        removed = true;
-        n = next;
+bool raw_text_element(std::string_view name) {
+  return name == "script" || name == "style";
+}
+
+void escape(std::string& out, std::string_view s, bool attribute) {
+  size_t from = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char* entity = nullptr;
+    switch (s[i]) {
+      case '&':
+        entity = "&amp;";
         break;
-      }
-      case Action::keep:
-        n = (n->type == XML_ELEMENT_NODE && n->children) ? n->children : next_after(n);
+      case '<':
+        entity = "&lt;";
+        break;
+      case '>':
+        entity = "&gt;";
+        break;
+      case '"':
+        entity = attribute ? "&quot;" : nullptr;
+        break;
+      default:
         break;
     }
+    if (!entity) continue;
+    out.append(s.substr(from, i - from));
+    out += entity;
+    from = i + 1;
   }
-  return removed;
+  out.append(s.substr(from));
 }
 
-}  // namespace
-
-// Defined in reply_html_text.cpp.
-std::string html_document_text(xmlDoc* doc);
-
-namespace {
-
-struct DocDeleter {
-  void operator()(xmlDoc* doc) const { xmlFreeDoc(doc); }
+// An open element.
+struct Frame {
+  reply::Tag tag;
+  bool written;                   // its start tag is in the HTML out (so will its end tag be)
+  size_t html_start, text_start;  // the outputs' sizes before it
+  // Its last child that is not a <br>, comment or whitespace (where it began in each output):
+  // the attribution a cite blockquote may follow.
+  size_t child_html = npos, child_text = npos;
+  bool in_text_run = false;  // the last event inside it was text
 };
+
+class Stripper {
+ public:
+  explicit Stripper(bool whole) : whole_(whole) {}
+  void start(std::string_view name, const xmlChar** atts);
+  void end(std::string_view name);
+  void characters(std::string_view s, bool raw);
+  void comment(std::string_view s);
+  void doctype(const xmlChar* name, const xmlChar* external_id, const xmlChar* system_id);
+
+  bool removed() const { return removed_; }
+  std::string take_html() { return std::move(html_); }
+  std::string take_text() { return text_.take(); }
+
+ private:
+  bool writes_tag(std::string_view name) const {
+    return whole_ || (name != "html" && name != "head" && name != "body");
+  }
+  bool to_text() const { return hidden_ == 0; }
+  void cut_at(size_t html_size, size_t text_size);
+  void drop_attribution();
+  void decide_candidate(bool ended);
+
+  std::string html_;
+  reply::TextWriter text_;
+  std::vector<Frame> frames_;
+  bool whole_;             // the input had <html>/<body>: write them (else only what is inside)
+  bool removed_ = false;   // some history was removed
+  bool cut_ = false;       // history reached: nothing more is written
+  size_t after_cut_ = 0;   // elements open since the cut (their end tags are not written)
+  size_t skip_ = 0;        // the depth inside a removed element
+  size_t hidden_ = 0;      // inside script, style, head...: not text
+  size_t raw_ = 0;         // inside script or style: written unescaped
+  size_t hr_html_ = npos;  // OWA's <hr> just before divRplyFwdMsg (only whitespace since)
+  size_t hr_text_ = npos;
+  size_t candidate_ = npos;  // the frame of an Outlook border div waiting for its text
+};
+
+// Everything from here on is history: the outputs are cut to the given sizes; open elements that
+// began after that are not closed in the HTML.
+void Stripper::cut_at(size_t html_size, size_t text_size) {
+  html_.resize(html_size);
+  text_.truncate(text_size);
+  for (auto& frame : frames_)
+    if (frame.html_start >= html_size) frame.written = false;
+  cut_ = true;
+  removed_ = true;
+}
+
+// Before a cite blockquote: its attribution ("On …, … wrote:"), the parent's last child.
+void Stripper::drop_attribution() {
+  if (frames_.empty()) return;
+  Frame& parent = frames_.back();
+  if (parent.child_text == npos) return;
+  std::string_view text = std::string_view(text_.out()).substr(parent.child_text);
+  if (text.size() > 2 * reply::kMaxAttribution ||
+      reply::attribution(text) == reply::Attribution::none)
+    return;
+  html_.resize(parent.child_html);
+  text_.truncate(parent.child_text);
+  parent.child_html = parent.child_text = npos;
+}
+
+void Stripper::decide_candidate(bool ended) {
+  const Frame& frame = frames_[candidate_];
+  std::string_view text = std::string_view(text_.out()).substr(frame.text_start);
+  std::string_view head = reply::trim(text);
+  if (!ended && head.size() < 64) return;  // "From:" and its translations come first
+  size_t index = candidate_;
+  candidate_ = npos;
+  if (reply::header_field(head.substr(0, 64)) == reply::Field::from)
+    cut_at(frames_[index].html_start, frames_[index].text_start);
+}
+
+void Stripper::start(std::string_view name, const xmlChar** atts) {
+  if (cut_) {
+    ++after_cut_;
+    return;
+  }
+  if (skip_ > 0) {
+    ++skip_;
+    return;
+  }
+  Attributes a = attributes_of(atts);
+  Action action = classify(name, a);
+  if (action == Action::cut) {
+    // OWA draws an <hr> just above its reply header: it goes with it.
+    if (hr_html_ != npos)
+      cut_at(hr_html_, hr_text_);
+    else
+      cut_at(html_.size(), text_.out().size());
+    ++after_cut_;
+    return;
+  }
+  if (action == Action::remove) {
+    if (name == "blockquote") drop_attribution();
+    removed_ = true;
+    skip_ = 1;
+    return;
+  }
+  Frame frame{reply::tag_of(name), false, html_.size(), text_.out().size()};
+  if (!frames_.empty() && frame.tag != reply::Tag::br) {
+    Frame& parent = frames_.back();
+    parent.child_html = frame.html_start;
+    parent.child_text = frame.text_start;
+    parent.in_text_run = false;
+  }
+  hr_html_ = name == "hr" ? frame.html_start : npos;
+  hr_text_ = name == "hr" ? frame.text_start : npos;
+  if (writes_tag(name)) {
+    frame.written = true;
+    html_ += '<';
+    html_ += name;
+    for (size_t i = 0; atts && atts[i]; i += 2) {
+      html_ += ' ';
+      html_ += reinterpret_cast<const char*>(atts[i]);
+      if (!atts[i + 1]) continue;
+      html_ += "=\"";
+      escape(html_, reinterpret_cast<const char*>(atts[i + 1]), true);
+      html_ += '"';
+    }
+    html_ += '>';
+  }
+  if (frame.tag == reply::Tag::skipped) ++hidden_;
+  if (to_text()) text_.enter(frame.tag);
+  if (raw_text_element(name)) ++raw_;
+  if (candidate_ == npos && outlook_border(name, a)) candidate_ = frames_.size();
+  frames_.push_back(frame);
+}
+
+void Stripper::end(std::string_view name) {
+  if (after_cut_ > 0) {
+    --after_cut_;
+    return;
+  }
+  if (skip_ > 0) {
+    if (--skip_ == 0 && !frames_.empty()) {
+      frames_.back().child_html = frames_.back().child_text = npos;
+      frames_.back().in_text_run = false;
+    }
+    return;
+  }
+  if (frames_.empty()) return;
+  if (!cut_ && candidate_ == frames_.size() - 1) decide_candidate(true);
+  Frame frame = frames_.back();
+  frames_.pop_back();
+  if (!cut_ && to_text()) text_.leave(frame.tag);
+  if (frame.tag == reply::Tag::skipped && hidden_ > 0) --hidden_;
+  if (raw_text_element(name) && raw_ > 0) --raw_;
+  if (frame.written && !void_element(name)) {
+    html_ += "</";
+    html_ += name;
+    html_ += '>';
+  }
+}
+
+void Stripper::characters(std::string_view s, bool raw) {
+  if (cut_ || skip_ > 0) return;
+  bool blank = reply::is_blank(s);
+  if (!blank) {
+    hr_html_ = hr_text_ = npos;
+    if (!frames_.empty() && !frames_.back().in_text_run) {
+      frames_.back().child_html = html_.size();
+      frames_.back().child_text = text_.out().size();
+      frames_.back().in_text_run = true;
+    }
+  }
+  if (raw || raw_ > 0)
+    html_.append(s);
+  else
+    escape(html_, s, false);
+  if (to_text()) text_.text(s);
+  if (candidate_ != npos) decide_candidate(false);
+}
+
+void Stripper::comment(std::string_view s) {
+  if (cut_ || skip_ > 0) return;
+  html_ += "<!--";
+  html_.append(s);
+  html_ += "-->";
+}
+
+void Stripper::doctype(const xmlChar* name, const xmlChar* external_id, const xmlChar* system_id) {
+  if (!whole_ || cut_ || skip_ > 0 || !name) return;
+  html_ += "<!DOCTYPE ";
+  html_ += reinterpret_cast<const char*>(name);
+  if (external_id) {
+    html_ += " PUBLIC \"";
+    html_ += reinterpret_cast<const char*>(external_id);
+    html_ += '"';
+  } else if (system_id) {
+    html_ += " SYSTEM";
+  }
+  if (system_id) {
+    html_ += " \"";
+    html_ += reinterpret_cast<const char*>(system_id);
+    html_ += '"';
+  }
+  html_ += ">\n";
+}
+
+Stripper& of(void* context) {
+  auto* parser = static_cast<htmlParserCtxtPtr>(context);
+  return *static_cast<Stripper*>(parser->_private);
+}
+std::string_view chars(const xmlChar* s, int length) {
+  return {reinterpret_cast<const char*>(s), static_cast<size_t>(length > 0 ? length : 0)};
+}
+
+xmlSAXHandler handlers() {
+  xmlSAXHandler sax;
+  std::memset(&sax, 0, sizeof sax);
+  sax.startElement = [](void* c, const xmlChar* name, const xmlChar** atts) {
+    of(c).start(reinterpret_cast<const char*>(name), atts);
+  };
+  sax.endElement = [](void* c, const xmlChar* name) {
+    of(c).end(reinterpret_cast<const char*>(name));
+  };
+  sax.characters = [](void* c, const xmlChar* s, int n) { of(c).characters(chars(s, n), false); };
+  sax.ignorableWhitespace = sax.characters;
+  sax.cdataBlock = [](void* c, const xmlChar* s, int n) { of(c).characters(chars(s, n), true); };
+  sax.comment = [](void* c, const xmlChar* s) { of(c).comment(reinterpret_cast<const char*>(s)); };
+  sax.internalSubset = [](void* c, const xmlChar* name, const xmlChar* external_id,
+                          const xmlChar* system_id) {
+    of(c).doctype(name, external_id, system_id);
+  };
+  return sax;
+}
 
 bool has_document_tags(std::string_view html) {
   return contains_ci(html, "<html") || contains_ci(html, "<body");
-}
-
-// The document (or, for a fragment, the body's content) in UTF-8.
-std::string serialise(xmlDoc* doc, bool whole) {
-  // No encoder: libxml2 keeps its tree in UTF-8 and writes it as it is.
-  xmlOutputBuffer* buffer = xmlAllocOutputBuffer(nullptr);
-  if (!buffer) return {};
-  if (whole) {
-    htmlDocContentDumpFormatOutput(buffer, doc, "UTF-8", 0);
-  } else {
-    Node root = xmlDocGetRootElement(doc);
-    Node body = nullptr;
-    for (Node c = root ? root->children : nullptr; c && !body; c = c->next)
-      if (is_element(c, "body")) body = c;
-    for (Node c = body ? body->children : nullptr; c; c = c->next)
-      htmlNodeDumpFormatOutput(buffer, doc, c, "UTF-8", 0);
-  }
-  xmlOutputBufferFlush(buffer);
-  std::string out(reinterpret_cast<const char*>(xmlOutputBufferGetContent(buffer)),
-                  xmlOutputBufferGetSize(buffer));
-  xmlOutputBufferClose(buffer);
-  return out;
 }
 
 }  // namespace
@@ -295,17 +395,23 @@ HtmlReply extract_reply_html(std::string_view html) {
     html = valid;
   }
   if (reply::is_blank(html) || html.size() > INT_MAX) return {};
-  std::unique_ptr<xmlDoc, DocDeleter> doc(
-      htmlReadMemory(html.data(), static_cast<int>(html.size()), nullptr, "UTF-8",
-                     HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
-                         HTML_PARSE_IGNORE_ENC | HTML_PARSE_NODEFDTD));
-  if (!doc) return {};
+  htmlParserCtxtPtr parser = htmlCreateMemoryParserCtxt(html.data(), static_cast<int>(html.size()));
+  if (!parser) return {};
+  Stripper stripper(has_document_tags(html));
+  xmlSAXHandler sax = handlers();
+  std::memcpy(parser->sax, &sax, sizeof sax);
+  parser->_private = &stripper;
+  parser->userData = parser;  // the callbacks' context: the parser, whose _private is ours
+  htmlCtxtUseOptions(parser, HTML_PARSE_NONET | HTML_PARSE_NOERROR | HTML_PARSE_NOWARNING |
+                                 HTML_PARSE_IGNORE_ENC | HTML_PARSE_NODEFDTD);
+  xmlSwitchEncoding(parser, XML_CHAR_ENCODING_UTF8);
+  htmlParseDocument(parser);
+  if (parser->myDoc) xmlFreeDoc(parser->myDoc);
+  htmlFreeParserCtxt(parser);
   HtmlReply reply;
-  // Without history, the HTML is given back as it came (serialising would only cost time and
-  // rewrite what the sender wrote).
-  reply.html =
-      strip_history(doc.get()) ? serialise(doc.get(), has_document_tags(html)) : std::string(html);
-  reply.text = extract_reply_text(html_document_text(doc.get()));
+  // Without history, the HTML is given back as it came (no rewriting of what the sender wrote).
+  reply.html = stripper.removed() ? stripper.take_html() : std::string(html);
+  reply.text = extract_reply_text(stripper.take_text());
   return reply;
 }
 
