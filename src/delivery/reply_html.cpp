@@ -87,7 +87,7 @@ enum class Action { keep, remove, cut };
 
 Action classify(std::string_view name, const Attributes& a) {
   if (a.id == "divRplyFwdMsg" || a.id == "mail-editor-reference-message-container" ||
-      (a.id == "zwchr" && name == "hr"))
+      (a.id == "zwchr" && name == "hr") || contains_ci(a.classes, "outlookmessageheader"))
     return Action::cut;
   if (name == "blockquote" && contains_ci(a.type, "cite")) return Action::remove;
   if (quote_class(a.classes) || a.id.find("yahoo_quoted") != npos) return Action::remove;
@@ -310,6 +310,17 @@ void Stripper::end(std::string_view name) {
 void Stripper::characters(std::string_view s, bool raw) {
   if (cut_ || skip_ > 0) return;
   bool blank = reply::is_blank(s);
+  if (!blank && raw_ == 0 && reply::is_original_message(s)) {
+    // "-----Original Message-----" as text (older Outlook): history from its element on, when it
+    // is the first thing in it, else from the line itself.
+    bool first = !frames_.empty() &&
+                 reply::is_blank(std::string_view(text_.out()).substr(frames_.back().text_start));
+    if (first)
+      cut_at(frames_.back().html_start, frames_.back().text_start);
+    else
+      cut_at(html_.size(), text_.out().size());
+    return;
+  }
   if (!blank) {
     hr_html_ = hr_text_ = npos;
     if (!frames_.empty() && !frames_.back().in_text_run) {

@@ -255,6 +255,25 @@ std::vector<Case> html_cases() {
        "",
        {"Tuesday is fine."},
        {"yahoo_quoted", "wrote:", kQuote}},
+      {"outlook 2003 html (OutlookMessageHeader)",
+       true,
+       "<div><font face=Arial size=2>Sure.</font></div><div class=OutlookMessageHeader dir=ltr "
+       "align=left><font face=Tahoma size=2>-----Original Message-----<br><b>From:</b> John Doe "
+       "[mailto:john@example.com]<br><b>Sent:</b> Monday, December 07, 2026 8:47 PM<br><b>To:</b> "
+       "Jane Roe<br><b>Subject:</b> Meeting<br></font><br></div><div>Can we meet on "
+       "Tuesday?</div>",
+       "Sure.",
+       "",
+       {"Sure."},
+       {"Original", "From:", kQuote}},
+      {"outlook html, -----Original Message----- as text",
+       true,
+       "<p>Sure.</p><p><span>-----Original Message-----</span><br>From: John Doe<br>Sent: Monday"
+       "</p><p>Can we meet on Tuesday?</p>",
+       "Sure.",
+       "",
+       {"<p>Sure.</p>"},
+       {"Original", "From:", kQuote}},
       {"apple mail inline reply, attribution as a text run",
        true,
        "<div>Answers below.</div>On Dec 7, 2026, at 20:47, John Doe &lt;john@example.com&gt; "
