@@ -189,6 +189,44 @@ std::vector<Case> plain_cases() {
        "",
        {},
        {}},
+      {"portuguese gmail",
+       false,
+       "Combinado.\n\nEm seg., 7 de dez. de 2026 às 20:47, João Silva <joao@example.com.br> "
+       "escreveu:\n\n> Terça?\n",
+       "Combinado.",
+       "",
+       {},
+       {}},
+      {"polish gmail",
+       false,
+       "Dobrze.\n\npon., 7 gru 2026 o 20:47 Jan Kowalski <jan@example.pl> napisał(a):\n\n> "
+       "Wtorek?\n",
+       "Dobrze.",
+       "",
+       {},
+       {}},
+      {"swedish gmail",
+       false,
+       "Bra.\n\nDen mån 7 dec. 2026 kl 20:47 skrev Sven Svensson <sven@example.se>:\n\n> "
+       "Tisdag?\n",
+       "Bra.",
+       "",
+       {},
+       {}},
+      {"japanese gmail, no verb",
+       false,
+       "了解です。\n\n2026年12月7日(月) 20:47 山田太郎 <taro@example.jp>:\n\n> 火曜日は？\n",
+       "了解です。",
+       "",
+       {},
+       {}},
+      {"chinese gmail, fullwidth colon",
+       false,
+       "好的。\n\n张三 <zhang@example.cn> 于2026年12月7日周一 20:47写道：\n\n> 周二可以吗？\n",
+       "好的。",
+       "",
+       {},
+       {}},
       {"dutch gmail",
        false,
        "Prima.\n\nOp ma 7 dec 2026 om 20:47 schreef Jan Jansen <jan@example.nl>:\n\n> Dinsdag?\n",
@@ -342,6 +380,18 @@ TEST(ReplyClients, TextWithoutHistoryIsLeftWhole) {
   EXPECT_EQ(extract_reply_text(body).text, body);
   EXPECT_EQ(extract_reply_text("").text, "");
   EXPECT_EQ(extract_reply_html("").html, "");
+  // Markers in running text: a "wrote:" line with no quote below and no date, a "--" line with
+  // more than a signature's worth below it, "Sent from my" in a sentence.
+  std::string prose = "Here is what the manager wrote:\n\nShip it.\n\n--\n";
+  for (int i = 0; i < 20; ++i) prose += "point " + std::to_string(i) + "\n";
+  prose += "Sent from my phone, as you know, works badly.";
+  EXPECT_EQ(extract_reply_text(prose).text, prose);
+  EXPECT_EQ(extract_reply_text(prose).signature, "");
+  // Gmail's forward: the note above it is the new text.
+  EXPECT_EQ(extract_reply_text("FYI, see below.\n\n---------- Forwarded message ---------\nFrom: "
+                               "John <john@example.com>\nDate: Mon, Dec 7, 2026\n\nOld text\n")
+                .text,
+            "FYI, see below.");
   // A quote a reader wrote inline is dropped, the text on each side joined by one blank line.
   EXPECT_EQ(extract_reply_text("> a\nb\n\n\n> c\n\n\nd\n").text, "b\n\nd");
 }
