@@ -217,8 +217,10 @@ void Stripper::drop_attribution() {
 void Stripper::decide_candidate(bool ended) {
   const Frame& frame = frames_[candidate_];
   std::string_view text = std::string_view(text_.out()).substr(frame.text_start);
-  std::string_view head = reply::trim(text);
-  if (!ended && head.size() < 64) return;  // "From:" and its translations come first
+  // "From:" and its translations come first: 64 bytes of text decide, or 200 of line breaks
+  // (each look is bounded, however many text events the div holds).
+  std::string_view head = reply::trim(text.substr(0, 200));
+  if (!ended && head.size() < 64 && text.size() < 200) return;
   size_t index = candidate_;
   candidate_ = npos;
   if (reply::header_field(head.substr(0, 64)) == reply::Field::from)
@@ -392,7 +394,11 @@ xmlSAXHandler handlers() {
 }
 
 bool has_document_tags(std::string_view html) {
-  return contains_ci(html, "<html") || contains_ci(html, "<body");
+  for (size_t at = html.find('<'); at != npos; at = html.find('<', at + 1)) {
+    std::string_view tag = html.substr(at + 1, 4);
+    if (equals_lower(tag, "html") || equals_lower(tag, "body")) return true;
+  }
+  return false;
 }
 
 }  // namespace

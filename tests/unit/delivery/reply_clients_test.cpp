@@ -419,6 +419,18 @@ TEST(ReplyClients, DeepNestingIsBounded) {
   EXPECT_LE(reply.html.size(), 8 * html.size());
 }
 
+// An Outlook-bordered div waits for its text to show "From:": with 400 000 line breaks and text
+// events in it, each look stays bounded (it once read all the text so far: quadratic, minutes).
+TEST(ReplyClients, BorderedDivFullOfLineBreaksStaysLinear) {
+  std::string html = "<div style=\"border-top:solid #E1E1E1 1.0pt\">";
+  while (html.size() < 2'000'000) html += "<br> ";
+  html += "</div><blockquote type=\"cite\">old</blockquote>";
+  auto start = std::chrono::steady_clock::now();
+  HtmlReply reply = extract_reply_html(html);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  EXPECT_EQ(reply.html.find("old"), std::string::npos);
+}
+
 // Throughput on a ~1 MB reply (reported, not asserted: CI runs under sanitizers).
 TEST(ReplyClients, ThroughputReport) {
   std::string text, html = "<html><body>";
