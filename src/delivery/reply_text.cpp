@@ -34,6 +34,8 @@ Line line_at(std::string_view in, size_t pos) {
 // line whatever blank lines surrounded the quote.
 class Kept {
  public:
+  // What is kept is at most the input (+ a last line end): reserved once, no growth by doubling.
+  explicit Kept(size_t most) { out_.reserve(most); }
   void text(std::string_view line) {
     if (!out_.empty()) out_.append(gap_ ? 1 : blanks_, '\n');
     blanks_ = 0;
@@ -122,7 +124,7 @@ bool quote_follows(std::string_view in, size_t pos) {
 
 // Pass 1: the body without quoted lines, attributions and the history below a history marker.
 std::string without_history(std::string_view in) {
-  Kept kept;
+  Kept kept(in.size() + 1);
   size_t pos = 0;
   while (pos < in.size()) {
     Line line = line_at(in, pos);
@@ -201,25 +203,28 @@ size_t signature_start(std::string_view body) {
   return body.size();
 }
 
-// Each line without its trailing whitespace, no blank lines at the start or the end.
-std::string tidy(std::string_view text, bool keep_line_ends) {
-  std::string out;
-  out.reserve(text.size());
-  size_t blanks = 0;
-  for (size_t pos = 0; pos < text.size();) {
-    Line line = line_at(text, pos);
+// Each line without its trailing whitespace (unless `keep_line_ends`), no blank lines at the
+// start or the end. In place (no second copy of a large body): what is written never passes what
+// is read, as only bytes are dropped.
+void tidy(std::string& s, bool keep_line_ends) {
+  const std::string_view view(s);  // s is never reallocated below: the view stays valid
+  size_t write = 0, blanks = 0;
+  for (size_t pos = 0; pos < view.size();) {
+    Line line = line_at(view, pos);
     pos = line.next;
     std::string_view t = keep_line_ends ? line.text : reply::rtrim(line.text);
     if (reply::is_blank(t)) {
       ++blanks;
       continue;
     }
-    if (!out.empty()) out.append(blanks + 1, '\n');
+    if (write > 0)
+      for (size_t i = 0; i <= blanks; ++i) s[write++] = '\n';
     blanks = 0;
-    out.append(t);
+    std::memmove(s.data() + write, t.data(), t.size());
+    write += t.size();
   }
-  if (keep_line_ends) out.resize(reply::rtrim(out).size());
-  return out;
+  s.resize(write);
+  if (keep_line_ends) s.resize(reply::rtrim(s).size());
 }
 
 }  // namespace
@@ -231,9 +236,12 @@ Reply extract_reply_text(std::string_view text) {
     text = valid;
   }
   std::string body = without_history(text);
-  size_t signature = signature_start(body);
-  std::string_view view(body);
-  return {tidy(view.substr(0, signature), false), tidy(view.substr(signature), true)};
+  std::string signature = body.substr(signature_start(body));
+  body.resize(body.size() - signature.size());
+  tidy(body, false);
+  tidy(signature, true);
+  if (body.capacity() > 2 * body.size() + 4096) body.shrink_to_fit();  // a mostly quoted body
+  return {std::move(body), std::move(signature)};
 }
 
 }  // namespace delivery
