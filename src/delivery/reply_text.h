@@ -13,11 +13,16 @@ struct Reply {
   std::string signature;  // the signature removed from it ("-- " block, mobile sign-off); ""
 };
 
-// A plain-text body (UTF-8, CRLF or LF line ends).
+// A plain-text body (UTF-8, CRLF or LF line ends). The results end lines with LF; `text` has no
+// blank line at either end and no trailing whitespace on a line (a first line keeps its
+// indentation); `signature` keeps its lines as written ("-- " keeps its space). Bytes that are
+// not UTF-8 come out as U+FFFD.
 Reply extract_reply_text(std::string_view text);
 
 struct HtmlReply {
-  std::string html;  // the HTML without its quoted history (gmail_quote, divRplyFwdMsg, cites)
+  std::string html;  // the HTML without its quoted history (gmail_quote, divRplyFwdMsg, cites):
+                     // the input as it came when there was none, else written again from the
+                     // parse (a fragment stays a fragment; attributes quoted, text escaped)
   Reply text;        // the text of that HTML, stripped like a plain body
 };
 
