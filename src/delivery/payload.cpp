@@ -376,7 +376,9 @@ ReplyFields extract_reply(const std::string* text, const std::string* html) {
   if (text == nullptr && html == nullptr) return reply;
   reply.present = true;
   if (html != nullptr) {
-    HtmlReply stripped = extract_reply_html(*html);
+    // The text comes from the text body when there is one: the HTML is parsed only when it
+    // shows quoted history to take out.
+    HtmlReply stripped = extract_reply_html(*html, /*with_text=*/text == nullptr);
     reply.html = std::move(stripped.html);
     if (text == nullptr) {
       reply.text = std::move(stripped.text.text);

@@ -401,9 +401,55 @@ bool has_document_tags(std::string_view html) {
   return false;
 }
 
+// ASCII case-insensitive search of a lower-case needle.
+bool contains_lower(std::string_view haystack, std::string_view needle) {
+  if (needle.size() > haystack.size()) return false;
+  for (size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
+    if (lower(haystack[i]) != needle[0]) continue;
+    if (equals_lower(haystack.substr(i, needle.size()), needle)) return true;
+  }
+  return false;
+}
+
+// What classify() and outlook_border() look for in a tag, lower case, as substrings: a tag
+// without any of them is kept whatever else it says.
+constexpr std::string_view kTagMarks[] = {
+    "quote", "gmail_",    "moz-", "rplyfwd", "reference-message", "zwchr", "outlookmessageheader",
+    "cite",  "border-top"};
+// What is_original_message() looks for in text: its dash rules, or the end of a forward
+// introduction (all of kForwardIntros end with ':').
+constexpr std::string_view kForwardWords[] = {
+    "forwarded message", "weitergeleiteten", "réexpédié",        "reenviado",
+    "inoltrato",         "doorgestuurd",     "переадресованного"};
+
 }  // namespace
 
-HtmlReply extract_reply_html(std::string_view html) {
+bool may_hold_history(std::string_view html) {
+  size_t at = 0;
+  while (at < html.size()) {
+    size_t open = html.find('<', at);
+    std::string_view text = html.substr(at, open == npos ? npos : open - at);
+    if (text.find("--") != npos) return true;
+    for (size_t colon = text.find(':'); colon != npos; colon = text.find(':', colon + 1)) {
+      std::string_view before =
+          text.substr(colon > 120 ? colon - 120 : 0, colon > 120 ? 120 : colon);
+      for (std::string_view word : kForwardWords)
+        if (contains_lower(before, word)) return true;
+    }
+    if (open == npos) break;
+    size_t close = html.find('>', open);
+    std::string_view tag = html.substr(open, close == npos ? npos : close + 1 - open);
+    if (tag.find("--") != npos) return true;  // a comment: its text is read as such
+    for (std::string_view mark : kTagMarks)
+      if (contains_lower(tag, mark)) return true;
+    if (close == npos) break;
+    at = close + 1;
+  }
+  return false;
+}
+
+HtmlReply extract_reply_html(std::string_view html, bool with_text) {
+  if (!with_text && !may_hold_history(html)) return {mime::valid_utf8(html), {}};
   static std::once_flag init;
   std::call_once(init, [] { xmlInitParser(); });
   std::string valid;

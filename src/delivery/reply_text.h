@@ -26,7 +26,14 @@ struct HtmlReply {
   Reply text;        // the text of that HTML, stripped like a plain body
 };
 
-// An HTML body (UTF-8).
-HtmlReply extract_reply_html(std::string_view html);
+// An HTML body (UTF-8). Without `with_text` (the caller has a text body to take the reply's text
+// from), an HTML that shows none of the marks of quoted history (may_hold_history) is given back
+// as it came without being parsed, and `text` is empty.
+HtmlReply extract_reply_html(std::string_view html, bool with_text = true);
+
+// False only when the HTML has none of what extract_reply_html removes: no tag naming a quote
+// container (gmail_quote, cite, divRplyFwdMsg, border-top…) and no text line of
+// "-----Original Message-----" or a forward introduction. One pass over the tags and the text.
+bool may_hold_history(std::string_view html);
 
 }  // namespace delivery

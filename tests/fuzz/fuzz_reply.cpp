@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "delivery/reply_markers.h"
 #include "delivery/reply_text.h"
 #include "fuzz_check.h"
 #include "mime/message.h"
@@ -29,5 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(html.text.text.size() + html.text.signature.size() <= text_bound,
              "html's text %zu + %zu > %zu", html.text.text.size(), html.text.signature.size(),
              text_bound);
+  // The fast path never skips an HTML the parse would have stripped.
+  if (!delivery::reply::is_blank(input) && html.html != mime::valid_utf8(input))
+    FUZZ_CHECK(delivery::may_hold_history(input), "history removed from an HTML said to hold none");
   return 0;
 }

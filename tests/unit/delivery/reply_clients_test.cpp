@@ -375,6 +375,29 @@ TEST(ReplyClients, EachClientsReplyGivesItsNewText) {
   RecordProperty("agreement", std::to_string(agreed) + "/" + std::to_string(total));
 }
 
+// The fast path (extract_reply_html without text, for messages with a text body) skips only
+// HTML that has no history: every client's HTML with history is seen as such, and what it skips
+// comes back exactly as the parse would give it.
+TEST(ReplyClients, FastPathSkipsOnlyHtmlWithoutHistory) {
+  for (const auto& c : html_cases()) {
+    HtmlReply full = extract_reply_html(c.input);
+    HtmlReply fast = extract_reply_html(c.input, /*with_text=*/false);
+    if (full.html != c.input) {
+      EXPECT_TRUE(may_hold_history(c.input)) << c.name;
+    }
+    EXPECT_EQ(fast.html, full.html) << c.name;
+  }
+  std::string plain = "<div dir=\"ltr\"><p>Ship it on <b>Monday</b>: all set.</p></div>";
+  EXPECT_FALSE(may_hold_history(plain));
+  EXPECT_EQ(extract_reply_html(plain, false).html, plain);
+  EXPECT_EQ(extract_reply_html(plain, false).text.text, "");
+  for (const char* marked :
+       {"<div class=\"GMAIL_QUOTE\">x</div>", "<blockquote type=cite>x</blockquote>",
+        "<p>-----Original Message-----</p>", "<p>Begin forwarded message:</p>",
+        "<div style=\"border:none;border-top:solid #E1E1E1 1.0pt\">From: a</div>", "<!-- c -->"})
+    EXPECT_TRUE(may_hold_history(marked)) << marked;
+}
+
 TEST(ReplyClients, TextWithoutHistoryIsLeftWhole) {
   std::string body = "Hello,\n\nOn Monday we ship.\nFrom: the team\n\nThanks";
   EXPECT_EQ(extract_reply_text(body).text, body);
