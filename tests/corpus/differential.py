@@ -435,6 +435,19 @@ def built_messages():
     # Python re-encodes RFC 2231 values as utf-8 when it serialises; put back a latin-1 one.
     raw["built/rfc2231-filenames"] = raw["built/rfc2231-filenames"].replace(
         b"filename*=utf-8''caf%C3%A9%20menu.txt", b"filename*=iso-8859-1'fr'caf%E9%20menu.txt")
+    # RFC 2046 5.1.1 (issue 15): a nested boundary that begins with the outer one, written by hand
+    # (Python's generator makes unrelated boundaries).
+    for suffix in ("_alt", "--alt"):
+        inner = b"Enmime-Test-100" + suffix.encode()
+        raw["built/nested-prefix-boundary" + suffix] = (
+            b"From: a@example.com\r\nTo: b@example.com\r\nSubject: nested\r\nMIME-Version: 1.0\r\n"
+            b'Content-Type: multipart/mixed; boundary="Enmime-Test-100"\r\n\r\n'
+            b"--Enmime-Test-100\r\nContent-Type: multipart/alternative; boundary=\"" + inner + b"\"\r\n\r\n"
+            b"--" + inner + b"\r\nContent-Type: text/plain\r\n\r\nplain text\r\n"
+            b"--" + inner + b"\r\nContent-Type: text/html\r\n\r\n<p>html text</p>\r\n"
+            b"--" + inner + b"--\r\n\r\n--Enmime-Test-100\r\n"
+            b"Content-Type: application/pdf\r\nContent-Disposition: attachment; filename=a.pdf\r\n\r\n"
+            b"%PDF-1.4\r\n--Enmime-Test-100--\r\n")
     return raw
 
 
