@@ -109,8 +109,13 @@ HeaderBlock split_header(std::string_view text, size_t max_fields,
 std::map<std::string, std::string> parse_params(std::string_view value, std::string* head,
                                                 FieldBudget* budget = nullptr);
 
-// Base64 and quoted-printable decoders that never fail (RFC 2045 6.7, 6.8).
-std::string decode_base64(std::string_view in, std::vector<std::string>* defects);
+// Base64 and quoted-printable decoders that never fail (RFC 2045 6.7, 6.8). `word_gaps`: the
+// number of white-space runs between two other characters of a line (see base64_is_text).
+std::string decode_base64(std::string_view in, std::vector<std::string>* defects,
+                          size_t* word_gaps = nullptr);
+// Whether a body declared base64 with `word_gaps` such runs is plainly text, not base64: then its
+// bytes are kept as they are (defect "base64_not_encoded").
+bool base64_is_text(size_t word_gaps, size_t body_size);
 std::string decode_quoted_printable(std::string_view in, std::vector<std::string>* defects);
 
 // The limits of one parse and what is left of its text budget (Limits::text_allowance).

@@ -18,7 +18,8 @@ from email.message import EmailMessage
 # in their CRLF form (what SMTP delivers). "BUG:" marks parser bugs reported to the coordinator.
 LISTED = {
     ('stalwart/eml/rfc/000.eml', 'attachment bytes'):
-        'base64 with garbage (not base64 at all): both decoders are lenient and skip different bytes',
+        "parts declared base64 that hold text ('... base64-encoded image data goes here ...'): we keep their "
+        "bytes as they are (defect base64_not_encoded, issue 15); Python decodes the letters into binary garbage",
     ('stalwart/eml/rfc/001.eml', 'attachment names'):
         "a leaf that Python's iter_attachments never yields (extra alternative, non-first related part, part of an empty/garbage multipart); our contract lists every non-body leaf",
     ('stalwart/eml/rfc/001.eml', 'attachment bytes'):
