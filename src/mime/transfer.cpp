@@ -224,15 +224,22 @@ std::string decode_body(std::string_view raw, const Part& part, std::vector<std:
 }
 
 std::string decode_text(std::string_view raw, const Part& part, std::vector<std::string>* defects,
-                        size_t max_size, bool* cut) {
-  if (part.transfer_encoding == "base64" || part.transfer_encoding == "quoted-printable")
-    return detail::to_utf8_bounded(decode_body(raw, part, defects), part.charset, defects, max_size,
-                                   cut);
-  // Bytes as they are: converted straight from the raw message, without a copy of the body.
-  size_t begin = std::min(part.body_begin, raw.size());
-  size_t end = std::min(std::max(part.end, begin), raw.size());
-  return detail::to_utf8_bounded(raw.substr(begin, end - begin), part.charset, defects, max_size,
-                                 cut);
+                        size_t max_size, bool* cut, std::string* charset_used) {
+  std::string out;
+  bool html = part.content_type == "text/html";
+  bool done = true;
+  if (part.transfer_encoding == "base64" || part.transfer_encoding == "quoted-printable") {
+    done = detail::append_body_text(out, decode_body(raw, part, defects), part.charset, html,
+                                    defects, max_size, charset_used);
+  } else {
+    // Bytes as they are: converted straight from the raw message, without a copy of the body.
+    size_t begin = std::min(part.body_begin, raw.size());
+    size_t end = std::min(std::max(part.end, begin), raw.size());
+    done = detail::append_body_text(out, raw.substr(begin, end - begin), part.charset, html,
+                                    defects, max_size, charset_used);
+  }
+  if (!done && cut != nullptr) *cut = true;
+  return out;
 }
 
 bool is_valid_utf8(std::string_view bytes) {
