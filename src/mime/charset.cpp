@@ -172,11 +172,11 @@ struct BodyText {
     used = encoding;
     return invalid;
   }
-  // The detected charset, kept only when the bytes are valid in it.
+  // The detected charset, kept only when the bytes are valid in it; else `out` is rewound.
   bool try_detected(std::string_view bytes) {
+    restart();
     std::string detected = detected_encoding(bytes);
     if (detected.empty()) return false;
-    restart();
     if (decode(bytes, detected) == 0) return true;
     restart();
     return false;
@@ -194,12 +194,14 @@ void declared(BodyText& t, std::string_view bytes, const std::string& encoding) 
   }
   size_t invalid = t.decode(bytes, encoding);
   if (invalid == 0) return;
-  if (!wide && invalid * 4 > high && t.try_detected(bytes) && t.used != encoding) {
-    add_defect(t.defects, "charset_mismatch");
-    add_defect(t.defects, "charset_detected");
-    return;
+  if (!wide && invalid * 4 > high) {
+    if (t.try_detected(bytes)) {  // valid in the detected charset, so not the declared one
+      add_defect(t.defects, "charset_mismatch");
+      add_defect(t.defects, "charset_detected");
+      return;
+    }
+    t.decode(bytes, encoding);  // try_detected rewound it
   }
-  if (t.out.size() == t.start) invalid = t.decode(bytes, encoding);  // detection rewound it
   add_defect(t.defects, encoding == "utf-8" ? "invalid_utf8" : "invalid_charset_bytes");
 }
 
@@ -211,7 +213,8 @@ void undeclared(BodyText& t, std::string_view bytes, bool html) {
   }
   // ESC: a 7-bit ISO-2022 text, which only the detector recognises.
   bool escapes = std::memchr(bytes.data(), 0x1B, bytes.size()) != nullptr;
-  if ((count_high(bytes) == 0 && !escapes) || detail::is_valid_utf8(bytes)) {
+  size_t high = count_high(bytes);
+  if ((high == 0 && !escapes) || detail::is_valid_utf8(bytes)) {
     t.decode(bytes, "utf-8");
     return;
   }
@@ -219,7 +222,7 @@ void undeclared(BodyText& t, std::string_view bytes, bool html) {
     add_defect(t.defects, "charset_detected");
     return;
   }
-  t.decode(bytes, "windows-1252");
+  t.decode(bytes, high == 0 ? "utf-8" : "windows-1252");
 }
 
 // WHATWG "BOM sniff": the encoding a byte order mark names, and the mark's length.

@@ -189,6 +189,25 @@ TEST(CharsetDetection, a_label_the_bytes_show_wrong_gives_way) {
   EXPECT_EQ(sjis.used, "shift_jis");
 }
 
+TEST(CharsetDetection, a_wrong_label_with_no_better_guess_keeps_one_copy_of_the_text) {
+  // Whatever the detector makes of bytes invalid in the label, the text comes out once.
+  for (const char* label : {"utf-8", "iso-2022-jp", "euc-jp", "utf-7"}) {
+    for (std::string bytes :
+         {"begin \xff\xfe\xfd\xfc end", "begin \x80\x81 end", "begin \xc3 \xa9\xe2\x82 end"}) {
+      Decoded d = convert(bytes, label);
+      EXPECT_EQ(d.text.rfind("begin ", 0), 0u) << label << ": " << d.text;
+      EXPECT_EQ(d.text.find("begin", 1), std::string::npos) << label << ": " << d.text;
+      EXPECT_EQ(d.text.find(" end"), d.text.size() - 4) << label << ": " << d.text;
+      EXPECT_FALSE(d.used.empty());
+    }
+  }
+  // 7-bit bytes invalid in UTF-7: the detector sees ASCII, which is no better guess.
+  Decoded d = convert("begin +\x01 end", "utf-7");
+  EXPECT_EQ(d.text, "begin \uFFFD end");
+  EXPECT_EQ(d.used, "utf-7");
+  EXPECT_TRUE(has(d.defects, "invalid_charset_bytes"));
+}
+
 TEST(CharsetDetection, detection_reads_a_bounded_prefix_and_stays_linear) {
   // 16 MiB of undeclared windows-1251 text: one guess over 64 KiB, one conversion.
   std::string line = encode("Здравствуйте, ваш заказ готов к отправке.\r\n", "CP1251");
