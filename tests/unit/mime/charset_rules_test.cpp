@@ -176,7 +176,9 @@ TEST(CharsetDetection, a_label_the_bytes_show_wrong_gives_way) {
   EXPECT_EQ(utf8.used, "utf-8");
   EXPECT_TRUE(has(utf8.defects, "charset_mismatch"));
   // windows-1252 labelled UTF-8: every 8-bit byte is invalid in UTF-8, the detector reads it.
-  std::string german = "Liebe Grüße aus Köln, wir wünschen Ihnen schöne Feiertage und alles Gute.";
+  std::string german =
+      "Liebe Grüße aus Köln, wir wünschen Ihnen schöne Feiertage und für das nächste Jahr "
+      "viel Glück, Gesundheit und Erfolg. Herzliche Grüße, Jürgen Müller";
   Decoded latin = convert(encode(german, "CP1252"), "utf-8");
   EXPECT_EQ(latin.text, german);
   EXPECT_EQ(latin.used, "windows-1252");
@@ -206,6 +208,20 @@ TEST(CharsetDetection, a_wrong_label_with_no_better_guess_keeps_one_copy_of_the_
   EXPECT_EQ(d.text, "begin \uFFFD end");
   EXPECT_EQ(d.used, "utf-7");
   EXPECT_TRUE(has(d.defects, "invalid_charset_bytes"));
+}
+
+TEST(CharsetDetection, too_little_to_guess_from_stays_windows_1252_or_the_label) {
+  // Fewer than 8 bytes >= 0x80: uchardet guesses ibm852 for "na\xefve", windows-1250 for
+  // "\xe9t\xe9"; windows-1252 (undeclared) and the label (declared) stand instead.
+  Decoded naive = convert("na\xefve, \xe9t\xe9, caf\xe9", "");
+  EXPECT_EQ(naive.text, "naïve, été, café");
+  EXPECT_EQ(naive.used, "windows-1252");
+  EXPECT_FALSE(has(naive.defects, "charset_detected"));
+  Decoded garbage = convert("caf\xc3 \xff\xfe \xed\xa0\x80 ok", "utf-8");
+  EXPECT_EQ(garbage.text.substr(0, 6), "caf\uFFFD");
+  EXPECT_EQ(garbage.used, "utf-8");
+  EXPECT_TRUE(has(garbage.defects, "invalid_utf8"));
+  EXPECT_FALSE(has(garbage.defects, "charset_mismatch"));
 }
 
 TEST(CharsetDetection, detection_reads_a_bounded_prefix_and_stays_linear) {
