@@ -46,6 +46,8 @@ bool append_x_user_defined(std::string& out, std::string_view s, size_t max_size
 // The number of invalid UTF-8 sequences in `s` (one per byte that starts none).
 size_t count_invalid_utf8(std::string_view s);
 bool append_sanitized(std::string& out, std::string_view s, size_t max_size);
+// Appends `s`, already valid UTF-8, within `max_size` (cut at a character boundary).
+bool append_valid_utf8(std::string& out, std::string_view s, size_t max_size);
 // Reserves room for `more` bytes, growing by doubling but never past `max_size` in all.
 void reserve_capped(std::string& out, size_t more, size_t max_size);
 // Shortens `s` to at most `max_size` bytes without splitting a UTF-8 character.

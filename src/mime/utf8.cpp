@@ -110,6 +110,17 @@ void append_valid_prefix(std::string& out, std::string_view s, size_t room) {
 }
 }  // namespace
 
+bool append_valid_utf8(std::string& out, std::string_view s, size_t max_size) {
+  size_t room = max_size - std::min(max_size, out.size());
+  reserve_capped(out, s.size(), max_size);
+  if (s.size() <= room) {
+    out.append(s);
+    return true;
+  }
+  append_valid_prefix(out, s, room);
+  return false;
+}
+
 bool append_sanitized(std::string& out, std::string_view sv, size_t max_size) {
   auto* s = reinterpret_cast<const unsigned char*>(sv.data());
   size_t n = sv.size();
@@ -233,16 +244,7 @@ size_t count_invalid_utf8(std::string_view sv) {
 
 bool append_undeclared(std::string& out, std::string_view s, size_t max_size) {
   if (out.size() >= max_size) return s.empty();
-  if (is_valid_utf8(s)) {
-    size_t room = max_size - out.size();
-    reserve_capped(out, s.size(), max_size);
-    if (s.size() <= room) {
-      out.append(s);
-      return true;
-    }
-    append_valid_prefix(out, s, room);
-    return false;
-  }
+  if (is_valid_utf8(s)) return append_valid_utf8(out, s, max_size);
   return append_windows_1252(out, s, max_size);
 }
 
