@@ -112,7 +112,9 @@ struct Message {
 Message parse(std::string_view raw, const Limits& limits = {});
 
 // The body bytes of a leaf part with its Content-Transfer-Encoding removed (base64 and
-// quoted-printable survive bad input; defects appended). Unknown encodings: bytes as they are.
+// quoted-printable survive bad input; defects appended). Unknown encodings: bytes as they are,
+// and so is a body declared base64 that is plainly text (white space between words at least once
+// per 16 bytes, which no encoder writes: defect "base64_not_encoded").
 std::string decode_body(std::string_view raw, const Part& part,
                         std::vector<std::string>* defects = nullptr);
 // Text bytes → UTF-8. `charset` is a label as the WHATWG Encoding Standard reads it

@@ -85,6 +85,15 @@ TEST(CharsetLabels, other_labels_follow_the_table) {
   }
 }
 
+TEST(CharsetLabels, header_text_uses_the_same_table_without_guessing) {
+  // RFC 2047 words and RFC 2231 values: the label as WHATWG reads it, never a detected charset.
+  EXPECT_EQ(mime::decode_unstructured("=?iso-8859-1?q?5_=80_=93ok=94?="), "5 € \u201cok\u201d");
+  EXPECT_EQ(mime::decode_unstructured("=?ks_c_5601-1987?b?gUE=?="), "갂");
+  mime::ContentType ct =
+      mime::parse_content_type("text/plain; name*=iso-8859-9''%80%DD.txt; charset=latin1");
+  EXPECT_EQ(ct.params["name"], "€İ.txt");
+}
+
 TEST(CharsetLabels, a_byte_order_mark_wins_over_the_label) {
   Decoded utf8 = convert(
       "\xef\xbb\xbf"
