@@ -122,11 +122,11 @@ std::string decode_body(std::string_view raw, const Part& part,
 // bytes that show the label wrong (valid UTF-8 with 8-bit bytes; over a quarter of the 8-bit
 // bytes invalid in it) are read as UTF-8 or as the detected charset (defect
 // "charset_mismatch"). Without a usable label (none, or unknown: defect "unknown_charset"):
-// UTF-8 when valid, else uchardet's guess over the first 64 KiB when the bytes are valid in it
-// (defect "charset_detected"), else windows-1252. Bytes invalid in the charset applied become
-// U+FFFD ("invalid_charset_bytes", "invalid_utf8"). `*charset_used` receives the WHATWG name of
-// the encoding applied, lower-case ("windows-1252", "big5", "utf-8"; a label glibc knows but
-// WHATWG does not, such as "utf-7", as written).
+// UTF-8 when valid, else uchardet's guess over the first 64 KiB (when it holds 8 bytes >= 0x80
+// or more) if the bytes are valid in it (defect "charset_detected"), else windows-1252. Bytes
+// invalid in the charset applied become U+FFFD ("invalid_charset_bytes", "invalid_utf8").
+// `*charset_used` receives the WHATWG name of the encoding applied, lower-case ("windows-1252",
+// "big5", "utf-8"; a label glibc knows but WHATWG does not, such as "utf-7", as written).
 std::string to_utf8(std::string_view bytes, std::string_view charset,
                     std::vector<std::string>* defects = nullptr,
                     std::string* charset_used = nullptr);
