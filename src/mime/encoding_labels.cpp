@@ -64,7 +64,7 @@ const std::vector<EncodingLabels>& table() {
        {"csisolatin9", "iso-8859-15", "iso8859-15", "iso885915", "iso_8859-15", "l9"}},
       {"iso-8859-16", "ISO-8859-16", {"iso-8859-16"}},
       {"koi8-r", "KOI8-R", {"cskoi8r", "koi", "koi8", "koi8-r", "koi8_r"}},
-      {"koi8-u", "KOI8-U", {"koi8-ru", "koi8-u"}},
+      {"koi8-u", "KOI8-RU", {"koi8-ru", "koi8-u"}},  // WHATWG koi8-u has ў/Ў at 0xAE/0xBE
       {"macintosh", "MACINTOSH", {"csmacintosh", "mac", "macintosh", "x-mac-roman"}},
       {"windows-874",
        "CP874",

@@ -75,7 +75,7 @@ TEST(CharsetLabels, other_labels_follow_the_table) {
       {"big5-hkscs", "\xa4\xa4\xa4\xe5", "中文", "big5"},
       {"x-user-defined", "a\x80\xff", "a\uf780\uf7ff", "x-user-defined"},
       {"unicode-1-1-utf-8", "\xe2\x82\xac", "€", "utf-8"},
-      {"koi8-ru", "\xa4", "є", "koi8-u"},
+      {"koi8-ru", "\xa4\xae\xbe", "єўЎ", "koi8-u"},  // the index of KOI8-RU
       {"utf-7", "+AKM-1", "£1", "utf-7"},  // no WHATWG label: glibc's decoder, named as written
   };
   for (const Case& c : cases) {
