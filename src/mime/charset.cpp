@@ -28,10 +28,12 @@ using detail::add_defect;
 using detail::reserve_capped;
 
 // Converts with iconv, appending to `out`; each byte iconv rejects becomes U+FFFD and counts in
-// `*invalid`. False when iconv does not know the charset. Converted through a 64 KiB buffer:
+// `*invalid` (with `c1`, a rejected 0x80..0x9F becomes the C1 control of that value instead, as
+// the WHATWG windows-125x indexes have the bytes Microsoft left undefined). False when iconv
+// does not know the charset. Converted through a 64 KiB buffer:
 // `out` grows with what is written (never by 2 × the input up front, zero-filled and so
 // resident) and stops before passing `max_size`.
-bool convert(std::string_view bytes, const char* name, size_t max_size, std::string& out,
+bool convert(std::string_view bytes, const char* name, bool c1, size_t max_size, std::string& out,
              size_t* invalid, bool* cut) {
   iconv_t cd = iconv_open("UTF-8", name);
   if (cd == reinterpret_cast<iconv_t>(-1)) return false;
@@ -53,8 +55,14 @@ bool convert(std::string_view bytes, const char* name, size_t max_size, std::str
     out.append(buffer, std::min(n, hard - std::min(out.size(), hard)));
     if (!flush_call && (error == EILSEQ || error == EINVAL)) {
       // An invalid byte, or a truncated sequence at the end: U+FFFD, skip one byte.
-      ++*invalid;
-      out += "\xEF\xBF\xBD";
+      auto byte = static_cast<unsigned char>(*in_ptr);
+      if (c1 && byte >= 0x80 && byte <= 0x9F) {
+        out += '\xC2';
+        out += static_cast<char>(byte);
+      } else {
+        ++*invalid;
+        out += "\xEF\xBF\xBD";
+      }
       ++in_ptr;
       --in_left;
       iconv(cd, nullptr, nullptr, nullptr, nullptr);  // reset the shift state after garbage
@@ -89,7 +97,8 @@ bool decode_as(std::string& out, std::string_view bytes, std::string_view encodi
   const char* decoder = detail::whatwg_decoder(encoding);
   std::string name = decoder != nullptr ? decoder : std::string(encoding);
   size_t start = out.size();
-  if (!convert(bytes, name.c_str(), max_size, out, invalid, cut)) return false;
+  bool c1 = encoding.substr(0, 10) == "windows-12";  // windows-1250 .. windows-1258
+  if (!convert(bytes, name.c_str(), c1, max_size, out, invalid, cut)) return false;
   // iconv output is UTF-8 already; repair defensively (NUL and odd converters included).
   if (!detail::is_valid_utf8(std::string_view(out).substr(start))) {
     std::string converted = out.substr(start);

@@ -68,6 +68,7 @@ TEST(CharsetLabels, other_labels_follow_the_table) {
   };
   const Case cases[] = {
       {"iso-8859-9", "\x80\x9f\xfd", "€Ÿı", "windows-1254"},     // latin5 → windows-1254
+      {"cp1250", "\x81\x8a", "\u0081Š", "windows-1250"},         // undefined → C1, as WHATWG
       {"iso-8859-11", "\x80\xa1", "€ก", "windows-874"},          // tis-620 family
       {"gb2312", "\x81\x40\xd6\xd0", "丂中", "gbk"},             // GBK beyond GB 2312
       {"ks_c_5601-1987", "\x81\x41\xc7\xd1", "갂한", "euc-kr"},  // UHC beyond EUC-KR
