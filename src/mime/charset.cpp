@@ -29,10 +29,10 @@ using detail::reserve_capped;
 
 // Converts with iconv, appending to `out`; each byte iconv rejects becomes U+FFFD and counts in
 // `*invalid` (with `c1`, a rejected 0x80..0x9F becomes the C1 control of that value instead, as
-// the WHATWG windows-125x indexes have the bytes Microsoft left undefined). False when iconv
-// does not know the charset. Converted through a 64 KiB buffer:
-// `out` grows with what is written (never by 2 × the input up front, zero-filled and so
-// resident) and stops before passing `max_size`.
+// the WHATWG windows-874 and windows-125x indexes have the bytes Microsoft left undefined). False
+// when iconv does not know the charset. Converted through a 64 KiB buffer: `out` grows with what is
+// written (never by 2 × the input up front, zero-filled and so resident) and stops before passing
+// `max_size`.
 bool convert(std::string_view bytes, const char* name, bool c1, size_t max_size, std::string& out,
              size_t* invalid, bool* cut) {
   iconv_t cd = iconv_open("UTF-8", name);
@@ -97,7 +97,8 @@ bool decode_as(std::string& out, std::string_view bytes, std::string_view encodi
   const char* decoder = detail::whatwg_decoder(encoding);
   std::string name = decoder != nullptr ? decoder : std::string(encoding);
   size_t start = out.size();
-  bool c1 = encoding.substr(0, 10) == "windows-12";  // windows-1250 .. windows-1258
+  // windows-874 and windows-1250 .. windows-1258.
+  bool c1 = encoding == "windows-874" || encoding.substr(0, 10) == "windows-12";
   if (!convert(bytes, name.c_str(), c1, max_size, out, invalid, cut)) return false;
   // iconv output is UTF-8 already; repair defensively (NUL and odd converters included).
   if (!detail::is_valid_utf8(std::string_view(out).substr(start))) {

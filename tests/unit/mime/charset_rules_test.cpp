@@ -67,12 +67,12 @@ TEST(CharsetLabels, other_labels_follow_the_table) {
     const char* used;
   };
   const Case cases[] = {
-      {"iso-8859-9", "\x80\x9f\xfd", "€Ÿı", "windows-1254"},     // latin5 → windows-1254
-      {"cp1250", "\x81\x8a", "\u0081Š", "windows-1250"},         // undefined → C1, as WHATWG
-      {"iso-8859-11", "\x80\xa1", "€ก", "windows-874"},          // tis-620 family
-      {"gb2312", "\x81\x40\xd6\xd0", "丂中", "gbk"},             // GBK beyond GB 2312
-      {"ks_c_5601-1987", "\x81\x41\xc7\xd1", "갂한", "euc-kr"},  // UHC beyond EUC-KR
-      {"x-sjis", "\x87\x40\x82\xa0", "①あ", "shift_jis"},        // Windows-31J
+      {"iso-8859-9", "\x80\x9f\xfd", "€Ÿı", "windows-1254"},       // latin5 → windows-1254
+      {"cp1250", "\x81\x8a", "\u0081Š", "windows-1250"},           // undefined → C1, as WHATWG
+      {"iso-8859-11", "\x80\xa1\x81", "€ก\u0081", "windows-874"},  // tis-620 family
+      {"gb2312", "\x81\x40\xd6\xd0", "丂中", "gbk"},               // GBK beyond GB 2312
+      {"ks_c_5601-1987", "\x81\x41\xc7\xd1", "갂한", "euc-kr"},    // UHC beyond EUC-KR
+      {"x-sjis", "\x87\x40\x82\xa0", "①あ", "shift_jis"},          // Windows-31J
       {"big5-hkscs", "\xa4\xa4\xa4\xe5", "中文", "big5"},
       {"x-user-defined", "a\x80\xff", "a\uf780\uf7ff", "x-user-defined"},
       {"unicode-1-1-utf-8", "\xe2\x82\xac", "€", "utf-8"},
