@@ -8,7 +8,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       cmake ninja-build g++ pkg-config libcpp-httplib-dev libasio-dev libssl-dev \
       nlohmann-json3-dev rapidjson-dev libsqlite3-dev libyaml-cpp-dev libpq-dev \
-      libopendkim-dev libunbound-dev libopendmarc-dev libspf2-dev libxml2-dev \
+      libopendkim-dev libunbound-dev libopendmarc-dev libspf2-dev libxml2-dev libuchardet-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
@@ -49,7 +49,7 @@ LABEL org.opencontainers.image.title="smtp-bridge" \
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       libssl3 libsqlite3-0 libpq5 libyaml-cpp0.7 libcpp-httplib0.11 libopendkim11 libunbound8 libopendmarc2 \
-      libspf2-2 libxml2 ca-certificates publicsuffix \
+      libspf2-2 libxml2 libuchardet0 ca-certificates publicsuffix \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/log/apt /var/log/dpkg.log \
  && groupadd --gid 10001 smtp-bridge \
  && useradd --uid 10001 --gid 10001 --home-dir /var/lib/smtp-bridge --no-create-home \

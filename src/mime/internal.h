@@ -40,7 +40,14 @@ std::string sanitize_utf8(std::string_view s, size_t max_size = SIZE_MAX, bool* 
 std::string undeclared_to_utf8(std::string_view s, size_t max_size = SIZE_MAX, bool* cut = nullptr);
 // The same appended to `out`, which never grows past `max_size`; false when it had to stop.
 bool append_undeclared(std::string& out, std::string_view s, size_t max_size);
+// WHATWG windows-1252 and x-user-defined decoders (never invalid), appended within `max_size`.
+bool append_windows_1252(std::string& out, std::string_view s, size_t max_size);
+bool append_x_user_defined(std::string& out, std::string_view s, size_t max_size);
+// The number of invalid UTF-8 sequences in `s` (one per byte that starts none).
+size_t count_invalid_utf8(std::string_view s);
 bool append_sanitized(std::string& out, std::string_view s, size_t max_size);
+// Appends `s`, already valid UTF-8, within `max_size` (cut at a character boundary).
+bool append_valid_utf8(std::string& out, std::string_view s, size_t max_size);
 // Reserves room for `more` bytes, growing by doubling but never past `max_size` in all.
 void reserve_capped(std::string& out, size_t more, size_t max_size);
 // Shortens `s` to at most `max_size` bytes without splitting a UTF-8 character.
@@ -50,8 +57,36 @@ void cut_utf8(std::string& s, size_t max_size);
 std::string to_utf8_bounded(std::string_view bytes, std::string_view charset,
                             std::vector<std::string>* defects, size_t max_size, bool* cut);
 // The same appended to `out` (converted in place, no second copy); false when it had to stop.
+// For header text (RFC 2047 words, RFC 2231 values): the declared charset's WHATWG encoding,
+// no detection (a few words are too little to guess from).
 bool append_utf8(std::string& out, std::string_view bytes, std::string_view charset,
                  std::vector<std::string>* defects, size_t max_size);
+
+// WHATWG Encoding Standard "get an encoding" (https://encoding.spec.whatwg.org/#names-and-labels):
+// the lower-case name of the encoding `label` names ("windows-1252" for "iso-8859-1", "latin1",
+// "us-ascii"), "" when the standard has no such label (encoding_labels.cpp holds the table).
+std::string_view whatwg_encoding(std::string_view label);
+// glibc iconv's decoder of a WHATWG encoding; nullptr for those decoded here (utf-8,
+// windows-1252, x-user-defined) and for "replacement" and unknown names.
+const char* whatwg_decoder(std::string_view encoding);
+
+// Bytes of an HTML part read for its <meta charset> (WHATWG HTML prescan: the first 1024).
+constexpr size_t kMetaPrescanBytes = 1024;
+// The WHATWG encoding an HTML document's own <meta charset=...> or <meta http-equiv=
+// "Content-Type" content="...; charset=..."> names within its first kMetaPrescanBytes; "" when
+// none (UTF-16 labels give "utf-8", as the HTML standard says).
+std::string_view html_meta_encoding(std::string_view html);
+// Bytes charset detection reads: a bounded prefix, so that parsing stays linear.
+constexpr size_t kDetectPrefixBytes = 64 << 10;
+// uchardet's guess (lower-case, as uchardet names it: "windows-1252", "big5", "uhc") over the
+// first kDetectPrefixBytes of `bytes`; "" when it has none.
+std::string detect_charset(std::string_view bytes);
+
+// The content of a text body part (decode_text, to_utf8) as UTF-8 appended to `out`, within
+// `max_size`: the charset rules of charset.cpp (BOM, declared label, <meta> of an HTML part,
+// valid UTF-8, detection, windows-1252). `*used` receives the WHATWG name applied.
+bool append_body_text(std::string& out, std::string_view bytes, std::string_view charset, bool html,
+                      std::vector<std::string>* defects, size_t max_size, std::string* used);
 
 // What the strings decoded from one header field may take (issue 11): `room` bytes in all,
 // Limits::header_expansion × the field's raw size and never more than what is left of the
@@ -109,8 +144,13 @@ HeaderBlock split_header(std::string_view text, size_t max_fields,
 std::map<std::string, std::string> parse_params(std::string_view value, std::string* head,
                                                 FieldBudget* budget = nullptr);
 
-// Base64 and quoted-printable decoders that never fail (RFC 2045 6.7, 6.8).
-std::string decode_base64(std::string_view in, std::vector<std::string>* defects);
+// Base64 and quoted-printable decoders that never fail (RFC 2045 6.7, 6.8). `word_gaps`: the
+// number of white-space runs between two other characters of a line (see base64_is_text).
+std::string decode_base64(std::string_view in, std::vector<std::string>* defects,
+                          size_t* word_gaps = nullptr);
+// Whether a body declared base64 with `word_gaps` such runs is plainly text, not base64: then its
+// bytes are kept as they are (defect "base64_not_encoded").
+bool base64_is_text(size_t word_gaps, size_t body_size);
 std::string decode_quoted_printable(std::string_view in, std::vector<std::string>* defects);
 
 // The limits of one parse and what is left of its text budget (Limits::text_allowance).

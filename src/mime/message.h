@@ -112,20 +112,31 @@ struct Message {
 Message parse(std::string_view raw, const Limits& limits = {});
 
 // The body bytes of a leaf part with its Content-Transfer-Encoding removed (base64 and
-// quoted-printable survive bad input; defects appended). Unknown encodings: bytes as they are.
+// quoted-printable survive bad input; defects appended). Unknown encodings: bytes as they are,
+// and so is a body declared base64 that is plainly text (white space between words at least once
+// per 16 bytes, which no encoder writes: defect "base64_not_encoded").
 std::string decode_body(std::string_view raw, const Part& part,
                         std::vector<std::string>* defects = nullptr);
-// Bytes in `charset` → UTF-8 with iconv (every charset glibc knows); bytes invalid in it become
-// U+FFFD (defect appended). Empty or unknown charset (defect "unknown_charset"): UTF-8 if valid,
-// else windows-1252.
+// Text bytes → UTF-8. `charset` is a label as the WHATWG Encoding Standard reads it
+// ("iso-8859-1", "latin1" and "us-ascii" are windows-1252: 0x80 is €); a byte order mark wins;
+// bytes that show the label wrong (valid UTF-8 with 8-bit bytes; over a quarter of the 8-bit
+// bytes invalid in it) are read as UTF-8 or as the detected charset (defect
+// "charset_mismatch"). Without a usable label (none, or unknown: defect "unknown_charset"):
+// UTF-8 when valid, else uchardet's guess over the first 64 KiB (when it holds 8 bytes >= 0x80
+// or more) if the bytes are valid in it (defect "charset_detected"), else windows-1252. Bytes
+// invalid in the charset applied become U+FFFD ("invalid_charset_bytes", "invalid_utf8").
+// `*charset_used` receives the WHATWG name of the encoding applied, lower-case ("windows-1252",
+// "big5", "utf-8"; a label glibc knows but WHATWG does not, such as "utf-7", as written).
 std::string to_utf8(std::string_view bytes, std::string_view charset,
-                    std::vector<std::string>* defects = nullptr);
-// A text part's content: decode_body then to_utf8 with the part's charset. The conversion stops
-// before the text would pass `max_size` bytes (`*cut` set, the text cut at a character boundary):
-// a charset can turn one byte into up to 12 (glibc's TSCII).
+                    std::vector<std::string>* defects = nullptr,
+                    std::string* charset_used = nullptr);
+// A text part's content: decode_body then to_utf8 with the part's charset; a text/html part
+// without a usable charset first takes its own <meta charset> (first 1024 bytes, WHATWG prescan).
+// The conversion stops before the text would pass `max_size` bytes (`*cut` set, the text cut at
+// a character boundary): a charset can turn one byte into up to 12 (glibc's TSCII).
 std::string decode_text(std::string_view raw, const Part& part,
                         std::vector<std::string>* defects = nullptr, size_t max_size = SIZE_MAX,
-                        bool* cut = nullptr);
+                        bool* cut = nullptr, std::string* charset_used = nullptr);
 // For strings from elsewhere: whether `bytes` is valid UTF-8 (RFC 3629), and `bytes` with every
 // invalid sequence replaced by U+FFFD.
 bool is_valid_utf8(std::string_view bytes);

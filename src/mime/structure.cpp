@@ -31,21 +31,19 @@ size_t line_break_before(std::string_view raw, size_t pos, size_t floor) {
   return pos;
 }
 
-// Checks the text after "--boundary" at `after`: a close delimiter ("--"), or transport padding
-// then the line end (RFC 2046 5.1.1). Returns false for a longer boundary that merely starts the
-// same.
+// Checks the text after "--boundary" at `after` (RFC 2046 5.1.1): a delimiter line is
+// "--" boundary, then a close delimiter's "--", then transport padding (LWSP), then the line
+// end (or the end of the range). Anything else after the boundary means the line is not this
+// boundary's delimiter: a longer boundary that merely starts the same ("b_alt", "b--alt" of a
+// nested multipart), or body text.
 bool delimiter_line(std::string_view raw, size_t after, size_t end, bool* close,
                     size_t* next_line) {
-  const char* base = raw.data();
   *close = after + 1 < end && raw[after] == '-' && raw[after + 1] == '-';
   size_t i = *close ? after + 2 : after;
-  if (!*close) {
-    while (i < end && detail::is_wsp(raw[i])) ++i;
-    if (i < end && raw[i] == '\r') ++i;
-    if (i < end && raw[i] != '\n') return false;
-  }
-  const void* nl = i < end ? std::memchr(base + i, '\n', end - i) : nullptr;
-  *next_line = nl ? static_cast<const char*>(nl) - base + 1 : end;
+  while (i < end && detail::is_wsp(raw[i])) ++i;
+  if (i < end && raw[i] == '\r') ++i;
+  if (i < end && raw[i] != '\n') return false;
+  *next_line = i < end ? i + 1 : end;
   return true;
 }
 

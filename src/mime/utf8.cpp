@@ -110,6 +110,17 @@ void append_valid_prefix(std::string& out, std::string_view s, size_t room) {
 }
 }  // namespace
 
+bool append_valid_utf8(std::string& out, std::string_view s, size_t max_size) {
+  size_t room = max_size - std::min(max_size, out.size());
+  reserve_capped(out, s.size(), max_size);
+  if (s.size() <= room) {
+    out.append(s);
+    return true;
+  }
+  append_valid_prefix(out, s, room);
+  return false;
+}
+
 bool append_sanitized(std::string& out, std::string_view sv, size_t max_size) {
   auto* s = reinterpret_cast<const unsigned char*>(sv.data());
   size_t n = sv.size();
@@ -165,11 +176,12 @@ void cut_utf8(std::string& s, size_t max_size) {
 }
 
 namespace {
-// windows-1252 0x80..0x9F as code points (undefined ones → U+FFFD).
+// windows-1252 0x80..0x9F as code points: the WHATWG index (0x81, 0x8D, 0x8F, 0x90 and 0x9D,
+// undefined in Microsoft's table, are the C1 controls of the same value).
 constexpr char16_t kCp1252High[32] = {
-    0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
-    0x2039, 0x0152, 0xFFFD, 0x017D, 0xFFFD, 0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
-    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0xFFFD, 0x017E, 0x0178};
+    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+    0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+    0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
 
 void append_code_point(std::string& out, uint32_t cp) {
   if (cp < 0x80) {
@@ -183,28 +195,57 @@ void append_code_point(std::string& out, uint32_t cp) {
     out += static_cast<char>(0x80 | (cp & 0x3F));
   }
 }
-}  // namespace
 
-bool append_undeclared(std::string& out, std::string_view s, size_t max_size) {
-  if (out.size() >= max_size) return s.empty();
-  if (is_valid_utf8(s)) {
-    size_t room = max_size - out.size();
-    reserve_capped(out, s.size(), max_size);
-    if (s.size() <= room) {
-      out.append(s);
-      return true;
-    }
-    append_valid_prefix(out, s, room);
-    return false;
-  }
-  reserve_capped(out, s.size() + s.size() / 2, max_size);
-  for (unsigned char c : s) {
-    uint32_t cp = c < 0x80 ? c : c < 0xA0 ? kCp1252High[c - 0x80] : c;
-    size_t len = cp < 0x80 ? 1 : cp < 0x800 ? 2 : 3;
+// A single-byte decoder: ASCII as it is, 0x80..0xFF through `high`.
+template <typename High>
+bool append_single_byte(std::string& out, std::string_view s, size_t max_size, High high) {
+  auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t n = s.size();
+  reserve_capped(out, n + n / 2, max_size);
+  size_t i = 0;
+  while (i < n) {
+    size_t run = ascii_prefix(p + i, n - i);
+    size_t room = max_size - std::min(max_size, out.size());
+    out.append(s.data() + i, std::min(run, room));
+    if (run > room) return false;
+    i += run;
+    if (i >= n) break;
+    uint32_t cp = high(p[i++]);
+    size_t len = cp < 0x800 ? 2 : 3;
     if (out.size() + len > max_size) return false;
     append_code_point(out, cp);
   }
   return true;
+}
+}  // namespace
+
+bool append_windows_1252(std::string& out, std::string_view s, size_t max_size) {
+  return append_single_byte(out, s, max_size, [](unsigned char c) -> uint32_t {
+    return c < 0xA0 ? kCp1252High[c - 0x80] : c;
+  });
+}
+
+bool append_x_user_defined(std::string& out, std::string_view s, size_t max_size) {
+  // WHATWG x-user-defined: 0x80..0xFF are U+F780..U+F7FF.
+  return append_single_byte(out, s, max_size,
+                            [](unsigned char c) -> uint32_t { return 0xF780 + c - 0x80; });
+}
+
+size_t count_invalid_utf8(std::string_view sv) {
+  auto* s = reinterpret_cast<const unsigned char*>(sv.data());
+  size_t n = sv.size(), i = 0, invalid = 0;
+  while (i < n) {
+    size_t len = valid_sequence(s, n, i);
+    if (len == 0) ++invalid;
+    i += len == 0 ? 1 : len;
+  }
+  return invalid;
+}
+
+bool append_undeclared(std::string& out, std::string_view s, size_t max_size) {
+  if (out.size() >= max_size) return s.empty();
+  if (is_valid_utf8(s)) return append_valid_utf8(out, s, max_size);
+  return append_windows_1252(out, s, max_size);
 }
 
 std::string undeclared_to_utf8(std::string_view s, size_t max_size, bool* cut) {

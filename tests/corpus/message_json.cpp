@@ -98,12 +98,20 @@ nlohmann::json message_to_json(std::string_view raw, const mime::Message& messag
   out["cc"] = addresses_json(message.cc);
   out["date"] = message.date ? json(*message.date) : json(nullptr);
   out["message_id"] = message.message_id;
-  const auto text_of = [&](int index) -> json {
-    if (index < 0 || static_cast<size_t>(index) >= message.parts.size()) return nullptr;
-    return mime::decode_text(raw, message.parts[static_cast<size_t>(index)]);
+  // A main body's text, and the charset it was read in (mime::decode_text's charset_used).
+  const auto text_of = [&](int index, const char* name) {
+    if (index < 0 || static_cast<size_t>(index) >= message.parts.size()) {
+      out[name] = nullptr;
+      out[std::string(name) + "_charset"] = nullptr;
+      return;
+    }
+    std::string used;
+    out[name] = mime::decode_text(raw, message.parts[static_cast<size_t>(index)], nullptr, SIZE_MAX,
+                                  nullptr, &used);
+    out[std::string(name) + "_charset"] = used;
   };
-  out["text"] = text_of(message.text_part);
-  out["html"] = text_of(message.html_part);
+  text_of(message.text_part, "text");
+  text_of(message.html_part, "html");
   out["attachments"] = json::array();
   for (int index : message.attachments) {
     if (index < 0 || static_cast<size_t>(index) >= message.parts.size()) continue;

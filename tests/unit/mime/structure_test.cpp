@@ -323,3 +323,43 @@ TEST(Headers, defaults_apply_to_a_message_without_mime_headers) {
 }
 
 }  // namespace
+
+// RFC 2046 5.1.1: a delimiter line is "--" boundary [ "--" ] *LWSP CRLF and nothing else. A nested
+// multipart whose boundary begins with the outer one (enmime's "Enmime-Test-100" around
+// "Enmime-Test-100_alt", and the same with "--alt", which looks like the outer close delimiter
+// followed by text) keeps both alternatives, and the outer part after it stays an attachment.
+TEST(Boundaries, a_nested_boundary_that_begins_with_the_outer_one_keeps_its_alternatives) {
+  for (std::string inner : {"Enmime-Test-100_alt", "Enmime-Test-100--alt", "Enmime-Test-100-"}) {
+    SCOPED_TRACE(inner);
+    std::string raw =
+        "Content-Type: multipart/mixed; boundary=\"Enmime-Test-100\"\r\n\r\n"
+        "--Enmime-Test-100\r\n"
+        "Content-Type: multipart/alternative; boundary=\"" +
+        inner + "\"\r\n\r\n--" + inner + "\r\nContent-Type: text/plain\r\n\r\nplain\r\n--" + inner +
+        "\r\nContent-Type: text/html\r\n\r\n<b>html</b>\r\n--" + inner +
+        "--\r\n\r\n"
+        "--Enmime-Test-100\r\nContent-Type: application/pdf; name=a.pdf\r\n\r\npdf\r\n"
+        "--Enmime-Test-100--\r\n";
+    mime::Message m = mime::parse(raw);
+    ASSERT_EQ(m.parts.size(), 5u);
+    EXPECT_EQ(m.parts[1].content_type, "multipart/alternative");
+    ASSERT_EQ(m.html_part, 3);
+    EXPECT_EQ(body_of(raw, m.parts[3]), "<b>html</b>");
+    EXPECT_EQ(body_of(raw, m.parts[2]), "plain");
+    EXPECT_EQ(m.parts[4].filename, "a.pdf");
+    EXPECT_EQ(body_of(raw, m.parts[4]), "pdf");
+    EXPECT_TRUE(m.defects.empty()) << m.defects.front();
+  }
+}
+
+TEST(Boundaries, a_close_delimiter_is_followed_only_by_padding_and_the_line_end) {
+  // "--b--" + LWSP + CRLF closes; "--b--x" is body text (the next line's close counts).
+  std::string raw =
+      "Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+      "--b\r\n\r\none\r\n--b--x\r\nstill one\r\n--b-- \t\r\nepilogue\r\n";
+  mime::Message m = mime::parse(raw);
+  ASSERT_EQ(m.parts.size(), 2u);
+  EXPECT_EQ(body_of(raw, m.parts[1]), "one\r\n--b--x\r\nstill one");
+  EXPECT_EQ(raw.substr(m.parts[0].epilogue_begin), "epilogue\r\n");
+  EXPECT_FALSE(has(m.defects, "missing_closing_boundary"));
+}
