@@ -266,12 +266,33 @@ void write_part_labels(Out& out, const mime::Part& part) {
   out.text_or_null(part.filename);
 }
 
-void write_part(Out& out, const mime::Message& message, int index) {
+// The charsets the main bodies were decoded with (mime::decode_text's charset_used), by part.
+struct DecodedCharsets {
+  int text_part = -1, html_part = -1;
+  std::string text, html;
+  std::string_view of(int index) const {
+    return index == text_part ? text : index == html_part ? std::string_view(html) : "";
+  }
+};
+
+void write_part(Out& out, const mime::Message& message, int index, const DecodedCharsets& decoded) {
   const mime::Part& part = message.parts[index];
   out.begin_object();
   out.key("charset");
   out.text_or_null(part.charset);
-  write_part_labels(out, part);
+  out.key("content_id");
+  out.text_or_null(part.content_id);
+  out.key("content_type");
+  out.text(part.content_type);
+  // What the text was read as (WHATWG name): the label's meaning, the HTML's <meta>, UTF-8 or
+  // uchardet's guess (defects charset_detected, charset_mismatch); null for parts not decoded
+  // as a main body.
+  out.key("decoded_charset");
+  out.string_or_null(decoded.of(index));
+  out.key("disposition");
+  out.text_or_null(part.disposition);
+  out.key("filename");
+  out.text_or_null(part.filename);
   out.key("headers");
   // The message's own header is message.headers (CONTRACTS.md 1), not repeated in its entry
   // here (issue 11: a long header was written twice).
@@ -281,7 +302,7 @@ void write_part(Out& out, const mime::Message& message, int index) {
   out.string(part_number(part));
   out.key("parts");
   out.begin_array();
-  for (int child : part.children) write_part(out, message, child);
+  for (int child : part.children) write_part(out, message, child, decoded);
   out.end_array();
   out.key("size");
   out.number(part.end > part.body_begin ? part.end - part.body_begin : 0);
@@ -292,14 +313,14 @@ void write_part(Out& out, const mime::Message& message, int index) {
 
 // The top-level body parts of a multipart message; a message that is not multipart (or whose
 // boundary was never found) is its own single part "1".
-void write_parts(Out& out, const mime::Message& message) {
+void write_parts(Out& out, const mime::Message& message, const DecodedCharsets& decoded) {
   out.begin_array();
   if (!message.parts.empty()) {
     const mime::Part& root = message.parts[0];
     if (root.is_multipart() && !root.children.empty()) {
-      for (int child : root.children) write_part(out, message, child);
+      for (int child : root.children) write_part(out, message, child, decoded);
     } else {
-      write_part(out, message, 0);
+      write_part(out, message, 0, decoded);
     }
   }
   out.end_array();
@@ -428,6 +449,7 @@ size_t body_limit(const mime::Part& part) {
 struct MainBody {
   bool present = false;
   std::string text;
+  std::string charset;  // what it was decoded with
   size_t json_size = 0;
 };
 
@@ -438,7 +460,7 @@ MainBody decode_main_body(std::string_view raw, const mime::Message& message, in
   if (index < 0 || static_cast<size_t>(index) >= message.parts.size()) return body;
   const mime::Part& part = message.parts[index];
   bool cut = false;
-  body.text = mime::decode_text(raw, part, &defects, body_limit(part), &cut);
+  body.text = mime::decode_text(raw, part, &defects, body_limit(part), &cut, &body.charset);
   body.json_size = budget::escaped_size(body.text);
   if (cut || body.json_size > body_limit(part)) {
     add_defect(defects, "body_not_inlined");
@@ -468,6 +490,12 @@ void write_message(Out& out, std::string_view raw, const mime::Message& message,
       attachments.push_back(index);
   MainBody text = decode_main_body(raw, message, message.text_part, decoding_defects, attachments);
   MainBody html = decode_main_body(raw, message, message.html_part, decoding_defects, attachments);
+  DecodedCharsets charsets;
+  if (text.present) charsets = {message.text_part, -1, text.charset, {}};
+  if (html.present) {
+    charsets.html_part = message.html_part;
+    charsets.html = html.charset;
+  }
   std::sort(attachments.begin(), attachments.end());  // document order
   ReplyFields reply;
   if (plan.options.extract_reply)
@@ -516,7 +544,7 @@ void write_message(Out& out, std::string_view raw, const mime::Message& message,
   out.key("message_id");
   out.text_or_null(message.message_id);
   out.key("parts");
-  write_parts(out, message);
+  write_parts(out, message, charsets);
   out.key("references");
   out.texts(message.references);
   out.key("reply");

@@ -275,6 +275,18 @@ TEST(Payload, max_payload_bytes_links_the_largest_attachments_first) {
   EXPECT_TRUE(whole[0].contains("content"));
 }
 
+// Issue 15: what the main bodies were read as is shown on their parts (WHATWG names).
+TEST(Payload, main_body_parts_show_the_charset_they_were_decoded_with) {
+  json parts = render(multipart_message())["message"]["parts"][0]["parts"];
+  EXPECT_EQ(parts[0]["decoded_charset"], "utf-8");
+  EXPECT_EQ(parts[1]["decoded_charset"], "windows-1252");  // declared iso-8859-1 (WHATWG)
+  EXPECT_TRUE(render(multipart_message())["message"]["parts"][1]["decoded_charset"].is_null());
+  // No label, 8-bit bytes that are not UTF-8: 0x80 is the euro sign (windows-1252), not U+0080.
+  json doc = render("From: a@example.com\r\nSubject: x\r\n\r\nPrice: 5 \x80\r\n");
+  EXPECT_EQ(doc["message"]["text"], "Price: 5 \u20ac\r\n");
+  EXPECT_EQ(doc["message"]["parts"][0]["decoded_charset"], "windows-1252");
+}
+
 TEST(Payload, reply_is_an_object_or_null) {
   json message = render(multipart_message())["message"];
   ASSERT_TRUE(message["reply"].is_object());
