@@ -1,6 +1,7 @@
-// `api.links` (issue 15, README "The reply without its history, and large attachments by link"): the base URL receivers reach the API
-// on and the keys that sign links to inbound parts; and the check that whatever makes links
-// (routes[].attachments: url, endpoints[].max_payload_bytes) has them.
+// `api.links` (issue 15, README "The reply without its history, and large attachments by link"):
+// the base URL receivers reach the API on and the keys that sign links to inbound parts; and the
+// check that whatever makes links (routes[].attachments: url, endpoints[].max_payload_bytes) has
+// them.
 #include "common/url.h"
 #include "config/sections.h"
 

@@ -325,12 +325,13 @@ void check_shared_endpoints(Reader& reader, const YAML::Node& node,
               reader.error(key_of(r, e) + field, at,
                            "'" + endpoint.name + "' is listed twice in this route");
             } else if (!(other == endpoint) || !same_payload(routes[r0], routes[r])) {
-              reader.error(key_of(r, e) + field, at,
-                           "'" + endpoint.name + "' is also " + key_of(r0, e0) +
-                               ", with other settings: deliveries are stored by endpoint name, so "
-                               "one name has one set of endpoint settings and one include_raw, "
-                               "max_attachment_bytes, attachments, attachment_url_threshold and "
-                               "extract_reply");
+              reader.error(
+                  key_of(r, e) + field, at,
+                  "'" + endpoint.name + "' is also " + key_of(r0, e0) +
+                      ", with other settings: deliveries are stored by endpoint name, so "
+                      "one name has one url, one set of endpoint settings and one include_raw, "
+                      "max_attachment_bytes, attachments, attachment_url_threshold and "
+                      "extract_reply");
             }
           } else if (other.url == endpoint.url) {
             reported = true;
