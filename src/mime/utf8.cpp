@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/utf8.h"
 #include "mime/internal.h"
 
 namespace mime::detail {
@@ -183,19 +184,6 @@ constexpr char16_t kCp1252High[32] = {
     0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
     0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
 
-void append_code_point(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 // A single-byte decoder: ASCII as it is, 0x80..0xFF through `high`.
 template <typename High>
 bool append_single_byte(std::string& out, std::string_view s, size_t max_size, High high) {
@@ -213,7 +201,7 @@ bool append_single_byte(std::string& out, std::string_view s, size_t max_size, H
     uint32_t cp = high(p[i++]);
     size_t len = cp < 0x800 ? 2 : 3;
     if (out.size() + len > max_size) return false;
-    append_code_point(out, cp);
+    common::append_utf8(out, cp);
   }
   return true;
 }

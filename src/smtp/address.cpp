@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "common/mailbox.h"
+#include "common/utf8.h"
 #include "smtp/command.h"
 
 namespace smtp {
@@ -223,21 +224,7 @@ std::optional<std::string> decode_utf8_escapes(std::string_view text) {
     }
     if (code < 0x20 || code == 0x7f || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF)
       return std::nullopt;
-    if (code < 0x80) {
-      out += static_cast<char>(code);
-    } else if (code < 0x800) {
-      out += static_cast<char>(0xC0 | (code >> 6));
-      out += static_cast<char>(0x80 | (code & 0x3F));
-    } else if (code < 0x10000) {
-      out += static_cast<char>(0xE0 | (code >> 12));
-      out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (code & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (code >> 18));
-      out += static_cast<char>(0x80 | ((code >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((code >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (code & 0x3F));
-    }
+    common::append_utf8(out, code);
     i = close;
   }
   return out;
