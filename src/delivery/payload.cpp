@@ -400,7 +400,8 @@ ReplyFields extract_reply(const std::string* text, const std::string* html) {
     // The text comes from the text body when there is one: the HTML is parsed only when it
     // shows quoted history to take out.
     HtmlReply stripped = extract_reply_html(*html, /*with_text=*/text == nullptr);
-    reply.html = std::move(stripped.html);
+    // An HTML without history to take out is `html` itself: not written twice (null).
+    if (stripped.stripped) reply.html = std::move(stripped.html);
     if (text == nullptr) {
       reply.text = std::move(stripped.text.text);
       reply.signature = std::move(stripped.text.signature);

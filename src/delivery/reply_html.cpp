@@ -437,7 +437,7 @@ bool may_hold_history(std::string_view html) {
 }
 
 HtmlReply extract_reply_html(std::string_view html, bool with_text) {
-  if (!with_text && !may_hold_history(html)) return {mime::valid_utf8(html), {}};
+  if (!with_text && !may_hold_history(html)) return {mime::valid_utf8(html), {}, false};
   static std::once_flag init;
   std::call_once(init, [] { xmlInitParser(); });
   std::string valid;
@@ -461,7 +461,8 @@ HtmlReply extract_reply_html(std::string_view html, bool with_text) {
   htmlFreeParserCtxt(parser);
   HtmlReply reply;
   // Without history, the HTML is given back as it came (no rewriting of what the sender wrote).
-  reply.html = stripper.removed() ? stripper.take_html() : std::string(html);
+  reply.stripped = stripper.removed();
+  reply.html = reply.stripped ? stripper.take_html() : std::string(html);
   reply.text = extract_reply_text(stripper.take_text());
   return reply;
 }

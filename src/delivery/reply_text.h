@@ -24,6 +24,7 @@ struct HtmlReply {
                      // the input as it came when there was none, else written again from the
                      // parse (a fragment stays a fragment; attributes quoted, text escaped)
   Reply text;        // the text of that HTML, stripped like a plain body
+  bool stripped = false;  // whether anything was taken out (else `html` is the input)
 };
 
 // An HTML body (UTF-8). Without `with_text` (the caller has a text body to take the reply's text

@@ -287,6 +287,25 @@ TEST(Payload, main_body_parts_show_the_charset_they_were_decoded_with) {
   EXPECT_EQ(doc["message"]["parts"][0]["decoded_charset"], "windows-1252");
 }
 
+TEST(Payload, reply_takes_the_history_out_of_both_bodies) {
+  std::string data =
+      "From: a@example.com\r\nSubject: Re: x\r\nContent-Type: multipart/alternative; "
+      "boundary=b\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+      "Yes, Monday.\r\n\r\nOn Fri, 27 Nov 2026 at 09:14, Bob <bob@example.com> wrote:\r\n"
+      "> Can you ship?\r\n--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+      "<div>Yes, Monday.</div><div class=\"gmail_quote\">On Fri, Bob wrote:<blockquote>"
+      "Can you ship?</blockquote></div>\r\n--b--\r\n";
+  json reply = render(data)["message"]["reply"];
+  EXPECT_EQ(reply["text"], "Yes, Monday.");
+  ASSERT_TRUE(reply["html"].is_string());
+  EXPECT_NE(reply["html"].get<std::string>().find("Yes, Monday."), std::string::npos);
+  EXPECT_EQ(reply["html"].get<std::string>().find("ship"), std::string::npos);
+  // Nothing to take out of the HTML: it is message.html itself, not written twice.
+  json plain = render(multipart_message())["message"];
+  EXPECT_TRUE(plain["reply"]["html"].is_null());
+  EXPECT_TRUE(plain["html"].is_string());
+}
+
 TEST(Payload, reply_is_an_object_or_null) {
   json message = render(multipart_message())["message"];
   ASSERT_TRUE(message["reply"].is_object());
