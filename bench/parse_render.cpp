@@ -3,6 +3,7 @@
 // attachment-heavy and text-heavy messages built here (or files given as arguments). Not a test.
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -192,6 +193,12 @@ int main(int argc, char** argv) {
     samples.push_back(attachments("attachment-heavy (10 x 100 KB base64)", 10, 100 << 10, random));
     samples.push_back(text_heavy(1 << 20, random));
     samples.push_back(reply_thread(64 << 10, random));
+  }
+  // BENCH_DUMP_DIR: write the built-in samples there as .eml files (to look at or feed elsewhere).
+  if (const char* dir = std::getenv("BENCH_DUMP_DIR")) {
+    for (size_t i = 0; i < samples.size(); ++i)
+      std::ofstream(std::string(dir) + "/sample" + std::to_string(i) + ".eml", std::ios::binary)
+          << samples[i].data;
   }
   const std::string envelope =
       R"({"mail_from":"sender@example.com","rcpt_to":["receiver@example.com"],"helo":"client.example"})";
