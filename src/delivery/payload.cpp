@@ -7,9 +7,6 @@
 #include "delivery/payload.h"
 
 #include <openssl/evp.h>
-// Not RAPIDJSON_SSE2/SSE42: in 1.1.0 their fast string scan lets 0x1A-0x1F through unescaped.
-#include <rapidjson/document.h>
-#include <rapidjson/writer.h>
 
 #include <algorithm>
 #include <chrono>
@@ -21,11 +18,22 @@
 #include "common/part_link.h"
 #include "common/time.h"
 #include "delivery/payload_budget.h"
+#include "delivery/payload_out.h"
 #include "delivery/reply_text.h"
 #include "mime/message.h"
 
 namespace delivery {
 namespace {
+
+using detail::DecodedCharsets;
+using detail::Out;
+using detail::part_number;
+using detail::write_address;
+using detail::write_addresses;
+using detail::write_envelope;
+using detail::write_headers;
+using detail::write_part_labels;
+using detail::write_parts;
 
 std::string sha256_hex(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -52,278 +60,6 @@ bool iequals(std::string_view a, std::string_view b) {
 
 void add_defect(std::vector<std::string>& defects, const std::string& defect) {
   if (std::find(defects.begin(), defects.end(), defect) == defects.end()) defects.push_back(defect);
-}
-
-// The document being written. Every string must be valid UTF-8: mime promises it for its own,
-// and the few from elsewhere (the id) are checked like them; what is invalid becomes U+FFFD. The
-// check is ours, not the writer's: RapidJSON 1.1's validation reads past the end of a string
-// that ends inside a multi-byte sequence.
-class Out {
- public:
-  // `capacity`: about the size of the text, so that the buffer is not grown and copied again and
-  // again.
-  explicit Out(size_t capacity) : writer_(stream_) { stream_.text.reserve(capacity); }
-
-  void begin_object() { writer_.StartObject(); }
-  void end_object() { writer_.EndObject(); }
-  void begin_array() { writer_.StartArray(); }
-  void end_array() { writer_.EndArray(); }
-  void key(std::string_view name) { writer_.Key(name.data(), size(name)); }  // ASCII literals
-  void null() { writer_.Null(); }
-  void boolean(bool value) { writer_.Bool(value); }
-  void number(uint64_t value) { writer_.Uint64(value); }
-  void string(std::string_view value) {
-    if (mime::is_valid_utf8(value)) {
-      writer_.String(value.data(), size(value));
-      return;
-    }
-    std::string valid = mime::valid_utf8(value);
-    writer_.String(valid.data(), size(valid));
-  }
-  // Optional strings of the document are null rather than "" (openapi.yaml says which).
-  void string_or_null(std::string_view value) { value.empty() ? null() : string(value); }
-  // A string made from header fields: cut (at a character boundary) to what takes at most `cap`
-  // bytes of JSON (see write_message).
-  void text(std::string_view value) {
-    if (value.size() > cap_ / 6) value = value.substr(0, budget::escaped_prefix(value, cap_));
-    string(value);  // checked like every string
-  }
-  void text_or_null(std::string_view value) { value.empty() ? null() : text(value); }
-  void texts(const std::vector<std::string>& values) {
-    begin_array();
-    for (const std::string& value : values) text(value);
-    end_array();
-  }
-  void set_cap(size_t cap) { cap_ = cap; }
-  void strings(const std::vector<std::string>& values) {
-    begin_array();
-    for (const std::string& value : values) string(value);
-    end_array();
-  }
-  // A value of a document parsed with UTF-8 validation: its strings need no check of ours.
-  void value(const rapidjson::Value& value) { value.Accept(writer_); }
-  void member(const rapidjson::Value& name, const rapidjson::Value& value) {
-    writer_.Key(name.GetString(), name.GetStringLength());
-    value.Accept(writer_);
-  }
-  // The base64 of `bytes` (RFC 4648 4) as a string value, encoded straight into the output:
-  // base64 never needs escaping (RFC 8259 7), and the writer's byte-by-byte copy of a 1 MB
-  // attachment would cost more than the encoding. RawValue writes the separator and the opening
-  // quote, so the writer's bookkeeping stays right.
-  void base64(std::string_view bytes) {
-    writer_.RawValue("\"", 1, rapidjson::kStringType);
-    std::string& text = stream_.text;
-    size_t at = text.size();
-    text.resize(at + common::base64_encoded_size(bytes.size()) + 1);
-    *common::base64_encode_to(bytes, text.data() + at) = '"';
-  }
-
-  // The document, once written; Out is done with it.
-  std::string take_text() { return std::move(stream_.text); }
-
- private:
-  static rapidjson::SizeType size(std::string_view text) {
-    return static_cast<rapidjson::SizeType>(text.size());
-  }
-
-  // A RapidJSON output stream straight into the std::string the POST sends (no copy at the end).
-  struct Stream {
-    using Ch = char;
-    void Put(char c) { text.push_back(c); }
-    void Flush() {}
-    std::string text;
-  };
-
-  Stream stream_;
-  rapidjson::Writer<Stream> writer_;
-  size_t cap_ = SIZE_MAX;
-};
-
-void write_address(Out& out, const mime::Address& address) {
-  out.begin_object();
-  out.key("address");
-  out.text(address.address);
-  out.key("name");
-  out.text(address.name);
-  out.end_object();
-}
-
-void write_addresses(Out& out, const std::vector<mime::Address>& addresses) {
-  out.begin_array();
-  for (const mime::Address& address : addresses) write_address(out, address);
-  out.end_array();
-}
-
-void write_headers(Out& out, const std::vector<mime::Header>& headers) {
-  out.begin_array();
-  for (const mime::Header& header : headers) {
-    out.begin_object();
-    out.key("name");
-    out.text(header.name);
-    out.key("value");
-    out.text(header.value);
-    out.end_object();
-  }
-  out.end_array();
-}
-
-// The stored envelope with rcpt_to replaced by this endpoint's recipients; RFC 3461 per-recipient
-// parameters are kept only for those recipients (other routes' recipients, Bcc ones included,
-// must not leak). Fields the stored JSON lacks, or all of them when it cannot be read, get
-// neutral values so the document stays valid. The stored JSON is parsed with UTF-8 validation,
-// so its strings can be written as they are; its keys come sorted (nlohmann wrote them).
-void write_envelope(Out& out, std::string_view stored, const std::vector<std::string>& rcpt_to,
-                    size_t size) {
-  char pool[4096];  // a typical envelope's values fit here (the parser's stack is still allocated)
-  rapidjson::MemoryPoolAllocator<> allocator(pool, sizeof pool);
-  rapidjson::Document doc(&allocator);
-  doc.Parse<rapidjson::kParseValidateEncodingFlag>(stored.data(), stored.size());
-  auto field = [&doc](const char* name) -> const rapidjson::Value* {
-    if (!doc.IsObject()) return nullptr;
-    auto member = doc.FindMember(name);
-    return member == doc.MemberEnd() ? nullptr : &member->value;
-  };
-  auto value_or = [&out, &field](const char* name, auto otherwise) {
-    out.key(name);
-    if (const rapidjson::Value* value = field(name)) {
-      out.value(*value);
-    } else {
-      otherwise();
-    }
-  };
-  out.begin_object();
-  value_or("auth", [&] { out.null(); });
-  // The inbound checks' verdicts (issue 13, ARCHITECTURE.md "Runtime"): null when not run.
-  value_or("authentication", [&] { out.null(); });
-  value_or("client", [&] {
-    out.begin_object();
-    out.key("ip");
-    out.string("");
-    out.key("port");
-    out.number(0);
-    out.end_object();
-  });
-  value_or("helo", [&] { out.string(""); });
-  value_or("mail_from", [&] { out.string(""); });
-  out.key("params");
-  const rapidjson::Value* params = field("params");
-  if (params == nullptr) {
-    out.begin_object();
-    out.key("body");
-    out.string("7BIT");
-    out.key("size");
-    out.number(size);
-    out.key("smtputf8");
-    out.boolean(false);
-    out.end_object();
-  } else if (!params->IsObject()) {
-    out.value(*params);
-  } else {
-    out.begin_object();
-    for (const auto& param : params->GetObject()) {
-      if (!param.value.IsObject() ||
-          std::string_view(param.name.GetString(), param.name.GetStringLength()) != "rcpt") {
-        out.member(param.name, param.value);
-        continue;
-      }
-      bool any = false;
-      for (const auto& rcpt : param.value.GetObject()) {
-        std::string_view address(rcpt.name.GetString(), rcpt.name.GetStringLength());
-        if (std::find(rcpt_to.begin(), rcpt_to.end(), address) == rcpt_to.end()) continue;
-        if (!any) {
-          out.key("rcpt");
-          out.begin_object();
-          any = true;
-        }
-        out.member(rcpt.name, rcpt.value);
-      }
-      if (any) out.end_object();
-    }
-    out.end_object();
-  }
-  out.key("rcpt_to");
-  out.strings(rcpt_to);
-  value_or("spam", [&] { out.null(); });
-  value_or("tls", [&] { out.null(); });
-  out.end_object();
-}
-
-// IMAP numbering (RFC 3501 6.4.5) gives the root no number; as the single body part of a
-// non-multipart message it is "1".
-std::string_view part_number(const mime::Part& part) {
-  return part.number.empty() ? std::string_view("1") : std::string_view(part.number);
-}
-
-// The fields a part and an attachment share, adjacent in both in key order.
-void write_part_labels(Out& out, const mime::Part& part) {
-  out.key("content_id");
-  out.text_or_null(part.content_id);
-  out.key("content_type");
-  out.text(part.content_type);
-  out.key("disposition");
-  out.text_or_null(part.disposition);
-  out.key("filename");
-  out.text_or_null(part.filename);
-}
-
-// The charsets the main bodies were decoded with (mime::decode_text's charset_used), by part.
-struct DecodedCharsets {
-  int text_part = -1, html_part = -1;
-  std::string text, html;
-  std::string_view of(int index) const {
-    return index == text_part ? text : index == html_part ? std::string_view(html) : "";
-  }
-};
-
-void write_part(Out& out, const mime::Message& message, int index, const DecodedCharsets& decoded) {
-  const mime::Part& part = message.parts[index];
-  out.begin_object();
-  out.key("charset");
-  out.text_or_null(part.charset);
-  out.key("content_id");
-  out.text_or_null(part.content_id);
-  out.key("content_type");
-  out.text(part.content_type);
-  // What the text was read as (WHATWG name): the label's meaning, the HTML's <meta>, UTF-8 or
-  // uchardet's guess (defects charset_detected, charset_mismatch); null for parts not decoded
-  // as a main body.
-  out.key("decoded_charset");
-  out.string_or_null(decoded.of(index));
-  out.key("disposition");
-  out.text_or_null(part.disposition);
-  out.key("filename");
-  out.text_or_null(part.filename);
-  out.key("headers");
-  // The message's own header is message.headers (CONTRACTS.md 1), not repeated in its entry
-  // here (issue 11: a long header was written twice).
-  static const std::vector<mime::Header> no_headers;
-  write_headers(out, index == 0 ? no_headers : part.headers);
-  out.key("part");
-  out.string(part_number(part));
-  out.key("parts");
-  out.begin_array();
-  for (int child : part.children) write_part(out, message, child, decoded);
-  out.end_array();
-  out.key("size");
-  out.number(part.end > part.body_begin ? part.end - part.body_begin : 0);
-  out.key("transfer_encoding");
-  out.text(part.transfer_encoding);
-  out.end_object();
-}
-
-// The top-level body parts of a multipart message; a message that is not multipart (or whose
-// boundary was never found) is its own single part "1".
-void write_parts(Out& out, const mime::Message& message, const DecodedCharsets& decoded) {
-  out.begin_array();
-  if (!message.parts.empty()) {
-    const mime::Part& root = message.parts[0];
-    if (root.is_multipart() && !root.children.empty()) {
-      for (int child : root.children) write_part(out, message, child, decoded);
-    } else {
-      write_part(out, message, 0, decoded);
-    }
-  }
-  out.end_array();
 }
 
 // How attachments are written in one render: inline, or by signed link (issue 15).
