@@ -28,8 +28,16 @@ OPENAPI = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "
                        "openapi.yaml")
 SUBJECT = "Réunion ✓ — 月曜日の報告"
 FROM_NAME = "Zoë Ünal"
-TEXT = "Grüße aus Köln,\nthe numbers are attached.\n"
-HTML = "<p>Grüße aus Köln,</p><p>the numbers are attached.<img src=\"cid:{cid}\"></p>"
+# A reply as Gmail writes it: the new text, a signature, the attribution and the quoted history;
+# in HTML the history is Gmail's gmail_quote div.
+NEW_TEXT = "Grüße aus Köln,\nthe numbers are attached."
+SIGNATURE = "-- \nZoë"
+TEXT = (NEW_TEXT + "\n\n" + SIGNATURE + "\n\nOn Mon, 7 Dec 2026 at 09:14, Desk <desk@example.com> wrote:\n"
+        "> Can you send the numbers?\n> Thanks\n")
+HTML = ("<div dir=\"ltr\"><p>Grüße aus Köln,</p><p>the numbers are attached.<img src=\"cid:{cid}\"></p>"
+        "</div><br><div class=\"gmail_quote\"><div dir=\"ltr\" class=\"gmail_attr\">On Mon, 7 Dec 2026 "
+        "at 09:14, Desk &lt;desk@example.com&gt; wrote:<br></div><blockquote class=\"gmail_quote\">"
+        "Can you send the numbers?<br>Thanks</blockquote></div>")
 REPORT = bytes(range(256)) * 40 + "Überblick".encode()
 REPORT_NAME = "Überblick-報告.pdf"
 LOGO = b"\x89PNG\r\n\x1a\n" + os.urandom(3000)
@@ -140,8 +148,8 @@ class Formats(BridgeTest):
         self.assertEqual(doc["MessageID"], msg_id)
         self.assertEqual(doc["TextBody"].replace("\r\n", "\n").strip(), TEXT.strip())
         self.assertEqual(doc["HtmlBody"].strip(), HTML.format(cid=cid))
-        # No quoted history in this message: the stripped reply is its whole text.
-        self.assertEqual(doc["StrippedTextReply"].replace("\r\n", "\n").strip(), TEXT.strip())
+        # Postmark: "StrippedTextReply: the text of the reply, without the quoted history".
+        self.assertEqual(doc["StrippedTextReply"].replace("\r\n", "\n").strip(), NEW_TEXT)
         self.assertIn({"Name": "Message-ID", "Value": message_id},
                       [{"Name": h["Name"], "Value": h["Value"]} for h in doc["Headers"]])
 
@@ -200,7 +208,13 @@ class Formats(BridgeTest):
         self.assertEqual(fields["subject"], SUBJECT)
         self.assertEqual(fields["body-plain"].replace("\r\n", "\n").strip(), TEXT.strip())
         self.assertEqual(fields["body-html"].strip(), HTML.format(cid=cid))
-        self.assertEqual(fields["stripped-text"].replace("\r\n", "\n").strip(), TEXT.strip())
+        # Mailgun: stripped-text without the quoted parts and the signature, which is
+        # stripped-signature; stripped-html without the quoted parts.
+        self.assertEqual(fields["stripped-text"].replace("\r\n", "\n").strip(), NEW_TEXT)
+        self.assertIn("Zoë", fields["stripped-signature"])
+        self.assertIn("the numbers are attached.", fields["stripped-html"])
+        self.assertNotIn("Can you send", fields["stripped-html"])
+        self.assertNotIn("gmail_quote", fields["stripped-html"])
         headers = json.loads(fields["message-headers"])
         self.assertIn(["Message-ID", message_id], headers)
 
