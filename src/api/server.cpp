@@ -96,6 +96,11 @@ constexpr Route kMessage{"/v1/messages/{id}", "/v1/messages/([^/]+)", "GET"};
 constexpr const Route* kRoutes[] = {&kList, &kOne,  &kRedeliver, &kPart,
                                     &kRaw,  &kSend, &kSendRaw,   &kMessage};
 
+std::optional<std::string> idempotency_key(const httplib::Request& req) {
+  if (!req.has_header("Idempotency-Key")) return std::nullopt;
+  return req.get_header_value("Idempotency-Key");
+}
+
 // What each route asks of the key (README "Scoped keys and rate limits"), by route template: the
 // scope, whether its body is a send whose recipients count against recipients_per_hour, and
 // whether a signed link (common/part_link.h) lets a request in without any key. A route missing
@@ -124,9 +129,16 @@ const Access& access_of(std::string_view route) {
   return found->second;
 }
 
-std::optional<std::string> idempotency_key(const httplib::Request& req) {
-  if (!req.has_header("Idempotency-Key")) return std::nullopt;
-  return req.get_header_value("Idempotency-Key");
+// One KeyLimiter per key with a rate_limit (null for the others), by KeyIdentity::index.
+std::vector<std::unique_ptr<KeyLimiter>> make_limiters(const KeyRing& keys) {
+  std::vector<std::unique_ptr<KeyLimiter>> limiters;
+  for (const KeyIdentity& key : keys.keys()) {
+    limiters.push_back(
+        key.rate_limit.limited()
+            ? std::make_unique<KeyLimiter>(key.rate_limit, std::chrono::steady_clock::now())
+            : nullptr);
+  }
+  return limiters;
 }
 
 }  // namespace
@@ -143,11 +155,12 @@ struct Server::Impl {
   SendOptions send;
   uint64_t body_limit;
   KeyRing keys;
+  obs::Family<obs::Counter>& rate_limited;
+  // By KeyIdentity::index; null for a key without limits.
+  std::vector<std::unique_ptr<KeyLimiter>> limiters;
   std::vector<std::string> link_secrets;  // api.links.secrets
   obs::Family<obs::Counter>& requests;
   obs::Family<obs::Histogram>& seconds;
-  obs::Family<obs::Counter>& rate_limited;
-  std::vector<std::unique_ptr<KeyLimiter>> limiters;  // by KeyIdentity::index; null = no limits
   std::vector<std::pair<const Route*, std::regex>> routes;
   obs::GuardedServer server;
   obs::HttpListener listener{server};
@@ -161,26 +174,18 @@ struct Server::Impl {
         body_limit(api.limits.max_body ? api.limits.max_body
                                        : max_request_body(send.max_message_bytes)),
         keys(api.keys),
+        rate_limited(registry.counter(
+            "smtp_bridge_api_rate_limited_total",
+            "REST API requests refused 429 by API key name and the limit that refused them.")),
+        limiters(make_limiters(keys)),
         link_secrets(api.links.secrets),
         requests(registry.counter("smtp_bridge_api_requests_total",
                                   "REST API requests by route template and HTTP status.")),
         seconds(registry.histogram("smtp_bridge_api_request_seconds",
                                    "REST API request handling time by route template, in seconds.",
                                    obs::latency_buckets())),
-        rate_limited(registry.counter(
-            "smtp_bridge_api_rate_limited_total",
-            "REST API requests refused 429 by API key name and the limit that refused them.")),
         server("api", api.limits, body_limit, registry) {
-    for (const Route* route : kRoutes) {
-      access_of(route->name);  // every route has a scope
-      routes.emplace_back(route, std::regex(route->pattern));
-    }
-    for (const KeyIdentity& key : keys.keys()) {
-      limiters.push_back(
-          key.rate_limit.limited()
-              ? std::make_unique<KeyLimiter>(key.rate_limit, std::chrono::steady_clock::now())
-              : nullptr);
-    }
+    for (const Route* route : kRoutes) routes.emplace_back(route, std::regex(route->pattern));
   }
 
   // A handler gets the request and the name of the API key that authenticated it.
@@ -267,6 +272,7 @@ httplib::Server::Handler Server::Impl::wrap(const char* route, bool authenticate
 // are installed, so /v1/messages/raw comes before /v1/messages/{id}.
 void Server::Impl::install(const Route& route, Handle handle) {
   std::string allow = route.allow;
+  access_of(route.name);  // every route has a scope: a route without one stops the start here
   auto bound = wrap(route.name, true, std::move(handle));
   if (allow == "GET") server.Get(route.pattern, bound);
   if (allow == "POST") server.Post(route.pattern, bound);
