@@ -25,6 +25,7 @@ PACED = "e2e-keys-paced-0002"
 BUDGET = "e2e-keys-budget-0003"
 READER = "e2e-keys-reader-0004"
 SLOW = "e2e-keys-slow-0005"
+BATCH_BUDGET = "e2e-keys-batch-budget-0006"
 SECRET = "keys-links-secret-0123456789abcdef"
 
 
@@ -39,7 +40,8 @@ def keys_config():
             {"name": "budget", "key": BUDGET, "scopes": ["send", "messages:read"],
              "rate_limit": {"recipients_per_hour": 5}},
             {"name": "reader", "key": READER, "scopes": ["inbound:read"]},
-            {"name": "slow", "key": SLOW, "rate_limit": {"requests_per_second": 1}}]
+            {"name": "slow", "key": SLOW, "rate_limit": {"requests_per_second": 1}},
+            {"name": "batch-budget", "key": BATCH_BUDGET, "rate_limit": {"recipients_per_hour": 3}}]
     for scope in SCOPES[:4]:
         keys.append({"name": f"no-{scope}", "key": lacking(scope),
                      "scopes": [s for s in SCOPES if s != scope]})
@@ -115,7 +117,13 @@ class ApiKeys(unittest.TestCase):
               "raw": "U3ViamVjdDogeA0KDQpoaQ0K"}),
             ("GET", "/v1/messages/01900000-0000-7000-8000-000000000000", "/v1/messages/{id}",
              "messages:read", None),
-        ]
+        ] + ([("POST", "/v1/messages/batch", "/v1/messages/batch", "send",
+               {"messages": [message(["a@example.org"])]})]
+             if "/v1/messages/batch" in self.doc["paths"] else [])
+
+    def test_every_documented_route_is_tried(self):
+        self.assertEqual(sorted(template for _, _, template, _, _ in self.routes()),
+                         sorted(self.doc["paths"]))
 
     def assertInsufficientScope(self, status, headers, body, scope):
         self.assertEqual(status, 403, body)
@@ -260,6 +268,20 @@ class ApiKeys(unittest.TestCase):
             "SELECT COUNT(*) FROM outbound_recipients WHERE rcpt IN ('f@x.test', 'g@x.test')"
         ).fetchone()[0]
         self.assertEqual(count, 0)
+
+    def test_a_batch_counts_the_recipients_of_every_item(self):
+        if "/v1/messages/batch" not in self.doc["paths"]:
+            self.skipTest("POST /v1/messages/batch is not there yet")
+        path = "/v1/messages/batch"
+        two_and_two = {"messages": [message(["a@x.test", "b@x.test"]),
+                                    message(["c@x.test", "d@x.test"])]}
+        status, headers, body = self.call("POST", path, BATCH_BUDGET, two_and_two, path)
+        self.assertEqual(status, 429, body)
+        self.assertEqual(body["limit"], "recipients_per_hour")
+        two_and_one = {"messages": [message(["a@x.test", "b@x.test"]), message(["c@x.test"])]}
+        status, headers, body = self.call("POST", path, BATCH_BUDGET, two_and_one, path)
+        self.assertEqual(status, 202, body)
+        self.assertRegex(headers["ratelimit"], r'^"recipients";r=0;t=\d+$')
 
 
 if __name__ == "__main__":
