@@ -177,7 +177,35 @@ Reply rate_limited(const std::string& key_name, const Verdict& verdict) {
 }
 
 size_t count_recipients(SendBody kind, std::string_view body) {
-  if (kind == SendBody::none) return 0;
+  size_t total = 0;
+  for (size_t count : count_recipients_per_message(kind, body)) total += count;
+  return total;
+}
+
+size_t recipients_not_queued(SendBody kind, const std::vector<size_t>& per_message,
+                             const Reply& reply) {
+  size_t total = 0;
+  for (size_t count : per_message) total += count;
+  bool replayed = std::any_of(reply.headers.begin(), reply.headers.end(),
+                              [](const auto& h) { return h.first == "Idempotent-Replayed"; });
+  if (reply.status != 202 || replayed) return total;
+  if (kind != SendBody::batch) return 0;
+  nlohmann::json body = nlohmann::json::parse(reply.body, nullptr, false);
+  auto results = body.is_object() ? body.find("results") : body.end();
+  if (body.is_discarded() || results == body.end() || !results->is_array() ||
+      results->size() != per_message.size())
+    return 0;  // not the answer expected: keep the charge
+  size_t refund = 0;
+  for (size_t i = 0; i < per_message.size(); ++i) {
+    const nlohmann::json& result = (*results)[i];
+    bool queued = result.is_object() && result.value("status", "") == "queued";
+    if (!queued) refund += per_message[i];
+  }
+  return refund;
+}
+
+std::vector<size_t> count_recipients_per_message(SendBody kind, std::string_view body) {
+  if (kind == SendBody::none) return {};
   // The members that can be large are parsed but not kept (a 25 MiB attachment is not copied
   // into the document).
   static const std::set<std::string, std::less<>> kDropped = {"text", "html",    "attachments",
@@ -187,13 +215,13 @@ size_t count_recipients(SendBody kind, std::string_view body) {
            !kDropped.count(parsed.get_ref<const std::string&>());
   };
   nlohmann::json root = nlohmann::json::parse(body, keep, false);
-  if (root.is_discarded() || !root.is_object()) return 0;
-  if (kind != SendBody::batch) return count_message(root, kind);
+  if (root.is_discarded() || !root.is_object()) return {};
+  if (kind != SendBody::batch) return {count_message(root, kind)};
   auto messages = root.find("messages");
-  if (messages == root.end() || !messages->is_array()) return 0;
-  size_t total = 0;
-  for (const auto& message : *messages) total += count_message(message, SendBody::json);
-  return total;
+  if (messages == root.end() || !messages->is_array()) return {};
+  std::vector<size_t> counts;
+  for (const auto& message : *messages) counts.push_back(count_message(message, SendBody::json));
+  return counts;
 }
 
 }  // namespace api

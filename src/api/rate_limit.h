@@ -88,5 +88,13 @@ Reply rate_limited(const std::string& key_name, const Verdict& verdict);
 // (text, html, attachments, raw) are dropped while parsing.
 enum class SendBody { none, json, raw, batch };
 size_t count_recipients(SendBody kind, std::string_view body);
+// The same per message: one count for a single send, one per item of a batch (empty when the
+// body is not such a document).
+std::vector<size_t> count_recipients_per_message(SendBody kind, std::string_view body);
+// Of `per_message` (what was taken), the recipients of messages that `reply` did not queue anew:
+// all of them unless it is a 202 without Idempotent-Replayed; for a batch's 202, those of the
+// items whose result is not "queued" (POST /v1/messages/batch answers one result per item).
+size_t recipients_not_queued(SendBody kind, const std::vector<size_t>& per_message,
+                             const Reply& reply);
 
 }  // namespace api

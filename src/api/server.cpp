@@ -229,22 +229,22 @@ Reply Server::Impl::as_key(const char* route, const httplib::Request& req, const
   if (!limiter) return handle(req, key->name);
   Reply reply;
   Verdict verdict = limiter->admit_request(std::chrono::steady_clock::now());
-  // Recipients are counted before the store is touched and taken whole; a send that was not
-  // queued anew (refused, or an idempotent replay) gives them back.
-  size_t recipients = 0;
+  // Recipients are counted before the store is touched and taken whole; the messages that were
+  // not queued anew (refused, invalid batch items, an idempotent replay) give theirs back.
+  std::vector<size_t> per_message;
   if (verdict.allowed && access.recipients != SendBody::none && limiter->limits_recipients())
-    recipients = count_recipients(access.recipients, req.body);
+    per_message = count_recipients_per_message(access.recipients, req.body);
+  size_t recipients = 0;
+  for (size_t count : per_message) recipients += count;
   if (verdict.allowed && recipients > 0)
     verdict = limiter->admit_recipients(recipients, std::chrono::steady_clock::now());
   if (!verdict.allowed) {
     reply = refuse(*key, verdict);
   } else {
     reply = handle(req, key->name);
-    bool queued = reply.status == 202 &&
-                  std::none_of(reply.headers.begin(), reply.headers.end(),
-                               [](const auto& h) { return h.first == "Idempotent-Replayed"; });
-    if (verdict.cost > 0 && !queued)
-      limiter->refund_recipients(verdict.cost, std::chrono::steady_clock::now());
+    size_t refund = recipients_not_queued(access.recipients, per_message, reply);
+    if (verdict.cost > 0 && refund > 0)
+      limiter->refund_recipients(std::min(refund, verdict.cost), std::chrono::steady_clock::now());
   }
   for (auto& header : limiter->headers(std::chrono::steady_clock::now()))
     reply.headers.push_back(std::move(header));

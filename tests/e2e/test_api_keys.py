@@ -278,8 +278,15 @@ class ApiKeys(unittest.TestCase):
         status, headers, body = self.call("POST", path, BATCH_BUDGET, two_and_two, path)
         self.assertEqual(status, 429, body)
         self.assertEqual(body["limit"], "recipients_per_hour")
-        two_and_one = {"messages": [message(["a@x.test", "b@x.test"]), message(["c@x.test"])]}
-        status, headers, body = self.call("POST", path, BATCH_BUDGET, two_and_one, path)
+        # An invalid item's recipient is given back: 3 - 2 queued = 1 left.
+        with_invalid = {"messages": [message(["a@x.test", "b@x.test"]),
+                                     {"to": ["c@x.test"], "subject": "no from"}]}
+        status, headers, body = self.call("POST", path, BATCH_BUDGET, with_invalid, path)
+        self.assertEqual(status, 202, body)
+        self.assertEqual([r["status"] for r in body["results"]], ["queued", "invalid"])
+        self.assertRegex(headers["ratelimit"], r'^"recipients";r=1;t=\d+$')
+        status, headers, body = self.call("POST", path, BATCH_BUDGET,
+                                          {"messages": [message(["c@x.test"])]}, path)
         self.assertEqual(status, 202, body)
         self.assertRegex(headers["ratelimit"], r'^"recipients";r=0;t=\d+$')
 

@@ -137,6 +137,31 @@ TEST(CountRecipients, counts_each_address_once_per_message_as_the_send_api_does)
   EXPECT_EQ(api::count_recipients(SendBody::none, R"({"to":["a@y.test"]})"), 0u);
 }
 
+TEST(CountRecipients, what_was_not_queued_is_given_back) {
+  using api::SendBody;
+  api::Reply queued;
+  queued.status = 202;
+  EXPECT_EQ(api::recipients_not_queued(SendBody::json, {3}, queued), 0u);
+  api::Reply replayed = queued;
+  replayed.headers.emplace_back("Idempotent-Replayed", "true");
+  EXPECT_EQ(api::recipients_not_queued(SendBody::json, {3}, replayed), 3u);
+  api::Reply invalid;
+  invalid.status = 422;
+  EXPECT_EQ(api::recipients_not_queued(SendBody::raw, {2}, invalid), 2u);
+  EXPECT_EQ(
+      api::count_recipients_per_message(
+          SendBody::batch, R"({"messages":[{"to":["a@y.test"]},{"to":["a@y.test","b@y.test"]}]})"),
+      (std::vector<size_t>{1, 2}));
+  api::Reply batch;
+  batch.status = 202;
+  batch.body = R"({"results":[{"status":"invalid","errors":[]},{"id":"x","status":"queued"},)"
+               R"({"status":"invalid"}],"queued":1,"invalid":2})";
+  EXPECT_EQ(api::recipients_not_queued(SendBody::batch, {4, 2, 1}, batch), 5u);
+  // An answer of another shape keeps the charge.
+  batch.body = R"({"results":[]})";
+  EXPECT_EQ(api::recipients_not_queued(SendBody::batch, {4, 2, 1}, batch), 0u);
+}
+
 TEST(KeyRing, identifies_each_key_with_its_scopes_and_limits) {
   config::ApiKey reader{"reader", "key-reader", std::vector<std::string>{"inbound:read"}, {}};
   config::ApiKey full{"full", "key-full"};
