@@ -6,8 +6,12 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
 #include <cstdlib>
 
+#include "api/reply.h"
 #include "common/base64.h"
 
 namespace api {
@@ -45,15 +49,33 @@ std::string generate_key() {
   return key;
 }
 
+bool KeyIdentity::allows(std::string_view scope) const {
+  return !scopes || std::find(scopes->begin(), scopes->end(), scope) != scopes->end();
+}
+
+Reply insufficient_scope(const KeyIdentity& key, std::string_view scope) {
+  Reply reply = problem(
+      403, "insufficient-scope", "Forbidden",
+      "the key '" + key.name + "' lacks the scope '" + std::string(scope) + "' this route needs");
+  nlohmann::json body = nlohmann::json::parse(reply.body);
+  body["scope"] = scope;
+  reply.body = body.dump();
+  reply.headers.emplace_back("WWW-Authenticate",
+                             "Bearer realm=\"smtp-bridge\", "
+                             "error=\"insufficient_scope\", scope=\"" +
+                                 std::string(scope) + "\"");
+  return reply;
+}
+
 KeyRing::KeyRing(const std::vector<config::ApiKey>& keys) {
   for (const config::ApiKey& key : keys) {
     digests_.push_back(digest_of(key.key));
-    names_.push_back(key.name);
+    identities_.push_back({key.name, key.scopes, key.rate_limit, identities_.size()});
   }
   if (digests_.empty()) {
     generated_ = generate_key();
     digests_.push_back(digest_of(generated_));
-    names_.push_back("generated");
+    identities_.push_back({"generated", std::nullopt, {}, 0});
   }
 }
 
@@ -62,18 +84,24 @@ bool KeyRing::authorized(std::string_view authorization) const {
 }
 
 std::optional<std::string> KeyRing::authorize(std::string_view authorization) const {
+  const KeyIdentity* identity = identify(authorization);
+  if (!identity) return std::nullopt;
+  return identity->name;
+}
+
+const KeyIdentity* KeyRing::identify(std::string_view authorization) const {
   // RFC 6750 2.1: credentials = "Bearer" 1*SP b64token; the scheme is case-insensitive (RFC
   // 9110 11.1).
   constexpr std::string_view kScheme = "bearer";
-  if (authorization.size() <= kScheme.size() + 1) return std::nullopt;
-  if (!iequals(authorization.substr(0, kScheme.size()), kScheme)) return std::nullopt;
+  if (authorization.size() <= kScheme.size() + 1) return nullptr;
+  if (!iequals(authorization.substr(0, kScheme.size()), kScheme)) return nullptr;
   std::string_view rest = authorization.substr(kScheme.size());
-  if (rest.front() != ' ') return std::nullopt;
+  if (rest.front() != ' ') return nullptr;
   size_t start = rest.find_first_not_of(' ');
-  if (start == std::string_view::npos) return std::nullopt;
+  if (start == std::string_view::npos) return nullptr;
   std::string_view token = rest.substr(start);
   while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
-  if (token.empty()) return std::nullopt;
+  if (token.empty()) return nullptr;
   Digest presented = digest_of(token);
   // Every digest is compared; the match is only remembered, so the loop takes the same time
   // whichever key (if any) matched.
@@ -82,8 +110,8 @@ std::optional<std::string> KeyRing::authorize(std::string_view authorization) co
     bool equal = CRYPTO_memcmp(presented.data(), digests_[i].data(), digests_[i].size()) == 0;
     if (equal) matched = i;
   }
-  if (matched == digests_.size()) return std::nullopt;
-  return names_[matched];
+  if (matched == digests_.size()) return nullptr;
+  return &identities_[matched];
 }
 
 }  // namespace api

@@ -3,7 +3,8 @@
 // whatever goes wrong. Unknown paths answer 404 and known paths with another method 405, both
 // problem+json; a body over the limit 413. The listener is an obs::GuardedServer: limits on the
 // head, the body's size, coding and pace hold before any handler, and a request with a body is
-// refused (401, 404, 405) before its body is read when it would be refused after.
+// refused (401, 403, 404, 405, 429) before its body is read when it would be refused after. Each
+// route needs a scope of the key (kAccess) and counts against the key's rate limits.
 #include "api/server.h"
 
 #include <httplib.h>
@@ -11,14 +12,17 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <optional>
 #include <regex>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "api/auth.h"
 #include "api/messages.h"
 #include "api/parts.h"
+#include "api/rate_limit.h"
 #include "common/base64.h"
 #include "common/time.h"
 #include "obs/guarded_server.h"
@@ -97,6 +101,46 @@ std::optional<std::string> idempotency_key(const httplib::Request& req) {
   return req.get_header_value("Idempotency-Key");
 }
 
+// What each route asks of the key (README "Scoped keys and rate limits"), by route template: the
+// scope, whether its body is a send whose recipients count against recipients_per_hour, and
+// whether a signed link (common/part_link.h) lets a request in without any key. A route missing
+// here is a bug the Server's constructor refuses to start with.
+struct Access {
+  std::string_view scope;
+  SendBody recipients = SendBody::none;
+  bool signed_link = false;
+};
+const std::map<std::string_view, Access, std::less<>> kAccess = {
+    {"/v1/inbound", {"inbound:read"}},
+    {"/v1/inbound/{id}", {"inbound:read"}},
+    {"/v1/inbound/{id}/redeliver", {"inbound:write"}},
+    {"/v1/inbound/{id}/parts/{part}", {"inbound:read", SendBody::none, true}},
+    {"/v1/inbound/{id}/raw", {"inbound:read", SendBody::none, true}},
+    {"/v1/messages", {"send", SendBody::json}},
+    {"/v1/messages/raw", {"send", SendBody::raw}},
+    {"/v1/messages/{id}", {"messages:read"}},
+    {"/v1/messages/batch", {"send", SendBody::batch}},
+};
+
+const Access& access_of(std::string_view route) {
+  auto found = kAccess.find(route);
+  if (found == kAccess.end())
+    throw std::logic_error("route " + std::string(route) + " has no scope in kAccess");
+  return found->second;
+}
+
+// One KeyLimiter per key with a rate_limit (null for the others), by KeyIdentity::index.
+std::vector<std::unique_ptr<KeyLimiter>> make_limiters(const KeyRing& keys) {
+  std::vector<std::unique_ptr<KeyLimiter>> limiters;
+  for (const KeyIdentity& key : keys.keys()) {
+    limiters.push_back(
+        key.rate_limit.limited()
+            ? std::make_unique<KeyLimiter>(key.rate_limit, std::chrono::steady_clock::now())
+            : nullptr);
+  }
+  return limiters;
+}
+
 }  // namespace
 
 uint64_t max_request_body(uint64_t max_message_bytes) {
@@ -111,6 +155,9 @@ struct Server::Impl {
   SendOptions send;
   uint64_t body_limit;
   KeyRing keys;
+  obs::Family<obs::Counter>& rate_limited;
+  // By KeyIdentity::index; null for a key without limits.
+  std::vector<std::unique_ptr<KeyLimiter>> limiters;
   std::vector<std::string> link_secrets;  // api.links.secrets
   obs::Family<obs::Counter>& requests;
   obs::Family<obs::Histogram>& seconds;
@@ -127,6 +174,10 @@ struct Server::Impl {
         body_limit(api.limits.max_body ? api.limits.max_body
                                        : max_request_body(send.max_message_bytes)),
         keys(api.keys),
+        rate_limited(registry.counter(
+            "smtp_bridge_api_rate_limited_total",
+            "REST API requests refused 429 by API key name and the limit that refused them.")),
+        limiters(make_limiters(keys)),
         link_secrets(api.links.secrets),
         requests(registry.counter("smtp_bridge_api_requests_total",
                                   "REST API requests by route template and HTTP status.")),
@@ -145,6 +196,13 @@ struct Server::Impl {
   void install_guard();
   void install(const Route& route, Handle handle);
   std::optional<std::pair<const char*, Reply>> before_body(const httplib::Request& req) const;
+  // Runs `handle` for the key `req` presents: 401 without one, 403 when it lacks the route's
+  // scope, 429 over its rate or recipients budget; the key's RateLimit fields on every answer.
+  Reply as_key(const char* route, const httplib::Request& req, const Handle& handle);
+  Reply refuse(const KeyIdentity& key, const Verdict& verdict) {
+    rate_limited.add({{"key", key.name}, {"limit", verdict.limit}}).inc();
+    return api::rate_limited(key.name, verdict);
+  }
   SendContext send_context(const httplib::Request& req, const std::string& key_name) const {
     return {key_name,
             idempotency_key(req),
@@ -160,22 +218,49 @@ struct Server::Impl {
   }
 };
 
+Reply Server::Impl::as_key(const char* route, const httplib::Request& req, const Handle& handle) {
+  const Access& access = access_of(route);
+  // A signed link is its own authority: no key, no scope, no key's limits.
+  if (access.signed_link && req.has_param("signature")) return handle(req, "");
+  const KeyIdentity* key = keys.identify(req.get_header_value("Authorization"));
+  if (!key) return unauthorized();
+  if (!key->allows(access.scope)) return insufficient_scope(*key, access.scope);
+  KeyLimiter* limiter = limiters[key->index].get();
+  if (!limiter) return handle(req, key->name);
+  Reply reply;
+  Verdict verdict = limiter->admit_request(std::chrono::steady_clock::now());
+  // Recipients are counted before the store is touched and taken whole; the messages that were
+  // not queued anew (refused, invalid batch items, an idempotent replay) give theirs back.
+  std::vector<size_t> per_message;
+  if (verdict.allowed && access.recipients != SendBody::none && limiter->limits_recipients())
+    per_message = count_recipients_per_message(access.recipients, req.body);
+  size_t recipients = 0;
+  for (size_t count : per_message) recipients += count;
+  if (verdict.allowed && recipients > 0)
+    verdict = limiter->admit_recipients(recipients, std::chrono::steady_clock::now());
+  if (!verdict.allowed) {
+    reply = refuse(*key, verdict);
+  } else {
+    reply = handle(req, key->name);
+    size_t refund = recipients_not_queued(access.recipients, per_message, reply);
+    if (verdict.cost > 0 && refund > 0)
+      limiter->refund_recipients(std::min(refund, verdict.cost), std::chrono::steady_clock::now());
+  }
+  for (auto& header : limiter->headers(std::chrono::steady_clock::now()))
+    reply.headers.push_back(std::move(header));
+  return reply;
+}
+
 httplib::Server::Handler Server::Impl::wrap(const char* route, bool authenticate, Handle handle) {
   return [this, route, authenticate, handle = std::move(handle)](const httplib::Request& req,
                                                                  httplib::Response& res) {
     auto start = std::chrono::steady_clock::now();
     Reply reply;
-    std::optional<std::string> key_name;
-    if (authenticate) key_name = keys.authorize(req.get_header_value("Authorization"));
-    if (authenticate && !key_name) {
-      reply = unauthorized();
-    } else {
-      try {
-        reply = handle(req, key_name.value_or(""));
-      } catch (const std::exception& error) {  // a bug, not an expected failure: 500, logged
-        obs::error("api handler failed", {{"route", route}, {"error", error.what()}});
-        reply = internal_error("the request could not be handled");
-      }
+    try {
+      reply = authenticate ? as_key(route, req, handle) : handle(req, "");
+    } catch (const std::exception& error) {  // a bug, not an expected failure: 500, logged
+      obs::error("api handler failed", {{"route", route}, {"error", error.what()}});
+      reply = internal_error("the request could not be handled");
     }
     apply(reply, res);
     count(route, reply.status, start);
@@ -187,9 +272,8 @@ httplib::Server::Handler Server::Impl::wrap(const char* route, bool authenticate
 // are installed, so /v1/messages/raw comes before /v1/messages/{id}.
 void Server::Impl::install(const Route& route, Handle handle) {
   std::string allow = route.allow;
-  // The linked routes check a signed link or the key themselves (Impl::linked).
-  bool by_link = &route == &kPart || &route == &kRaw;
-  auto bound = wrap(route.name, !by_link, std::move(handle));
+  access_of(route.name);  // every route has a scope: a route without one stops the start here
+  auto bound = wrap(route.name, true, std::move(handle));
   if (allow == "GET") server.Get(route.pattern, bound);
   if (allow == "POST") server.Post(route.pattern, bound);
   auto refuse = wrap(route.name, false, [allow](const httplib::Request&, const std::string&) {
@@ -202,15 +286,12 @@ void Server::Impl::install(const Route& route, Handle handle) {
   server.Delete(route.pattern, refuse);
 }
 
-// A request with ?signature= is let in by its signed link alone (common/part_link.h); one
-// without, by an API key like every route.
+// A request with ?signature= is let in by its signed link alone (common/part_link.h: as_key
+// lets it pass without a key); one without, by an API key like every route.
 Server::Impl::Handle Server::Impl::linked(Handle handle, int part_match) {
   return [this, handle = std::move(handle), part_match](const httplib::Request& req,
                                                         const std::string& key_name) -> Reply {
-    if (!req.has_param("signature")) {
-      if (!keys.authorize(req.get_header_value("Authorization"))) return unauthorized();
-      return handle(req, key_name);
-    }
+    if (!req.has_param("signature")) return handle(req, key_name);
     std::string expires = req.get_param_value("expires");
     std::string signature = req.get_param_value("signature");
     std::string part = part_match > 0 ? req.matches[part_match].str() : std::string("raw");
@@ -296,7 +377,8 @@ void Server::Impl::install_guard() {
 }
 
 // A request that declares a body is answered before the body is read when it would be refused
-// anyway: no such route (404), another method (405), no valid API key (401). Without this,
+// anyway: no such route (404), another method (405), no valid API key (401), a key without the
+// route's scope (403) or with no request left in its bucket (429, nothing taken). Without this,
 // httplib reads up to body_limit bytes into memory for anyone who can connect. Returns the
 // route label for the metrics and the reply.
 std::optional<std::pair<const char*, Reply>> Server::Impl::before_body(
@@ -308,9 +390,19 @@ std::optional<std::pair<const char*, Reply>> Server::Impl::before_body(
   for (const auto& [route, pattern] : routes) {
     if (!std::regex_match(req.path, pattern)) continue;
     if (req.method != route->allow) return std::pair{route->name, method_not_allowed(route->allow)};
-    if (!keys.authorize(req.get_header_value("Authorization")))
-      return std::pair{route->name, unauthorized()};
-    return std::nullopt;
+    const KeyIdentity* key = keys.identify(req.get_header_value("Authorization"));
+    if (!key) return std::pair{route->name, unauthorized()};
+    std::string_view scope = access_of(route->name).scope;
+    if (!key->allows(scope)) return std::pair{route->name, insufficient_scope(*key, scope)};
+    KeyLimiter* limiter = limiters[key->index].get();
+    if (!limiter) return std::nullopt;
+    auto now = std::chrono::steady_clock::now();
+    Verdict verdict = limiter->peek_request(now);
+    if (verdict.allowed) return std::nullopt;
+    rate_limited.add({{"key", key->name}, {"limit", verdict.limit}}).inc();
+    Reply reply = api::rate_limited(key->name, verdict);
+    for (auto& header : limiter->headers(now)) reply.headers.push_back(std::move(header));
+    return std::pair{route->name, std::move(reply)};
   }
   return std::pair{kUnmatchedRoute, not_found("no such resource")};
 }

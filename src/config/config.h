@@ -206,9 +206,26 @@ struct Store {
   Postgres postgres;
 };
 
+// api.keys[].rate_limit (README "Scoped keys and rate limits"): token buckets per key, in memory
+// per process. 0 = unlimited.
+struct ApiRateLimit {
+  unsigned requests_per_second = 0;  // the bucket's refill rate
+  unsigned burst = 0;                // the bucket's size; the loader sets it to the rate when unset
+  unsigned recipients_per_hour = 0;  // envelope recipients (to + cc + bcc) of send requests
+  bool limited() const { return requests_per_second > 0 || recipients_per_hour > 0; }
+  bool operator==(const ApiRateLimit&) const = default;
+};
+
+// The scopes api.keys[].scopes may name; each route needs one (src/api/server.cpp kAccess).
+inline constexpr std::string_view kApiScopes[] = {"send", "messages:read", "inbound:read",
+                                                  "inbound:write", "suppressions"};
+
 struct ApiKey {
   std::string name;
   std::string key;  // resolved from key / key_file / key_env; never logged
+  // nullopt: every route (keys written before scopes existed keep their access).
+  std::optional<std::vector<std::string>> scopes = std::nullopt;
+  ApiRateLimit rate_limit = {};
 };
 
 // api.limits and admin.limits (common/http_limits.h: obs enforces them without this header).

@@ -71,6 +71,49 @@ void load_http_limits(Reader& reader, const YAML::Node& node, const std::string&
   }
 }
 
+// api.keys[i].scopes: a non-empty list of kApiScopes, each kept once.
+void load_api_scopes(Reader& reader, const YAML::Node& item, const std::string& key,
+                     ApiKey& api_key) {
+  auto node = Reader::field(item, "scopes");
+  if (!node) return;
+  std::vector<std::string> names;
+  if (!reader.read_string_list(item, key, "scopes", names)) return;
+  std::string who = api_key.name.empty() ? key : "key '" + api_key.name + "'";
+  if (names.empty()) {
+    reader.error(key + ".scopes", *node,
+                 "must name at least one scope (leave scopes out for full access)");
+    return;
+  }
+  std::vector<std::string> scopes;
+  for (const std::string& name : names) {
+    bool known =
+        std::find(std::begin(kApiScopes), std::end(kApiScopes), name) != std::end(kApiScopes);
+    if (!known) {
+      reader.error(key + ".scopes", *node,
+                   who + ": unknown scope '" + name +
+                       "' (one of send, messages:read, inbound:read, inbound:write, suppressions)");
+      return;
+    }
+    if (std::find(scopes.begin(), scopes.end(), name) == scopes.end()) scopes.push_back(name);
+  }
+  api_key.scopes = std::move(scopes);
+}
+
+// api.keys[i].rate_limit: {requests_per_second, burst, recipients_per_hour}, all optional.
+void load_api_rate_limit(Reader& reader, const YAML::Node& node, const std::string& key,
+                         ApiRateLimit& limit) {
+  if (!reader.expect_map(node, key, {"requests_per_second", "burst", "recipients_per_hour"}))
+    return;
+  reader.read_unsigned(node, key, "requests_per_second", limit.requests_per_second, 1, 1000000);
+  reader.read_unsigned(node, key, "burst", limit.burst, 1, 1000000);
+  reader.read_unsigned(node, key, "recipients_per_hour", limit.recipients_per_hour, 1, 1000000000);
+  if (limit.burst > 0 && limit.requests_per_second == 0) {
+    reader.error(key + ".burst", *Reader::field(node, "burst"),
+                 "needs requests_per_second (the rate the burst refills at)");
+  }
+  if (limit.burst == 0) limit.burst = limit.requests_per_second;
+}
+
 void load_api(Reader& reader, const YAML::Node& node, Api& api) {
   if (!reader.expect_map(node, "api", {"listen", "keys", "limits", "links"})) return;
   reader.read_address(node, "api", "listen", api.listen);
@@ -87,7 +130,9 @@ void load_api(Reader& reader, const YAML::Node& node, Api& api) {
   for (size_t i = 0; i < keys->size(); ++i) {
     const YAML::Node item = (*keys)[i];
     std::string key = "api.keys[" + std::to_string(i) + "]";
-    if (!reader.expect_map(item, key, {"name", "key", "key_file", "key_env"})) continue;
+    if (!reader.expect_map(item, key,
+                           {"name", "key", "key_file", "key_env", "scopes", "rate_limit"}))
+      continue;
     ApiKey api_key;
     if (!Reader::field(item, "name")) reader.error(key + ".name", item, "is required");
     reader.read_string(item, key, "name", api_key.name, false);
@@ -95,6 +140,9 @@ void load_api(Reader& reader, const YAML::Node& node, Api& api) {
       reader.error(key + ".name", *Reader::field(item, "name"),
                    "duplicate name '" + api_key.name + "'");
     reader.read_secret(item, key, "key", api_key.key, true);
+    load_api_scopes(reader, item, key, api_key);
+    if (auto limit = Reader::field(item, "rate_limit"))
+      load_api_rate_limit(reader, *limit, key + ".rate_limit", api_key.rate_limit);
     api.keys.push_back(std::move(api_key));
   }
 }

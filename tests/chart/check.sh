@@ -77,6 +77,10 @@ dkim=(--set "config.relay.dkim[0].domain=example.com" --set "config.relay.dkim[0
 refuse "Must not validate the schema" "${dkim[@]}" --set "config.relay.dkim[0].key=PEM" \
   --set "config.relay.dkim[0].existingSecret.name=dkim" --set "config.relay.dkim[0].existingSecret.key=k"
 refuse "config.relay.dkim[0]: key or existingSecret is required" "${dkim[@]}"
+# api.keys[].scopes names known scopes only; rate_limit has its three keys, a burst needs a rate.
+refuse "$schema_error" "${api_key[@]}" --set "config.api.keys[0].scopes[0]=admin"
+refuse "$schema_error" "${api_key[@]}" --set "config.api.keys[0].rate_limit.per_day=10"
+refuse "$schema_error" "${api_key[@]}" --set "config.api.keys[0].rate_limit.burst=10"
 # Not a schema rule (it depends on config.api): several pods need a configured API key.
 refuse "config.api.keys is required" --set store.backend=postgres --set-string store.postgres.dsn=host=db
 # A postmark URL's user:password@ would sit in the ConfigMap: the chart wants basic_auth (a Secret).

@@ -52,7 +52,15 @@ export const known_config_keys = {
     },
   },
   api: {
-    listen: true, keys: { "[]": { name: true, ...secret("key") } }, limits: httpLimits,
+    listen: true,
+    // issue 14: scoped keys and per-key rate limits.
+    keys: {
+      "[]": {
+        name: true, ...secret("key"), scopes: true,
+        rate_limit: { requests_per_second: true, burst: true, recipients_per_hour: true },
+      },
+    },
+    limits: httpLimits,
     links: { base_url: true, ttl: true, secrets: { "[]": secret("secret") } },
   },
   relay: {

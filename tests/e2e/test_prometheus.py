@@ -78,6 +78,7 @@ FAMILIES = {
     "smtp_bridge_api_requests_total": "counter",
     "smtp_bridge_api_request_seconds": "histogram",
     "smtp_bridge_http_limited_total": "counter",
+    "smtp_bridge_api_rate_limited_total": "counter",
     "smtp_bridge_memory_budget_bytes": "gauge",
     "smtp_bridge_memory_budget_used_bytes": "gauge",
 }
