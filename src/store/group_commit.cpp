@@ -44,6 +44,21 @@ void GroupCommitStore::enqueue_outbound(OutboundMessage message,
   if (!push(Outbound{std::move(message), done, {}})) done(std::move(closed));
 }
 
+// One pending for the whole batch: a group commit takes it whole (one transaction), and a failed
+// group retries it alone, still whole.
+void GroupCommitStore::enqueue_outbound_batch(std::vector<OutboundMessage> messages,
+                                              std::function<void(OutboundEnqueued)> done) {
+  if (messages.empty()) {
+    done(refused(Status::io_error, {}));
+    return;
+  }
+  OutboundMessage first = std::move(messages.front());
+  messages.erase(messages.begin());
+  for (OutboundMessage& m : messages) m.idempotency_key.clear();  // the first's key stands for all
+  OutboundEnqueued closed = refused(Status::closed, first);
+  if (!push(Outbound{std::move(first), done, {}, std::move(messages)})) done(std::move(closed));
+}
+
 bool GroupCommitStore::push(Pending pending) {
   std::lock_guard lock(mutex_);
   if (closing_) return false;
