@@ -77,6 +77,7 @@ FAMILIES = {
     "smtp_bridge_rspamd_seconds": "histogram",
     "smtp_bridge_api_requests_total": "counter",
     "smtp_bridge_api_request_seconds": "histogram",
+    "smtp_bridge_api_batch_items_total": "counter",
     "smtp_bridge_http_limited_total": "counter",
     "smtp_bridge_memory_budget_bytes": "gauge",
     "smtp_bridge_memory_budget_used_bytes": "gauge",
