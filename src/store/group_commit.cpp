@@ -296,23 +296,33 @@ void GroupCommitStore::commit_group(Group& group, std::vector<PendingFinish>* fi
   }
   if (status == Status::ok || group.size() == 1) {
     for (Pending& pending : group) complete(pending, status);
-    report(status, group.size());
+    report(status, messages_in(group));
     if (consumer_ != nullptr && rows > 0) {
       size_t queued = status == Status::ok ? rows - claimed.size() : 0;
       consumer_->take(claimed_jobs(group, claimed), reserved, queued);
     }
     return;
   }
-  report(status, group.size());
+  report(status, messages_in(group));
   // Rolled back: each message alone, so that each gets its own status; their rows are queued.
   size_t queued = 0;
   for (Pending& pending : group) {
     Status own = timed_write({&pending, 1}, 0, nullptr);
     complete(pending, own);
-    report(own, 1);
+    report(own, messages_in({&pending, 1}));
     if (own == Status::ok) queued += delivery_rows({&pending, 1});
   }
   if (consumer_ != nullptr && rows > 0) consumer_->take({}, reserved, queued);
+}
+
+// Messages, not pendings: a batch (enqueue_outbound_batch) is one pending of many messages.
+size_t GroupCommitStore::messages_in(std::span<Pending> pendings) {
+  size_t messages = 0;
+  for (Pending& pending : pendings) {
+    auto* item = std::get_if<Outbound>(&pending);
+    messages += item == nullptr ? 1 : 1 + item->rest.size();
+  }
+  return messages;
 }
 
 size_t GroupCommitStore::delivery_rows(std::span<Pending> pendings) {

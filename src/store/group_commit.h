@@ -162,6 +162,7 @@ class GroupCommitStore : public Store {
   void retry_finishes();
   void commit_group(Group& group, std::vector<PendingFinish>* finishes);
   static size_t delivery_rows(std::span<Pending> pendings);
+  static size_t messages_in(std::span<Pending> pendings);
   std::vector<DeliveryJob> claimed_jobs(Group& group, std::vector<ClaimedRow>& claimed) const;
   Status timed_write(std::span<Pending> pendings, size_t claim, std::vector<ClaimedRow>* claimed,
                      const std::vector<PendingFinish>* finishes = nullptr);

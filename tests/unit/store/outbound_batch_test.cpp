@@ -89,7 +89,7 @@ TEST_P(StoreOutboundBatch, commits_every_message_of_a_batch_in_one_transaction) 
   s.db->close();
 
   ASSERT_EQ(s.commits.size(), 1u);  // one transaction (one fsync) for the batch and the single
-  EXPECT_EQ(s.commits[0].second, Status::ok);
+  EXPECT_EQ(s.commits[0], std::make_pair(size_t{501}, Status::ok));  // messages, not requests
   ASSERT_EQ(results.size(), 2u);  // one answer for the whole batch
   EXPECT_EQ(results[0].status, Status::ok);
   EXPECT_FALSE(results[0].replay);
