@@ -193,10 +193,13 @@ asio::awaitable<void> Relay::Impl::worker() {
     // governor's pause (in `idle`, so that stop() and new work wake it to look again).
     if (auto wait = rate ? rate->take(std::chrono::steady_clock::now()) : Duration::zero();
         wait > Duration::zero()) {
+      auto waited_from = std::chrono::steady_clock::now();
       timer.expires_after(wait);
       idle.push_back(&timer);
       co_await timer.async_wait(use_nothrow);
       std::erase(idle, &timer);
+      metrics.rate_limit_wait(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - waited_from).count());
       continue;
     }
     store::OutboundJob job = std::move(pending.front());

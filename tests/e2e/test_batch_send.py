@@ -185,12 +185,14 @@ class RelayRateLimit(BatchBase):
         self.assertEqual(up.throttled, 0, "the upstream answered 421")
         # Paced, not bunched: 25 transactions at 5 a second after a burst of 2 take >= 4.6 s.
         self.assertGreaterEqual(up.mail_times[-1] - up.mail_times[0], 4.0)
+        self.assertGreater(self.metric(b, "smtp_bridge_relay_rate_limit_wait_seconds_total"), 1.0)
 
     def test_without_the_limit_the_same_load_draws_421(self):
         up = self.upstream(max_per_second=self.N)
         b = start_bridge(self.addCleanup, up)
         self.send_all(b, up, 25)
         up.wait_for(lambda u: u.throttled > 0, timeout=scaled(30), what="a 421")
+        self.assertEqual(self.metric(b, "smtp_bridge_relay_rate_limit_wait_seconds_total"), 0)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,7 @@ FAMILIES = {
     "smtp_bridge_relay_recipients_total": "counter",
     "smtp_bridge_relay_session_seconds": "histogram",
     "smtp_bridge_relay_pool_connections": "gauge",
+    "smtp_bridge_relay_rate_limit_wait_seconds_total": "counter",
     "smtp_bridge_outbound_queue": "gauge",
     "smtp_bridge_dkim_signatures_total": "counter",
     "smtp_bridge_dkim_unsigned_total": "counter",
