@@ -1,8 +1,10 @@
-// A load generator for bench/send-api: POSTs /v1/messages (one recipient, a ~1 KB text body) from
-// N kept-alive connections, one thread each. Closed loop (--requests M): as fast as answers come.
+// A load generator for bench/send-api and bench/batch-send: POSTs /v1/messages (one recipient, a
+// ~1 KB text body), or with --batch B /v1/messages/batch of B such messages, from N kept-alive
+// connections, one thread each. Closed loop (--requests M): as fast as answers come.
 // Open loop (--rate R --seconds S): request i is due at start + i/R and its latency counts from
 // then, so a stalled bridge shows as latency, not as a lower rate. Prints one line of key=value
-// figures: requests, non-202 count, requests/s, latency p50/p99/max in ms. A bench tool.
+// figures: requests, non-202 count, requests/s, messages/s, latency p50/p99/max in ms. A bench
+// tool.
 #include <httplib.h>
 
 #include <algorithm>
@@ -30,6 +32,7 @@ struct Options {
   double seconds = 10;
   size_t text_bytes = 1024;
   bool timeline = false;  // stderr: the worst latency of each 100 ms of due times
+  size_t batch = 0;       // > 0: POST /v1/messages/batch with this many messages each
 };
 
 bool parse(int argc, char** argv, Options& o) {
@@ -51,6 +54,8 @@ bool parse(int argc, char** argv, Options& o) {
       o.seconds = std::atof(value.c_str());
     else if (name == "--text-bytes")
       o.text_bytes = std::strtoull(value.c_str(), nullptr, 10);
+    else if (name == "--batch")
+      o.batch = std::strtoull(value.c_str(), nullptr, 10);
     else if (name == "--timeline")
       o.timeline = value == "1";
     else
@@ -59,13 +64,17 @@ bool parse(int argc, char** argv, Options& o) {
   return o.port > 0 && !o.key.empty() && (o.requests > 0) != (o.rate > 0);
 }
 
-std::string make_body(size_t text_bytes) {
+std::string make_body(size_t text_bytes, size_t batch) {
   std::string text;
   while (text.size() < text_bytes) text += "The quick brown fox jumps over the lazy dog. ";
   text.resize(text_bytes);
-  return R"({"from":"Bench <bench@example.com>","to":["sink@example.org"],)"
-         R"("subject":"send-api bench","text":")" +
-         text + R"("})";
+  std::string one = R"({"from":"Bench <bench@example.com>","to":["sink@example.org"],)"
+                    R"("subject":"send-api bench","text":")" +
+                    text + R"("})";
+  if (batch == 0) return one;
+  std::string body = R"({"messages":[)";
+  for (size_t i = 0; i < batch; ++i) body += (i == 0 ? "" : ",") + one;
+  return body + "]}";
 }
 
 double percentile(const std::vector<double>& sorted, double p) {
@@ -102,7 +111,8 @@ void run_connection(const Options& o, const std::string& body, std::atomic<uint6
                         std::chrono::duration<double>(static_cast<double>(i) / o.rate));
       std::this_thread::sleep_until(due);
     }
-    auto result = client.Post("/v1/messages", headers, body, "application/json");
+    auto result = client.Post(o.batch > 0 ? "/v1/messages/batch" : "/v1/messages", headers, body,
+                              "application/json");
     latencies.push_back(std::chrono::duration<double, std::milli>(Clock::now() - due).count());
     if (o.timeline)
       timeline.emplace_back(std::chrono::duration<double>(due - start).count(), latencies.back());
@@ -138,10 +148,10 @@ int main(int argc, char** argv) {
   if (!parse(argc, argv, o)) {
     std::fprintf(stderr,
                  "usage: bench_send_load --port P --key K [--host H] [--connections N] "
-                 "[--text-bytes B] (--requests M | --rate R [--seconds S])\n");
+                 "[--text-bytes B] [--batch N] (--requests M | --rate R [--seconds S])\n");
     return 2;
   }
-  std::string body = make_body(o.text_bytes);
+  std::string body = make_body(o.text_bytes, o.batch);
   uint64_t total = o.requests > 0 ? o.requests : static_cast<uint64_t>(o.rate * o.seconds);
   std::atomic<uint64_t> next{0};
   Totals totals;
@@ -155,10 +165,11 @@ int main(int argc, char** argv) {
   auto& lat = totals.latencies_ms;
   std::sort(lat.begin(), lat.end());
   std::printf(
-      "requests=%llu non_202=%llu seconds=%.3f rps=%.1f p50_ms=%.2f p99_ms=%.2f "
+      "requests=%llu non_202=%llu seconds=%.3f rps=%.1f mps=%.1f p50_ms=%.2f p99_ms=%.2f "
       "max_ms=%.2f body_bytes=%zu\n",
       static_cast<unsigned long long>(lat.size()), static_cast<unsigned long long>(totals.non_202),
-      elapsed, static_cast<double>(lat.size()) / elapsed, percentile(lat, 0.50),
-      percentile(lat, 0.99), lat.empty() ? 0.0 : lat.back(), body.size());
+      elapsed, static_cast<double>(lat.size()) / elapsed,
+      static_cast<double>(lat.size() * std::max<size_t>(1, o.batch)) / elapsed,
+      percentile(lat, 0.50), percentile(lat, 0.99), lat.empty() ? 0.0 : lat.back(), body.size());
   return 0;
 }

@@ -32,6 +32,8 @@ Reply too_large(uint64_t limit) {
                  "the message is larger than " + std::to_string(limit) + " bytes");
 }
 
+}  // namespace
+
 // RFC 9110 10.2.3: how long to wait before trying again, per store refusal.
 Reply unavailable(store::Status status) {
   const char* slug = "store-unavailable";
@@ -50,6 +52,8 @@ Reply unavailable(store::Status status) {
   reply.headers.emplace_back("Retry-After", seconds);
   return reply;
 }
+
+namespace {
 
 // Idempotency-Key (draft-ietf-httpapi-idempotency-key-header): printable ASCII, 1..255.
 bool valid_idempotency_key(const std::string& key) {
@@ -98,14 +102,6 @@ Reply enqueue(store::Store& store, const SendContext& context, std::string_view 
   return accepted(result.response_json, false);
 }
 
-// Errors of the Idempotency-Key header, checked before the body.
-std::vector<FieldError> check_context(const SendContext& context) {
-  if (context.idempotency_key && !valid_idempotency_key(*context.idempotency_key)) {
-    return {{"Idempotency-Key", "must be 1 to 255 printable ASCII characters"}};
-  }
-  return {};
-}
-
 nlohmann::json last_reply_json(const store::OutboundRecipientRow& row) {
   if (row.last_code == 0 && row.last_text.empty()) return nullptr;
   return {{"code", row.last_code == 0 ? nlohmann::json() : nlohmann::json(row.last_code)},
@@ -126,6 +122,29 @@ nlohmann::json recipient_json(const store::OutboundRecipientRow& row) {
 }
 
 }  // namespace
+
+std::vector<FieldError> check_context(const SendContext& context) {
+  if (context.idempotency_key && !valid_idempotency_key(*context.idempotency_key)) {
+    return {{"Idempotency-Key", "must be 1 to 255 printable ASCII characters"}};
+  }
+  return {};
+}
+
+store::OutboundMessage build_outbound(SendRequest& request, const SendContext& context) {
+  store::OutboundMessage message;
+  message.id = common::uuid_v7();
+  // RFC 5322 3.6.4: unique worldwide: the message's own UUIDv7 at this bridge's name.
+  message.message_id = message.id + "@" + context.hostname;
+  request.message.message_id = message.message_id;
+  request.message.date_ms = context.now_ms;
+  message.created_at_ms = context.now_ms;
+  message.mail_from = request.mail_from;
+  message.rcpt_to = std::move(request.rcpt_to);
+  message.data = mime::build(request.message);
+  // Kept with the message and shown by GET /v1/messages/{id}; never sent upstream.
+  if (!request.metadata.empty()) message.metadata_json = nlohmann::json(request.metadata).dump();
+  return message;
+}
 
 std::string sha256_hex(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -149,18 +168,7 @@ Reply send_message(store::Store& store, const SendContext& context, std::string_
   if (request.content_bytes > context.max_message_bytes)
     return too_large(context.max_message_bytes);
 
-  store::OutboundMessage message;
-  message.id = common::uuid_v7();
-  // RFC 5322 3.6.4: unique worldwide: the message's own UUIDv7 at this bridge's name.
-  message.message_id = message.id + "@" + context.hostname;
-  request.message.message_id = message.message_id;
-  request.message.date_ms = context.now_ms;
-  message.mail_from = request.mail_from;
-  message.rcpt_to = std::move(request.rcpt_to);
-  message.data = mime::build(request.message);
-  // Kept with the message and shown by GET /v1/messages/{id}; never sent upstream.
-  if (!request.metadata.empty()) message.metadata_json = nlohmann::json(request.metadata).dump();
-  return enqueue(store, context, body, std::move(message));
+  return enqueue(store, context, body, build_outbound(request, context));
 }
 
 Reply send_raw_message(store::Store& store, const SendContext& context, std::string_view body) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "api/reply.h"
+#include "api/send_request.h"
 #include "store/store.h"
 
 namespace api {
@@ -33,6 +34,14 @@ Reply send_message(store::Store& store, const SendContext& context, std::string_
 // The same for {"envelope": {"mail_from", "rcpt_to": [...]}, "raw": "<base64>"}: the bytes are
 // sent as given (line ends made CRLF); message_id is the message's own Message-ID, or null.
 Reply send_raw_message(store::Store& store, const SendContext& context, std::string_view body);
+// The pieces send_batch (batch.h) shares with the single sends:
+// errors of the Idempotency-Key header, checked before the body;
+std::vector<FieldError> check_context(const SendContext& context);
+// the outbound row of a valid request: a new id, Message-ID <id@hostname>, Date, MIME bytes;
+store::OutboundMessage build_outbound(SendRequest& request, const SendContext& context);
+// 503 with Retry-After for a store that refused a commit (full, failing, closing).
+Reply unavailable(store::Status status);
+
 // {"id","message_id","created_at","status","recipients":[...]}, or 404.
 Reply get_message(store::Store& store, const std::string& id);
 

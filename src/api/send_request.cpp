@@ -278,13 +278,9 @@ void parse_texts(const Json& root, SendRequest& request, Errors& errors) {
   request.content_bytes += message.text.size() + message.html.size();
 }
 
-}  // namespace
-
-Parsed<SendRequest> parse_send_request(std::string_view body) {
-  Parsed<SendRequest> parsed;
+// One send request's object (the body of POST /v1/messages, or one item of a batch).
+void parse_send_object(const Json* root, Parsed<SendRequest>& parsed) {
   Errors errors{parsed.errors};
-  std::optional<Json> root = parse_object(body, errors);
-  if (!root) return parsed;
   refuse_unknown(*root,
                  {"from", "to", "cc", "bcc", "reply_to", "subject", "text", "html", "attachments",
                   "headers", "metadata"},
@@ -321,7 +317,50 @@ Parsed<SendRequest> parse_send_request(std::string_view body) {
                          " in to, cc and bcc together");
   }
   request.mail_from = message.from.address;
+}
+
+}  // namespace
+
+Parsed<SendRequest> parse_send_request(std::string_view body) {
+  Parsed<SendRequest> parsed;
+  Errors errors{parsed.errors};
+  std::optional<Json> root = parse_object(body, errors);
+  if (root) parse_send_object(&*root, parsed);
   return parsed;
+}
+
+std::vector<Parsed<SendRequest>> parse_send_batch(std::string_view body, size_t max_items,
+                                                  BatchProblem& problem) {
+  std::vector<Parsed<SendRequest>> items;
+  Errors errors{problem.errors};
+  std::optional<Json> root = parse_object(body, errors);
+  if (!root) return items;
+  refuse_unknown(*root, {"messages"}, "", errors);
+  auto messages = root->find("messages");
+  if (messages == root->end() || !messages->is_array()) {
+    errors.add("messages", "is required: an array of send requests (as POST /v1/messages takes)");
+  } else if (messages->empty()) {
+    errors.add("messages", "must hold at least one send request");
+  } else if (messages->size() > max_items) {
+    problem.too_many = true;
+    errors.add("messages", "holds " + std::to_string(messages->size()) +
+                               " send requests; at most " + std::to_string(max_items));
+  }
+  if (!problem.errors.empty()) return items;
+  items.resize(messages->size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    const Json& item = (*messages)[i];
+    std::string prefix = at("messages", i);
+    if (!item.is_object()) {
+      items[i].errors.push_back({prefix, "must be a JSON object (a send request)"});
+      continue;
+    }
+    parse_send_object(&item, items[i]);
+    // The same field names a single POST /v1/messages gives, under the item's index.
+    for (FieldError& error : items[i].errors) error.field = prefix + "." + error.field;
+    (*messages)[i] = nullptr;  // the item's tree is no longer needed: its memory goes now
+  }
+  return items;
 }
 
 Parsed<RawSendRequest> parse_raw_send_request(std::string_view body) {

@@ -42,6 +42,19 @@ struct Parsed {
 };
 
 Parsed<SendRequest> parse_send_request(std::string_view body);
+
+// What is wrong with a batch document as a whole (not JSON, no `messages` array, too many
+// items): each error names its field ("body", "messages"); too_many = more than max_items.
+struct BatchProblem {
+  std::vector<FieldError> errors;
+  bool too_many = false;
+};
+// POST /v1/messages/batch: {"messages": [send request, ...]}, 1 to max_items items, each parsed
+// like parse_send_request's body with its errors under "messages[i]."
+// ("messages[3].to[0].address"); an item that is not an object is the error "messages[i]". Empty
+// when `problem` has errors.
+std::vector<Parsed<SendRequest>> parse_send_batch(std::string_view body, size_t max_items,
+                                                  BatchProblem& problem);
 Parsed<RawSendRequest> parse_raw_send_request(std::string_view body);
 
 // The grammar pieces (send_syntax.cpp).

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "api/auth.h"
+#include "api/batch.h"
 #include "api/messages.h"
 #include "api/parts.h"
 #include "api/rate_limit.h"
@@ -91,10 +92,11 @@ constexpr Route kPart{"/v1/inbound/{id}/parts/{part}", "/v1/inbound/([^/]+)/part
 constexpr Route kRaw{"/v1/inbound/{id}/raw", "/v1/inbound/([^/]+)/raw", "GET"};
 constexpr Route kSend{"/v1/messages", "/v1/messages", "POST"};
 constexpr Route kSendRaw{"/v1/messages/raw", "/v1/messages/raw", "POST"};
+constexpr Route kBatch{"/v1/messages/batch", "/v1/messages/batch", "POST"};
 constexpr Route kMessage{"/v1/messages/{id}", "/v1/messages/([^/]+)", "GET"};
 // In the order httplib matches them (installed in this order).
-constexpr const Route* kRoutes[] = {&kList, &kOne,  &kRedeliver, &kPart,
-                                    &kRaw,  &kSend, &kSendRaw,   &kMessage};
+constexpr const Route* kRoutes[] = {&kList, &kOne,     &kRedeliver, &kPart,   &kRaw,
+                                    &kSend, &kSendRaw, &kBatch,     &kMessage};
 
 std::optional<std::string> idempotency_key(const httplib::Request& req) {
   if (!req.has_header("Idempotency-Key")) return std::nullopt;
@@ -161,6 +163,7 @@ struct Server::Impl {
   std::vector<std::string> link_secrets;  // api.links.secrets
   obs::Family<obs::Counter>& requests;
   obs::Family<obs::Histogram>& seconds;
+  BatchMetrics batch_metrics;
   std::vector<std::pair<const Route*, std::regex>> routes;
   obs::GuardedServer server;
   obs::HttpListener listener{server};
@@ -184,6 +187,7 @@ struct Server::Impl {
         seconds(registry.histogram("smtp_bridge_api_request_seconds",
                                    "REST API request handling time by route template, in seconds.",
                                    obs::latency_buckets())),
+        batch_metrics(registry),
         server("api", api.limits, body_limit, registry) {
     for (const Route* route : kRoutes) routes.emplace_back(route, std::regex(route->pattern));
   }
@@ -330,6 +334,9 @@ void Server::Impl::install_routes() {
   });
   install(kSendRaw, [this](const httplib::Request& req, const std::string& key_name) {
     return send_raw_message(store, send_context(req, key_name), req.body);
+  });
+  install(kBatch, [this](const httplib::Request& req, const std::string& key_name) {
+    return send_batch(store, send_context(req, key_name), req.body, send.memory, &batch_metrics);
   });
   install(kMessage, [this](const httplib::Request& req, const std::string&) {
     return get_message(store, req.matches[1].str());

@@ -268,6 +268,14 @@ struct DkimKey {
   bool operator==(const DkimKey&) const = default;
 };
 
+// relay.rate_limit: the pace of messages to the upstream, one token bucket shared by all the
+// relay's connections, so that a provider's own limit is respected without bursts of 421: at
+// most burst + messages_per_second x t messages (SMTP transactions) in any t seconds.
+struct RelayRateLimit {
+  unsigned messages_per_second = 0;  // 0 = unlimited (the key absent)
+  unsigned burst = 1;                // tokens held at most (sent back to back after a pause)
+};
+
 struct Relay {
   std::string host;  // empty = relay disabled
   unsigned port = 587;
@@ -281,7 +289,8 @@ struct Relay {
   // each new upstream session, so that a rotated secret or an XOAUTH2 token is picked up.
   std::string password_file;
   std::string hostname;
-  unsigned connections = 4;
+  unsigned connections = 4;  // upstream sessions at most
+  RelayRateLimit rate_limit;
   Retry retry{30s, 1h, 72h};
   RelayTimeouts timeouts;
   std::vector<DkimKey> dkim;  // empty = outbound mail is sent unsigned

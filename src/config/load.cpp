@@ -198,10 +198,20 @@ void load_relay_timeouts(Reader& reader, const YAML::Node& node, RelayTimeouts& 
   reader.read_duration(node, key, "data_end", timeouts.data_end, min);
 }
 
+void load_relay_rate_limit(Reader& reader, const YAML::Node& node, RelayRateLimit& limit) {
+  const std::string key = "relay.rate_limit";
+  if (!reader.expect_map(node, key, {"messages_per_second", "burst"})) return;
+  if (!Reader::field(node, "messages_per_second"))
+    reader.error(key + ".messages_per_second", node, "is required: messages a second, 1 or more");
+  reader.read_unsigned(node, key, "messages_per_second", limit.messages_per_second, 1, 1000000);
+  reader.read_unsigned(node, key, "burst", limit.burst, 1, 1000000);
+}
+
 void load_relay(Reader& reader, const YAML::Node& node, Relay& relay) {
   const std::string key = "relay";
-  if (!reader.expect_map(
-          node, key, {"upstream", "auth", "hostname", "connections", "retry", "timeouts", "dkim"}))
+  if (!reader.expect_map(node, key,
+                         {"upstream", "auth", "hostname", "connections", "rate_limit", "retry",
+                          "timeouts", "dkim"}))
     return;
   if (auto timeouts = Reader::field(node, "timeouts"))
     load_relay_timeouts(reader, *timeouts, relay.timeouts);
@@ -212,6 +222,8 @@ void load_relay(Reader& reader, const YAML::Node& node, Relay& relay) {
     reader.error("relay.hostname", *Reader::field(node, "hostname"),
                  "must be one word without spaces or control characters");
   reader.read_unsigned(node, key, "connections", relay.connections, 1, 1024);
+  if (auto limit = Reader::field(node, "rate_limit"))
+    load_relay_rate_limit(reader, *limit, relay.rate_limit);
   if (auto retry = Reader::field(node, "retry"))
     load_retry(reader, *retry, "relay.retry", relay.retry);
   if (auto dkim = Reader::field(node, "dkim")) load_relay_dkim(reader, *dkim, relay.dkim);

@@ -1,6 +1,7 @@
 // The relay's metrics, declared once (obs::Registry): messages and recipients by outcome,
 // upstream transaction latency, open pool connections, the outbound queue by state (sampled
-// from the store when /metrics is rendered), and DKIM signatures made or not made.
+// from the store when /metrics is rendered), DKIM signatures made or not made, and the time
+// spent waiting for relay.rate_limit.
 #pragma once
 #include <memory>
 #include <string>
@@ -18,6 +19,8 @@ class Metrics {
   void recipient(store::RecipientOutcome outcome);
   void transaction_seconds(double seconds);
   void connections(double open);
+  // Seconds a session waited for a token of relay.rate_limit before its transaction.
+  void rate_limit_wait(double seconds);
   // One DKIM-Signature made (algorithm: rsa-sha256 | ed25519-sha256).
   void dkim_signature(const std::string& domain, const std::string& algorithm);
   // Shows a configured key's series from the start, at 0.
@@ -38,6 +41,7 @@ class Metrics {
   obs::Family<obs::Gauge>& queue_;
   obs::Family<obs::Counter>& dkim_signatures_;
   obs::Family<obs::Counter>& dkim_unsigned_;
+  obs::Counter& rate_limit_wait_;
   std::shared_ptr<Sampler> sampler_;
 };
 

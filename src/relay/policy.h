@@ -45,4 +45,21 @@ class Governor {
   Clock::time_point paused_until_{};
 };
 
+// relay.rate_limit: a token bucket of `burst` tokens filled at `per_second`; each SMTP
+// transaction takes one, so at most burst + per_second x t transactions start in any t seconds.
+// It starts full. One bucket for the whole pool (io thread only: no lock).
+class TokenBucket {
+ public:
+  using Clock = std::chrono::steady_clock;
+  TokenBucket(double per_second, double burst, Clock::time_point now);
+  // Takes a token when one is there at `now` and returns zero; else takes nothing and returns
+  // how long until one is (at least 1 ms, so that a caller's timer never spins).
+  Clock::duration take(Clock::time_point now);
+
+ private:
+  void refill(Clock::time_point now);
+  double per_second_, burst_, tokens_;
+  Clock::time_point last_;
+};
+
 }  // namespace relay

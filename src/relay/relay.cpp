@@ -22,6 +22,7 @@
 #include <deque>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -93,6 +94,7 @@ struct Relay::Impl {
 
   // io thread only.
   Governor governor;
+  std::optional<TokenBucket> rate;  // relay.rate_limit; none = unlimited
   std::mt19937_64 random;
   DkimSigner dkim;  // thread-safe; used on the blocking threads
   std::deque<store::OutboundJob> pending;
@@ -185,6 +187,19 @@ asio::awaitable<void> Relay::Impl::worker() {
       idle.push_back(&timer);  // so that stop() can wake it
       co_await timer.async_wait(use_nothrow);
       std::erase(idle, &timer);
+      continue;
+    }
+    // relay.rate_limit: one token per transaction, shared by every session; waiting like the
+    // governor's pause (in `idle`, so that stop() and new work wake it to look again).
+    if (auto wait = rate ? rate->take(std::chrono::steady_clock::now()) : Duration::zero();
+        wait > Duration::zero()) {
+      auto waited_from = std::chrono::steady_clock::now();
+      timer.expires_after(wait);
+      idle.push_back(&timer);
+      co_await timer.async_wait(use_nothrow);
+      std::erase(idle, &timer);
+      metrics.rate_limit_wait(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - waited_from).count());
       continue;
     }
     store::OutboundJob job = std::move(pending.front());
@@ -349,6 +364,8 @@ bool Relay::start(std::string& error) {
   const config::RelayTimeouts& t = s.config.timeouts;
   s.options.timeouts =
       Timeouts{t.connect, t.greeting, t.command, t.data_init, t.data_block, t.data_end};
+  if (const config::RelayRateLimit& limit = s.config.rate_limit; limit.messages_per_second > 0)
+    s.rate.emplace(limit.messages_per_second, limit.burst, std::chrono::steady_clock::now());
   s.work.emplace(s.io.get_executor());
   s.io_thread = std::thread([&s] {
     common::name_this_thread("relay-io");
@@ -359,9 +376,10 @@ bool Relay::start(std::string& error) {
     s.poll_loop();
   });
   s.started = true;
-  obs::info(
-      "relay: started",
-      {{"host", s.options.host}, {"port", s.options.port}, {"connections", s.config.connections}});
+  obs::info("relay: started", {{"host", s.options.host},
+                               {"port", s.options.port},
+                               {"connections", s.config.connections},
+                               {"messages_per_second", s.config.rate_limit.messages_per_second}});
   return true;
 }
 

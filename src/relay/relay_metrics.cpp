@@ -40,6 +40,11 @@ Metrics::Metrics(obs::Registry& registry)
       dkim_unsigned_(registry.counter(
           "smtp_bridge_dkim_unsigned_total",
           "Relayed messages sent without a DKIM signature, by reason (no_key, error).")),
+      rate_limit_wait_(registry
+                           .counter("smtp_bridge_relay_rate_limit_wait_seconds_total",
+                                    "Seconds upstream sessions waited for relay.rate_limit "
+                                    "before a transaction.")
+                           .add({})),
       sampler_(std::make_shared<Sampler>()) {
   for (const char* outcome : {"sent", "deferred", "failed", "partial"})
     messages_.add({{"outcome", outcome}});
@@ -52,6 +57,10 @@ Metrics::Metrics(obs::Registry& registry)
 Metrics::~Metrics() {
   std::lock_guard lock(sampler_->mutex);
   sampler_->store = nullptr;
+}
+
+void Metrics::rate_limit_wait(double seconds) {
+  rate_limit_wait_.inc(seconds);
 }
 
 void Metrics::message(const std::string& outcome) {

@@ -75,4 +75,29 @@ void Governor::recovered() {
   limit_ = std::min(max_, limit_ + 1);
 }
 
+TokenBucket::TokenBucket(double per_second, double burst, Clock::time_point now)
+    : per_second_(std::max(per_second, 1e-9)),
+      burst_(std::max(burst, 1.0)),
+      tokens_(burst_),
+      last_(now) {}
+
+void TokenBucket::refill(Clock::time_point now) {
+  if (now <= last_) return;  // a clock that went nowhere (or a caller's older reading)
+  std::chrono::duration<double> elapsed = now - last_;
+  tokens_ = std::min(burst_, tokens_ + elapsed.count() * per_second_);
+  last_ = now;
+}
+
+TokenBucket::Clock::duration TokenBucket::take(Clock::time_point now) {
+  refill(now);
+  if (tokens_ >= 1.0) {
+    tokens_ -= 1.0;
+    return Clock::duration::zero();
+  }
+  std::chrono::duration<double> wait((1.0 - tokens_) / per_second_);
+  return std::max<Clock::duration>(
+      std::chrono::duration_cast<Clock::duration>(wait) + std::chrono::microseconds(1),
+      std::chrono::milliseconds(1));
+}
+
 }  // namespace relay

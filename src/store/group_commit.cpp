@@ -44,6 +44,21 @@ void GroupCommitStore::enqueue_outbound(OutboundMessage message,
   if (!push(Outbound{std::move(message), done, {}})) done(std::move(closed));
 }
 
+// One pending for the whole batch: a group commit takes it whole (one transaction), and a failed
+// group retries it alone, still whole.
+void GroupCommitStore::enqueue_outbound_batch(std::vector<OutboundMessage> messages,
+                                              std::function<void(OutboundEnqueued)> done) {
+  if (messages.empty()) {
+    done(refused(Status::io_error, {}));
+    return;
+  }
+  OutboundMessage first = std::move(messages.front());
+  messages.erase(messages.begin());
+  for (OutboundMessage& m : messages) m.idempotency_key.clear();  // the first's key stands for all
+  OutboundEnqueued closed = refused(Status::closed, first);
+  if (!push(Outbound{std::move(first), done, {}, std::move(messages)})) done(std::move(closed));
+}
+
 bool GroupCommitStore::push(Pending pending) {
   std::lock_guard lock(mutex_);
   if (closing_) return false;
@@ -281,23 +296,33 @@ void GroupCommitStore::commit_group(Group& group, std::vector<PendingFinish>* fi
   }
   if (status == Status::ok || group.size() == 1) {
     for (Pending& pending : group) complete(pending, status);
-    report(status, group.size());
+    report(status, messages_in(group));
     if (consumer_ != nullptr && rows > 0) {
       size_t queued = status == Status::ok ? rows - claimed.size() : 0;
       consumer_->take(claimed_jobs(group, claimed), reserved, queued);
     }
     return;
   }
-  report(status, group.size());
+  report(status, messages_in(group));
   // Rolled back: each message alone, so that each gets its own status; their rows are queued.
   size_t queued = 0;
   for (Pending& pending : group) {
     Status own = timed_write({&pending, 1}, 0, nullptr);
     complete(pending, own);
-    report(own, 1);
+    report(own, messages_in({&pending, 1}));
     if (own == Status::ok) queued += delivery_rows({&pending, 1});
   }
   if (consumer_ != nullptr && rows > 0) consumer_->take({}, reserved, queued);
+}
+
+// Messages, not pendings: a batch (enqueue_outbound_batch) is one pending of many messages.
+size_t GroupCommitStore::messages_in(std::span<Pending> pendings) {
+  size_t messages = 0;
+  for (Pending& pending : pendings) {
+    auto* item = std::get_if<Outbound>(&pending);
+    messages += item == nullptr ? 1 : 1 + item->rest.size();
+  }
+  return messages;
 }
 
 size_t GroupCommitStore::delivery_rows(std::span<Pending> pendings) {

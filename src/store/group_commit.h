@@ -48,6 +48,8 @@ class GroupCommitStore : public Store {
   void enqueue_inbound(InboundMessage message, Done done) override;
   void enqueue_outbound(OutboundMessage message,
                         std::function<void(OutboundEnqueued)> done) override;
+  void enqueue_outbound_batch(std::vector<OutboundMessage> messages,
+                              std::function<void(OutboundEnqueued)> done) override;
   void set_delivery_consumer(DeliveryConsumer* consumer) override;
   void finish_delivery(const std::string& id, DeliveryOutcome outcome, int64_t next_attempt_at_ms,
                        const std::string& last_error, int attempt, bool rendered,
@@ -68,6 +70,17 @@ class GroupCommitStore : public Store {
     OutboundMessage message;
     std::function<void(OutboundEnqueued)> done;
     OutboundEnqueued result;  // filled inside the group's transaction
+    // A batch's other messages (enqueue_outbound_batch): inserted in the same transaction right
+    // after `message`, unless its key replayed or conflicted (insert_rest).
+    std::vector<OutboundMessage> rest = {};
+    // The messages write() inserts for this pending: `message`, then `rest` unless the key of
+    // `message` (already checked into `result`) replayed or conflicted.
+    bool insert_rest() const { return !result.replay && !result.conflict; }
+    uint64_t bytes() const {
+      uint64_t total = message.data.size();
+      for (const OutboundMessage& m : rest) total += m.data.size();
+      return total;
+    }
   };
   // Both kinds wait in one queue, in arrival order, and share the group commits.
   using Pending = std::variant<Inbound, Outbound>;
@@ -149,6 +162,7 @@ class GroupCommitStore : public Store {
   void retry_finishes();
   void commit_group(Group& group, std::vector<PendingFinish>* finishes);
   static size_t delivery_rows(std::span<Pending> pendings);
+  static size_t messages_in(std::span<Pending> pendings);
   std::vector<DeliveryJob> claimed_jobs(Group& group, std::vector<ClaimedRow>& claimed) const;
   Status timed_write(std::span<Pending> pendings, size_t claim, std::vector<ClaimedRow>* claimed,
                      const std::vector<PendingFinish>* finishes = nullptr);

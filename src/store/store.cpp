@@ -23,6 +23,15 @@ OutboundEnqueued Store::enqueue_outbound_wait(OutboundMessage message) {
   return result.get();
 }
 
+OutboundEnqueued Store::enqueue_outbound_batch_wait(std::vector<OutboundMessage> messages) {
+  auto promise = std::make_shared<std::promise<OutboundEnqueued>>();
+  std::future<OutboundEnqueued> result = promise->get_future();
+  enqueue_outbound_batch(std::move(messages), [promise](OutboundEnqueued enqueued) {
+    promise->set_value(std::move(enqueued));
+  });
+  return result.get();
+}
+
 const char* to_string(Status status) {
   switch (status) {
     case Status::ok:

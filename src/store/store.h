@@ -341,6 +341,14 @@ class Store {
   virtual void enqueue_outbound(OutboundMessage message,
                                 std::function<void(OutboundEnqueued)> done) = 0;
   OutboundEnqueued enqueue_outbound_wait(OutboundMessage message);  // blocking form
+  // A batch (POST /v1/messages/batch): every message committed in ONE transaction of one group
+  // commit, or none (a failed commit refuses them all, each then keeps no row). Only the first
+  // message may carry an idempotency key; it stands for the whole batch: a replay or a conflict
+  // writes none of them, and `done` gets the first message's result (its response_json is the
+  // batch's answer). `messages` must not be empty. `done` is called once on the writer thread.
+  virtual void enqueue_outbound_batch(std::vector<OutboundMessage> messages,
+                                      std::function<void(OutboundEnqueued)> done) = 0;
+  OutboundEnqueued enqueue_outbound_batch_wait(std::vector<OutboundMessage> messages);
   virtual std::optional<StoredOutbound> find_outbound(const std::string& id) = 0;
   // Up to `limit` messages that have recipients queued, or deferred with next_attempt_at <=
   // now_ms, oldest first; their due recipients become in_flight (attempts + 1) in one committed

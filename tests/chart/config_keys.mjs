@@ -66,7 +66,7 @@ export const known_config_keys = {
   relay: {
     upstream: { host: true, port: true, tls: true, verify: true, ca_file: true },
     auth: { mechanism: true, username: true, ...secret("password") },
-    hostname: true, connections: true, retry, dkim: { "[]": { domain: true, selector: true, key_file: true } },
+    hostname: true, connections: true, rate_limit: { messages_per_second: true, burst: true }, retry, dkim: { "[]": { domain: true, selector: true, key_file: true } },
     timeouts: { connect: true, greeting: true, command: true, data_init: true, data_block: true, data_end: true },
   },
   admin: { listen: true, limits: httpLimits },

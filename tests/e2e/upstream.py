@@ -22,6 +22,9 @@ Extra keyword arguments of Upstream():
     cert=None         (cert_file, key_file) to serve instead of the shared localhost certificate
     script=None       a dict of initial settings: {"rcpt_replies": {...}, "data_replies": [...],
                       "data_faults": [...], "connect_faults": [...]}
+    max_per_second=None  a provider's rate limit: a MAIL FROM that would be the (N+1)th within the
+                      last second (counting every MAIL, refused ones too) is answered
+                      "421 4.7.0 rate limit exceeded" and the connection is closed
 
 Faults (queues; each entry is used once):
     up.data_faults    at the end of DATA, instead of a reply: "drop" (close the connection without
@@ -39,6 +42,8 @@ Observations:
     up.connections    number of connections accepted
     up.dropped        messages whose end of DATA was answered by a fault (drop/garbage/stall)
     up.auth_failures  number of failed AUTH attempts
+    up.mail_times     time.monotonic() of every MAIL command, in arrival order
+    up.throttled      number of MAIL commands answered 421 by max_per_second
 """
 import asyncio
 import base64
@@ -54,6 +59,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword, auth_mechanism
@@ -179,6 +185,15 @@ class _Handler:
             out.insert(1, "250-PIPELINING")
         return out
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.up._over_rate():
+            # RFC 5321 4.2.3: 421 closes the channel; closed once the reply is written.
+            asyncio.get_running_loop().call_soon(_close, server)
+            return "421 4.7.0 rate limit exceeded, slow down"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.up._pop_rcpt(address)
         if reply is None or reply.startswith("2"):
@@ -253,7 +268,7 @@ class _Handler:
 class Upstream:
     def __init__(self, tls="starttls", require_tls=True, auth=None, mechanisms=None, script=None,
                  port=0, pipelining=True, size=None, smtputf8=True, hostname="upstream.test",
-                 cert=None, ehlo=True, eightbitmime=True):
+                 cert=None, ehlo=True, eightbitmime=True, max_per_second=None):
         assert tls in ("starttls", "implicit", "none"), tls
         self.tls, self.require_tls, self.auth = tls, require_tls, auth
         self.mechanisms = [m.upper() for m in (mechanisms or ALL_MECHANISMS)]
@@ -268,6 +283,9 @@ class Upstream:
         self.data_faults, self.connect_faults = [], []
         self.connections = 0
         self.auth_failures = 0
+        self.max_per_second = max_per_second
+        self.mail_times, self.throttled = [], 0
+        self._window = deque()
         for key, value in (script or {}).items():
             assert key in ("rcpt_replies", "data_replies", "data_faults", "connect_faults"), key
             setattr(self, key, value)
@@ -410,6 +428,20 @@ class Upstream:
         with self._cond:
             self.commands.append(command)
             self._cond.notify_all()
+
+    def _over_rate(self):
+        now = time.monotonic()
+        with self._cond:
+            self.mail_times.append(now)
+            if self.max_per_second is None:
+                return False
+            self._window.append(now)
+            while self._window and self._window[0] <= now - 1.0:
+                self._window.popleft()
+            over = len(self._window) > self.max_per_second
+            self.throttled += over
+            self._cond.notify_all()
+            return over
 
     def _pop(self, name):
         with self._cond:

@@ -1,9 +1,9 @@
-// libFuzzer target: the send API's request bodies (api/send_request: POST /v1/messages and
-// /v1/messages/raw JSON), validation only, no server; a request that passes is built with
-// mime::build as the handler would. Findings: a crash, sanitizer report or escaped exception
-// (expected failures are values), an error without its field, an accepted request that breaks
-// what the handler relies on (recipients within the limit, each once; raw data in CRLF lines),
-// or a built message with a bare LF or CR.
+// libFuzzer target: the send API's request bodies (api/send_request: POST /v1/messages,
+// /v1/messages/raw and /v1/messages/batch JSON), validation only, no server; a request that passes
+// is built with mime::build as the handler would. Findings: a crash, sanitizer report or escaped
+// exception (expected failures are values), an error without its field, an accepted request that
+// breaks what the handler relies on (recipients within the limit, each once; raw data in CRLF
+// lines; a batch item's errors under its own messages[i]), or a built message with a bare LF or CR.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -50,6 +50,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(!raw.value.rcpt_to.empty() && raw.value.rcpt_to.size() <= api::kMaxSendRecipients,
                "%zu raw recipients", raw.value.rcpt_to.size());
     FUZZ_CHECK(crlf_only(raw.value.data), "raw data has a bare CR or LF");
+  }
+
+  api::BatchProblem problem;
+  auto items = api::parse_send_batch(body, 4, problem);
+  FUZZ_CHECK(problem.errors.empty() || items.empty(), "items beside document errors");
+  FUZZ_CHECK(!problem.too_many || !problem.errors.empty(), "too many without an error");
+  FUZZ_CHECK(items.size() <= 4, "%zu items past the limit", items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::string prefix = "messages[" + std::to_string(i) + "]";
+    for (const api::FieldError& error : items[i].errors)
+      FUZZ_CHECK(error.field.rfind(prefix, 0) == 0, "item error outside its item");
+    if (items[i].ok())
+      FUZZ_CHECK(!items[i].value.rcpt_to.empty() &&
+                     items[i].value.rcpt_to.size() <= api::kMaxSendRecipients,
+                 "%zu batch recipients", items[i].value.rcpt_to.size());
   }
   return 0;
 }

@@ -23,7 +23,7 @@ Status PostgresStore::write(std::span<Pending> pendings, size_t claim,
       inbound.push_back(&item->message);
     } else {
       outbound.push_back(&std::get<Outbound>(pending));
-      outbound_bytes += outbound.back()->message.data.size();
+      outbound_bytes += outbound.back()->bytes();
     }
   }
   Writer::Also also;
@@ -33,6 +33,10 @@ Status PostgresStore::write(std::span<Pending> pendings, size_t claim,
         bool inserted = false;
         if (!outbound_->insert(item->message, now, item->result, inserted)) return false;
         notify_outbound = notify_outbound || inserted;
+        if (!item->insert_rest()) continue;
+        OutboundEnqueued ignored;  // the rest carry no key: never a replay
+        for (const OutboundMessage& message : item->rest)
+          if (!outbound_->insert(message, now, ignored, inserted)) return false;
       }
       if (finishes == nullptr || finishes->empty()) return true;
       std::vector<Command> commands;

@@ -142,6 +142,12 @@ class SqliteStore final : public GroupCommitStore {
         for (Outbound* item : outbound) {
           int rc = outbound_writer_->insert(item->message, now_ms, item->result);
           if (rc != SQLITE_OK) return rc;
+          if (!item->insert_rest()) continue;
+          OutboundEnqueued ignored;  // the rest carry no key: never a replay
+          for (const OutboundMessage& message : item->rest) {
+            rc = outbound_writer_->insert(message, now_ms, ignored);
+            if (rc != SQLITE_OK) return rc;
+          }
         }
         if (finishes == nullptr) return SQLITE_OK;
         for (const PendingFinish& p : *finishes) {
