@@ -384,12 +384,13 @@ class Store {
   // PostgreSQL: sampled by the housekeeping replica only, like queue_stats.
   virtual QueueStats outbound_stats() = 0;
 
-  // Suppressions (struct Suppression). add: upserts the address (reason and details replaced,
-  // created_at kept), durably committed; `created` = it was not there before. Status::ok or
-  // why not. remove: true when the address was there (and is gone), false when not; nullopt when
-  // the write failed. list: addresses after `after` ("" = from the first) in byte order of the
-  // lower-cased address, at most `limit`. suppressed: which of `addresses` are on the list (as
-  // given, in their order), for the API's 202; the enqueue decides again in its transaction.
+  // Suppressions (struct Suppression). add: upserts the address (reason, details and created_at
+  // replaced: created_at is when it was last added), durably committed; `created` = it was not
+  // there before. Status::ok or why not. remove: true when the address was there (and is gone),
+  // false when not; nullopt when the write failed. list: addresses after `after` ("" = from the
+  // first) in byte order of the lower-cased address, at most `limit`. suppressed: which of
+  // `addresses` are on the list (as given, in their order), for the API's 202; the enqueue decides
+  // again in its transaction.
   virtual Status add_suppression(const Suppression& suppression, bool& created) = 0;
   virtual std::optional<bool> remove_suppression(const std::string& address) = 0;
   virtual std::vector<Suppression> list_suppressions(const std::string& after, size_t limit) = 0;

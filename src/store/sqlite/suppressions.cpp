@@ -10,7 +10,8 @@ constexpr const char* kExists = "SELECT 1 FROM suppressions WHERE address = ?1";
 constexpr const char* kUpsert =
     "INSERT INTO suppressions (address, reason, created_at, status, diagnostic, message_id, rcpt)"
     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (address) DO UPDATE SET"
-    " reason = excluded.reason, status = excluded.status, diagnostic = excluded.diagnostic,"
+    " reason = excluded.reason, created_at = excluded.created_at, status = excluded.status, "
+    "diagnostic = excluded.diagnostic,"
     " message_id = excluded.message_id, rcpt = excluded.rcpt";
 constexpr const char* kDelete = "DELETE FROM suppressions WHERE address = ?1";
 constexpr const char* kList =
