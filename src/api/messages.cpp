@@ -96,10 +96,9 @@ Reply enqueue(store::Store& store, const SendContext& context, std::string_view 
     bool off = std::find(suppressed.begin(), suppressed.end(), rcpt) != suppressed.end();
     recipients.push_back({{"address", rcpt}, {"status", off ? "suppressed" : "queued"}});
   }
-  bool all_suppressed = !message.rcpt_to.empty() && suppressed.size() >= message.rcpt_to.size();
   nlohmann::json response = {
       {"id", message.id},
-      {"status", all_suppressed ? "suppressed" : "queued"},
+      {"status", "queued"},  // committed, even when every recipient is suppressed
       {"message_id",
        message.message_id.empty() ? nlohmann::json() : nlohmann::json(message.message_id)},
       {"recipients", std::move(recipients)}};

@@ -368,7 +368,8 @@ void Server::Impl::install_routes() {
     return count_suppressed(send_raw_message(store, send_context(req, key_name), req.body));
   });
   install(kBatch, [this](const httplib::Request& req, const std::string& key_name) {
-    return send_batch(store, send_context(req, key_name), req.body, send.memory, &batch_metrics);
+    return count_suppressed(
+        send_batch(store, send_context(req, key_name), req.body, send.memory, &batch_metrics));
   });
   install(kMessage, [this](const httplib::Request& req, const std::string&) {
     return get_message(store, req.matches[1].str());

@@ -176,12 +176,20 @@ Reply remove_suppression(store::Store& store, const std::string& address) {
 }
 
 size_t suppressed_in(const std::string& body) {
+  auto count = [](const nlohmann::json& item) {
+    size_t n = 0;
+    auto recipients = item.find("recipients");
+    if (recipients == item.end() || !recipients->is_array()) return n;
+    for (const auto& r : *recipients) n += r.is_object() && r.value("status", "") == "suppressed";
+    return n;
+  };
   nlohmann::json reply = nlohmann::json::parse(body, nullptr, false);
-  if (!reply.is_object() || !reply.contains("recipients") || !reply["recipients"].is_array())
-    return 0;
-  size_t n = 0;
-  for (const auto& r : reply["recipients"])
-    n += r.is_object() && r.value("status", "") == "suppressed";
+  if (!reply.is_object()) return 0;
+  size_t n = count(reply);
+  auto results = reply.find("results");  // a batch: per queued item
+  if (results != reply.end() && results->is_array())
+    for (const auto& item : *results)
+      if (item.is_object()) n += count(item);
   return n;
 }
 

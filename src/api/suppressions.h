@@ -26,7 +26,8 @@ Reply add_suppression(store::Store& store, std::string_view body, int64_t now_ms
 // DELETE /v1/suppressions/{address} (percent-decoded): 204, or 404 when not suppressed.
 Reply remove_suppression(store::Store& store, const std::string& address);
 
-// How many recipients a send's 202 body lists with status "suppressed" (the metric's count).
+// How many recipients a send's or a batch's 202 body lists with status "suppressed" (the
+// metric's count).
 size_t suppressed_in(const std::string& body);
 
 }  // namespace api

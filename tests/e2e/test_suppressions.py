@@ -139,7 +139,7 @@ class Suppressions(unittest.TestCase):
         self.suppress("a1@dead.example")
         self.suppress("a2@dead.example")
         accepted = self.send(["A1@dead.example", "a2@DEAD.example"], "all-suppressed")
-        self.assertEqual(accepted["status"], "suppressed")
+        self.assertEqual(accepted["status"], "queued")  # committed; nobody to relay to
         self.assertEqual([r["status"] for r in accepted["recipients"]],
                          ["suppressed", "suppressed"])
         doc = self.status_of(accepted["id"])
@@ -152,6 +152,27 @@ class Suppressions(unittest.TestCase):
         self.assertEqual(self.relayed_to("all-suppressed"), [])
         self.assertEqual(self.status_of(accepted["id"])["status"], "suppressed")
         self.assertTrue(later["id"])
+
+    def test_a_batch_names_suppressed_recipients_per_item_and_relays_only_the_others(self):
+        self.suppress("batch-gone@example.org")
+        before = self.metric()
+        body = {"messages": [message(["Batch-Gone@example.org"], "batch-suppressed"),
+                             message(["batch-live@example.org", "batch-gone@example.org"],
+                                     "batch-mixed")]}
+        status, _, answer = self.call("POST", "/v1/messages/batch", body,
+                                      template="/v1/messages/batch")
+        self.assertEqual(status, 202, answer)
+        first, second = answer["results"]
+        self.assertEqual(first["recipients"], [{"address": "Batch-Gone@example.org",
+                                                "status": "suppressed"}])
+        self.assertEqual([r["status"] for r in second["recipients"]], ["queued", "suppressed"])
+        self.up.wait_for(lambda _: self.relayed_to("batch-mixed"), timeout=scaled(20),
+                         what="the batch's live recipient relayed")
+        self.wait_status(second["id"], "sent")
+        self.assertEqual(self.relayed_to("batch-mixed"), ["batch-live@example.org"])
+        self.assertEqual(self.relayed_to("batch-suppressed"), [])
+        self.assertEqual(self.status_of(first["id"])["status"], "suppressed")
+        self.assertEqual(self.metric(), before + 2)
 
     def test_delete_lets_the_next_send_through_and_404s_when_absent(self):
         self.suppress("back@example.org")

@@ -109,7 +109,8 @@ TEST_F(SuppressionsFixture, a_send_names_its_suppressed_recipients_in_the_202) {
   EXPECT_EQ(api::suppressed_in(reply.body), 1u);
   request["to"] = {"gone@example.org"};
   json all = json::parse(api::send_message(*opened.db, context, request.dump()).body);
-  EXPECT_EQ(all["status"], "suppressed");
+  EXPECT_EQ(all["status"], "queued");
+  EXPECT_EQ(all["recipients"][0]["status"], "suppressed");
   json got = json::parse(api::get_message(*opened.db, all["id"]).body);
   EXPECT_EQ(got["status"], "suppressed");
   EXPECT_EQ(got["recipients"][0]["status"], "suppressed");
