@@ -166,6 +166,9 @@ Reply add_suppression(store::Store& store, std::string_view body, int64_t now_ms
 }
 
 Reply remove_suppression(store::Store& store, const std::string& address) {
+  // Never on the list (an add validates the same way), and PostgreSQL's text refuses such bytes:
+  // answered without asking the store.
+  if (!valid_address(address)) return not_found("the address is not suppressed");
   std::optional<bool> removed = store.remove_suppression(address);
   if (!removed) return unavailable(store::Status::io_error);
   if (!*removed) return not_found("the address '" + address + "' is not suppressed");

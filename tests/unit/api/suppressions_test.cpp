@@ -40,6 +40,8 @@ TEST_F(SuppressionsFixture, adds_lists_and_removes_an_address_without_regard_to_
   EXPECT_TRUE(json::parse(page.body)["next_cursor"].is_null());
   EXPECT_EQ(api::remove_suppression(*opened.db, "GONE@example.org").status, 204);
   EXPECT_EQ(api::remove_suppression(*opened.db, "gone@example.org").status, 404);
+  EXPECT_EQ(api::remove_suppression(*opened.db, std::string("a\0@x.org", 8)).status, 404);
+  EXPECT_EQ(api::remove_suppression(*opened.db, "\xff@x.org").status, 404);
 }
 
 TEST_F(SuppressionsFixture, a_bounce_entry_carries_the_dsn_details) {
