@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 
 #include "api/send_request.h"
@@ -85,11 +86,22 @@ Reply enqueue(store::Store& store, const SendContext& context, std::string_view 
     message.idempotency_key = context.key_name + ":" + *context.idempotency_key;
     message.request_hash = sha256_hex(body);
   }
+  // Each recipient's status as the suppression list reads now (README "Suppressions"). The
+  // insert decides again in its own transaction, which is authoritative: an address added or
+  // removed between this read and the commit shows here as it was (GET /v1/messages/{id} shows
+  // what was decided).
+  std::vector<std::string> suppressed = store.suppressed(message.rcpt_to);
+  nlohmann::json recipients = nlohmann::json::array();
+  for (const std::string& rcpt : message.rcpt_to) {
+    bool off = std::find(suppressed.begin(), suppressed.end(), rcpt) != suppressed.end();
+    recipients.push_back({{"address", rcpt}, {"status", off ? "suppressed" : "queued"}});
+  }
   nlohmann::json response = {
       {"id", message.id},
-      {"status", "queued"},
+      {"status", "queued"},  // committed, even when every recipient is suppressed
       {"message_id",
-       message.message_id.empty() ? nlohmann::json() : nlohmann::json(message.message_id)}};
+       message.message_id.empty() ? nlohmann::json() : nlohmann::json(message.message_id)},
+      {"recipients", std::move(recipients)}};
   message.response_json = response.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   store::OutboundEnqueued result = store.enqueue_outbound_wait(std::move(message));
   if (result.status != store::Status::ok) return unavailable(result.status);
@@ -219,16 +231,19 @@ std::string recipient_status(const std::string& state) {
 }
 
 std::string overall_status(const std::vector<store::OutboundRecipientRow>& recipients) {
-  size_t sent = 0, failed = 0, in_flight = 0, deferred = 0;
+  size_t sent = 0, failed = 0, in_flight = 0, deferred = 0, suppressed = 0;
   for (const store::OutboundRecipientRow& row : recipients) {
     sent += row.state == "sent";
     failed += row.state == "failed";
     in_flight += row.state == "in_flight";
     deferred += row.state == "deferred";
+    suppressed += row.state == "suppressed";
   }
+  // Suppressed recipients were never to be sent: the status is the others'.
+  if (suppressed > 0 && suppressed == recipients.size()) return "suppressed";
   if (in_flight > 0) return "sending";
   if (deferred > 0) return "deferred";
-  if (sent + failed < recipients.size()) return "queued";
+  if (sent + failed + suppressed < recipients.size()) return "queued";
   if (failed == 0) return "sent";
   return sent == 0 ? "failed" : "partially_failed";
 }

@@ -24,6 +24,7 @@
 #include "api/messages.h"
 #include "api/parts.h"
 #include "api/rate_limit.h"
+#include "api/suppressions.h"
 #include "common/base64.h"
 #include "common/time.h"
 #include "obs/guarded_server.h"
@@ -48,6 +49,7 @@ constexpr size_t kStreamSlice = 256 * 1024;
 void apply(const Reply& reply, httplib::Response& res) {
   res.status = reply.status;
   for (const auto& [name, value] : reply.headers) res.set_header(name, value);
+  if (reply.status == 204) return;  // RFC 9110 15.3.5: no content, so no Content-Type either
   if (!reply.stream) {
     res.set_content(reply.body, reply.content_type);
     return;
@@ -78,12 +80,23 @@ const char* title_of(int status) {
   }
 }
 
-// One route: its template (the metrics label), the httplib pattern and the methods it has.
+// One route: its template (the metrics label), the httplib pattern and the methods it has (the
+// Allow header's list: "GET" or "GET, POST").
 struct Route {
   const char* name;
   const char* pattern;
   const char* allow;
 };
+bool allows(const Route& route, std::string_view method) {
+  std::string_view allow = route.allow;
+  for (size_t start = 0; start < allow.size();) {
+    size_t end = allow.find(", ", start);
+    if (end == std::string_view::npos) end = allow.size();
+    if (allow.substr(start, end - start) == method) return true;
+    start = end + 2;
+  }
+  return false;
+}
 constexpr Route kList{"/v1/inbound", "/v1/inbound", "GET"};
 constexpr Route kOne{"/v1/inbound/{id}", "/v1/inbound/([^/]+)", "GET"};
 constexpr Route kRedeliver{"/v1/inbound/{id}/redeliver", "/v1/inbound/([^/]+)/redeliver", "POST"};
@@ -94,9 +107,13 @@ constexpr Route kSend{"/v1/messages", "/v1/messages", "POST"};
 constexpr Route kSendRaw{"/v1/messages/raw", "/v1/messages/raw", "POST"};
 constexpr Route kBatch{"/v1/messages/batch", "/v1/messages/batch", "POST"};
 constexpr Route kMessage{"/v1/messages/{id}", "/v1/messages/([^/]+)", "GET"};
+constexpr Route kSuppressions{"/v1/suppressions", "/v1/suppressions", "GET, POST"};
+// The address is percent-decoded by httplib before matching: it may hold a "/" (atext).
+constexpr Route kSuppression{"/v1/suppressions/{address}", "/v1/suppressions/(.+)", "DELETE"};
 // In the order httplib matches them (installed in this order).
-constexpr const Route* kRoutes[] = {&kList, &kOne,     &kRedeliver, &kPart,   &kRaw,
-                                    &kSend, &kSendRaw, &kBatch,     &kMessage};
+constexpr const Route* kRoutes[] = {&kList,    &kOne,          &kRedeliver,  &kPart,
+                                    &kRaw,     &kSend,         &kSendRaw,    &kBatch,
+                                    &kMessage, &kSuppressions, &kSuppression};
 
 std::optional<std::string> idempotency_key(const httplib::Request& req) {
   if (!req.has_header("Idempotency-Key")) return std::nullopt;
@@ -122,6 +139,8 @@ const std::map<std::string_view, Access, std::less<>> kAccess = {
     {"/v1/messages/raw", {"send", SendBody::raw}},
     {"/v1/messages/{id}", {"messages:read"}},
     {"/v1/messages/batch", {"send", SendBody::batch}},
+    {"/v1/suppressions", {"suppressions"}},
+    {"/v1/suppressions/{address}", {"suppressions"}},
 };
 
 const Access& access_of(std::string_view route) {
@@ -164,6 +183,7 @@ struct Server::Impl {
   obs::Family<obs::Counter>& requests;
   obs::Family<obs::Histogram>& seconds;
   BatchMetrics batch_metrics;
+  obs::Counter& suppressed_recipients;
   std::vector<std::pair<const Route*, std::regex>> routes;
   obs::GuardedServer server;
   obs::HttpListener listener{server};
@@ -188,6 +208,12 @@ struct Server::Impl {
                                    "REST API request handling time by route template, in seconds.",
                                    obs::latency_buckets())),
         batch_metrics(registry),
+        suppressed_recipients(
+            registry
+                .counter("smtp_bridge_api_suppressed_recipients_total",
+                         "Recipients of accepted send requests not relayed because their address "
+                         "is on the suppression list.")
+                .add({})),
         server("api", api.limits, body_limit, registry) {
     for (const Route* route : kRoutes) routes.emplace_back(route, std::regex(route->pattern));
   }
@@ -214,6 +240,14 @@ struct Server::Impl {
             send.max_message_bytes,
             common::unix_ms(common::Clock::now()),
             send.queued};
+  }
+  // A new 202 (not a replay) names its suppressed recipients (messages.h): counted here.
+  Reply count_suppressed(Reply reply) {
+    if (reply.status != 202) return reply;
+    for (const auto& [name, value] : reply.headers)
+      if (name == "Idempotent-Replayed") return reply;
+    suppressed_recipients.inc(static_cast<double>(suppressed_in(reply.body)));
+    return reply;
   }
   void count(const std::string& route, int status, std::chrono::steady_clock::time_point start) {
     std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
@@ -278,16 +312,14 @@ void Server::Impl::install(const Route& route, Handle handle) {
   std::string allow = route.allow;
   access_of(route.name);  // every route has a scope: a route without one stops the start here
   auto bound = wrap(route.name, true, std::move(handle));
-  if (allow == "GET") server.Get(route.pattern, bound);
-  if (allow == "POST") server.Post(route.pattern, bound);
   auto refuse = wrap(route.name, false, [allow](const httplib::Request&, const std::string&) {
     return method_not_allowed(allow);
   });
-  if (allow != "GET") server.Get(route.pattern, refuse);
-  if (allow != "POST") server.Post(route.pattern, refuse);
+  server.Get(route.pattern, allows(route, "GET") ? bound : refuse);
+  server.Post(route.pattern, allows(route, "POST") ? bound : refuse);
   server.Put(route.pattern, refuse);
   server.Patch(route.pattern, refuse);
-  server.Delete(route.pattern, refuse);
+  server.Delete(route.pattern, allows(route, "DELETE") ? bound : refuse);
 }
 
 // A request with ?signature= is let in by its signed link alone (common/part_link.h: as_key
@@ -330,16 +362,25 @@ void Server::Impl::install_routes() {
                     },
                     0));
   install(kSend, [this](const httplib::Request& req, const std::string& key_name) {
-    return send_message(store, send_context(req, key_name), req.body);
+    return count_suppressed(send_message(store, send_context(req, key_name), req.body));
   });
   install(kSendRaw, [this](const httplib::Request& req, const std::string& key_name) {
-    return send_raw_message(store, send_context(req, key_name), req.body);
+    return count_suppressed(send_raw_message(store, send_context(req, key_name), req.body));
   });
   install(kBatch, [this](const httplib::Request& req, const std::string& key_name) {
-    return send_batch(store, send_context(req, key_name), req.body, send.memory, &batch_metrics);
+    return count_suppressed(
+        send_batch(store, send_context(req, key_name), req.body, send.memory, &batch_metrics));
   });
   install(kMessage, [this](const httplib::Request& req, const std::string&) {
     return get_message(store, req.matches[1].str());
+  });
+  install(kSuppressions, [this](const httplib::Request& req, const std::string&) {
+    if (req.method == "POST")
+      return add_suppression(store, req.body, common::unix_ms(common::Clock::now()));
+    return list_suppressions(store, req.params);
+  });
+  install(kSuppression, [this](const httplib::Request& req, const std::string&) {
+    return remove_suppression(store, req.matches[1].str());
   });
   install_guard();
 }
@@ -396,7 +437,8 @@ std::optional<std::pair<const char*, Reply>> Server::Impl::before_body(
   if (!has_body) return std::nullopt;
   for (const auto& [route, pattern] : routes) {
     if (!std::regex_match(req.path, pattern)) continue;
-    if (req.method != route->allow) return std::pair{route->name, method_not_allowed(route->allow)};
+    if (!allows(*route, req.method))
+      return std::pair{route->name, method_not_allowed(route->allow)};
     const KeyIdentity* key = keys.identify(req.get_header_value("Authorization"));
     if (!key) return std::pair{route->name, unauthorized()};
     std::string_view scope = access_of(route->name).scope;

@@ -73,3 +73,15 @@ const char* to_string(RecipientOutcome outcome) {
 }
 
 }  // namespace store
+
+namespace store {
+
+std::string suppression_key(std::string_view address) {
+  std::string key(address);
+  for (char& c : key) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return key;
+}
+
+}  // namespace store

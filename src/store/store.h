@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace store {
@@ -171,7 +172,9 @@ struct OutboundEnqueued {
 
 struct OutboundRecipientRow {
   std::string rcpt;
-  std::string state;  // queued | in_flight | sent | deferred | failed
+  // queued | in_flight | sent | deferred | failed | suppressed (on the suppression list at the
+  // enqueue: never claimed, final like failed)
+  std::string state;
   int attempts = 0;
   int64_t next_attempt_at_ms = 0;
   int64_t updated_at_ms = 0;
@@ -213,6 +216,25 @@ struct RecipientResult {
   std::string enhanced;
   std::string text;
 };
+
+// The suppression list (issue 14, README "Suppressions"): addresses a send request does not
+// relay. The address is stored lower-cased (ASCII, the whole address) so that the match is
+// case-insensitive; the enqueue compares each recipient with lower(rcpt) in its own transaction.
+struct Suppression {
+  std::string address;  // lower-cased by the store on add
+  std::string reason;   // "bounce" | "manual" | "api"
+  int64_t created_at_ms = 0;
+  // reason bounce: what the DSN said (RFC 3464 2.3.4 Status, 2.3.6 Diagnostic-Code) and the
+  // outbound message and recipient it answered; "" when unknown or not a bounce.
+  std::string status;
+  std::string diagnostic;
+  std::string message_id;
+  std::string rcpt;
+};
+
+// An address lower-cased as the suppression list keys it (ASCII letters only: the same rule on
+// both backends, whose lower() would otherwise differ past ASCII).
+std::string suppression_key(std::string_view address);
 
 struct Options {
   std::string path = "./var/smtp-bridge.db";  // parent folders are created
@@ -361,6 +383,18 @@ class Store {
   // Recipient rows per state, and the oldest created_at of a queued or deferred one (metrics).
   // PostgreSQL: sampled by the housekeeping replica only, like queue_stats.
   virtual QueueStats outbound_stats() = 0;
+
+  // Suppressions (struct Suppression). add: upserts the address (reason, details and created_at
+  // replaced: created_at is when it was last added), durably committed; `created` = it was not
+  // there before. Status::ok or why not. remove: true when the address was there (and is gone),
+  // false when not; nullopt when the write failed. list: addresses after `after` ("" = from the
+  // first) in byte order of the lower-cased address, at most `limit`. suppressed: which of
+  // `addresses` are on the list (as given, in their order), for the API's 202; the enqueue decides
+  // again in its transaction.
+  virtual Status add_suppression(const Suppression& suppression, bool& created) = 0;
+  virtual std::optional<bool> remove_suppression(const std::string& address) = 0;
+  virtual std::vector<Suppression> list_suppressions(const std::string& after, size_t limit) = 0;
+  virtual std::vector<std::string> suppressed(const std::vector<std::string>& addresses) = 0;
 
   // True while the last write succeeded and the writer runs (for /readyz). After a failed write
   // (disk full, store.max_size, an I/O error) the check itself tries again, at most once a second,

@@ -42,7 +42,7 @@ def keys_config():
             {"name": "reader", "key": READER, "scopes": ["inbound:read"]},
             {"name": "slow", "key": SLOW, "rate_limit": {"requests_per_second": 1}},
             {"name": "batch-budget", "key": BATCH_BUDGET, "rate_limit": {"recipients_per_hour": 3}}]
-    for scope in SCOPES[:4]:
+    for scope in SCOPES:
         keys.append({"name": f"no-{scope}", "key": lacking(scope),
                      "scopes": [s for s in SCOPES if s != scope]})
     return keys
@@ -119,10 +119,15 @@ class ApiKeys(unittest.TestCase):
              "messages:read", None),
         ] + ([("POST", "/v1/messages/batch", "/v1/messages/batch", "send",
                {"messages": [message(["a@example.org"])]})]
-             if "/v1/messages/batch" in self.doc["paths"] else [])
+             if "/v1/messages/batch" in self.doc["paths"] else []) + [
+            ("GET", "/v1/suppressions", "/v1/suppressions", "suppressions", None),
+            ("POST", "/v1/suppressions", "/v1/suppressions", "suppressions",
+             {"address": "keys@example.org"}),
+            ("DELETE", "/v1/suppressions/never%40example.org", "/v1/suppressions/{address}",
+             "suppressions", None)]
 
     def test_every_documented_route_is_tried(self):
-        self.assertEqual(sorted(template for _, _, template, _, _ in self.routes()),
+        self.assertEqual(sorted({template for _, _, template, _, _ in self.routes()}),
                          sorted(self.doc["paths"]))
 
     def assertInsufficientScope(self, status, headers, body, scope):

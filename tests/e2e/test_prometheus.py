@@ -79,6 +79,7 @@ FAMILIES = {
     "smtp_bridge_api_requests_total": "counter",
     "smtp_bridge_api_request_seconds": "histogram",
     "smtp_bridge_api_batch_items_total": "counter",
+    "smtp_bridge_api_suppressed_recipients_total": "counter",
     "smtp_bridge_http_limited_total": "counter",
     "smtp_bridge_api_rate_limited_total": "counter",
     "smtp_bridge_memory_budget_bytes": "gauge",

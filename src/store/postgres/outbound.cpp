@@ -24,7 +24,12 @@ constexpr const char* kInsertMessage =
 constexpr const char* kInsertRecipients =
     "INSERT INTO outbound_recipients (message_id, position, rcpt, state, attempts,"
     " next_attempt_at, updated_at)"
-    " SELECT $1, (r.n - 1)::integer, r.rcpt, 'queued', 0, $3::bigint, $3::bigint"
+    " SELECT $1, (r.n - 1)::integer, r.rcpt,"
+    // Issue 14: a suppressed recipient is decided here, in the enqueue's transaction, so every
+    // replica agrees; "C" makes lower() ASCII-only like SQLite's (store.h suppression_key).
+    " CASE WHEN EXISTS (SELECT 1 FROM suppressions s"
+    " WHERE s.address = lower(r.rcpt COLLATE \"C\")) THEN 'suppressed' ELSE 'queued' END,"
+    " 0, $3::bigint, $3::bigint"
     " FROM unnest($2::text[]) WITH ORDINALITY AS r(rcpt, n)";
 
 // A recipient is due when queued, or deferred and its time has come ($1 = now).

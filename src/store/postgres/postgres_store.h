@@ -13,6 +13,7 @@
 #include "store/postgres/outbound.h"
 #include "store/postgres/readers.h"
 #include "store/postgres/schema.h"
+#include "store/postgres/suppressions.h"
 #include "store/postgres/writer.h"
 #include "store/store.h"
 
@@ -103,6 +104,22 @@ class PostgresStore final : public GroupCommitStore {
   }
 
   uint64_t size_bytes() override { return readers_->size_bytes(); }
+
+  Status add_suppression(const Suppression& suppression, bool& created) override {
+    created = false;
+    return run_on_writer(Status::closed,
+                         [&] { return postgres::add_suppression(*writer_, suppression, created); });
+  }
+  std::optional<bool> remove_suppression(const std::string& address) override {
+    return run_on_writer(std::optional<bool>{},
+                         [&] { return postgres::remove_suppression(*writer_, address); });
+  }
+  std::vector<Suppression> list_suppressions(const std::string& after, size_t limit) override {
+    return readers_->list_suppressions(after, limit);
+  }
+  std::vector<std::string> suppressed(const std::vector<std::string>& addresses) override {
+    return readers_->suppressed(addresses);
+  }
 
  private:
   static QueueStats zeros(std::initializer_list<const char*> states) {

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "store/postgres/schema.h"
+#include "store/postgres/suppressions.h"
 #include "store/row_codec.h"
 
 namespace store::postgres {
@@ -43,7 +44,8 @@ constexpr const char* kPruneOutbound =
     "DELETE FROM outbound_messages WHERE id IN ("
     " SELECT message_id FROM outbound_recipients GROUP BY message_id HAVING"
     " sum(CASE WHEN state = 'sent' AND updated_at < $1::bigint THEN 0"
-    "          WHEN state = 'failed' AND updated_at < $2::bigint THEN 0 ELSE 1 END) = 0"
+    "          WHEN state IN ('failed', 'suppressed') AND updated_at < $2::bigint THEN 0"
+    "          ELSE 1 END) = 0"
     " LIMIT $3)";
 
 DeliveryRow delivery_row(const Result& rows, int r) {
@@ -300,6 +302,23 @@ uint64_t Readers::prune(int64_t delivered_before_ms, int64_t dead_before_ms, siz
     }
   }
   return total;
+}
+
+std::vector<Suppression> Readers::list_suppressions(const std::string& after, size_t limit) {
+  std::vector<Suppression> out;
+  if (!snapshot([&](Connection& db) { return postgres::list_suppressions(db, after, limit, out); }))
+    out.clear();
+  return out;
+}
+
+// One statement, no snapshot: this runs for every send request, and one round trip is enough.
+std::vector<std::string> Readers::suppressed(const std::vector<std::string>& addresses) {
+  std::vector<std::string> out;
+  if (addresses.empty()) return out;
+  auto lease = pool_.acquire();
+  Link& link = lease.link();
+  if (!link.ensure() || !find_suppressed(link.db(), addresses, out)) out.clear();
+  return out;
 }
 
 }  // namespace store::postgres

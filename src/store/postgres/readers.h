@@ -21,6 +21,9 @@ class Readers {
   uint64_t count_inbound();
   std::vector<InboundSummary> list_inbound(const InboundQuery& query);
   std::optional<StoredOutbound> find_outbound(const std::string& id);
+  // The suppression list's reads (store.h), in one snapshot; empty when the server is away.
+  std::vector<Suppression> list_suppressions(const std::string& after, size_t limit);
+  std::vector<std::string> suppressed(const std::vector<std::string>& addresses);
   // True when a reader connection answers a trivial query now (Store::readable).
   bool probe();
   // Rows per state (every state listed, 0 included) and the oldest pending time, one snapshot.

@@ -18,7 +18,7 @@ namespace {
 // mostly base64 and already-compressed attachments, and compressing every message on the server,
 // whose CPU all replicas share, cost more than the bytes it saved. Rows written before keep their
 // form; both read the same.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     R"sql(
 CREATE TABLE inbound_messages (
   id text COLLATE "C" PRIMARY KEY,
@@ -88,6 +88,19 @@ CREATE INDEX outbound_recipients_lease ON outbound_recipients(lease_until)
     R"sql(
 ALTER TABLE inbound_messages ALTER COLUMN data SET STORAGE EXTERNAL;
 ALTER TABLE outbound_messages ALTER COLUMN data SET STORAGE EXTERNAL;
+)sql",
+    // The suppression list (issue 14, store.h struct Suppression): the lower-cased address in
+    // byte order ("C"), the key of the list's pages and of the enqueue's lookup.
+    R"sql(
+CREATE TABLE suppressions (
+  address text COLLATE "C" PRIMARY KEY,
+  reason text NOT NULL,
+  created_at bigint NOT NULL,
+  status text NOT NULL DEFAULT '',
+  diagnostic text NOT NULL DEFAULT '',
+  message_id text NOT NULL DEFAULT '',
+  rcpt text NOT NULL DEFAULT ''
+);
 )sql",
 };
 

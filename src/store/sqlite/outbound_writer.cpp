@@ -36,7 +36,8 @@ constexpr const char* kPrune =
     "DELETE FROM outbound_messages WHERE id IN ("
     " SELECT message_id FROM outbound_recipients GROUP BY message_id HAVING"
     " sum(CASE WHEN state = 'sent' AND updated_at < ?1 THEN 0"
-    "          WHEN state = 'failed' AND updated_at < ?2 THEN 0 ELSE 1 END) = 0"
+    "          WHEN state IN ('failed', 'suppressed') AND updated_at < ?2 THEN 0"
+    "          ELSE 1 END) = 0"
     " LIMIT ?3)";
 
 }  // namespace
@@ -81,7 +82,11 @@ bool OutboundWriter::open(Writer& writer, std::chrono::milliseconds idempotency_
           " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
   prepare(statements_.insert_recipient,
           "INSERT INTO outbound_recipients (message_id, position, rcpt, state, attempts,"
-          " next_attempt_at, updated_at) VALUES (?1, ?2, ?3, 'queued', 0, ?4, ?4)");
+          " next_attempt_at, updated_at) VALUES (?1, ?2, ?3,"
+          // Issue 14: decided in the enqueue's transaction (lower() is ASCII-only in SQLite,
+          // like store.h suppression_key).
+          " CASE WHEN EXISTS (SELECT 1 FROM suppressions WHERE address = lower(?3))"
+          " THEN 'suppressed' ELSE 'queued' END, 0, ?4, ?4)");
   prepare(statements_.select_due, kSelectDue);
   prepare(statements_.select_due_recipients, kSelectDueRecipients);
   prepare(statements_.mark_in_flight, kMarkInFlight);

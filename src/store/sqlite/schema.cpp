@@ -12,7 +12,7 @@ namespace store::sqlite {
 namespace {
 
 // Other engineers' end-to-end tests read these tables and columns by name: keep them.
-constexpr std::array<const char*, 8> kMigrations = {
+constexpr std::array<const char*, 9> kMigrations = {
     R"sql(
 CREATE TABLE inbound_messages (
   id TEXT PRIMARY KEY,
@@ -128,6 +128,19 @@ ALTER TABLE inbound_deliveries ADD COLUMN render_attempts INTEGER NOT NULL DEFAU
 ALTER TABLE inbound_deliveries ADD COLUMN origin TEXT NOT NULL DEFAULT '';
 CREATE INDEX inbound_deliveries_orphaned ON inbound_deliveries(endpoint)
   WHERE state = 'orphaned';
+)sql",
+    // 9: the suppression list (issue 14, store.h struct Suppression), keyed by the lower-cased
+    // address: the list's pages and the enqueue's lookup read the key.
+    R"sql(
+CREATE TABLE suppressions (
+  address TEXT PRIMARY KEY,
+  reason TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  status TEXT NOT NULL DEFAULT '',
+  diagnostic TEXT NOT NULL DEFAULT '',
+  message_id TEXT NOT NULL DEFAULT '',
+  rcpt TEXT NOT NULL DEFAULT ''
+) WITHOUT ROWID;
 )sql",
 };
 constexpr size_t kEndpointNames = 8;

@@ -16,6 +16,7 @@
 #include "store/sqlite/outbound_writer.h"
 #include "store/sqlite/reader.h"
 #include "store/sqlite/schema.h"
+#include "store/sqlite/suppressions.h"
 #include "store/sqlite/writer.h"
 #include "store/store.h"
 
@@ -109,6 +110,27 @@ class SqliteStore final : public GroupCommitStore {
   QueueStats outbound_stats() override { return outbound_reader_->stats(); }
 
   uint64_t size_bytes() override { return reader_->size_bytes(); }
+
+  Status add_suppression(const Suppression& suppression, bool& created) override {
+    created = false;
+    return run_on_writer(Status::closed, [&] {
+      Status status = sqlite::add_suppression(*writer_, suppression, created);
+      if (status == Status::io_error) writable_ = false;
+      return status;
+    });
+  }
+  std::optional<bool> remove_suppression(const std::string& address) override {
+    return run_on_writer(std::optional<bool>{},
+                         [&] { return sqlite::remove_suppression(*writer_, address); });
+  }
+  std::vector<Suppression> list_suppressions(const std::string& after, size_t limit) override {
+    return reader_->with_connection(
+        [&](Connection& db) { return sqlite::list_suppressions(db, after, limit); });
+  }
+  std::vector<std::string> suppressed(const std::vector<std::string>& addresses) override {
+    return reader_->with_connection(
+        [&](Connection& db) { return sqlite::find_suppressed(db, addresses); });
+  }
 
  private:
   template <typename Function>
