@@ -32,9 +32,10 @@ std::string token_after(std::string_view text, std::string_view marker) {
   size_t end = begin;
   while (end < text.size() && id_char(text[end])) ++end;
   std::string token(text.substr(begin, end - begin));
-  while (!token.empty() && (token.back() == '.')) token.pop_back();  // the sentence's full stop
-  if (token.size() >= 2 && token.front() == '<' && token.back() == '>')
-    token = token.substr(1, token.size() - 2);
+  // The sentence's full stop and angle brackets around the id are not part of it.
+  while (!token.empty() && (token.back() == '.' || token.back() == '>')) token.pop_back();
+  size_t first = token.find_first_not_of('<');
+  token.erase(0, first == std::string::npos ? token.size() : first);
   return token;
 }
 

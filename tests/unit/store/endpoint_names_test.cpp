@@ -71,6 +71,9 @@ TEST(SqliteEndpointNames, a_schema_7_database_is_migrated_to_names_and_origins) 
   // Back to schema 7's layout: rows under their URL, no origin, no orphaned index.
   ASSERT_TRUE(sql_exec(options.path, "DROP INDEX inbound_deliveries_orphaned"));
   ASSERT_TRUE(sql_exec(options.path, "ALTER TABLE inbound_deliveries DROP COLUMN origin"));
+  // And without schema 9's delivery events.
+  ASSERT_TRUE(sql_exec(options.path, "DROP TABLE event_deliveries"));
+  ASSERT_TRUE(sql_exec(options.path, "ALTER TABLE outbound_messages DROP COLUMN api_key"));
   ASSERT_TRUE(sql_exec(options.path, "PRAGMA user_version=7"));
   ASSERT_EQ(sql_int(options.path,
                     "SELECT count(*) FROM pragma_table_info('inbound_deliveries')"
@@ -85,7 +88,7 @@ TEST(SqliteEndpointNames, a_schema_7_database_is_migrated_to_names_and_origins) 
   };
   db = store::open_sqlite(options, error);
   ASSERT_NE(db, nullptr) << error;
-  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 8);
+  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 9);
   auto a = db->find_inbound(mine.id);
   auto b = db->find_inbound(other.id);
   ASSERT_TRUE(a && b);
