@@ -11,11 +11,23 @@ import unittest
 
 from bridge import BIN, Bridge, scaled
 from receiver import Receiver, make_secret, verifies
+from test_inbound_api import follow, load_openapi
 from upstream import Upstream
 
 KEY = "e2e-delivery-events-key-7a1"
 SECRET = make_secret("delivery-events")
 FAILED_SECRET = make_secret("delivery-events-failed-only")
+
+
+def event_validator(doc, event_type):
+    """Draft 2020-12 validator of openapi.yaml's webhook body for `event_type`."""
+    import jsonschema
+    hook = doc["webhooks"][event_type.replace(".", "-")]["post"]
+    schema = follow(doc, hook["requestBody"]["content"]["application/json"]["schema"])
+    root = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "components": doc["components"], **schema}
+    jsonschema.Draft202012Validator.check_schema(root)
+    return jsonschema.Draft202012Validator(root, format_checker=jsonschema.FormatChecker())
 
 
 def event_rows(bridge, message_id):
@@ -32,6 +44,10 @@ def event_rows(bridge, message_id):
 
 
 class DeliveryEvents(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.doc = load_openapi()
+
     def setUp(self):
         if not BIN:
             raise unittest.SkipTest("SMTP_BRIDGE_BIN is not set")
@@ -87,6 +103,8 @@ class DeliveryEvents(unittest.TestCase):
             self.assertTrue(verifies(req, secret), f"signature does not verify: {req}")
             event = req.json()
             self.assertEqual(req.header("webhook-id"), event["id"])
+            errors = list(event_validator(self.doc, event["type"]).iter_errors(event))
+            self.assertEqual(errors, [], f"{event} does not match openapi.yaml")
             if event["data"]["message_id"] == message_id:
                 out.append(event)
         return out
