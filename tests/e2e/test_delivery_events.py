@@ -11,6 +11,7 @@ import unittest
 
 from bridge import BIN, Bridge, scaled
 from receiver import Receiver, make_secret, verifies
+from test_admin import wait_metrics
 from test_inbound_api import follow, load_openapi
 from upstream import Upstream
 
@@ -158,6 +159,11 @@ class DeliveryEvents(unittest.TestCase):
         self.assertTrue(all(verifies(req, FAILED_SECRET) for req in failures.requests()))
         self.assertEqual([(e["type"], e["data"]["recipient"]) for e in only],
                          [("message.failed", "gone@example.org")])
+        # The sibling metric family, labelled by the events endpoint's name.
+        wait_metrics(b.port("admin"), lambda m: (
+            m.get("smtp_bridge_event_attempts_total", endpoint="all", outcome="delivered") == 5
+            and m.get("smtp_bridge_event_attempts_total", endpoint="failures",
+                      outcome="delivered") == 1), "event attempts counted")
 
     def test_an_endpoint_down_then_up_gets_the_backlog_in_order(self):
         up = self.upstream()
@@ -179,6 +185,11 @@ class DeliveryEvents(unittest.TestCase):
         receiver.wait_until(lambda reqs: len(reqs) >= 2, timeout=20, what="the backlog")
         events = self.events(receiver, SECRET, msg)
         self.assertEqual([e["type"] for e in events], ["message.queued", "message.sent"])
+        m = wait_metrics(b.port("admin"), lambda m: m.get(
+            "smtp_bridge_event_attempts_total", endpoint="late", outcome="delivered") == 2,
+            "both events counted delivered")
+        self.assertGreaterEqual(
+            m.value("smtp_bridge_event_attempts_total", endpoint="late", outcome="deferred"), 2)
 
 
 if __name__ == "__main__":
