@@ -205,6 +205,7 @@ void EventDispatcher::start() {
   if (impl_->started) return;
   impl_->started = true;
   impl_->stopping = false;
+  impl_->notified = true;  // rows may be waiting from before this start: claim them at once
   impl_->poller = std::thread([impl = impl_.get()] {
     common::name_this_thread("events-poll");
     impl->run_poller();

@@ -35,7 +35,8 @@ constexpr const char* kMessageFacts =
     "SELECT id, api_key, coalesce(metadata, '') FROM outbound_messages WHERE id = ANY($1::text[])";
 constexpr const char* kClaim =
     "WITH due AS (SELECT seq FROM event_deliveries e"
-    " WHERE (state = 'queued' OR (state = 'deferred' AND next_attempt_at <= $1::bigint))"
+    " WHERE state IN ('queued', 'deferred')"  // the partial index event_deliveries_due
+    " AND (state = 'queued' OR next_attempt_at <= $1::bigint)"
     " AND NOT EXISTS (SELECT 1 FROM event_deliveries p WHERE p.endpoint = e.endpoint"
     "  AND p.message_id = e.message_id AND p.seq < e.seq"
     "  AND p.state NOT IN ('delivered', 'dead'))"

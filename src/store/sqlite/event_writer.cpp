@@ -15,7 +15,8 @@ constexpr const char* kColumns =
 constexpr const char* kSelectDue =
     "SELECT seq, id, endpoint, type, message_id, rcpt, payload, state, attempts,"
     " next_attempt_at, created_at, last_error FROM event_deliveries e"
-    " WHERE (state = 'queued' OR (state = 'deferred' AND next_attempt_at <= ?1))"
+    " WHERE state IN ('queued', 'deferred')"  // the partial index event_deliveries_due
+    " AND (state = 'queued' OR next_attempt_at <= ?1)"
     " AND NOT EXISTS (SELECT 1 FROM event_deliveries p WHERE p.endpoint = e.endpoint"
     "  AND p.message_id = e.message_id AND p.seq < e.seq"
     "  AND p.state NOT IN ('delivered', 'dead'))"
