@@ -89,14 +89,18 @@ class SqliteStore final : public GroupCommitStore {
   }
 
   std::vector<EventRow> claim_events(size_t limit, int64_t now_ms) override {
-    return run_on_writer(std::vector<EventRow>{},
-                         [&] { return event_writer_->claim(limit, now_ms); });
+    // Not fsynced, like the other claims: a claim lost to a crash only repeats a POST.
+    return run_on_writer(std::vector<EventRow>{}, [&] {
+      writer_->set_durable(false);
+      return event_writer_->claim(limit, now_ms);
+    });
   }
 
   void finish_event(const std::string& id, DeliveryOutcome outcome, int64_t next_attempt_at_ms,
                     const std::string& last_error, int attempt) override {
     int64_t now_ms = common::unix_ms(common::Clock::now());
     run_on_writer(false, [&] {
+      writer_->set_durable(false);  // a lost outcome repeats the POST (at least once)
       return event_writer_->finish(id, outcome, next_attempt_at_ms, last_error, attempt, now_ms);
     });
   }
