@@ -142,6 +142,7 @@ Reply send_batch(store::Store& store, const SendContext& context, std::string_vi
     if (metrics) metrics->count(0, built.invalid);
     return accepted(std::move(answer), false);
   }
+  for (store::OutboundMessage& message : built.messages) message.api_key = context.key_name;
   store::OutboundMessage& first = built.messages.front();
   if (context.idempotency_key) {
     // Scoped to the API key like a single send's; the hash tells a batch body from any other.

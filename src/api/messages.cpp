@@ -81,6 +81,7 @@ Reply accepted(const std::string& response_json, bool replayed) {
 Reply enqueue(store::Store& store, const SendContext& context, std::string_view body,
               store::OutboundMessage message) {
   message.created_at_ms = context.now_ms;
+  message.api_key = context.key_name;  // named in the message's delivery events
   if (context.idempotency_key) {
     // The key is the client's within its API key only: two clients never share one.
     message.idempotency_key = context.key_name + ":" + *context.idempotency_key;

@@ -75,6 +75,8 @@ std::chrono::milliseconds lease_for(const config::Config& cfg) {
   for (const config::Route& route : cfg.routes)
     for (const config::Endpoint& endpoint : route.endpoints)
       lease = std::max(lease, 2 * endpoint.timeout + std::chrono::minutes(1));
+  for (const config::EventEndpoint& events : cfg.events.endpoints)
+    lease = std::max(lease, 2 * events.endpoint.timeout + std::chrono::minutes(1));
   return lease;
 }
 
@@ -183,6 +185,9 @@ int run(const config::Config& cfg) {
   };
   store_options.lease = lease_for(cfg);
   store_options.resolve_endpoint = endpoint_resolver(cfg);
+  // Delivery events (issue 14): the store writes a row per (event, endpoint taking its type).
+  for (const config::EventEndpoint& events : cfg.events.endpoints)
+    store_options.event_endpoints.push_back({events.endpoint.key(), events.types});
   // An outcome that could not be committed is retried by the store; its rows stay in flight and
   // /readyz is 503 until it is in (store.h finish_delivery).
   store_options.on_write_failure = [](const std::string& what, store::Status status, size_t rows) {

@@ -1,6 +1,7 @@
 // The typed configuration of smtp-bridge (CONTRACTS.md 4). Every field has a safe default, so a
 // default-constructed Config is the embedded default the bridge runs on without a file.
 #pragma once
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -311,6 +312,23 @@ struct Memory {
   uint64_t budget = 0;  // bytes; 0 = auto: half of the cgroup's memory.max, else 256 MiB
 };
 
+// Delivery events (issue 14, README "Delivery events"): what became of each sent message, POSTed
+// to these endpoints as Standard Webhooks like inbound deliveries.
+inline constexpr std::array<std::string_view, 5> kEventTypes = {
+    "message.queued", "message.sent", "message.deferred", "message.failed", "message.bounced"};
+
+// An events endpoint: a webhook endpoint (url, name, secrets, timeout, headers, ca_file; the
+// payload format is always the event's JSON) and the event types it receives.
+struct EventEndpoint {
+  Endpoint endpoint;
+  std::vector<std::string> types{kEventTypes.begin(), kEventTypes.end()};  // default: all
+  bool operator==(const EventEndpoint&) const = default;
+};
+
+struct Events {
+  std::vector<EventEndpoint> endpoints;
+};
+
 struct Config {
   Smtp smtp;
   // Absent `routes` key = one catch-all route without endpoints (the embedded default).
@@ -327,6 +345,7 @@ struct Config {
   Authentication authentication;
   Rspamd rspamd;  // spam.rspamd
   Policy policy;
+  Events events;
 };
 
 // One problem found while loading: the dotted key ("smtp.limits.max_recipients"), the 1-based

@@ -236,7 +236,7 @@ void load_document(Reader& reader, const YAML::Node& root, Config& config) {
   }
   reader.expect_map(root, "",
                     {"smtp", "routes", "delivery", "store", "api", "relay", "admin", "log",
-                     "memory", "dns", "authentication", "spam", "policy"});
+                     "memory", "dns", "authentication", "spam", "policy", "events"});
   if (auto node = Reader::field(root, "smtp")) load_smtp(reader, *node, config.smtp);
   if (auto node = Reader::field(root, "routes")) load_routes(reader, *node, config.routes);
   if (auto node = Reader::field(root, "delivery"))
@@ -244,6 +244,7 @@ void load_document(Reader& reader, const YAML::Node& root, Config& config) {
   if (auto node = Reader::field(root, "store")) load_store(reader, *node, config.store);
   if (auto node = Reader::field(root, "api")) load_api(reader, *node, config.api);
   if (auto node = Reader::field(root, "relay")) load_relay(reader, *node, config.relay);
+  if (auto node = Reader::field(root, "events")) load_events(reader, *node, config.events);
   if (auto node = Reader::field(root, "admin")) {
     if (reader.expect_map(*node, "admin", {"listen", "limits"})) {
       reader.read_address(*node, "admin", "listen", config.admin.listen);

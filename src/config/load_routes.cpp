@@ -203,6 +203,13 @@ void load_endpoint(Reader& reader, const YAML::Node& node, const std::string& ke
            "ca_file", "format", "max_payload_bytes", "signing_key", "signing_key_file",
            "signing_key_env", "basic_auth", "basic_auth_file", "basic_auth_env"}))
     return;
+  load_endpoint_fields(reader, node, key, endpoint);
+}
+
+}  // namespace
+
+void load_endpoint_fields(Reader& reader, const YAML::Node& node, const std::string& key,
+                          Endpoint& endpoint) {
   load_endpoint_format(reader, node, key, endpoint);
   auto url = Reader::field(node, "url");
   if (!url)
@@ -253,6 +260,8 @@ void load_endpoint(Reader& reader, const YAML::Node& node, const std::string& ke
   if (reader.read_string(node, key, "ca_file", endpoint.ca_file))
     check_readable(reader, node, key, "ca_file", endpoint.ca_file);
 }
+
+namespace {
 
 void load_route(Reader& reader, const YAML::Node& node, const std::string& key, Route& route) {
   if (!reader.expect_map(node, key,

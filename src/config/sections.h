@@ -12,6 +12,12 @@ namespace config::detail {
 void load_smtp(Reader& reader, const YAML::Node& node, Smtp& smtp);
 // `routes:` — a list replacing the default catch-all (load_routes.cpp).
 void load_routes(Reader& reader, const YAML::Node& node, std::vector<Route>& routes);
+// One endpoint's keys after its mapping's keys were checked: url, name, secrets, timeout,
+// headers, ca_file and the format's keys (load_routes.cpp; events.endpoints reuse it).
+void load_endpoint_fields(Reader& reader, const YAML::Node& node, const std::string& key,
+                          Endpoint& endpoint);
+// `events:` — the delivery events' endpoints (load_events.cpp).
+void load_events(Reader& reader, const YAML::Node& node, Events& events);
 // `store:` — the backend and its settings (load_store.cpp).
 void load_store(Reader& reader, const YAML::Node& node, Store& store);
 // `relay.dkim:` — the DKIM signing keys, each key file parsed now (load_relay_dkim.cpp).

@@ -25,6 +25,7 @@
 #include "common/url.h"
 #include "common/version.h"
 #include "config/config.h"
+#include "delivery/dispatcher_events.h"
 #include "delivery/dispatcher_http.h"
 #include "delivery/dispatcher_metrics.h"
 #include "delivery/dispatcher_policy.h"
@@ -153,11 +154,13 @@ struct Dispatcher::Impl {
       : config(config),
         store(store),
         metrics(registry, store),
+        events(config, store, registry),
         large_renders(std::clamp<std::ptrdiff_t>(std::thread::hardware_concurrency(), 1, 1024)) {}
 
   const config::Config& config;
   store::Store& store;
   Metrics metrics;
+  EventDispatcher events;  // the delivery events' rows (issue 14), its own threads
   std::counting_semaphore<1024> large_renders;  // kLargeMessage and up, one per core
   common::MemoryBudget* memory = nullptr;       // the process's budget renders draw from
 
@@ -522,6 +525,7 @@ void Dispatcher::start() {
   }
   // Outside the lock: the writer holds the store's side while it calls the consumer.
   impl_->store.set_delivery_consumer(&impl_->consumer);
+  impl_->events.start();
 }
 
 void Dispatcher::start_threads() {
@@ -555,6 +559,7 @@ void Dispatcher::notify_remote() {
 }
 
 void Dispatcher::stop() {
+  impl_->events.stop();
   {
     std::lock_guard lock(impl_->mutex);
     if (!impl_->started) return;

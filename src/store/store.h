@@ -155,6 +155,7 @@ struct OutboundMessage {
   std::string message_id;            // the Message-ID header's value without < >; "" when none
   std::string data;                  // the message bytes to send (CRLF, not dot-stuffed)
   std::string metadata_json;         // the request's metadata object as JSON; "" = none
+  std::string api_key;               // the sending API key's name (delivery events); "" = none
   // Idempotency (CONTRACTS.md 2): "" = none. The key is already scoped by the caller (api key
   // name + ":" + header value). A key seen within `idempotency_ttl` before created_at_ms with
   // the same request_hash replays that message's response_json; with another hash, conflict.
@@ -236,6 +237,30 @@ struct Suppression {
 // both backends, whose lower() would otherwise differ past ASCII).
 std::string suppression_key(std::string_view address);
 
+// Delivery events (issue 14, README "Delivery events"): which events endpoint (by name) gets
+// which event types ("message.sent", ...). The store writes one row per (event, endpoint whose
+// types include it) in the transaction that records what the event reports.
+struct EventSubscription {
+  std::string endpoint;
+  std::vector<std::string> types;
+};
+
+// An event row: its id is the event's id and its webhook-id; `payload` the JSON POSTed.
+struct EventRow {
+  std::string id;
+  int64_t seq = 0;  // commit order; one message's events go to one endpoint in this order
+  std::string endpoint;
+  std::string type;
+  std::string message_id;  // the outbound message's id
+  std::string rcpt;        // "" for message.queued (one event per message)
+  std::string payload;
+  std::string state;  // queued | in_flight | delivered | deferred | dead (like deliveries)
+  int attempts = 0;   // a claimed row counts this attempt
+  int64_t next_attempt_at_ms = 0;
+  int64_t created_at_ms = 0;
+  std::string last_error;
+};
+
 struct Options {
   std::string path = "./var/smtp-bridge.db";  // parent folders are created
   uint64_t max_size = 0;                      // bytes; 0 = unlimited
@@ -263,6 +288,8 @@ struct Options {
   // that are due now (LISTEN/NOTIFY), `what` = "inbound" or "outbound", so that idle dispatchers
   // and relays claim at once instead of at their next poll. Never called by the SQLite store.
   std::function<void(const std::string& what)> on_remote_rows;
+  // Delivery events: none = no event rows are written.
+  std::vector<EventSubscription> event_endpoints;
 };
 
 // The PostgreSQL backend's own settings (config `store.postgres`, README "Scaling out").
@@ -395,6 +422,19 @@ class Store {
   virtual std::optional<bool> remove_suppression(const std::string& address) = 0;
   virtual std::vector<Suppression> list_suppressions(const std::string& after, size_t limit) = 0;
   virtual std::vector<std::string> suppressed(const std::vector<std::string>& addresses) = 0;
+
+  // Delivery events (Options::event_endpoints). Claims up to `limit` due rows (queued, or
+  // deferred with next_attempt_at <= now_ms) in seq order, each only when every earlier row of
+  // its (endpoint, message) is delivered or dead: one message's events reach an endpoint in
+  // order. Claimed rows become in_flight (attempts + 1) under a lease (Options::lease);
+  // requeue_expired and prune (delivered/dead like deliveries) cover them too.
+  virtual std::vector<EventRow> claim_events(size_t /*limit*/, int64_t /*now_ms*/) { return {}; }
+  // Records an attempt's outcome (delivered, deferred, dead) for the claim `attempt` of the row.
+  virtual void finish_event(const std::string& /*id*/, DeliveryOutcome /*outcome*/,
+                            int64_t /*next_attempt_at_ms*/, const std::string& /*last_error*/,
+                            int /*attempt*/) {}
+  // One message's event rows in seq order (tests, tools).
+  virtual std::vector<EventRow> find_events(const std::string& /*message_id*/) { return {}; }
 
   // True while the last write succeeded and the writer runs (for /readyz). After a failed write
   // (disk full, store.max_size, an I/O error) the check itself tries again, at most once a second,

@@ -43,6 +43,15 @@ export const known_config_keys = {
     },
   },
   delivery: { workers: true, retry, lease: true, max_render_attempts: true },
+  // issue 14: delivery events' endpoints (a route endpoint's keys without format, plus types).
+  events: {
+    endpoints: {
+      "[]": {
+        name: true, url: true, ...secret("secret"), timeout: true, headers: { "*": true }, ca_file: true,
+        secrets: { "[]": secret("secret") }, types: true,
+      },
+    },
+  },
   store: {
     backend: true, path: true, max_size: true, commit_delay: true, retention: { delivered: true, dead: true },
     // backend postgres (issue 12); the lease length is delivery.lease.

@@ -389,7 +389,7 @@ function check_config(objects, pod, where, expected) {
     // An existing Secret's stand-in has the form its key needs: webhook secrets are whsec_<base64>,
     // DKIM keys a PEM private key (the bridge parses it at load), basic auth user:password.
     const placeholder = `placeholder-for-${from[0].name}-${from[0].key}`;
-    contents[file] = rendered ?? (/^routes\[.*secret/.test(key)
+    contents[file] = rendered ?? (/^(routes|events\.endpoints)\[.*secret/.test(key)
       ? "whsec_" + Buffer.from(placeholder).toString("base64")
       : /^relay\.dkim\[/.test(key) ? stand_in_key(from[0].key)
       : /\.basic_auth_file$/.test(key) ? `inbound:${placeholder}` : placeholder);

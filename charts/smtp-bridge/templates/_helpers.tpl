@@ -164,6 +164,25 @@ Secret, existing: {file: {name, key}} projected from existing Secrets}.
 {{- $_ := set $config "delivery" $values.delivery -}}
 {{- end -}}
 
+{{- /* Delivery events' endpoints: their secrets as for routes' endpoints (Secrets, mounted as files). */ -}}
+{{- if $values.events -}}
+{{- range $e, $endpoint := ($values.events.endpoints | default list) -}}
+{{- $where := printf "config.events.endpoints[%d]" $e -}}
+{{- $file := printf "events-endpoint-%d-secret" $e -}}
+{{- if $endpoint.secrets -}}
+{{- if or $endpoint.secret $endpoint.existingSecret -}}
+{{- fail (printf "%s: set either secrets or secret/existingSecret" $where) -}}
+{{- end -}}
+{{- range $k, $secret := $endpoint.secrets -}}
+{{- include "smtp-bridge.secretField" (dict "item" $secret "field" "secret" "file" (printf "%s-%d" $file $k) "where" (printf "%s.secrets[%d]" $where $k) "required" true "state" $state) -}}
+{{- end -}}
+{{- else -}}
+{{- include "smtp-bridge.secretField" (dict "item" $endpoint "field" "secret" "file" $file "where" $where "required" false "state" $state) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $config "events" $values.events -}}
+{{- end -}}
+
 {{- $store := $values.store | default dict -}}
 {{- if eq (include "smtp-bridge.backend" .) "postgres" -}}
 {{- $pg := .Values.store.postgres -}}

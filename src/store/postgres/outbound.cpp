@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "store/postgres/events.h"
 #include "store/row_codec.h"
 
 namespace store::postgres {
@@ -18,8 +19,8 @@ constexpr const char* kReleaseKey =
     "UPDATE outbound_messages SET idempotency_key = NULL WHERE id = $1";
 constexpr const char* kInsertMessage =
     "INSERT INTO outbound_messages (id, created_at, mail_from, rcpt_to, message_id, size, data,"
-    " idempotency_key, request_hash, response_json, metadata)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    " idempotency_key, request_hash, response_json, metadata, api_key)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id";
 constexpr const char* kInsertRecipients =
     "INSERT INTO outbound_recipients (message_id, position, rcpt, state, attempts,"
@@ -111,6 +112,7 @@ bool OutboundWriter::insert(const OutboundMessage& message, int64_t now_ms,
     } else {
       row.text(message.metadata_json);
     }
+    row.text(message.api_key);
     Result added = db.run("sb_insert_outbound", kInsertMessage, row);
     if (!added.ok()) return db.fail(added);
     if (added.rows() == 0) continue;  // another replica committed the key meanwhile: look again
@@ -118,6 +120,7 @@ bool OutboundWriter::insert(const OutboundMessage& message, int64_t now_ms,
     recipients.text(message.id).text_array(message.rcpt_to).integer(now_ms);  // due at once
     Result rows = db.run("sb_insert_recipients", kInsertRecipients, recipients);
     if (!rows.ok()) return db.fail(rows);
+    if (events_ != nullptr && !events_->record_queued(message, now_ms)) return false;
     inserted = true;
     return true;
   }
@@ -167,6 +170,11 @@ bool OutboundWriter::claim_recipients(OutboundJob& job, int64_t now_ms) {
 Status OutboundWriter::finish_all(const std::vector<Finish>& finishes, int64_t now_ms) {
   if (!writer_.ensure()) return writer_.closed() ? Status::closed : Status::io_error;
   std::vector<Command> commands;
+  if (events_ != nullptr && events_->enabled()) {  // each outcome with its events
+    if (!events_->finish_commands(finishes, now_ms, commands)) return writer_.rollback();
+    if (writer_.db().pipeline(commands)) return Status::ok;
+    return writer_.rollback();
+  }
   for (const Finish& finish : finishes) {
     const RecipientResult& r = finish.result;
     Params params;

@@ -12,6 +12,8 @@
 
 namespace store::postgres {
 
+class EventWriter;
+
 class OutboundWriter {
  public:
   OutboundWriter(Writer& writer, int64_t lease_ms, int64_t ttl_ms)
@@ -29,12 +31,16 @@ class OutboundWriter {
   // Several results in ONE durable transaction (a lost "sent" would send twice).
   Status finish_all(const std::vector<Finish>& finishes, int64_t now_ms);
 
+  // Delivery events are recorded through `events` in the same transactions (null: none).
+  void set_events(EventWriter* events) { events_ = events; }
+
  private:
   // 1 = the key decided (replay or conflict), 0 = free, -1 = failed.
   int check_key(const OutboundMessage& message, OutboundEnqueued& result);
   bool claim_recipients(OutboundJob& job, int64_t now_ms);
 
   Writer& writer_;
+  EventWriter* events_ = nullptr;
   int64_t lease_ms_;
   int64_t ttl_ms_;
 };

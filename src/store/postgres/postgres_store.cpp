@@ -48,6 +48,15 @@ Status PostgresStore::write(std::span<Pending> pendings, size_t claim,
   return writer_->write(inbound, outbound_bytes, also, claim, claimed);
 }
 
+void PostgresStore::finish_event(const std::string& id, DeliveryOutcome outcome,
+                                 int64_t next_attempt_at_ms, const std::string& last_error,
+                                 int attempt) {
+  int64_t now = common::unix_ms(common::Clock::now());
+  run_on_writer(false, [&] {
+    return events_->finish(id, outcome, next_attempt_at_ms, last_error, attempt, now);
+  });
+}
+
 }  // namespace postgres
 
 std::unique_ptr<Store> open_postgres(const Options& options, const PostgresOptions& postgres,
@@ -73,6 +82,9 @@ std::unique_ptr<Store> open_postgres(const Options& options, const PostgresOptio
   parts.outbound = std::make_unique<OutboundWriter>(
       *parts.writer, options.outbound_lease.count(),
       std::chrono::duration_cast<std::chrono::milliseconds>(options.idempotency_ttl).count());
+  parts.events =
+      std::make_unique<EventWriter>(*parts.writer, options.event_endpoints, options.lease.count());
+  parts.outbound->set_events(parts.events.get());
   parts.readers = std::make_unique<Readers>(postgres, postgres.pool_size);
   parts.listener = std::make_unique<Listener>(postgres, owner, options.on_remote_rows);
   parts.listener->start();

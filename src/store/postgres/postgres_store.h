@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "store/group_commit.h"
+#include "store/postgres/events.h"
 #include "store/postgres/listener.h"
 #include "store/postgres/outbound.h"
 #include "store/postgres/readers.h"
@@ -24,6 +25,7 @@ constexpr size_t kPruneBatch = 256;
 struct Parts {
   std::unique_ptr<Writer> writer;
   std::unique_ptr<OutboundWriter> outbound;
+  std::unique_ptr<EventWriter> events;
   std::unique_ptr<Readers> readers;
   std::unique_ptr<Listener> listener;
 };
@@ -34,6 +36,7 @@ class PostgresStore final : public GroupCommitStore {
       : GroupCommitStore(options),
         writer_(std::move(parts.writer)),
         outbound_(std::move(parts.outbound)),
+        events_(std::move(parts.events)),
         readers_(std::move(parts.readers)),
         listener_(std::move(parts.listener)) {
     start();
@@ -58,13 +61,24 @@ class PostgresStore final : public GroupCommitStore {
       Status status = Status::ok;
       uint64_t requeued = writer_->requeue_expired(now, status);
       if (status != Status::ok) writable_ = false;
-      return requeued;
+      return requeued + events_->requeue_expired(now);
     });
   }
 
   // One replica at a time (the prune advisory lock): 0 when another holds it.
   uint64_t prune(int64_t delivered_before_ms, int64_t dead_before_ms) override {
+    // Event rows are not messages: deleted (by any replica: idempotent), not counted.
+    run_on_writer(uint64_t{0}, [&] { return events_->prune(delivered_before_ms, dead_before_ms); });
     return readers_->prune(delivered_before_ms, dead_before_ms, kPruneBatch);
+  }
+
+  std::vector<EventRow> claim_events(size_t limit, int64_t now) override {
+    return run_on_writer(std::vector<EventRow>{}, [&] { return events_->claim(limit, now); });
+  }
+  void finish_event(const std::string& id, DeliveryOutcome outcome, int64_t next_attempt_at_ms,
+                    const std::string& last_error, int attempt) override;
+  std::vector<EventRow> find_events(const std::string& message_id) override {
+    return run_on_writer(std::vector<EventRow>{}, [&] { return events_->find(message_id); });
   }
 
   Redelivery redeliver_inbound(const std::string& id, int64_t now) override {
@@ -145,6 +159,7 @@ class PostgresStore final : public GroupCommitStore {
 
   std::unique_ptr<Writer> writer_;  // writer thread only
   std::unique_ptr<OutboundWriter> outbound_;
+  std::unique_ptr<EventWriter> events_;  // writer thread only
   std::unique_ptr<Readers> readers_;
   std::unique_ptr<Listener> listener_;
 };

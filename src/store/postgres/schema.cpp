@@ -18,7 +18,7 @@ namespace {
 // mostly base64 and already-compressed attachments, and compressing every message on the server,
 // whose CPU all replicas share, cost more than the bytes it saved. Rows written before keep their
 // form; both read the same.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     R"sql(
 CREATE TABLE inbound_messages (
   id text COLLATE "C" PRIMARY KEY,
@@ -101,6 +101,34 @@ CREATE TABLE suppressions (
   message_id text NOT NULL DEFAULT '',
   rcpt text NOT NULL DEFAULT ''
 );
+)sql",
+    // Delivery events (issue 14), as SQLite's: the sending key's name on the message, one row per
+    // (event, events endpoint) with its JSON; seq orders one message's events to one endpoint.
+    // IF NOT EXISTS: self-contained, whatever position it takes among the migrations.
+    R"sql(
+ALTER TABLE outbound_messages ADD COLUMN IF NOT EXISTS api_key text NOT NULL DEFAULT '';
+CREATE TABLE IF NOT EXISTS event_deliveries (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  id text COLLATE "C" NOT NULL UNIQUE,
+  endpoint text NOT NULL,
+  type text NOT NULL,
+  message_id text COLLATE "C" NOT NULL,
+  rcpt text NOT NULL,
+  payload text NOT NULL,
+  state text NOT NULL,
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at bigint NOT NULL,
+  last_error text NOT NULL DEFAULT '',
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL,
+  lease_until bigint NOT NULL DEFAULT 0,
+  lease_owner text NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS event_deliveries_due ON event_deliveries(seq) WHERE state IN ('queued', 'deferred');
+CREATE INDEX IF NOT EXISTS event_deliveries_order ON event_deliveries(endpoint, message_id, seq);
+CREATE INDEX IF NOT EXISTS event_deliveries_lease ON event_deliveries(lease_until) WHERE state = 'in_flight';
+CREATE INDEX IF NOT EXISTS event_deliveries_finished ON event_deliveries(updated_at)
+  WHERE state IN ('delivered', 'dead');
 )sql",
 };
 

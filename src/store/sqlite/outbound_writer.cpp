@@ -4,6 +4,7 @@
 #include "store/sqlite/outbound_writer.h"
 
 #include "store/row_codec.h"
+#include "store/sqlite/event_writer.h"
 
 namespace store::sqlite {
 namespace {
@@ -78,8 +79,8 @@ bool OutboundWriter::open(Writer& writer, std::chrono::milliseconds idempotency_
           "UPDATE outbound_messages SET idempotency_key = NULL WHERE id = ?1");
   prepare(statements_.insert_message,
           "INSERT INTO outbound_messages (id, created_at, mail_from, rcpt_to, message_id, size,"
-          " data, idempotency_key, request_hash, response_json, metadata)"
-          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+          " data, idempotency_key, request_hash, response_json, metadata, api_key)"
+          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
   prepare(statements_.insert_recipient,
           "INSERT INTO outbound_recipients (message_id, position, rcpt, state, attempts,"
           " next_attempt_at, updated_at) VALUES (?1, ?2, ?3,"
@@ -159,6 +160,7 @@ int OutboundWriter::insert_rows(const OutboundMessage& message, int64_t now_ms) 
   }
   row.bind_text(10, message.response_json);
   if (!message.metadata_json.empty()) row.bind_text(11, message.metadata_json);  // else NULL
+  row.bind_text(12, message.api_key);
   int rc = row.run();
   for (size_t position = 0; rc == SQLITE_OK && position < message.rcpt_to.size(); ++position) {
     Statement& recipient = statements_.insert_recipient;
@@ -168,6 +170,10 @@ int OutboundWriter::insert_rows(const OutboundMessage& message, int64_t now_ms) 
     recipient.bind_int(4, now_ms);  // due at once
     rc = recipient.run();
   }
+  if (rc == SQLITE_OK && events_ != nullptr && events_->enabled())
+    rc = events_->record({"message.queued", message.id, message.api_key, message.metadata_json,
+                          message.rcpt_to, nullptr, now_ms},
+                         now_ms);
   return rc;
 }
 
@@ -254,7 +260,15 @@ int OutboundWriter::finish_one(const Finish& finish, int64_t now_ms) {
   update.bind_text(6, result.enhanced);
   update.bind_text(7, result.text);
   update.bind_int(8, now_ms);
-  return update.run();
+  int rc = update.run();
+  // The recipient's event in the same transaction, when the row was in flight (one outcome, one
+  // event: a finish that came after its lease ended changes nothing and reports nothing).
+  if (rc != SQLITE_OK || events_ == nullptr || !events_->enabled() ||
+      sqlite3_changes(db_->handle()) == 0)
+    return rc;
+  EventFacts facts{event_type(result.outcome), finish.message_id, "", "", {}, &result, now_ms};
+  rc = events_->message_facts(finish.message_id, facts);
+  return rc == SQLITE_OK ? events_->record(facts, now_ms) : rc;
 }
 
 uint64_t OutboundWriter::prune(int64_t sent_before_ms, int64_t failed_before_ms, size_t limit) {

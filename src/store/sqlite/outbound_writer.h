@@ -14,6 +14,8 @@
 
 namespace store::sqlite {
 
+class EventWriter;
+
 // Outbound recipients left in_flight by a process that died go back to queued (at least once);
 // run by requeue_in_flight when the store opens.
 bool requeue_outbound_in_flight(Connection& db, int64_t now_ms, std::string& error);
@@ -49,6 +51,9 @@ class OutboundWriter {
     lease_ms_ = lease_ms;
   }
 
+  // Delivery events are recorded through `events` in the same transactions (null: none).
+  void set_events(EventWriter* events) { events_ = events; }
+
   // Finalizes the statements; the methods then fail (closed).
   void close();
 
@@ -60,6 +65,7 @@ class OutboundWriter {
   int finish_one(const Finish& finish, int64_t now_ms);
   void rollback();
 
+  EventWriter* events_ = nullptr;
   Writer* writer_ = nullptr;
   Connection* db_ = nullptr;
   int64_t ttl_ms_ = 0;

@@ -12,7 +12,7 @@ namespace store::sqlite {
 namespace {
 
 // Other engineers' end-to-end tests read these tables and columns by name: keep them.
-constexpr std::array<const char*, 9> kMigrations = {
+constexpr std::array<const char*, 10> kMigrations = {
     R"sql(
 CREATE TABLE inbound_messages (
   id TEXT PRIMARY KEY,
@@ -141,6 +141,34 @@ CREATE TABLE suppressions (
   message_id TEXT NOT NULL DEFAULT '',
   rcpt TEXT NOT NULL DEFAULT ''
 ) WITHOUT ROWID;
+)sql",
+    // 10: delivery events (issue 14): the sending key's name on the message, and one row per
+    // (event, events endpoint), its JSON stored (store/events.h); seq is the commit order that one
+    // message's events follow to one endpoint (event_deliveries_order).
+    R"sql(
+ALTER TABLE outbound_messages ADD COLUMN api_key TEXT NOT NULL DEFAULT '';
+CREATE TABLE event_deliveries (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  endpoint TEXT NOT NULL,
+  type TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  rcpt TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  lease_until INTEGER NOT NULL DEFAULT 0,
+  lease_owner TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX event_deliveries_due ON event_deliveries(seq) WHERE state IN ('queued', 'deferred');
+CREATE INDEX event_deliveries_order ON event_deliveries(endpoint, message_id, seq);
+CREATE INDEX event_deliveries_lease ON event_deliveries(lease_until) WHERE state = 'in_flight';
+CREATE INDEX event_deliveries_finished ON event_deliveries(updated_at)
+  WHERE state IN ('delivered', 'dead');
 )sql",
 };
 constexpr size_t kEndpointNames = 8;

@@ -12,6 +12,7 @@
 #include "common/time.h"
 #include "store/group_commit.h"
 #include "store/sqlite/checkpointer.h"
+#include "store/sqlite/event_writer.h"
 #include "store/sqlite/outbound_reader.h"
 #include "store/sqlite/outbound_writer.h"
 #include "store/sqlite/reader.h"
@@ -41,6 +42,7 @@ struct Parts {
   std::unique_ptr<sqlite::OutboundReader> outbound_reader =
       std::make_unique<sqlite::OutboundReader>();
   std::unique_ptr<sqlite::Checkpointer> checkpointer = std::make_unique<sqlite::Checkpointer>();
+  std::unique_ptr<sqlite::EventWriter> event_writer = std::make_unique<sqlite::EventWriter>();
 };
 
 class SqliteStore final : public GroupCommitStore {
@@ -51,7 +53,8 @@ class SqliteStore final : public GroupCommitStore {
         reader_(std::move(parts.reader)),
         outbound_writer_(std::move(parts.outbound_writer)),
         outbound_reader_(std::move(parts.outbound_reader)),
-        checkpointer_(std::move(parts.checkpointer)) {
+        checkpointer_(std::move(parts.checkpointer)),
+        event_writer_(std::move(parts.event_writer)) {
     start();
   }
   ~SqliteStore() override { close(); }
@@ -70,7 +73,7 @@ class SqliteStore final : public GroupCommitStore {
       int rc = SQLITE_OK;
       uint64_t requeued = writer_->requeue_expired(now_ms, rc);
       if (rc != SQLITE_OK) writable_ = false;
-      return requeued;
+      return requeued + event_writer_->requeue_expired(now_ms);
     });
   }
 
@@ -78,9 +81,34 @@ class SqliteStore final : public GroupCommitStore {
     uint64_t inbound = prune_batches(
         [&] { return writer_->prune(delivered_before_ms, dead_before_ms, kPruneBatch); });
     // Outbound likewise: a sent recipient is kept like a delivered row, a failed one like dead.
-    return inbound + prune_batches([&] {
-             return outbound_writer_->prune(delivered_before_ms, dead_before_ms, kPruneBatch);
-           });
+    uint64_t outbound = prune_batches(
+        [&] { return outbound_writer_->prune(delivered_before_ms, dead_before_ms, kPruneBatch); });
+    // Event rows are not messages: deleted, but not counted.
+    run_on_writer(uint64_t{0},
+                  [&] { return event_writer_->prune(delivered_before_ms, dead_before_ms); });
+    return inbound + outbound;
+  }
+
+  std::vector<EventRow> claim_events(size_t limit, int64_t now_ms) override {
+    // Not fsynced, like the other claims: a claim lost to a crash only repeats a POST.
+    return run_on_writer(std::vector<EventRow>{}, [&] {
+      writer_->set_durable(false);
+      return event_writer_->claim(limit, now_ms);
+    });
+  }
+
+  void finish_event(const std::string& id, DeliveryOutcome outcome, int64_t next_attempt_at_ms,
+                    const std::string& last_error, int attempt) override {
+    int64_t now_ms = common::unix_ms(common::Clock::now());
+    run_on_writer(false, [&] {
+      writer_->set_durable(false);  // a lost outcome repeats the POST (at least once)
+      return event_writer_->finish(id, outcome, next_attempt_at_ms, last_error, attempt, now_ms);
+    });
+  }
+
+  std::vector<EventRow> find_events(const std::string& message_id) override {
+    return run_on_writer(std::vector<EventRow>{},
+                         [&] { return sqlite::read_events(writer_->connection(), message_id); });
   }
 
   Redelivery redeliver_inbound(const std::string& id, int64_t now_ms) override {
@@ -195,6 +223,7 @@ class SqliteStore final : public GroupCommitStore {
   bool has_room(size_t bytes) override { return writer_->probe(bytes) == Status::ok; }
   const std::string& owner() const override { return writer_->owner(); }
   void close_writers() override {
+    event_writer_->close();
     outbound_writer_->close();
     writer_->close();
   }
@@ -206,6 +235,7 @@ class SqliteStore final : public GroupCommitStore {
   std::unique_ptr<sqlite::OutboundWriter> outbound_writer_;  // writer thread only
   std::unique_ptr<sqlite::OutboundReader> outbound_reader_;
   std::unique_ptr<sqlite::Checkpointer> checkpointer_;
+  std::unique_ptr<sqlite::EventWriter> event_writer_;  // writer thread only
 };
 
 bool create_parent_folders(const std::string& path, std::string& error) {
@@ -247,6 +277,13 @@ std::unique_ptr<Store> open_sqlite(const Options& options, std::string& error) {
     error = options.path + ": " + error;
     return nullptr;
   }
+  if (!parts.event_writer->open(parts.writer->connection(), options.event_endpoints, owner,
+                                options.lease.count(), error)) {
+    error = options.path + ": " + error;
+    return nullptr;
+  }
+  parts.event_writer->requeue_all_in_flight(now_ms);  // one process owns an SQLite store
+  parts.outbound_writer->set_events(parts.event_writer.get());
   parts.checkpointer->watch(parts.writer->connection());
   return std::make_unique<SqliteStore>(options, std::move(parts));
 }

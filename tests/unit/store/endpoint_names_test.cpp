@@ -72,6 +72,9 @@ TEST(SqliteEndpointNames, a_schema_7_database_is_migrated_to_names_and_origins) 
   ASSERT_TRUE(sql_exec(options.path, "DROP INDEX inbound_deliveries_orphaned"));
   ASSERT_TRUE(sql_exec(options.path, "ALTER TABLE inbound_deliveries DROP COLUMN origin"));
   ASSERT_TRUE(sql_exec(options.path, "DROP TABLE suppressions"));  // schema 9's
+  // And without schema 10's delivery events.
+  ASSERT_TRUE(sql_exec(options.path, "DROP TABLE event_deliveries"));
+  ASSERT_TRUE(sql_exec(options.path, "ALTER TABLE outbound_messages DROP COLUMN api_key"));
   ASSERT_TRUE(sql_exec(options.path, "PRAGMA user_version=7"));
   ASSERT_EQ(sql_int(options.path,
                     "SELECT count(*) FROM pragma_table_info('inbound_deliveries')"
@@ -86,7 +89,7 @@ TEST(SqliteEndpointNames, a_schema_7_database_is_migrated_to_names_and_origins) 
   };
   db = store::open_sqlite(options, error);
   ASSERT_NE(db, nullptr) << error;
-  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 9);
+  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 10);
   auto a = db->find_inbound(mine.id);
   auto b = db->find_inbound(other.id);
   ASSERT_TRUE(a && b);
