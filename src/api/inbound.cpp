@@ -71,17 +71,6 @@ nlohmann::json summary_json(const store::InboundSummary& item) {
           {"deliveries", deliveries_json(item.deliveries)}};
 }
 
-std::optional<size_t> parse_limit(const std::string& text) {
-  if (text.empty() || text.size() > 4) return std::nullopt;
-  size_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + static_cast<size_t>(c - '0');
-  }
-  if (value < 1 || value > kMaxLimit) return std::nullopt;
-  return value;
-}
-
 bool is_uuid(const std::string& text) {
   if (text.size() != 36) return false;
   for (size_t i = 0; i < text.size(); ++i) {
@@ -92,40 +81,11 @@ bool is_uuid(const std::string& text) {
   return true;
 }
 
-// The one value of a query parameter; a repeated parameter is an error of its own.
-const std::string* single(const Params& params, const std::string& name,
-                          std::vector<FieldError>& errors) {
-  auto [first, last] = params.equal_range(name);
-  if (first == last) return nullptr;
-  if (std::next(first) != last) {
-    errors.push_back({name, "must be given at most once"});
-    return nullptr;
-  }
-  return &first->second;
-}
-
 }  // namespace
 
-std::string encode_cursor(const std::string& id) {
-  std::string text = common::base64_encode(id);
-  std::string cursor;
-  for (char c : text) {
-    if (c == '=') break;
-    cursor.push_back(c == '+' ? '-' : c == '/' ? '_' : c);
-  }
-  return cursor;
-}
-
 std::optional<std::string> decode_cursor(const std::string& cursor) {
-  if (cursor.empty() || cursor.size() > 64) return std::nullopt;
-  std::string text;
-  for (char c : cursor) {
-    if (c == '+' || c == '/' || c == '=') return std::nullopt;  // RFC 4648 5 alphabet only
-    text.push_back(c == '-' ? '+' : c == '_' ? '/' : c);
-  }
-  while (text.size() % 4 != 0) text.push_back('=');
-  std::optional<std::string> id = common::base64_decode(text);
-  if (!id || !is_uuid(*id) || encode_cursor(*id) != cursor) return std::nullopt;
+  std::optional<std::string> id = decode_cursor_key(cursor, 64);
+  if (!id || !is_uuid(*id)) return std::nullopt;
   return id;
 }
 

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "api/paging.h"
 #include "api/reply.h"
 #include "store/store.h"
 
@@ -17,11 +18,6 @@ namespace api {
 // Injected by the app: the renderer lives in delivery/, which api/ must not include.
 // nullopt: no room in the memory budget for the render now (503 with Retry-After).
 using RenderInbound = std::function<std::optional<std::string>(const store::StoredInbound&)>;
-// Query parameters, name → value, repeats kept (httplib::Params has this type).
-using Params = std::multimap<std::string, std::string>;
-
-constexpr size_t kDefaultLimit = 50;
-constexpr size_t kMaxLimit = 500;
 
 // ?status=queued|deferred|dead|delivered|orphaned&limit=1..500&cursor=<next_cursor>; newest first.
 // Invalid parameters → 422 with `errors`.
@@ -35,7 +31,6 @@ Reply redeliver_inbound(store::Store& store, const std::string& id, int64_t now_
 
 // Opaque paging cursors: base64url of the last id of a page. nullopt for anything that is not
 // a cursor this server made.
-std::string encode_cursor(const std::string& id);
 std::optional<std::string> decode_cursor(const std::string& cursor);
 
 }  // namespace api

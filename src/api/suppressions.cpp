@@ -40,50 +40,10 @@ nlohmann::json entry_json(const store::Suppression& s) {
   return entry;
 }
 
-std::string encode_address_cursor(const std::string& address) {
-  std::string text = common::base64_encode(address);
-  std::string cursor;
-  for (char c : text) {
-    if (c == '=') break;
-    cursor.push_back(c == '+' ? '-' : c == '/' ? '_' : c);
-  }
-  return cursor;
-}
-
 std::optional<std::string> decode_address_cursor(const std::string& cursor) {
-  if (cursor.empty() || cursor.size() > kMaxCursor) return std::nullopt;
-  std::string text;
-  for (char c : cursor) {
-    if (c == '+' || c == '/' || c == '=') return std::nullopt;  // RFC 4648 5 alphabet only
-    text.push_back(c == '-' ? '+' : c == '_' ? '/' : c);
-  }
-  while (text.size() % 4 != 0) text.push_back('=');
-  std::optional<std::string> address = common::base64_decode(text);
-  if (!address || !common::valid_utf8(*address) || encode_address_cursor(*address) != cursor)
-    return std::nullopt;
+  std::optional<std::string> address = decode_cursor_key(cursor, kMaxCursor);
+  if (!address || !common::valid_utf8(*address)) return std::nullopt;
   return address;
-}
-
-std::optional<size_t> parse_limit(const std::string& text) {
-  if (text.empty() || text.size() > 4) return std::nullopt;
-  size_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    value = value * 10 + static_cast<size_t>(c - '0');
-  }
-  if (value < 1 || value > kMaxLimit) return std::nullopt;
-  return value;
-}
-
-const std::string* single(const Params& params, const std::string& name,
-                          std::vector<FieldError>& errors) {
-  auto [first, last] = params.equal_range(name);
-  if (first == last) return nullptr;
-  if (std::next(first) != last) {
-    errors.push_back({name, "must be given at most once"});
-    return nullptr;
-  }
-  return &first->second;
 }
 
 // RFC 5321 4.1.2 Mailbox, UTF-8 (RFC 6531 3.3), no control characters: what a send's recipient
@@ -128,7 +88,7 @@ Reply list_suppressions(store::Store& store, const Params& params) {
   nlohmann::json items = nlohmann::json::array();
   for (const store::Suppression& s : page) items.push_back(entry_json(s));
   nlohmann::json next =
-      more ? nlohmann::json(encode_address_cursor(page.back().address)) : nlohmann::json();
+      more ? nlohmann::json(encode_cursor(page.back().address)) : nlohmann::json();
   return json_reply(200, {{"items", std::move(items)}, {"next_cursor", std::move(next)}});
 }
 
