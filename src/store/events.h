@@ -20,6 +20,8 @@ struct EventFacts {
   std::string metadata_json;                // "" = none (JSON null)
   std::vector<std::string> recipients;      // message.queued: every recipient
   const RecipientResult* result = nullptr;  // per-recipient events
+  const Bounce* bounce = nullptr;           // message.bounced (with `recipient` below)
+  std::string recipient;                    // message.bounced: the recipient
   int64_t at_ms = 0;
 };
 

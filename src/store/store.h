@@ -171,10 +171,26 @@ struct OutboundEnqueued {
   std::string response_json;   // replay: the first response; else the one passed in
 };
 
+// One entry of a recipient's status history (GET /v1/messages/{id} `history`): every attempt's
+// outcome (finish_outbound) and every DSN recorded for it (record_bounce), oldest first. A late
+// bounce after `sent` is the usual case: the history keeps both.
+struct RecipientHistory {
+  int64_t at_ms = 0;
+  // sent | deferred | failed (an attempt); bounced | delayed | delivered | relayed | expanded
+  // (a DSN's Action, RFC 3464 2.3.3; `failed` there is recorded as bounced)
+  std::string state;
+  int code = 0;            // the reply code (an attempt's, or a DSN's Diagnostic-Code); 0 = none
+  std::string enhanced;    // "5.1.1"; "" = none
+  std::string text;        // reply text, or the DSN's Diagnostic-Code ("smtp; 550 ...")
+  std::string inbound_id;  // a DSN: the stored DSN's inbound id; "" for attempts
+};
+
 struct OutboundRecipientRow {
   std::string rcpt;
   // queued | in_flight | sent | deferred | failed | suppressed (on the suppression list at the
-  // enqueue: never claimed, final like failed)
+  // enqueue: never claimed, final like failed) | bounced (a DSN with Action: failed arrived for
+  // it, usually after sent: final like failed; last_* then hold the DSN's code, status and
+  // Diagnostic-Code)
   std::string state;
   int attempts = 0;
   int64_t next_attempt_at_ms = 0;
@@ -182,6 +198,7 @@ struct OutboundRecipientRow {
   int last_code = 0;          // the upstream's last reply code for it; 0 = none yet (or none came)
   std::string last_enhanced;  // "2.0.0"; "" when the reply had none
   std::string last_text;      // reply text, or a local reason ("connection refused")
+  std::vector<RecipientHistory> history;  // find_outbound fills it; oldest first
 };
 
 struct StoredOutbound {
@@ -203,6 +220,9 @@ struct OutboundJob {
   std::string data;
   std::vector<std::string> rcpt_to;  // only the claimed (due) recipients
   std::vector<int> attempts;         // per rcpt_to entry
+  // Per rcpt_to entry: the recipient's position in the message (0-based, envelope order; the
+  // VERP return path names it, README "Bounces").
+  std::vector<int> positions;
 };
 
 enum class RecipientOutcome { sent, deferred, failed };
@@ -216,6 +236,31 @@ struct RecipientResult {
   int code = 0;                    // the upstream reply (0 = none: connection failure)
   std::string enhanced;
   std::string text;
+};
+
+// A DSN (RFC 3464) for one outbound recipient, as the bounce consumer read it
+// (delivery/bounces.h): the return path it was sent to names the message and the position.
+struct Bounce {
+  std::string message_id;  // the outbound message's id
+  int position = 0;        // the recipient's position in it
+  int64_t at_ms = 0;       // when the DSN arrived
+  std::string inbound_id;  // the stored DSN (GET /v1/inbound/{id})
+  std::string action;      // RFC 3464 2.3.3, lower-case: failed | delayed | delivered | relayed |
+                           // expanded
+  std::string status;      // 2.3.4 "5.1.1"
+  int code = 0;            // the reply code of the Diagnostic-Code when it is "smtp; NNN ..."
+  std::string diagnostic;  // 2.3.6 "smtp; 550 5.1.1 <x>: user unknown"; "" = none
+  std::string remote_mta;  // 2.3.5 "dns; mx.example.net"; "" = none
+  std::string reporting_mta;    // 2.2.2; "" = none
+  std::string final_recipient;  // 2.3.2 the address (type dropped); "" = none
+};
+
+struct BounceRecorded {
+  Status status = Status::ok;
+  bool matched = false;     // the message exists and has a recipient at `position` (else nothing
+                            // is written)
+  std::string rcpt;         // that recipient
+  bool suppressed = false;  // added to the suppression list (Action failed with a 5.x.x Status)
 };
 
 // The suppression list (issue 14, README "Suppressions"): addresses a send request does not
@@ -433,6 +478,14 @@ class Store {
   virtual void finish_event(const std::string& /*id*/, DeliveryOutcome /*outcome*/,
                             int64_t /*next_attempt_at_ms*/, const std::string& /*last_error*/,
                             int /*attempt*/) {}
+  // Bounces (README "Bounces"): in one committed transaction, for the recipient at
+  // (message_id, position): appends a history entry (state bounced for Action failed, else the
+  // action); Action failed also sets the row to bounced (last_code/enhanced/text from the DSN,
+  // whatever its state was, in_flight excepted: a row in flight keeps its state and only the
+  // history and the rest below are written) and writes message.bounced event rows for the
+  // subscribed endpoints; Action failed with a Status 5.x.x also upserts the suppression
+  // (reason "bounce", status, diagnostic, message_id, rcpt). matched = false writes nothing.
+  virtual BounceRecorded record_bounce(const Bounce& /*bounce*/) { return {}; }
   // One message's event rows in seq order (tests, tools).
   virtual std::vector<EventRow> find_events(const std::string& /*message_id*/) { return {}; }
 
