@@ -20,9 +20,11 @@ struct EventFacts {
   std::string metadata_json;                // "" = none (JSON null)
   std::vector<std::string> recipients;      // message.queued: every recipient
   const RecipientResult* result = nullptr;  // per-recipient events
-  const Bounce* bounce = nullptr;           // message.bounced (with `recipient` below)
-  std::string recipient;                    // message.bounced: the recipient
   int64_t at_ms = 0;
+  // message.bounced (last, with default initializers: the older aggregate initializations
+  // stay warning-free).
+  const Bounce* bounce = nullptr;
+  std::string recipient = {};  // message.bounced: the recipient
 };
 
 // The event type a recipient's outcome reports.
