@@ -295,6 +295,12 @@ struct Relay {
   Retry retry{30s, 1h, 72h};
   RelayTimeouts timeouts;
   std::vector<DkimKey> dkim;  // empty = outbound mail is sent unsigned
+  // Bounces (issue 14, README "Bounces"): "" = off (MAIL FROM is the send request's `from`).
+  // Else each recipient is sent in its own transaction with a VERP return path on this domain
+  // (common/return_path.h), signed with the first of return_path_secrets; the SMTP listener
+  // accepts any recipient on it and hands DSNs there to the bounce consumer.
+  std::string return_path_domain;
+  std::vector<std::string> return_path_secrets;
 };
 
 struct Admin {

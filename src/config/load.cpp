@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "common/mailbox.h"
 #include "common/units.h"
 #include "config/sections.h"
 
@@ -207,11 +208,32 @@ void load_relay_rate_limit(Reader& reader, const YAML::Node& node, RelayRateLimi
   reader.read_unsigned(node, key, "burst", limit.burst, 1, 1000000);
 }
 
+// relay.return_path_domain and its secrets (README "Bounces"): both or neither.
+void load_return_path(Reader& reader, const YAML::Node& node, Relay& relay) {
+  auto domain_node = Reader::field(node, "return_path_domain");
+  if (domain_node &&
+      reader.read_string(node, "relay", "return_path_domain", relay.return_path_domain)) {
+    relay.return_path_domain = lower(relay.return_path_domain);
+    const std::string& domain = relay.return_path_domain;
+    if (domain.empty() || domain.front() == '[' || !common::valid_domain(domain) ||
+        std::any_of(domain.begin(), domain.end(), [](unsigned char c) { return c >= 0x80; }))
+      reader.error("relay.return_path_domain", *domain_node,
+                   "must be a domain name such as bounces.example.com, got '" +
+                       relay.return_path_domain + "'");
+  }
+  if (auto secrets = Reader::field(node, "return_path_secrets"))
+    load_hmac_secrets(reader, *secrets, "relay.return_path_secrets", relay.return_path_secrets);
+  if (relay.return_path_domain.empty() != relay.return_path_secrets.empty())
+    reader.error("relay.return_path_domain", node,
+                 "needs both return_path_domain and return_path_secrets (the key that signs "
+                 "each return path)");
+}
+
 void load_relay(Reader& reader, const YAML::Node& node, Relay& relay) {
   const std::string key = "relay";
   if (!reader.expect_map(node, key,
                          {"upstream", "auth", "hostname", "connections", "rate_limit", "retry",
-                          "timeouts", "dkim"}))
+                          "timeouts", "dkim", "return_path_domain", "return_path_secrets"}))
     return;
   if (auto timeouts = Reader::field(node, "timeouts"))
     load_relay_timeouts(reader, *timeouts, relay.timeouts);
@@ -227,6 +249,7 @@ void load_relay(Reader& reader, const YAML::Node& node, Relay& relay) {
   if (auto retry = Reader::field(node, "retry"))
     load_retry(reader, *retry, "relay.retry", relay.retry);
   if (auto dkim = Reader::field(node, "dkim")) load_relay_dkim(reader, *dkim, relay.dkim);
+  load_return_path(reader, node, relay);
 }
 
 void load_document(Reader& reader, const YAML::Node& root, Config& config) {

@@ -11,7 +11,9 @@ namespace {
 // HMAC-SHA256 keys: shorter than 16 bytes would be guessable offline from one link.
 constexpr size_t kMinSecret = 16;
 
-void load_link_secrets(Reader& reader, const YAML::Node& node, const std::string& key,
+}  // namespace
+
+void load_hmac_secrets(Reader& reader, const YAML::Node& node, const std::string& key,
                        std::vector<std::string>& secrets) {
   if (!node.IsSequence() || node.size() == 0) {
     reader.error(key, node, "must be a list of at least one secret (the first signs)");
@@ -39,8 +41,6 @@ void load_link_secrets(Reader& reader, const YAML::Node& node, const std::string
   }
 }
 
-}  // namespace
-
 void load_links(Reader& reader, const YAML::Node& node, Links& links) {
   const std::string key = "api.links";
   if (!reader.expect_map(node, key, {"base_url", "secrets", "ttl"})) return;
@@ -55,7 +55,7 @@ void load_links(Reader& reader, const YAML::Node& node, Links& links) {
     while (!links.base_url.empty() && links.base_url.back() == '/') links.base_url.pop_back();
   }
   if (auto secrets = Reader::field(node, "secrets"))
-    load_link_secrets(reader, *secrets, key + ".secrets", links.secrets);
+    load_hmac_secrets(reader, *secrets, key + ".secrets", links.secrets);
   reader.read_duration(node, key, "ttl", links.ttl, std::chrono::seconds(1));
   if (links.base_url.empty() != links.secrets.empty())
     reader.error(key, node, "needs both base_url and secrets");

@@ -32,6 +32,10 @@ void load_policy(Reader& reader, const YAML::Node& node, const std::string& key,
 Policy apply(const Policy& base, const PolicyOverride& change);
 // `api.links:` — signed links to inbound parts (load_links.cpp).
 void load_links(Reader& reader, const YAML::Node& node, Links& links);
+// A list of HMAC keys (api.links.secrets, relay.return_path_secrets): each a string or
+// {secret|secret_file|secret_env}, at least 16 bytes; the first signs (load_links.cpp).
+void load_hmac_secrets(Reader& reader, const YAML::Node& node, const std::string& key,
+                       std::vector<std::string>& secrets);
 // After every section: a route or endpoint that makes links needs api.links (load_links.cpp).
 void check_links_needed(Reader& reader, const YAML::Node& root, const Config& config);
 // `retry:` under delivery and relay.

@@ -98,3 +98,51 @@ TEST(LoadEventsKeys, AnUnknownEventsKeyIsAnError) {
 }
 
 }  // namespace
+
+namespace {
+
+// relay.return_path_domain and relay.return_path_secrets (README "Bounces"): off by default,
+// both or neither, the domain lower-cased and checked, each secret at least 16 bytes.
+TEST(LoadReturnPathKeys, OffByDefault) {
+  config::Config c;
+  EXPECT_TRUE(c.relay.return_path_domain.empty());
+  EXPECT_TRUE(c.relay.return_path_secrets.empty());
+}
+
+TEST(LoadReturnPathKeys, DomainAndSecretsAreRead) {
+  auto result = config::load_string(
+      "relay:\n"
+      "  return_path_domain: Bounces.Example.COM\n"
+      "  return_path_secrets: [rp-new-0123456789abcdef, {secret: rp-old-0123456789abcdef}]\n");
+  ASSERT_TRUE(result.config) << dump(result);
+  EXPECT_EQ(result.config->relay.return_path_domain, "bounces.example.com");
+  EXPECT_EQ(result.config->relay.return_path_secrets,
+            (std::vector<std::string>{"rp-new-0123456789abcdef", "rp-old-0123456789abcdef"}));
+}
+
+TEST(LoadReturnPathKeys, BadValuesNameTheKey) {
+  struct Case {
+    const char* yaml;
+    const char* key;
+  } cases[] = {
+      {"relay: {return_path_domain: bounces.example.com}\n", "relay.return_path_domain"},
+      {"relay: {return_path_secrets: [rp-new-0123456789abcdef]}\n", "relay.return_path_domain"},
+      {"relay: {return_path_domain: 'not a domain', return_path_secrets: "
+       "[rp-new-0123456789abcdef]}\n",
+       "relay.return_path_domain"},
+      {"relay: {return_path_domain: '[192.0.2.1]', return_path_secrets: "
+       "[rp-new-0123456789abcdef]}\n",
+       "relay.return_path_domain"},
+      {"relay: {return_path_domain: b.example, return_path_secrets: [short]}\n",
+       "relay.return_path_secrets[0]"},
+      {"relay: {return_path_domain: b.example, return_path_secrets: []}\n",
+       "relay.return_path_secrets"},
+  };
+  for (const Case& c : cases) {
+    auto result = config::load_string(c.yaml);
+    EXPECT_FALSE(result.config) << c.yaml;
+    EXPECT_TRUE(find_error(result, c.key)) << c.yaml << dump(result);
+  }
+}
+
+}  // namespace
