@@ -30,6 +30,11 @@ export const CASES = {
              config: { "routes.0.attachments": "url", "routes.0.extract_reply": false,
                        "routes.0.endpoints.1.format": "postmark", "api.links.ttl": "12h",
                        "api.links.base_url": "https://mail-bridge.example.com" } },
+  // Issue 14, bounces: the return path's domain as given, its HMAC keys (a literal, an existing
+  // Secret's key) mounted as files and never in the ConfigMap.
+  bounces: { tls: false, smtpType: "ClusterIP", storage: "1Gi", secretFiles: 2, existingSecrets: ["return-path-keys"],
+             literals: ["return-path-literal-secret-for-chart-tests"],
+             config: { "relay.return_path_domain": "bounces.example.com", "relay.upstream.host": "smtp.provider.example" } },
   // Several replicas on PostgreSQL: 3 pods (the autoscaler's minimum), HPA, PDB, the default
   // spread over nodes, the literal DSN in the chart's Secret.
   postgres: { backend: "postgres", tls: false, smtpType: "ClusterIP", secretFiles: 1, replicas: 3,

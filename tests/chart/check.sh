@@ -81,6 +81,22 @@ refuse "config.relay.dkim[0]: key or existingSecret is required" "${dkim[@]}"
 refuse "$schema_error" "${api_key[@]}" --set "config.api.keys[0].scopes[0]=admin"
 refuse "$schema_error" "${api_key[@]}" --set "config.api.keys[0].rate_limit.per_day=10"
 refuse "$schema_error" "${api_key[@]}" --set "config.api.keys[0].rate_limit.burst=10"
+# Bounces: the return path's domain and its HMAC keys come together (the bridge refuses one alone),
+# the domain is a host name (no address literal, no '_'), a literal key has 16 bytes or more, and a
+# key is the literal or an existing Secret's, not both.
+rp_domain=(--set config.relay.return_path_domain=bounces.example.com)
+rp_secret=(--set "config.relay.return_path_secrets[0].secret=return-path-key-0123456789")
+refuse "config.relay: Has a dependency on return_path_secrets" "${rp_domain[@]}"
+refuse "config.relay: Has a dependency on return_path_domain" "${rp_secret[@]}"
+refuse "config.relay.return_path_domain: Does not match pattern" "${rp_secret[@]}" \
+  --set config.relay.return_path_domain=bounces_example.com
+refuse "config.relay.return_path_domain: Does not match pattern" "${rp_secret[@]}" \
+  --set "config.relay.return_path_domain=[192.0.2.1]"
+refuse "config.relay.return_path_secrets.0.secret: String length must be greater than or equal to 16" \
+  "${rp_domain[@]}" --set "config.relay.return_path_secrets[0].secret=fifteen-bytes.."
+refuse "config.relay.return_path_secrets.0: Must validate one and only one schema" "${rp_domain[@]}" "${rp_secret[@]}" \
+  --set "config.relay.return_path_secrets[0].existingSecret.name=return-path-keys" \
+  --set "config.relay.return_path_secrets[0].existingSecret.key=current"
 # Not a schema rule (it depends on config.api): several pods need a configured API key.
 refuse "config.api.keys is required" --set store.backend=postgres --set-string store.postgres.dsn=host=db
 # A postmark URL's user:password@ would sit in the ConfigMap: the chart wants basic_auth (a Secret).

@@ -77,6 +77,8 @@ export const known_config_keys = {
     auth: { mechanism: true, username: true, ...secret("password") },
     hostname: true, connections: true, rate_limit: { messages_per_second: true, burst: true }, retry, dkim: { "[]": { domain: true, selector: true, key_file: true } },
     timeouts: { connect: true, greeting: true, command: true, data_init: true, data_block: true, data_end: true },
+    // issue 14: bounces, the VERP return path's domain and the keys that sign it.
+    return_path_domain: true, return_path_secrets: { "[]": secret("secret") },
   },
   admin: { listen: true, limits: httpLimits },
   log: { level: true },

@@ -394,8 +394,10 @@ function check_config(objects, pod, where, expected) {
       : /^relay\.dkim\[/.test(key) ? stand_in_key(from[0].key)
       : /\.basic_auth_file$/.test(key) ? `inbound:${placeholder}` : placeholder);
   }
-  for (const literal of expected.literals ?? [])
+  for (const literal of expected.literals ?? []) {
     expect(Object.values(contents).includes(literal), where, `literal secret '${literal}' is not mounted`);
+    expect(!maps[0].data["config.yaml"].includes(literal), where, `literal secret '${literal}' is in the ConfigMap`);
+  }
   return { text: maps[0].data["config.yaml"], contents };
 }
 

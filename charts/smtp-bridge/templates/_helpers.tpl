@@ -237,6 +237,10 @@ Secret, existing: {file: {name, key}} projected from existing Secrets}.
 {{- range $i, $key := ($relay.dkim | default list) -}}
 {{- include "smtp-bridge.secretField" (dict "item" $key "field" "key" "file" (printf "relay-dkim-%d-key" $i) "where" (printf "config.relay.dkim[%d]" $i) "required" true "state" $state) -}}
 {{- end -}}
+{{- /* The HMAC keys of the VERP return paths (bounces): a list like api.links.secrets, as files. */ -}}
+{{- range $i, $secret := ($relay.return_path_secrets | default list) -}}
+{{- include "smtp-bridge.secretField" (dict "item" $secret "field" "secret" "file" (printf "relay-return-path-secret-%d" $i) "where" (printf "config.relay.return_path_secrets[%d]" $i) "required" true "state" $state) -}}
+{{- end -}}
 {{- $_ := set $config "relay" $relay -}}
 {{- end -}}
 
