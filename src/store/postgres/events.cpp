@@ -93,10 +93,14 @@ bool EventWriter::record_queued(const OutboundMessage& message, int64_t now_ms) 
   if (!enabled()) return true;
   Params params;
   params.text(message.id).integer(now_ms);
-  add_rows(endpoints_,
-           {"message.queued", message.id, message.api_key, message.metadata_json, message.rcpt_to,
-            nullptr, now_ms},
-           params);
+  EventFacts facts;
+  facts.type = "message.queued";
+  facts.message_id = message.id;
+  facts.api_key = message.api_key;
+  facts.metadata_json = message.metadata_json;
+  facts.recipients = message.rcpt_to;
+  facts.at_ms = now_ms;
+  add_rows(endpoints_, facts, params);
   Result added = writer_.db().run("sb_events_queued", kInsertQueued, params);
   return added.ok() || writer_.db().fail(added);
 }
@@ -117,7 +121,13 @@ bool EventWriter::finish_commands(const std::vector<OutboundFinishRow>& finishes
   for (const OutboundFinishRow& finish : finishes) {
     const RecipientResult& r = finish.result;
     const auto& [api_key, metadata] = facts_of[finish.message_id];
-    EventFacts facts{event_type(r.outcome), finish.message_id, api_key, metadata, {}, &r, now_ms};
+    EventFacts facts;
+    facts.type = event_type(r.outcome);
+    facts.message_id = finish.message_id;
+    facts.api_key = api_key;
+    facts.metadata_json = metadata;
+    facts.result = &r;
+    facts.at_ms = now_ms;
     Params params;
     params.text(finish.message_id)
         .text(r.rcpt)

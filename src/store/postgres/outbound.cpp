@@ -163,6 +163,7 @@ bool OutboundWriter::claim_recipients(OutboundJob& job, int64_t now_ms) {
   for (const auto& [position, r] : order) {
     job.rcpt_to.push_back(rows.text(r, 1));
     job.attempts.push_back(static_cast<int>(rows.integer(r, 2)));
+    job.positions.push_back(static_cast<int>(position));
   }
   return true;
 }

@@ -19,8 +19,8 @@ constexpr const char* kSelectDue =
     " GROUP BY message_id ORDER BY due, message_id LIMIT ?2"
     ") d ON d.message_id = m.id ORDER BY d.due, m.id";
 constexpr const char* kSelectDueRecipients =
-    "SELECT rcpt, attempts FROM outbound_recipients WHERE message_id = ?2 AND " SB_OUTBOUND_DUE
-    " ORDER BY position";
+    "SELECT rcpt, attempts, position FROM outbound_recipients WHERE message_id = ?2 "
+    "AND " SB_OUTBOUND_DUE " ORDER BY position";
 constexpr const char* kMarkInFlight =
     "UPDATE outbound_recipients SET state = 'in_flight', attempts = attempts + 1,"
     " updated_at = ?3, lease_until = ?4, lease_owner = ?5 WHERE message_id = ?2 "
@@ -170,10 +170,16 @@ int OutboundWriter::insert_rows(const OutboundMessage& message, int64_t now_ms) 
     recipient.bind_int(4, now_ms);  // due at once
     rc = recipient.run();
   }
-  if (rc == SQLITE_OK && events_ != nullptr && events_->enabled())
-    rc = events_->record({"message.queued", message.id, message.api_key, message.metadata_json,
-                          message.rcpt_to, nullptr, now_ms},
-                         now_ms);
+  if (rc == SQLITE_OK && events_ != nullptr && events_->enabled()) {
+    EventFacts facts;
+    facts.type = "message.queued";
+    facts.message_id = message.id;
+    facts.api_key = message.api_key;
+    facts.metadata_json = message.metadata_json;
+    facts.recipients = message.rcpt_to;
+    facts.at_ms = now_ms;
+    rc = events_->record(facts, now_ms);
+  }
   return rc;
 }
 
@@ -225,6 +231,7 @@ int OutboundWriter::claim_recipients(OutboundJob& job, int64_t now_ms) {
     while ((rc = select.step()) == SQLITE_ROW) {
       job.rcpt_to.push_back(select.column_text(0));
       job.attempts.push_back(static_cast<int>(select.column_int(1)) + 1);
+      job.positions.push_back(static_cast<int>(select.column_int(2)));
     }
     if (rc != SQLITE_DONE) return rc;
   }
@@ -266,7 +273,11 @@ int OutboundWriter::finish_one(const Finish& finish, int64_t now_ms) {
   if (rc != SQLITE_OK || events_ == nullptr || !events_->enabled() ||
       sqlite3_changes(db_->handle()) == 0)
     return rc;
-  EventFacts facts{event_type(result.outcome), finish.message_id, "", "", {}, &result, now_ms};
+  EventFacts facts;
+  facts.type = event_type(result.outcome);
+  facts.message_id = finish.message_id;
+  facts.result = &result;
+  facts.at_ms = now_ms;
   rc = events_->message_facts(finish.message_id, facts);
   return rc == SQLITE_OK ? events_->record(facts, now_ms) : rc;
 }
