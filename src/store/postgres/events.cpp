@@ -20,12 +20,16 @@ constexpr const char* kInsertQueued =
     " SELECT e.id, e.endpoint, 'message.queued', $1, '', e.payload, 'queued', 0, $2::bigint,"
     " $2::bigint, $2::bigint FROM unnest($3::text[], $4::text[], $5::text[])"
     " AS e(id, endpoint, payload)";
-// The recipient's outcome (outbound.cpp kFinish) and, when it was in flight, its events.
+// The recipient's outcome (outbound.cpp kFinish) and, when it was in flight, its status
+// history entry and its events.
 constexpr const char* kFinishWithEvents =
     "WITH done AS (UPDATE outbound_recipients SET state = $3::text,"
     " next_attempt_at = CASE WHEN $3::text = 'deferred' THEN $4::bigint ELSE next_attempt_at END,"
     " last_code = $5, last_enhanced = $6, last_text = $7, updated_at = $8::bigint"
-    " WHERE message_id = $1::text AND rcpt = $2::text AND state = 'in_flight' RETURNING 1)"
+    " WHERE message_id = $1::text AND rcpt = $2::text AND state = 'in_flight'"
+    " RETURNING position),"
+    " history AS (INSERT INTO outbound_history (message_id, position, created_at, state, code,"
+    " enhanced, text) SELECT $1::text, position, $8::bigint, $3::text, $5, $6, $7 FROM done)"
     " INSERT INTO event_deliveries (id, endpoint, type, message_id, rcpt, payload, state,"
     " attempts, next_attempt_at, created_at, updated_at)"
     " SELECT e.id, e.endpoint, $9::text, $1::text, $2::text, e.payload, 'queued', 0, $8::bigint,"

@@ -48,11 +48,15 @@ constexpr const char* kClaimRecipients =
     " updated_at = $1, lease_until = $3, lease_owner = $4 WHERE message_id = $2 AND " SB_DUE
     " RETURNING position, rcpt, attempts";
 #undef SB_DUE
+// The outcome, and its status history entry when the row was in flight (events.cpp
+// kFinishWithEvents adds the event rows).
 constexpr const char* kFinish =
-    "UPDATE outbound_recipients SET state = $3::text,"
+    "WITH done AS (UPDATE outbound_recipients SET state = $3::text,"
     " next_attempt_at = CASE WHEN $3::text = 'deferred' THEN $4::bigint ELSE next_attempt_at END,"
     " last_code = $5, last_enhanced = $6, last_text = $7, updated_at = $8"
-    " WHERE message_id = $1 AND rcpt = $2 AND state = 'in_flight'";
+    " WHERE message_id = $1 AND rcpt = $2 AND state = 'in_flight' RETURNING position)"
+    " INSERT INTO outbound_history (message_id, position, created_at, state, code, enhanced, text)"
+    " SELECT $1, position, $8, $3, $5, $6, $7 FROM done";
 
 }  // namespace
 

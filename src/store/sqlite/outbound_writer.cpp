@@ -31,7 +31,11 @@ constexpr const char* kFinish =
     "UPDATE outbound_recipients SET state = ?3,"
     " next_attempt_at = CASE WHEN ?3 = 'deferred' THEN ?4 ELSE next_attempt_at END,"
     " last_code = ?5, last_enhanced = ?6, last_text = ?7, updated_at = ?8"
-    " WHERE message_id = ?1 AND rcpt = ?2 AND state = 'in_flight'";
+    " WHERE message_id = ?1 AND rcpt = ?2 AND state = 'in_flight' RETURNING position";
+// One entry of the recipient's status history (store.h RecipientHistory).
+constexpr const char* kInsertHistory =
+    "INSERT INTO outbound_history (message_id, position, created_at, state, code, enhanced, text,"
+    " inbound_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 // Like inbound retention: sent is delivered, failed is dead; ON DELETE CASCADE takes the rows.
 constexpr const char* kPrune =
     "DELETE FROM outbound_messages WHERE id IN ("
@@ -92,6 +96,7 @@ bool OutboundWriter::open(Writer& writer, std::chrono::milliseconds idempotency_
   prepare(statements_.select_due_recipients, kSelectDueRecipients);
   prepare(statements_.mark_in_flight, kMarkInFlight);
   prepare(statements_.finish, kFinish);
+  prepare(statements_.insert_history, kInsertHistory);
   prepare(statements_.prune, kPrune);
   if (rc != SQLITE_OK) {
     error = "cannot prepare the outbound writer's statements: " + db.error_message();
@@ -267,12 +272,24 @@ int OutboundWriter::finish_one(const Finish& finish, int64_t now_ms) {
   update.bind_text(6, result.enhanced);
   update.bind_text(7, result.text);
   update.bind_int(8, now_ms);
-  int rc = update.run();
-  // The recipient's event in the same transaction, when the row was in flight (one outcome, one
-  // event: a finish that came after its lease ended changes nothing and reports nothing).
-  if (rc != SQLITE_OK || events_ == nullptr || !events_->enabled() ||
-      sqlite3_changes(db_->handle()) == 0)
-    return rc;
+  int64_t position = -1;  // the row's, when it was in flight (RETURNING)
+  int rc;
+  {
+    Reset reset(update);
+    rc = update.step();
+    if (rc == SQLITE_ROW) {
+      position = update.column_int(0);
+      rc = update.step();
+    }
+    if (rc != SQLITE_DONE) return rc;
+  }
+  // The history entry and the recipient's event in the same transaction, when the row was in
+  // flight (one outcome, one entry, one event: a finish that came after its lease ended changes
+  // nothing and reports nothing).
+  if (position < 0) return SQLITE_OK;
+  rc = insert_history(finish.message_id, position, now_ms, to_string(result.outcome), result.code,
+                      result.enhanced, result.text, "");
+  if (rc != SQLITE_OK || events_ == nullptr || !events_->enabled()) return rc;
   EventFacts facts;
   facts.type = event_type(result.outcome);
   facts.message_id = finish.message_id;
@@ -280,6 +297,21 @@ int OutboundWriter::finish_one(const Finish& finish, int64_t now_ms) {
   facts.at_ms = now_ms;
   rc = events_->message_facts(finish.message_id, facts);
   return rc == SQLITE_OK ? events_->record(facts, now_ms) : rc;
+}
+
+int OutboundWriter::insert_history(const std::string& message_id, int64_t position, int64_t at_ms,
+                                   const std::string& state, int code, const std::string& enhanced,
+                                   const std::string& text, const std::string& inbound_id) {
+  Statement& insert = statements_.insert_history;
+  insert.bind_text(1, message_id);
+  insert.bind_int(2, position);
+  insert.bind_int(3, at_ms);
+  insert.bind_text(4, state);
+  insert.bind_int(5, code);
+  insert.bind_text(6, enhanced);
+  insert.bind_text(7, text);
+  insert.bind_text(8, inbound_id);
+  return insert.run();
 }
 
 uint64_t OutboundWriter::prune(int64_t sent_before_ms, int64_t failed_before_ms, size_t limit) {

@@ -38,7 +38,8 @@ class OutboundWriter {
 
   using Finish = store::OutboundFinishRow;
   // Several results in ONE durable transaction (one fsync: a lost "sent" would send twice):
-  // SQLITE_OK, or the code with all rolled back. Only recipients in_flight change.
+  // SQLITE_OK, or the code with all rolled back. Only recipients in_flight change, and each of
+  // them gets one status history entry.
   int finish_all(const std::vector<Finish>& finishes, int64_t now_ms);
 
   // Deletes at most `limit` messages whose recipients are all sent before sent_before_ms or
@@ -63,6 +64,10 @@ class OutboundWriter {
   int read_due_messages(size_t limit, int64_t now_ms, std::vector<OutboundJob>& jobs);
   int claim_recipients(OutboundJob& job, int64_t now_ms);
   int finish_one(const Finish& finish, int64_t now_ms);
+  // Appends one entry to the recipient's status history (outbound_history).
+  int insert_history(const std::string& message_id, int64_t position, int64_t at_ms,
+                     const std::string& state, int code, const std::string& enhanced,
+                     const std::string& text, const std::string& inbound_id);
   void rollback();
 
   EventWriter* events_ = nullptr;
@@ -74,7 +79,7 @@ class OutboundWriter {
   struct Statements {
     Statement begin, commit, rollback;
     Statement find_key, release_key, insert_message, insert_recipient;
-    Statement select_due, select_due_recipients, mark_in_flight, finish, prune;
+    Statement select_due, select_due_recipients, mark_in_flight, finish, insert_history, prune;
   } statements_;
 };
 

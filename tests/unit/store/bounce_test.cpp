@@ -74,4 +74,81 @@ TEST_P(StoreBounces, claims_name_each_recipients_position_in_the_message) {
   EXPECT_EQ(again[0].attempts, std::vector<int>{2});
 }
 
+// "state code enhanced text inbound_id" per entry, oldest first.
+std::vector<std::string> history_of(const store::OutboundRecipientRow& row) {
+  std::vector<std::string> out;
+  for (const store::RecipientHistory& h : row.history) {
+    out.push_back(h.state + " " + std::to_string(h.code) + " " + h.enhanced + " " + h.text + " " +
+                  h.inbound_id);
+  }
+  return out;
+}
+
+TEST_P(StoreBounces, each_attempts_outcome_is_kept_in_the_recipients_history_oldest_first) {
+  store_test::OpenedStore s(GetParam());
+  ASSERT_NE(s.db, nullptr);
+  auto message = make_outbound({"a@example.org", "b@example.org"});
+  ASSERT_EQ(s.db->enqueue_outbound_wait(message).status, Status::ok);
+  int64_t before = now_ms();
+  ASSERT_EQ(s.db->claim_outbound(10, store_test::kFarFuture).size(), 1u);
+  int64_t retry_at = now_ms() + 60000;
+  s.db->finish_outbound(message.id, {result("a@example.org", RecipientOutcome::deferred, 451,
+                                            "4.3.0", "try later", retry_at)});
+  ASSERT_EQ(s.db->claim_outbound(10, retry_at).size(), 1u);
+  s.db->finish_outbound(message.id, {result("a@example.org", RecipientOutcome::sent, 250, "2.0.0",
+                                            "Ok: queued as 7F3A")});
+  // A late finish for a row no longer in flight adds nothing.
+  s.db->finish_outbound(message.id,
+                        {result("a@example.org", RecipientOutcome::failed, 554, "", "late")});
+  auto found = s.db->find_outbound(message.id);
+  ASSERT_TRUE(found.has_value());
+  ASSERT_EQ(found->recipients.size(), 2u);
+  EXPECT_EQ(history_of(found->recipients[0]),
+            (std::vector<std::string>{"deferred 451 4.3.0 try later ",
+                                      "sent 250 2.0.0 Ok: queued as 7F3A "}));
+  ASSERT_EQ(found->recipients[0].history.size(), 2u);
+  EXPECT_GE(found->recipients[0].history[0].at_ms, before);
+  EXPECT_LE(found->recipients[0].history[0].at_ms, found->recipients[0].history[1].at_ms);
+  EXPECT_TRUE(found->recipients[1].history.empty());  // still in flight: no outcome yet
+  // Retention deletes the history with its message.
+  s.db->finish_outbound(message.id,
+                        {result("b@example.org", RecipientOutcome::failed, 550, "5.1.1", "no")});
+  EXPECT_EQ(s.sql_int("SELECT count(*) FROM outbound_history"), 3);
+  EXPECT_EQ(s.db->prune(now_ms() + 1000, now_ms() + 1000), 1u);
+  EXPECT_EQ(s.sql_int("SELECT count(*) FROM outbound_history"), 0);
+}
+
+// A store of the previous schema version (before the history) opens migrated: its rows are kept,
+// with an empty history, and outcomes from then on are recorded.
+TEST_P(StoreBounces, a_database_of_the_previous_schema_keeps_its_rows_with_an_empty_history) {
+  store_test::OpenedStore s(GetParam());
+  ASSERT_NE(s.db, nullptr);
+  auto message = make_outbound({"a@example.org", "b@example.org"});
+  ASSERT_EQ(s.db->enqueue_outbound_wait(message).status, Status::ok);
+  ASSERT_EQ(s.db->claim_outbound(10, store_test::kFarFuture).size(), 1u);
+  s.db->finish_outbound(message.id,
+                        {result("a@example.org", RecipientOutcome::sent, 250, "2.0.0", "Ok")});
+  s.db->close();
+  s.db.reset();
+  ASSERT_TRUE(s.sql_exec("DROP TABLE outbound_history"));
+  ASSERT_TRUE(s.sql_exec(s.database.postgres() ? "DELETE FROM schema_versions WHERE version = 5"
+                                               : "PRAGMA user_version = 10"));
+  std::string error;
+  s.db = s.database.open(s.options, error);
+  ASSERT_NE(s.db, nullptr) << error;
+  auto found = s.db->find_outbound(message.id);
+  ASSERT_TRUE(found.has_value());
+  ASSERT_EQ(found->recipients.size(), 2u);
+  EXPECT_EQ(found->recipients[0].state, "sent");
+  EXPECT_EQ(found->recipients[0].last_text, "Ok");
+  EXPECT_TRUE(found->recipients[0].history.empty());
+  EXPECT_EQ(found->recipients[1].state, "queued");  // was in flight: queued again at open
+  ASSERT_EQ(s.db->claim_outbound(10, store_test::kFarFuture).size(), 1u);
+  s.db->finish_outbound(message.id,
+                        {result("b@example.org", RecipientOutcome::sent, 250, "2.0.0", "Ok")});
+  found = s.db->find_outbound(message.id);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(history_of(found->recipients[1]), std::vector<std::string>{"sent 250 2.0.0 Ok "});
+}
+
 }  // namespace
