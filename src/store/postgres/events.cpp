@@ -20,6 +20,13 @@ constexpr const char* kInsertQueued =
     " SELECT e.id, e.endpoint, 'message.queued', $1, '', e.payload, 'queued', 0, $2::bigint,"
     " $2::bigint, $2::bigint FROM unnest($3::text[], $4::text[], $5::text[])"
     " AS e(id, endpoint, payload)";
+// Any one event for one recipient (message.bounced), its rows per subscribed endpoint.
+constexpr const char* kInsertEvent =
+    "INSERT INTO event_deliveries (id, endpoint, type, message_id, rcpt, payload, state,"
+    " attempts, next_attempt_at, created_at, updated_at)"
+    " SELECT e.id, e.endpoint, $1::text, $2::text, $3::text, e.payload, 'queued', 0, $4::bigint,"
+    " $4::bigint, $4::bigint FROM unnest($5::text[], $6::text[], $7::text[])"
+    " AS e(id, endpoint, payload)";
 // The recipient's outcome (outbound.cpp kFinish) and, when it was in flight, its status
 // history entry and its events.
 constexpr const char* kFinishWithEvents =
@@ -106,6 +113,23 @@ bool EventWriter::record_queued(const OutboundMessage& message, int64_t now_ms) 
   facts.at_ms = now_ms;
   add_rows(endpoints_, facts, params);
   Result added = writer_.db().run("sb_events_queued", kInsertQueued, params);
+  return added.ok() || writer_.db().fail(added);
+}
+
+bool EventWriter::record(EventFacts facts, int64_t now_ms) {
+  if (!enabled() || subscribers(endpoints_, facts.type).empty()) return true;
+  Params lookup;
+  lookup.text_array({facts.message_id});
+  Result found = writer_.db().run("sb_events_facts", kMessageFacts, lookup);
+  if (!found.ok()) return writer_.db().fail(found);
+  if (found.rows() > 0) {
+    facts.api_key = found.text(0, 1);
+    facts.metadata_json = found.text(0, 2);
+  }
+  Params params;
+  params.text(facts.type).text(facts.message_id).text(facts.recipient).integer(now_ms);
+  add_rows(endpoints_, facts, params);
+  Result added = writer_.db().run("sb_events_insert", kInsertEvent, params);
   return added.ok() || writer_.db().fail(added);
 }
 

@@ -49,8 +49,8 @@ constexpr const char* kPruneOutbound =
     "WITH doomed AS MATERIALIZED ("
     " SELECT message_id FROM outbound_recipients GROUP BY message_id HAVING"
     " sum(CASE WHEN state = 'sent' AND updated_at < $1::bigint THEN 0"
-    "          WHEN state IN ('failed', 'suppressed') AND updated_at < $2::bigint THEN 0"
-    "          ELSE 1 END) = 0"
+    "          WHEN state IN ('failed', 'bounced', 'suppressed') AND updated_at < $2::bigint"
+    "          THEN 0 ELSE 1 END) = 0"
     " LIMIT $3),"
     " history AS (DELETE FROM outbound_history WHERE message_id IN (SELECT message_id FROM doomed))"
     " DELETE FROM outbound_messages WHERE id IN (SELECT message_id FROM doomed)";
@@ -270,7 +270,8 @@ Store::QueueStats Readers::outbound_stats() {
                "SELECT min(m.created_at) FROM outbound_recipients r"
                " JOIN outbound_messages m ON m.id = r.message_id"
                " WHERE r.state IN ('queued', 'deferred')",
-               "sb_outbound_oldest_pending", {"queued", "in_flight", "deferred", "sent", "failed"});
+               "sb_outbound_oldest_pending",
+               {"queued", "in_flight", "deferred", "sent", "failed", "bounced", "suppressed"});
 }
 
 uint64_t Readers::size_bytes() {

@@ -118,8 +118,9 @@ Store::QueueStats OutboundReader::stats() {
 }
 
 Store::QueueStats OutboundReader::stats_locked() {
-  return read_queue_stats({begin_, end_, count_by_state_, oldest_pending_},
-                          {"queued", "in_flight", "deferred", "sent", "failed"});
+  return read_queue_stats(
+      {begin_, end_, count_by_state_, oldest_pending_},
+      {"queued", "in_flight", "deferred", "sent", "failed", "bounced", "suppressed"});
 }
 
 }  // namespace store::sqlite
