@@ -131,6 +131,7 @@ CREATE INDEX IF NOT EXISTS event_deliveries_finished ON event_deliveries(updated
   WHERE state IN ('delivered', 'dead');
 )sql",
     // Each outbound recipient's status history (issue 14, store.h RecipientHistory), as SQLite's
+    // (there seq counts per recipient, here it is an identity: both order a recipient's entries)
     // but without a foreign key: its check would take a KEY SHARE lock on the message row at
     // every outcome, which a replica's claim (FOR UPDATE SKIP LOCKED on that row) would then
     // skip. Retention deletes the history with its message (readers.cpp kPruneOutbound).

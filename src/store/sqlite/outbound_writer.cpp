@@ -42,10 +42,12 @@ constexpr const char* kBounced =
     "UPDATE outbound_recipients SET state = 'bounced', last_code = ?3, last_enhanced = ?4,"
     " last_text = ?5, updated_at = ?6"
     " WHERE message_id = ?1 AND position = ?2 AND state <> 'in_flight'";
-// One entry of the recipient's status history (store.h RecipientHistory).
+// One entry of the recipient's status history (store.h RecipientHistory), after its last one
+// (the key's own range: the page the insert writes).
 constexpr const char* kInsertHistory =
-    "INSERT INTO outbound_history (message_id, position, created_at, state, code, enhanced, text,"
-    " inbound_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+    "INSERT INTO outbound_history (message_id, position, seq, created_at, state, code, enhanced,"
+    " text, inbound_id) VALUES (?1, ?2, (SELECT coalesce(max(seq), 0) + 1 FROM outbound_history"
+    " WHERE message_id = ?1 AND position = ?2), ?3, ?4, ?5, ?6, ?7, ?8)";
 // Like inbound retention: sent is delivered, failed (bounced, suppressed) is dead; ON DELETE
 // CASCADE takes the rows.
 constexpr const char* kPrune =
