@@ -540,4 +540,32 @@ TEST_F(PostgresStore, a_failing_statement_rolls_back_its_whole_group_which_is_re
   EXPECT_EQ(db->find_inbound(taken.id)->data, "first");
 }
 
+// The status history has no foreign key (schema.cpp, version 5): an outcome's history entry
+// takes no lock on the message row, which another replica's claim holds FOR UPDATE (and would
+// otherwise skip). The finish commits while that claim is still open.
+TEST_F(PostgresStore, an_outcome_and_its_history_do_not_wait_for_a_claim_holding_the_message) {
+  auto db = open();
+  ASSERT_NE(db, nullptr);
+  auto m = outbound("", "");
+  ASSERT_EQ(db->enqueue_outbound_wait(m).status, Status::ok);
+  ASSERT_EQ(db->claim_outbound(10, now_ms()).size(), 1u);
+  Sql other(server_.admin_dsn("bridge"));  // another replica in the middle of a claim
+  ASSERT_TRUE(other.exec("BEGIN"));
+  ASSERT_TRUE(other.exec("SELECT id FROM outbound_messages WHERE id='" + m.id + "' FOR UPDATE"));
+  store::RecipientResult sent;
+  sent.rcpt = "b@example.com";
+  sent.outcome = store::RecipientOutcome::sent;
+  sent.code = 250;
+  sent.text = "Ok";
+  db->finish_outbound(m.id, {sent});  // a foreign key check would wait out statement_timeout
+  EXPECT_EQ(sql_->text("SELECT state FROM outbound_recipients WHERE message_id='" + m.id + "'"),
+            "sent");
+  EXPECT_EQ(sql_->text("SELECT state FROM outbound_history WHERE message_id='" + m.id + "'"),
+            "sent");
+  ASSERT_TRUE(other.exec("COMMIT"));
+  // Retention takes the history with the message.
+  EXPECT_EQ(db->prune(now_ms() + 1000, now_ms() + 1000), 1u);
+  EXPECT_EQ(sql_->integer("SELECT count(*) FROM outbound_history"), 0);
+}
+
 }  // namespace
