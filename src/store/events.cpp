@@ -39,6 +39,24 @@ std::string token_after(std::string_view text, std::string_view marker) {
   return token;
 }
 
+nlohmann::json text_or_null(const std::string& text) {
+  return text.empty() ? nlohmann::json(nullptr) : nlohmann::json(text);
+}
+
+// message.bounced: what the DSN said (RFC 3464 2.2.2, 2.3.2-2.3.6) and where it is stored.
+nlohmann::json bounce_json(const Bounce& bounce) {
+  nlohmann::json out = nlohmann::json::object();
+  out["action"] = text_or_null(bounce.action);
+  out["status"] = text_or_null(bounce.status);
+  out["code"] = bounce.code == 0 ? nlohmann::json(nullptr) : nlohmann::json(bounce.code);
+  out["diagnostic_code"] = text_or_null(bounce.diagnostic);
+  out["remote_mta"] = text_or_null(bounce.remote_mta);
+  out["reporting_mta"] = text_or_null(bounce.reporting_mta);
+  out["final_recipient"] = text_or_null(bounce.final_recipient);
+  out["dsn_id"] = text_or_null(bounce.inbound_id);  // GET /v1/inbound/{id}
+  return out;
+}
+
 nlohmann::json metadata(const std::string& json_text) {
   if (json_text.empty()) return nullptr;
   nlohmann::json parsed = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
@@ -100,6 +118,10 @@ std::string event_payload(const std::string& id, const EventFacts& facts) {
     }
     if (result->outcome == RecipientOutcome::deferred)
       data["next_attempt_at"] = timestamp(result->next_attempt_at_ms);
+  }
+  if (const Bounce* bounce = facts.bounce) {
+    data["recipient"] = facts.recipient;
+    data["bounce"] = bounce_json(*bounce);
   }
   nlohmann::json event = {{"id", id},
                           {"type", facts.type},

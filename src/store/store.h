@@ -415,7 +415,8 @@ class Store {
   // every delivered one last updated before delivered_before_ms and every dead one before
   // dead_before_ms (its rows go with it). Messages without deliveries (no endpoints: kept for
   // browsing) are never pruned here. Outbound messages likewise once every recipient is sent
-  // (like delivered) or failed (like dead). Returns the number of messages deleted.
+  // (like delivered) or failed, bounced or suppressed (like dead), with their status history.
+  // Returns the number of messages deleted.
   // PostgreSQL: one replica at a time (a transaction-level advisory lock per batch); a replica
   // that finds another pruning returns 0 at once and leaves the work to it.
   virtual uint64_t prune(int64_t delivered_before_ms, int64_t dead_before_ms) = 0;
@@ -452,7 +453,8 @@ class Store {
   // once committed). Recipients not listed stay in_flight.
   virtual void finish_outbound(const std::string& id,
                                const std::vector<RecipientResult>& results) = 0;
-  // Recipient rows per state, and the oldest created_at of a queued or deferred one (metrics).
+  // Recipient rows per state (queued, in_flight, deferred, sent, failed, bounced, suppressed:
+  // each listed, 0 included), and the oldest created_at of a queued or deferred one (metrics).
   // PostgreSQL: sampled by the housekeeping replica only, like queue_stats.
   virtual QueueStats outbound_stats() = 0;
 
@@ -485,6 +487,9 @@ class Store {
   // history and the rest below are written) and writes message.bounced event rows for the
   // subscribed endpoints; Action failed with a Status 5.x.x also upserts the suppression
   // (reason "bounce", status, diagnostic, message_id, rcpt). matched = false writes nothing.
+  // Durable once it returns (like add_suppression); status says whether it was written (matched
+  // and rcpt tell what was found even when the write failed). The history entry's time and the
+  // suppression's created_at are bounce.at_ms (0 = now).
   virtual BounceRecorded record_bounce(const Bounce& /*bounce*/) { return {}; }
   // One message's event rows in seq order (tests, tools).
   virtual std::vector<EventRow> find_events(const std::string& /*message_id*/) { return {}; }

@@ -20,12 +20,23 @@ constexpr const char* kInsertQueued =
     " SELECT e.id, e.endpoint, 'message.queued', $1, '', e.payload, 'queued', 0, $2::bigint,"
     " $2::bigint, $2::bigint FROM unnest($3::text[], $4::text[], $5::text[])"
     " AS e(id, endpoint, payload)";
-// The recipient's outcome (outbound.cpp kFinish) and, when it was in flight, its events.
+// Any one event for one recipient (message.bounced), its rows per subscribed endpoint.
+constexpr const char* kInsertEvent =
+    "INSERT INTO event_deliveries (id, endpoint, type, message_id, rcpt, payload, state,"
+    " attempts, next_attempt_at, created_at, updated_at)"
+    " SELECT e.id, e.endpoint, $1::text, $2::text, $3::text, e.payload, 'queued', 0, $4::bigint,"
+    " $4::bigint, $4::bigint FROM unnest($5::text[], $6::text[], $7::text[])"
+    " AS e(id, endpoint, payload)";
+// The recipient's outcome (outbound.cpp kFinish) and, when it was in flight, its status
+// history entry and its events.
 constexpr const char* kFinishWithEvents =
     "WITH done AS (UPDATE outbound_recipients SET state = $3::text,"
     " next_attempt_at = CASE WHEN $3::text = 'deferred' THEN $4::bigint ELSE next_attempt_at END,"
     " last_code = $5, last_enhanced = $6, last_text = $7, updated_at = $8::bigint"
-    " WHERE message_id = $1::text AND rcpt = $2::text AND state = 'in_flight' RETURNING 1)"
+    " WHERE message_id = $1::text AND rcpt = $2::text AND state = 'in_flight'"
+    " RETURNING position),"
+    " history AS (INSERT INTO outbound_history (message_id, position, created_at, state, code,"
+    " enhanced, text) SELECT $1::text, position, $8::bigint, $3::text, $5, $6, $7 FROM done)"
     " INSERT INTO event_deliveries (id, endpoint, type, message_id, rcpt, payload, state,"
     " attempts, next_attempt_at, created_at, updated_at)"
     " SELECT e.id, e.endpoint, $9::text, $1::text, $2::text, e.payload, 'queued', 0, $8::bigint,"
@@ -93,11 +104,32 @@ bool EventWriter::record_queued(const OutboundMessage& message, int64_t now_ms) 
   if (!enabled()) return true;
   Params params;
   params.text(message.id).integer(now_ms);
-  add_rows(endpoints_,
-           {"message.queued", message.id, message.api_key, message.metadata_json, message.rcpt_to,
-            nullptr, now_ms},
-           params);
+  EventFacts facts;
+  facts.type = "message.queued";
+  facts.message_id = message.id;
+  facts.api_key = message.api_key;
+  facts.metadata_json = message.metadata_json;
+  facts.recipients = message.rcpt_to;
+  facts.at_ms = now_ms;
+  add_rows(endpoints_, facts, params);
   Result added = writer_.db().run("sb_events_queued", kInsertQueued, params);
+  return added.ok() || writer_.db().fail(added);
+}
+
+bool EventWriter::record(EventFacts facts, int64_t now_ms) {
+  if (!enabled() || subscribers(endpoints_, facts.type).empty()) return true;
+  Params lookup;
+  lookup.text_array({facts.message_id});
+  Result found = writer_.db().run("sb_events_facts", kMessageFacts, lookup);
+  if (!found.ok()) return writer_.db().fail(found);
+  if (found.rows() > 0) {
+    facts.api_key = found.text(0, 1);
+    facts.metadata_json = found.text(0, 2);
+  }
+  Params params;
+  params.text(facts.type).text(facts.message_id).text(facts.recipient).integer(now_ms);
+  add_rows(endpoints_, facts, params);
+  Result added = writer_.db().run("sb_events_insert", kInsertEvent, params);
   return added.ok() || writer_.db().fail(added);
 }
 
@@ -117,7 +149,13 @@ bool EventWriter::finish_commands(const std::vector<OutboundFinishRow>& finishes
   for (const OutboundFinishRow& finish : finishes) {
     const RecipientResult& r = finish.result;
     const auto& [api_key, metadata] = facts_of[finish.message_id];
-    EventFacts facts{event_type(r.outcome), finish.message_id, api_key, metadata, {}, &r, now_ms};
+    EventFacts facts;
+    facts.type = event_type(r.outcome);
+    facts.message_id = finish.message_id;
+    facts.api_key = api_key;
+    facts.metadata_json = metadata;
+    facts.result = &r;
+    facts.at_ms = now_ms;
     Params params;
     params.text(finish.message_id)
         .text(r.rcpt)

@@ -21,6 +21,9 @@ class EventWriter {
 
   // Inside the caller's transaction: the message's message.queued rows. False when it failed.
   bool record_queued(const OutboundMessage& message, int64_t now_ms);
+  // Inside the caller's transaction: the rows of one recipient's event (message.bounced: facts'
+  // bounce and recipient), with the message's api_key and metadata read here. False when failed.
+  bool record(EventFacts facts, int64_t now_ms);
   // The outcomes' statements (finish_all's pipeline): each updates the recipient and, only when
   // that recipient was in flight, inserts its event rows, in one statement. Reads the messages'
   // api_key and metadata first (they never change). False when that read failed.

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "store/postgres/events.h"
+#include "store/postgres/suppressions.h"
 #include "store/row_codec.h"
 
 namespace store::postgres {
@@ -48,11 +49,28 @@ constexpr const char* kClaimRecipients =
     " updated_at = $1, lease_until = $3, lease_owner = $4 WHERE message_id = $2 AND " SB_DUE
     " RETURNING position, rcpt, attempts";
 #undef SB_DUE
+// The outcome, and its status history entry when the row was in flight (events.cpp
+// kFinishWithEvents adds the event rows).
 constexpr const char* kFinish =
-    "UPDATE outbound_recipients SET state = $3::text,"
+    "WITH done AS (UPDATE outbound_recipients SET state = $3::text,"
     " next_attempt_at = CASE WHEN $3::text = 'deferred' THEN $4::bigint ELSE next_attempt_at END,"
     " last_code = $5, last_enhanced = $6, last_text = $7, updated_at = $8"
-    " WHERE message_id = $1 AND rcpt = $2 AND state = 'in_flight'";
+    " WHERE message_id = $1 AND rcpt = $2 AND state = 'in_flight' RETURNING position)"
+    " INSERT INTO outbound_history (message_id, position, created_at, state, code, enhanced, text)"
+    " SELECT $1, position, $8, $3, $5, $6, $7 FROM done";
+
+// record_bounce (store.h): the recipient a DSN answers (locked against a concurrent outcome),
+// and its state change for Action failed (a row in flight keeps its state: its attempt's outcome
+// is still to come).
+constexpr const char* kBounceRecipient =
+    "SELECT rcpt FROM outbound_recipients WHERE message_id = $1 AND position = $2 FOR UPDATE";
+constexpr const char* kBounced =
+    "UPDATE outbound_recipients SET state = 'bounced', last_code = $3, last_enhanced = $4,"
+    " last_text = $5, updated_at = $6"
+    " WHERE message_id = $1 AND position = $2 AND state <> 'in_flight'";
+constexpr const char* kBounceHistory =
+    "INSERT INTO outbound_history (message_id, position, created_at, state, code, enhanced, text,"
+    " inbound_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
 }  // namespace
 
@@ -163,6 +181,7 @@ bool OutboundWriter::claim_recipients(OutboundJob& job, int64_t now_ms) {
   for (const auto& [position, r] : order) {
     job.rcpt_to.push_back(rows.text(r, 1));
     job.attempts.push_back(static_cast<int>(rows.integer(r, 2)));
+    job.positions.push_back(static_cast<int>(position));
   }
   return true;
 }
@@ -190,6 +209,79 @@ Status OutboundWriter::finish_all(const std::vector<Finish>& finishes, int64_t n
   }
   if (writer_.db().pipeline(commands)) return Status::ok;  // one implicit transaction
   return writer_.rollback();
+}
+
+BounceRecorded OutboundWriter::record_bounce(const Bounce& bounce, int64_t now_ms) {
+  BounceRecorded recorded;
+  if (writer_.closed()) return recorded.status = Status::closed, recorded;
+  if (!writer_.ensure()) return recorded.status = Status::io_error, recorded;
+  Connection& db = writer_.db();
+  if (!writer_.begin()) return recorded.status = writer_.rollback(), recorded;
+  Params key;
+  key.text(bounce.message_id).integer(bounce.position);
+  Result found = db.run("sb_bounce_recipient", kBounceRecipient, key);
+  if (!found.ok()) return db.fail(found), recorded.status = writer_.rollback(), recorded;
+  if (found.rows() == 0) {  // nothing written
+    writer_.rollback();
+    return recorded;
+  }
+  recorded.matched = true;
+  recorded.rcpt = found.text(0, 0);
+  if (!write_bounce(bounce, now_ms, recorded) || !writer_.commit()) {
+    recorded.status = writer_.rollback();
+    if (recorded.status == Status::ok) recorded.status = Status::io_error;
+    recorded.suppressed = false;
+  }
+  return recorded;
+}
+
+bool OutboundWriter::write_bounce(const Bounce& bounce, int64_t now_ms, BounceRecorded& recorded) {
+  Connection& db = writer_.db();
+  const bool failed = bounce.action == "failed";  // RFC 3464 2.3.3
+  const int64_t at_ms = bounce.at_ms != 0 ? bounce.at_ms : now_ms;
+  Params entry;
+  entry.text(bounce.message_id)
+      .integer(bounce.position)
+      .integer(at_ms)
+      .text(failed ? std::string("bounced") : bounce.action)
+      .integer(bounce.code)
+      .text(bounce.status)
+      .text(bounce.diagnostic)
+      .text(bounce.inbound_id);
+  Result added = db.run("sb_bounce_history", kBounceHistory, entry);
+  if (!added.ok()) return db.fail(added);
+  if (!failed) return true;
+  Params state;
+  state.text(bounce.message_id)
+      .integer(bounce.position)
+      .integer(bounce.code)
+      .text(bounce.status)
+      .text(bounce.diagnostic)
+      .integer(now_ms);
+  Result updated = db.run("sb_bounced", kBounced, state);
+  if (!updated.ok()) return db.fail(updated);
+  if (events_ != nullptr && events_->enabled()) {
+    EventFacts facts;
+    facts.type = "message.bounced";
+    facts.message_id = bounce.message_id;
+    facts.bounce = &bounce;
+    facts.recipient = recorded.rcpt;
+    facts.at_ms = at_ms;
+    if (!events_->record(std::move(facts), now_ms)) return false;
+  }
+  // A hard bounce (RFC 3463 class 5: permanent) stops future sends to the address.
+  if (bounce.status.rfind("5.", 0) != 0) return true;
+  Suppression suppression;
+  suppression.address = recorded.rcpt;
+  suppression.reason = "bounce";
+  suppression.created_at_ms = at_ms;
+  suppression.status = bounce.status;
+  suppression.diagnostic = bounce.diagnostic;
+  suppression.message_id = bounce.message_id;
+  suppression.rcpt = recorded.rcpt;
+  bool created = false;
+  recorded.suppressed = upsert_suppression(db, suppression, created);
+  return recorded.suppressed;
 }
 
 }  // namespace store::postgres

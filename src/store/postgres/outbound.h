@@ -1,6 +1,7 @@
 // The outbound side's writes on the PostgreSQL writer connection (the send API): the insert of a
 // message behind its idempotency key (unique across replicas: a UNIQUE constraint and ON
-// CONFLICT), the recipients' claims (FOR UPDATE SKIP LOCKED on the message row) and results.
+// CONFLICT), the recipients' claims (FOR UPDATE SKIP LOCKED on the message row), results with
+// their status history, and the bounces recorded on them (record_bounce).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -31,6 +32,9 @@ class OutboundWriter {
   // Several results in ONE durable transaction (a lost "sent" would send twice).
   Status finish_all(const std::vector<Finish>& finishes, int64_t now_ms);
 
+  // Store::record_bounce in ONE durable transaction (store.h); matched = false writes nothing.
+  BounceRecorded record_bounce(const Bounce& bounce, int64_t now_ms);
+
   // Delivery events are recorded through `events` in the same transactions (null: none).
   void set_events(EventWriter* events) { events_ = events; }
 
@@ -38,6 +42,8 @@ class OutboundWriter {
   // 1 = the key decided (replay or conflict), 0 = free, -1 = failed.
   int check_key(const OutboundMessage& message, OutboundEnqueued& result);
   bool claim_recipients(OutboundJob& job, int64_t now_ms);
+  // Inside record_bounce's transaction, for the recipient found (recorded.rcpt).
+  bool write_bounce(const Bounce& bounce, int64_t now_ms, BounceRecorded& recorded);
 
   Writer& writer_;
   EventWriter* events_ = nullptr;

@@ -57,6 +57,17 @@ void PostgresStore::finish_event(const std::string& id, DeliveryOutcome outcome,
   });
 }
 
+BounceRecorded PostgresStore::record_bounce(const Bounce& bounce) {
+  int64_t now = common::unix_ms(common::Clock::now());
+  BounceRecorded closed;
+  closed.status = Status::closed;
+  return run_on_writer(closed, [&] {
+    BounceRecorded recorded = outbound_->record_bounce(bounce, now);
+    if (recorded.status == Status::io_error) writable_ = false;
+    return recorded;
+  });
+}
+
 }  // namespace postgres
 
 std::unique_ptr<Store> open_postgres(const Options& options, const PostgresOptions& postgres,

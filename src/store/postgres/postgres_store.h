@@ -77,6 +77,7 @@ class PostgresStore final : public GroupCommitStore {
   }
   void finish_event(const std::string& id, DeliveryOutcome outcome, int64_t next_attempt_at_ms,
                     const std::string& last_error, int attempt) override;
+  BounceRecorded record_bounce(const Bounce& bounce) override;
   std::vector<EventRow> find_events(const std::string& message_id) override {
     return run_on_writer(std::vector<EventRow>{}, [&] { return events_->find(message_id); });
   }
@@ -105,7 +106,7 @@ class PostgresStore final : public GroupCommitStore {
   }
   QueueStats outbound_stats() override {
     if (listener_->housekeeper()) return readers_->outbound_stats();
-    return zeros({"queued", "in_flight", "deferred", "sent", "failed"});
+    return zeros({"queued", "in_flight", "deferred", "sent", "failed", "bounced", "suppressed"});
   }
 
   std::vector<OutboundJob> claim_outbound(size_t limit, int64_t now) override {

@@ -32,7 +32,10 @@ constexpr const char* kFindOutbound =
     " FROM outbound_messages WHERE id = $1";
 constexpr const char* kFindRecipients =
     "SELECT rcpt, state, attempts, next_attempt_at, updated_at, last_code, last_enhanced,"
-    " last_text FROM outbound_recipients WHERE message_id = $1 ORDER BY position";
+    " last_text, position FROM outbound_recipients WHERE message_id = $1 ORDER BY position";
+constexpr const char* kFindHistory =
+    "SELECT position, created_at, state, code, enhanced, text, inbound_id FROM outbound_history"
+    " WHERE message_id = $1 ORDER BY position, seq";
 constexpr const char* kPruneInbound =
     "DELETE FROM inbound_messages WHERE id IN ("
     " SELECT message_id FROM inbound_deliveries GROUP BY message_id HAVING"
@@ -40,13 +43,17 @@ constexpr const char* kPruneInbound =
     "          WHEN state IN ('dead', 'orphaned') AND updated_at < $2::bigint THEN 0"
     "          ELSE 1 END) = 0"
     " LIMIT $3)";
+// The recipients go by the cascade, their history (no foreign key: schema.cpp) by the CTE; the
+// statement's count is the messages'.
 constexpr const char* kPruneOutbound =
-    "DELETE FROM outbound_messages WHERE id IN ("
+    "WITH doomed AS MATERIALIZED ("
     " SELECT message_id FROM outbound_recipients GROUP BY message_id HAVING"
     " sum(CASE WHEN state = 'sent' AND updated_at < $1::bigint THEN 0"
-    "          WHEN state IN ('failed', 'suppressed') AND updated_at < $2::bigint THEN 0"
-    "          ELSE 1 END) = 0"
-    " LIMIT $3)";
+    "          WHEN state IN ('failed', 'bounced', 'suppressed') AND updated_at < $2::bigint"
+    "          THEN 0 ELSE 1 END) = 0"
+    " LIMIT $3),"
+    " history AS (DELETE FROM outbound_history WHERE message_id IN (SELECT message_id FROM doomed))"
+    " DELETE FROM outbound_messages WHERE id IN (SELECT message_id FROM doomed)";
 
 DeliveryRow delivery_row(const Result& rows, int r) {
   DeliveryRow row;
@@ -187,6 +194,7 @@ std::optional<StoredOutbound> Readers::find_outbound(const std::string& id) {
     message.metadata_json = row.text(0, 5);
     Result rows = db.run("sb_find_recipients", kFindRecipients, params);
     if (!rows.ok()) return db.fail(rows);
+    std::map<int64_t, size_t> by_position;  // position → index in recipients
     for (int r = 0; r < rows.rows(); ++r) {
       OutboundRecipientRow recipient;
       recipient.rcpt = rows.text(r, 0);
@@ -197,7 +205,22 @@ std::optional<StoredOutbound> Readers::find_outbound(const std::string& id) {
       recipient.last_code = static_cast<int>(rows.integer(r, 5));
       recipient.last_enhanced = rows.text(r, 6);
       recipient.last_text = rows.text(r, 7);
+      by_position[rows.integer(r, 8)] = message.recipients.size();
       message.recipients.push_back(std::move(recipient));
+    }
+    Result history = db.run("sb_find_history", kFindHistory, params);
+    if (!history.ok()) return db.fail(history);
+    for (int r = 0; r < history.rows(); ++r) {
+      auto at = by_position.find(history.integer(r, 0));
+      if (at == by_position.end()) continue;
+      RecipientHistory entry;
+      entry.at_ms = history.integer(r, 1);
+      entry.state = history.text(r, 2);
+      entry.code = static_cast<int>(history.integer(r, 3));
+      entry.enhanced = history.text(r, 4);
+      entry.text = history.text(r, 5);
+      entry.inbound_id = history.text(r, 6);
+      message.recipients[at->second].history.push_back(std::move(entry));
     }
     found = std::move(message);
     return true;
@@ -247,7 +270,8 @@ Store::QueueStats Readers::outbound_stats() {
                "SELECT min(m.created_at) FROM outbound_recipients r"
                " JOIN outbound_messages m ON m.id = r.message_id"
                " WHERE r.state IN ('queued', 'deferred')",
-               "sb_outbound_oldest_pending", {"queued", "in_flight", "deferred", "sent", "failed"});
+               "sb_outbound_oldest_pending",
+               {"queued", "in_flight", "deferred", "sent", "failed", "bounced", "suppressed"});
 }
 
 uint64_t Readers::size_bytes() {

@@ -18,7 +18,7 @@ namespace {
 // mostly base64 and already-compressed attachments, and compressing every message on the server,
 // whose CPU all replicas share, cost more than the bytes it saved. Rows written before keep their
 // form; both read the same.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     R"sql(
 CREATE TABLE inbound_messages (
   id text COLLATE "C" PRIMARY KEY,
@@ -129,6 +129,26 @@ CREATE INDEX IF NOT EXISTS event_deliveries_order ON event_deliveries(endpoint, 
 CREATE INDEX IF NOT EXISTS event_deliveries_lease ON event_deliveries(lease_until) WHERE state = 'in_flight';
 CREATE INDEX IF NOT EXISTS event_deliveries_finished ON event_deliveries(updated_at)
   WHERE state IN ('delivered', 'dead');
+)sql",
+    // Each outbound recipient's status history (issue 14, store.h RecipientHistory), as SQLite's
+    // (there seq counts per recipient, here it is an identity: both order a recipient's entries)
+    // but without a foreign key: its check would take a KEY SHARE lock on the message row at
+    // every outcome, which a replica's claim (FOR UPDATE SKIP LOCKED on that row) would then
+    // skip. Retention deletes the history with its message (readers.cpp kPruneOutbound).
+    R"sql(
+CREATE TABLE IF NOT EXISTS outbound_history (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  message_id text COLLATE "C" NOT NULL,
+  position integer NOT NULL,
+  created_at bigint NOT NULL,
+  state text NOT NULL,
+  code integer NOT NULL DEFAULT 0,
+  enhanced text NOT NULL DEFAULT '',
+  text text NOT NULL DEFAULT '',
+  inbound_id text NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS outbound_history_message
+  ON outbound_history(message_id, position, seq);
 )sql",
 };
 

@@ -25,10 +25,7 @@ constexpr const char* kSuppressed =
 
 }  // namespace
 
-Status add_suppression(Writer& writer, const Suppression& suppression, bool& created) {
-  created = false;
-  if (writer.closed()) return Status::closed;
-  if (!writer.ensure()) return Status::io_error;
+bool upsert_suppression(Connection& db, const Suppression& suppression, bool& created) {
   Params params;
   params.text(suppression_key(suppression.address))
       .text(suppression.reason)
@@ -37,9 +34,17 @@ Status add_suppression(Writer& writer, const Suppression& suppression, bool& cre
       .text(suppression.diagnostic)
       .text(suppression.message_id)
       .text(suppression.rcpt);
-  Result row = writer.db().run("sb_suppression_add", kUpsert, params);
-  if (!row.ok() || row.rows() != 1) return writer.db().fail(row), Status::io_error;
+  Result row = db.run("sb_suppression_add", kUpsert, params);
+  if (!row.ok() || row.rows() != 1) return db.fail(row);
   created = row.integer(0, 0) != 0;
+  return true;
+}
+
+Status add_suppression(Writer& writer, const Suppression& suppression, bool& created) {
+  created = false;
+  if (writer.closed()) return Status::closed;
+  if (!writer.ensure()) return Status::io_error;
+  if (!upsert_suppression(writer.db(), suppression, created)) return Status::io_error;
   return Status::ok;
 }
 

@@ -13,6 +13,8 @@
 namespace store::postgres {
 
 Status add_suppression(Writer& writer, const Suppression& suppression, bool& created);
+// The upsert alone, inside the caller's transaction (record_bounce); false when it failed.
+bool upsert_suppression(Connection& db, const Suppression& suppression, bool& created);
 std::optional<bool> remove_suppression(Writer& writer, const std::string& address);
 // On a reader's connection inside its snapshot; false when a statement failed.
 bool list_suppressions(Connection& db, const std::string& after, size_t limit,

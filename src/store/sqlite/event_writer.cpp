@@ -93,7 +93,7 @@ int EventWriter::record(const EventFacts& facts, int64_t now_ms) {
     insert.bind_text(2, endpoint);
     insert.bind_text(3, facts.type);
     insert.bind_text(4, facts.message_id);
-    insert.bind_text(5, facts.result != nullptr ? facts.result->rcpt : std::string());
+    insert.bind_text(5, facts.result != nullptr ? facts.result->rcpt : facts.recipient);
     insert.bind_text(6, event_payload(id, facts));
     insert.bind_int(7, now_ms);
     rc = insert.run();

@@ -19,8 +19,11 @@ bool OutboundReader::open(Reader& reader, std::string& error) {
             " WHERE id = ?1");
     prepare(find_recipients_,
             "SELECT rcpt, state, attempts, next_attempt_at, updated_at, last_code,"
-            " last_enhanced, last_text FROM outbound_recipients WHERE message_id = ?1"
+            " last_enhanced, last_text, position FROM outbound_recipients WHERE message_id = ?1"
             " ORDER BY position");
+    prepare(find_history_,
+            "SELECT position, created_at, state, code, enhanced, text, inbound_id"
+            " FROM outbound_history WHERE message_id = ?1 ORDER BY position, seq");
     prepare(count_by_state_,
             "SELECT state, count(*) FROM outbound_recipients GROUP BY state ORDER BY state");
     prepare(oldest_pending_,
@@ -68,6 +71,7 @@ bool OutboundReader::read_recipients(const std::string& id,
   Reset reset(select);
   select.bind_text(1, id);
   int rc;
+  std::vector<int64_t> positions;  // parallel to rows
   while ((rc = select.step()) == SQLITE_ROW) {
     OutboundRecipientRow row;
     row.rcpt = select.column_text(0);
@@ -78,7 +82,32 @@ bool OutboundReader::read_recipients(const std::string& id,
     row.last_code = static_cast<int>(select.column_int(5));
     row.last_enhanced = select.column_text(6);
     row.last_text = select.column_text(7);
+    positions.push_back(select.column_int(8));
     rows.push_back(std::move(row));
+  }
+  return rc == SQLITE_DONE && read_history(id, positions, rows);
+}
+
+// Both are in position order: one merge pass puts each entry on its recipient.
+bool OutboundReader::read_history(const std::string& id, const std::vector<int64_t>& positions,
+                                  std::vector<OutboundRecipientRow>& rows) {
+  Statement& select = find_history_;
+  Reset reset(select);
+  select.bind_text(1, id);
+  size_t row = 0;
+  int rc;
+  while ((rc = select.step()) == SQLITE_ROW) {
+    int64_t position = select.column_int(0);
+    while (row < positions.size() && positions[row] < position) ++row;
+    if (row == positions.size() || positions[row] != position) continue;
+    RecipientHistory entry;
+    entry.at_ms = select.column_int(1);
+    entry.state = select.column_text(2);
+    entry.code = static_cast<int>(select.column_int(3));
+    entry.enhanced = select.column_text(4);
+    entry.text = select.column_text(5);
+    entry.inbound_id = select.column_text(6);
+    rows[row].history.push_back(std::move(entry));
   }
   return rc == SQLITE_DONE;
 }
@@ -89,8 +118,9 @@ Store::QueueStats OutboundReader::stats() {
 }
 
 Store::QueueStats OutboundReader::stats_locked() {
-  return read_queue_stats({begin_, end_, count_by_state_, oldest_pending_},
-                          {"queued", "in_flight", "deferred", "sent", "failed"});
+  return read_queue_stats(
+      {begin_, end_, count_by_state_, oldest_pending_},
+      {"queued", "in_flight", "deferred", "sent", "failed", "bounced", "suppressed"});
 }
 
 }  // namespace store::sqlite

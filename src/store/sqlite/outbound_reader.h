@@ -3,6 +3,7 @@
 #pragma once
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "store/sqlite/database.h"
 #include "store/sqlite/reader.h"
@@ -14,7 +15,7 @@ class OutboundReader {
  public:
   // Prepares its statements on `reader`'s connection; `reader` must outlive this object.
   bool open(Reader& reader, std::string& error);
-  // The message and its recipient rows (envelope order), read in one snapshot.
+  // The message and its recipient rows (envelope order) with their history, in one snapshot.
   std::optional<StoredOutbound> find(const std::string& id);
   // Recipient rows per state (every state listed, 0 included) and the oldest created_at of a
   // message with a queued or deferred recipient (0 when none), in one snapshot.
@@ -23,10 +24,13 @@ class OutboundReader {
  private:
   std::optional<StoredOutbound> find_locked(const std::string& id);
   bool read_recipients(const std::string& id, std::vector<OutboundRecipientRow>& rows);
+  bool read_history(const std::string& id, const std::vector<int64_t>& positions,
+                    std::vector<OutboundRecipientRow>& rows);
   Store::QueueStats stats_locked();
 
   Reader* reader_ = nullptr;
-  Statement begin_, end_, find_message_, find_recipients_, count_by_state_, oldest_pending_;
+  Statement begin_, end_, find_message_, find_recipients_, find_history_, count_by_state_,
+      oldest_pending_;
 };
 
 }  // namespace store::sqlite

@@ -1,10 +1,12 @@
 // Outbound SQL on the writer's connection. The idempotency lookup runs in the same transaction as
 // the insert, so two requests with one key can never both be written; every value is bound.
-// Recipients move queued → in_flight → sent | deferred | failed (ARCHITECTURE.md states).
+// Recipients move queued → in_flight → sent | deferred | failed (ARCHITECTURE.md states), and
+// to bounced when a DSN with Action failed is recorded for them (record_bounce).
 #include "store/sqlite/outbound_writer.h"
 
 #include "store/row_codec.h"
 #include "store/sqlite/event_writer.h"
+#include "store/sqlite/suppressions.h"
 
 namespace store::sqlite {
 namespace {
@@ -19,8 +21,8 @@ constexpr const char* kSelectDue =
     " GROUP BY message_id ORDER BY due, message_id LIMIT ?2"
     ") d ON d.message_id = m.id ORDER BY d.due, m.id";
 constexpr const char* kSelectDueRecipients =
-    "SELECT rcpt, attempts FROM outbound_recipients WHERE message_id = ?2 AND " SB_OUTBOUND_DUE
-    " ORDER BY position";
+    "SELECT rcpt, attempts, position FROM outbound_recipients WHERE message_id = ?2 "
+    "AND " SB_OUTBOUND_DUE " ORDER BY position";
 constexpr const char* kMarkInFlight =
     "UPDATE outbound_recipients SET state = 'in_flight', attempts = attempts + 1,"
     " updated_at = ?3, lease_until = ?4, lease_owner = ?5 WHERE message_id = ?2 "
@@ -31,13 +33,28 @@ constexpr const char* kFinish =
     "UPDATE outbound_recipients SET state = ?3,"
     " next_attempt_at = CASE WHEN ?3 = 'deferred' THEN ?4 ELSE next_attempt_at END,"
     " last_code = ?5, last_enhanced = ?6, last_text = ?7, updated_at = ?8"
-    " WHERE message_id = ?1 AND rcpt = ?2 AND state = 'in_flight'";
-// Like inbound retention: sent is delivered, failed is dead; ON DELETE CASCADE takes the rows.
+    " WHERE message_id = ?1 AND rcpt = ?2 AND state = 'in_flight' RETURNING position";
+// record_bounce (store.h): the recipient a DSN answers, and its state change for Action failed
+// (a row in flight keeps its state: its attempt's outcome is still to come).
+constexpr const char* kBounceRecipient =
+    "SELECT rcpt FROM outbound_recipients WHERE message_id = ?1 AND position = ?2";
+constexpr const char* kBounced =
+    "UPDATE outbound_recipients SET state = 'bounced', last_code = ?3, last_enhanced = ?4,"
+    " last_text = ?5, updated_at = ?6"
+    " WHERE message_id = ?1 AND position = ?2 AND state <> 'in_flight'";
+// One entry of the recipient's status history (store.h RecipientHistory), after its last one
+// (the key's own range: the page the insert writes).
+constexpr const char* kInsertHistory =
+    "INSERT INTO outbound_history (message_id, position, seq, created_at, state, code, enhanced,"
+    " text, inbound_id) VALUES (?1, ?2, (SELECT coalesce(max(seq), 0) + 1 FROM outbound_history"
+    " WHERE message_id = ?1 AND position = ?2), ?3, ?4, ?5, ?6, ?7, ?8)";
+// Like inbound retention: sent is delivered, failed (bounced, suppressed) is dead; ON DELETE
+// CASCADE takes the rows.
 constexpr const char* kPrune =
     "DELETE FROM outbound_messages WHERE id IN ("
     " SELECT message_id FROM outbound_recipients GROUP BY message_id HAVING"
     " sum(CASE WHEN state = 'sent' AND updated_at < ?1 THEN 0"
-    "          WHEN state IN ('failed', 'suppressed') AND updated_at < ?2 THEN 0"
+    "          WHEN state IN ('failed', 'bounced', 'suppressed') AND updated_at < ?2 THEN 0"
     "          ELSE 1 END) = 0"
     " LIMIT ?3)";
 
@@ -92,6 +109,9 @@ bool OutboundWriter::open(Writer& writer, std::chrono::milliseconds idempotency_
   prepare(statements_.select_due_recipients, kSelectDueRecipients);
   prepare(statements_.mark_in_flight, kMarkInFlight);
   prepare(statements_.finish, kFinish);
+  prepare(statements_.insert_history, kInsertHistory);
+  prepare(statements_.bounce_recipient, kBounceRecipient);
+  prepare(statements_.bounced, kBounced);
   prepare(statements_.prune, kPrune);
   if (rc != SQLITE_OK) {
     error = "cannot prepare the outbound writer's statements: " + db.error_message();
@@ -170,10 +190,16 @@ int OutboundWriter::insert_rows(const OutboundMessage& message, int64_t now_ms) 
     recipient.bind_int(4, now_ms);  // due at once
     rc = recipient.run();
   }
-  if (rc == SQLITE_OK && events_ != nullptr && events_->enabled())
-    rc = events_->record({"message.queued", message.id, message.api_key, message.metadata_json,
-                          message.rcpt_to, nullptr, now_ms},
-                         now_ms);
+  if (rc == SQLITE_OK && events_ != nullptr && events_->enabled()) {
+    EventFacts facts;
+    facts.type = "message.queued";
+    facts.message_id = message.id;
+    facts.api_key = message.api_key;
+    facts.metadata_json = message.metadata_json;
+    facts.recipients = message.rcpt_to;
+    facts.at_ms = now_ms;
+    rc = events_->record(facts, now_ms);
+  }
   return rc;
 }
 
@@ -225,6 +251,7 @@ int OutboundWriter::claim_recipients(OutboundJob& job, int64_t now_ms) {
     while ((rc = select.step()) == SQLITE_ROW) {
       job.rcpt_to.push_back(select.column_text(0));
       job.attempts.push_back(static_cast<int>(select.column_int(1)) + 1);
+      job.positions.push_back(static_cast<int>(select.column_int(2)));
     }
     if (rc != SQLITE_DONE) return rc;
   }
@@ -260,15 +287,117 @@ int OutboundWriter::finish_one(const Finish& finish, int64_t now_ms) {
   update.bind_text(6, result.enhanced);
   update.bind_text(7, result.text);
   update.bind_int(8, now_ms);
-  int rc = update.run();
-  // The recipient's event in the same transaction, when the row was in flight (one outcome, one
-  // event: a finish that came after its lease ended changes nothing and reports nothing).
-  if (rc != SQLITE_OK || events_ == nullptr || !events_->enabled() ||
-      sqlite3_changes(db_->handle()) == 0)
-    return rc;
-  EventFacts facts{event_type(result.outcome), finish.message_id, "", "", {}, &result, now_ms};
+  int64_t position = -1;  // the row's, when it was in flight (RETURNING)
+  int rc;
+  {
+    Reset reset(update);
+    rc = update.step();
+    if (rc == SQLITE_ROW) {
+      position = update.column_int(0);
+      rc = update.step();
+    }
+    if (rc != SQLITE_DONE) return rc;
+  }
+  // The history entry and the recipient's event in the same transaction, when the row was in
+  // flight (one outcome, one entry, one event: a finish that came after its lease ended changes
+  // nothing and reports nothing).
+  if (position < 0) return SQLITE_OK;
+  rc = insert_history(finish.message_id, position, now_ms, to_string(result.outcome), result.code,
+                      result.enhanced, result.text, "");
+  if (rc != SQLITE_OK || events_ == nullptr || !events_->enabled()) return rc;
+  EventFacts facts;
+  facts.type = event_type(result.outcome);
+  facts.message_id = finish.message_id;
+  facts.result = &result;
+  facts.at_ms = now_ms;
   rc = events_->message_facts(finish.message_id, facts);
   return rc == SQLITE_OK ? events_->record(facts, now_ms) : rc;
+}
+
+int OutboundWriter::insert_history(const std::string& message_id, int64_t position, int64_t at_ms,
+                                   const std::string& state, int code, const std::string& enhanced,
+                                   const std::string& text, const std::string& inbound_id) {
+  Statement& insert = statements_.insert_history;
+  insert.bind_text(1, message_id);
+  insert.bind_int(2, position);
+  insert.bind_int(3, at_ms);
+  insert.bind_text(4, state);
+  insert.bind_int(5, code);
+  insert.bind_text(6, enhanced);
+  insert.bind_text(7, text);
+  insert.bind_text(8, inbound_id);
+  return insert.run();
+}
+
+BounceRecorded OutboundWriter::record_bounce(const Bounce& bounce, int64_t now_ms) {
+  BounceRecorded recorded;
+  if (db_ == nullptr) return recorded.status = Status::closed, recorded;
+  // Durable like the API's suppressions: the DSN is acknowledged once this returns.
+  int rc = writer_->set_durable(true) ? statements_.begin.run() : SQLITE_IOERR;
+  if (rc == SQLITE_OK) {
+    Statement& find = statements_.bounce_recipient;
+    Reset reset(find);
+    find.bind_text(1, bounce.message_id);
+    find.bind_int(2, bounce.position);
+    rc = find.step();
+    if (rc == SQLITE_ROW) {
+      recorded.matched = true;
+      recorded.rcpt = find.column_text(0);
+      rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+      rc = SQLITE_OK;
+    }
+  }
+  if (rc == SQLITE_OK && recorded.matched) rc = write_bounce(bounce, now_ms, recorded);
+  if (rc == SQLITE_OK && recorded.matched) rc = statements_.commit.run();
+  if (rc == SQLITE_OK && !recorded.matched) rollback();  // nothing was written
+  if (rc != SQLITE_OK) {
+    rollback();
+    recorded.status = status_from(rc);
+    recorded.suppressed = false;
+  }
+  return recorded;
+}
+
+int OutboundWriter::write_bounce(const Bounce& bounce, int64_t now_ms, BounceRecorded& recorded) {
+  const bool failed = bounce.action == "failed";  // RFC 3464 2.3.3
+  const int64_t at_ms = bounce.at_ms != 0 ? bounce.at_ms : now_ms;
+  int rc =
+      insert_history(bounce.message_id, bounce.position, at_ms, failed ? "bounced" : bounce.action,
+                     bounce.code, bounce.status, bounce.diagnostic, bounce.inbound_id);
+  if (rc != SQLITE_OK || !failed) return rc;
+  Statement& update = statements_.bounced;
+  update.bind_text(1, bounce.message_id);
+  update.bind_int(2, bounce.position);
+  update.bind_int(3, bounce.code);
+  update.bind_text(4, bounce.status);
+  update.bind_text(5, bounce.diagnostic);
+  update.bind_int(6, now_ms);
+  rc = update.run();
+  if (rc == SQLITE_OK && events_ != nullptr && events_->enabled()) {
+    EventFacts facts;
+    facts.type = "message.bounced";
+    facts.message_id = bounce.message_id;
+    facts.bounce = &bounce;
+    facts.recipient = recorded.rcpt;
+    facts.at_ms = at_ms;
+    rc = events_->message_facts(bounce.message_id, facts);
+    if (rc == SQLITE_OK) rc = events_->record(facts, now_ms);
+  }
+  // A hard bounce (RFC 3463 class 5: permanent) stops future sends to the address.
+  if (rc != SQLITE_OK || bounce.status.rfind("5.", 0) != 0) return rc;
+  Suppression suppression;
+  suppression.address = recorded.rcpt;
+  suppression.reason = "bounce";
+  suppression.created_at_ms = at_ms;
+  suppression.status = bounce.status;
+  suppression.diagnostic = bounce.diagnostic;
+  suppression.message_id = bounce.message_id;
+  suppression.rcpt = recorded.rcpt;
+  bool created = false;
+  rc = upsert_suppression(*db_, suppression, created);
+  recorded.suppressed = rc == SQLITE_OK;
+  return rc;
 }
 
 uint64_t OutboundWriter::prune(int64_t sent_before_ms, int64_t failed_before_ms, size_t limit) {

@@ -1,6 +1,7 @@
 // The outbound side's writes on the writer's connection (the send API): the insert of a message
 // with its recipient rows behind the idempotency check (inside the caller's group transaction),
-// and the recipients' state changes (claim, a batch of finishes, prune). Writer thread only.
+// and the recipients' state changes (claim, a batch of finishes with their status history,
+// bounces, prune). Writer thread only.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -38,11 +39,16 @@ class OutboundWriter {
 
   using Finish = store::OutboundFinishRow;
   // Several results in ONE durable transaction (one fsync: a lost "sent" would send twice):
-  // SQLITE_OK, or the code with all rolled back. Only recipients in_flight change.
+  // SQLITE_OK, or the code with all rolled back. Only recipients in_flight change, and each of
+  // them gets one status history entry.
   int finish_all(const std::vector<Finish>& finishes, int64_t now_ms);
 
+  // Store::record_bounce in ONE durable transaction (store.h); matched = false writes nothing.
+  BounceRecorded record_bounce(const Bounce& bounce, int64_t now_ms);
+
   // Deletes at most `limit` messages whose recipients are all sent before sent_before_ms or
-  // failed before failed_before_ms (their rows go with them); the number deleted.
+  // failed (bounced, suppressed) before failed_before_ms (their rows and history go with them);
+  // the number deleted.
   uint64_t prune(int64_t sent_before_ms, int64_t failed_before_ms, size_t limit);
 
   // Claims hold their recipients for `lease_ms` as `owner` (store.h Options::outbound_lease).
@@ -63,6 +69,12 @@ class OutboundWriter {
   int read_due_messages(size_t limit, int64_t now_ms, std::vector<OutboundJob>& jobs);
   int claim_recipients(OutboundJob& job, int64_t now_ms);
   int finish_one(const Finish& finish, int64_t now_ms);
+  // Inside record_bounce's transaction, for the recipient found (recorded.rcpt).
+  int write_bounce(const Bounce& bounce, int64_t now_ms, BounceRecorded& recorded);
+  // Appends one entry to the recipient's status history (outbound_history).
+  int insert_history(const std::string& message_id, int64_t position, int64_t at_ms,
+                     const std::string& state, int code, const std::string& enhanced,
+                     const std::string& text, const std::string& inbound_id);
   void rollback();
 
   EventWriter* events_ = nullptr;
@@ -74,7 +86,8 @@ class OutboundWriter {
   struct Statements {
     Statement begin, commit, rollback;
     Statement find_key, release_key, insert_message, insert_recipient;
-    Statement select_due, select_due_recipients, mark_in_flight, finish, prune;
+    Statement select_due, select_due_recipients, mark_in_flight, finish, insert_history, prune;
+    Statement bounce_recipient, bounced;
   } statements_;
 };
 

@@ -12,7 +12,7 @@ namespace store::sqlite {
 namespace {
 
 // Other engineers' end-to-end tests read these tables and columns by name: keep them.
-constexpr std::array<const char*, 10> kMigrations = {
+constexpr std::array<const char*, 11> kMigrations = {
     R"sql(
 CREATE TABLE inbound_messages (
   id TEXT PRIMARY KEY,
@@ -169,6 +169,24 @@ CREATE INDEX event_deliveries_order ON event_deliveries(endpoint, message_id, se
 CREATE INDEX event_deliveries_lease ON event_deliveries(lease_until) WHERE state = 'in_flight';
 CREATE INDEX event_deliveries_finished ON event_deliveries(updated_at)
   WHERE state IN ('delivered', 'dead');
+)sql",
+    // 11: each outbound recipient's status history (issue 14, store.h RecipientHistory): one row
+    // per attempt's outcome and per DSN recorded, seq counting 1, 2... per recipient; deleted
+    // with its message. Keyed by (message, position, seq) WITHOUT ROWID: one b-tree, so that an
+    // outcome on the relay's path writes one page more, not two (a rowid table and an index).
+    R"sql(
+CREATE TABLE outbound_history (
+  message_id TEXT NOT NULL REFERENCES outbound_messages(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  code INTEGER NOT NULL DEFAULT 0,
+  enhanced TEXT NOT NULL DEFAULT '',
+  text TEXT NOT NULL DEFAULT '',
+  inbound_id TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (message_id, position, seq)
+) WITHOUT ROWID;
 )sql",
 };
 constexpr size_t kEndpointNames = 8;

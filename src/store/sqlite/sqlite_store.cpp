@@ -106,6 +106,17 @@ class SqliteStore final : public GroupCommitStore {
     });
   }
 
+  BounceRecorded record_bounce(const Bounce& bounce) override {
+    int64_t now_ms = common::unix_ms(common::Clock::now());
+    BounceRecorded closed;
+    closed.status = Status::closed;
+    return run_on_writer(closed, [&] {
+      BounceRecorded recorded = outbound_writer_->record_bounce(bounce, now_ms);
+      if (recorded.status == Status::io_error) writable_ = false;
+      return recorded;
+    });
+  }
+
   std::vector<EventRow> find_events(const std::string& message_id) override {
     return run_on_writer(std::vector<EventRow>{},
                          [&] { return sqlite::read_events(writer_->connection(), message_id); });

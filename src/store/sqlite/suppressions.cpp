@@ -40,13 +40,17 @@ int upsert(Connection& db, const Suppression& suppression, const std::string& ke
 
 }  // namespace
 
+int upsert_suppression(Connection& db, const Suppression& suppression, bool& created) {
+  return upsert(db, suppression, suppression_key(suppression.address), created);
+}
+
 Status add_suppression(Writer& writer, const Suppression& suppression, bool& created) {
   created = false;
   Connection& db = writer.connection();
   if (db.handle() == nullptr) return Status::closed;
   if (!writer.set_durable(true)) return Status::io_error;
   int rc = db.exec("BEGIN IMMEDIATE");
-  if (rc == SQLITE_OK) rc = upsert(db, suppression, suppression_key(suppression.address), created);
+  if (rc == SQLITE_OK) rc = upsert_suppression(db, suppression, created);
   if (rc == SQLITE_OK) rc = db.exec("COMMIT");
   if (rc != SQLITE_OK) {
     if (db.in_transaction()) db.exec("ROLLBACK");

@@ -13,6 +13,8 @@
 namespace store::sqlite {
 
 Status add_suppression(Writer& writer, const Suppression& suppression, bool& created);
+// The upsert alone, inside the caller's transaction (record_bounce): SQLITE_OK or the code.
+int upsert_suppression(Connection& db, const Suppression& suppression, bool& created);
 std::optional<bool> remove_suppression(Writer& writer, const std::string& address);
 // On the readers' connection (under its mutex); empty when a statement failed.
 std::vector<Suppression> list_suppressions(Connection& db, const std::string& after, size_t limit);

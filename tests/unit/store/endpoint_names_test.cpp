@@ -75,6 +75,7 @@ TEST(SqliteEndpointNames, a_schema_7_database_is_migrated_to_names_and_origins) 
   // And without schema 10's delivery events.
   ASSERT_TRUE(sql_exec(options.path, "DROP TABLE event_deliveries"));
   ASSERT_TRUE(sql_exec(options.path, "ALTER TABLE outbound_messages DROP COLUMN api_key"));
+  ASSERT_TRUE(sql_exec(options.path, "DROP TABLE outbound_history"));  // schema 11's
   ASSERT_TRUE(sql_exec(options.path, "PRAGMA user_version=7"));
   ASSERT_EQ(sql_int(options.path,
                     "SELECT count(*) FROM pragma_table_info('inbound_deliveries')"
@@ -89,7 +90,7 @@ TEST(SqliteEndpointNames, a_schema_7_database_is_migrated_to_names_and_origins) 
   };
   db = store::open_sqlite(options, error);
   ASSERT_NE(db, nullptr) << error;
-  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 10);
+  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 11);
   auto a = db->find_inbound(mine.id);
   auto b = db->find_inbound(other.id);
   ASSERT_TRUE(a && b);

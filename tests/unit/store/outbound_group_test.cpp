@@ -163,7 +163,7 @@ TEST(SqliteStoreOutboundGroup, migrates_a_version_1_database_in_place) {
   std::string error;
   auto db = store::open_sqlite(options, error);
   ASSERT_NE(db, nullptr) << error;
-  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 10);
+  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 11);
   // Schema 4: the due index holds only the rows that wait (queued, deferred).
   EXPECT_EQ(sql_int(options.path,
                     "SELECT partial FROM pragma_index_list('inbound_deliveries')"
@@ -201,7 +201,7 @@ TEST(SqliteStoreOutboundGroup, migrates_a_version_1_database_in_place) {
   db.reset();
   db = store::open_sqlite(options, error);  // opening again migrates nothing twice
   ASSERT_NE(db, nullptr) << error;
-  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 10);
+  EXPECT_EQ(sql_int(options.path, "PRAGMA user_version"), 11);
   EXPECT_TRUE(db->find_outbound(message.id).has_value());
 }
 

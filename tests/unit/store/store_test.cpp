@@ -127,7 +127,8 @@ TEST_P(Store, round_trips_message_bytes_and_envelope_exactly) {
             2);
   if (!pg) {  // the SQLite file's own settings
     EXPECT_EQ(database.sql_text("PRAGMA journal_mode"), "wal");
-    EXPECT_EQ(database.sql_int("PRAGMA user_version"), 10);  // 9: suppressions, 10: events
+    EXPECT_EQ(database.sql_int("PRAGMA user_version"),
+              11);  // 9: suppressions, 10: events, 11: history
   }
 }
 

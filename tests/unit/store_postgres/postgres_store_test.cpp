@@ -98,7 +98,7 @@ TEST_F(PostgresStore, three_stores_opening_together_on_an_empty_database_migrate
     threads.emplace_back([&, i] { stores[i] = store::open_postgres({}, postgres_, errors[i]); });
   for (auto& thread : threads) thread.join();
   for (size_t i = 0; i < 3; ++i) EXPECT_NE(stores[i], nullptr) << errors[i];
-  EXPECT_EQ(sql_->integer("SELECT count(*) FROM schema_versions"), 4);
+  EXPECT_EQ(sql_->integer("SELECT count(*) FROM schema_versions"), 5);
   // In the search_path's schema, not in "public".
   EXPECT_EQ(sql_->text("SELECT to_regclass('bridge.inbound_messages') IS NOT NULL"), "t");
   EXPECT_EQ(sql_->text("SELECT to_regclass('public.inbound_messages') IS NOT NULL"), "f");
@@ -108,12 +108,12 @@ TEST_F(PostgresStore, a_schema_newer_than_this_build_is_refused_naming_both_vers
   open()->close();
   std::string found;
   EXPECT_TRUE(store::check_postgres(postgres_, found)) << found;
-  EXPECT_NE(found.find("schema version 4 (this build knows 4)"), std::string::npos) << found;
+  EXPECT_NE(found.find("schema version 5 (this build knows 5)"), std::string::npos) << found;
   ASSERT_TRUE(sql_->exec("INSERT INTO schema_versions VALUES (99, 0)"));
   std::string error;
   EXPECT_EQ(store::open_postgres({}, postgres_, error), nullptr);
   EXPECT_NE(error.find("99"), std::string::npos) << error;
-  EXPECT_NE(error.find("(4)"), std::string::npos) << error;
+  EXPECT_NE(error.find("(5)"), std::string::npos) << error;
   std::string detail;
   EXPECT_FALSE(store::check_postgres(postgres_, detail));
   EXPECT_NE(detail.find("99"), std::string::npos) << detail;
@@ -144,6 +144,7 @@ TEST_F(PostgresStore, message_bytes_are_stored_uncompressed_and_rows_of_schema_1
                  "ALTER TABLE outbound_messages ALTER COLUMN data SET STORAGE EXTENDED;"
                  "DROP TABLE suppressions;"      // schema 3's
                  "DROP TABLE event_deliveries;"  // schema 4's
+                 "DROP TABLE outbound_history;"  // schema 5's
                  "DELETE FROM schema_versions WHERE version >= 2;"
                  "INSERT INTO inbound_messages SELECT '" +
                  old_id +
@@ -154,7 +155,7 @@ TEST_F(PostgresStore, message_bytes_are_stored_uncompressed_and_rows_of_schema_1
             64 * 1024);
   db = open();
   ASSERT_NE(db, nullptr);
-  EXPECT_EQ(sql_->integer("SELECT max(version) FROM schema_versions"), 4);
+  EXPECT_EQ(sql_->integer("SELECT max(version) FROM schema_versions"), 5);
   EXPECT_EQ(sql_->text(storage), "e,e");
   auto found_old = db->find_inbound(old_id);
   ASSERT_TRUE(found_old);
@@ -537,6 +538,34 @@ TEST_F(PostgresStore, a_failing_statement_rolls_back_its_whole_group_which_is_re
   EXPECT_EQ(sql_->integer("SELECT count(*) FROM inbound_messages"), 3);
   EXPECT_EQ(sql_->integer("SELECT count(*) FROM inbound_deliveries"), 3);
   EXPECT_EQ(db->find_inbound(taken.id)->data, "first");
+}
+
+// The status history has no foreign key (schema.cpp, version 5): an outcome's history entry
+// takes no lock on the message row, which another replica's claim holds FOR UPDATE (and would
+// otherwise skip). The finish commits while that claim is still open.
+TEST_F(PostgresStore, an_outcome_and_its_history_do_not_wait_for_a_claim_holding_the_message) {
+  auto db = open();
+  ASSERT_NE(db, nullptr);
+  auto m = outbound("", "");
+  ASSERT_EQ(db->enqueue_outbound_wait(m).status, Status::ok);
+  ASSERT_EQ(db->claim_outbound(10, now_ms()).size(), 1u);
+  Sql other(server_.admin_dsn("bridge"));  // another replica in the middle of a claim
+  ASSERT_TRUE(other.exec("BEGIN"));
+  ASSERT_TRUE(other.exec("SELECT id FROM outbound_messages WHERE id='" + m.id + "' FOR UPDATE"));
+  store::RecipientResult sent;
+  sent.rcpt = "b@example.com";
+  sent.outcome = store::RecipientOutcome::sent;
+  sent.code = 250;
+  sent.text = "Ok";
+  db->finish_outbound(m.id, {sent});  // a foreign key check would wait out statement_timeout
+  EXPECT_EQ(sql_->text("SELECT state FROM outbound_recipients WHERE message_id='" + m.id + "'"),
+            "sent");
+  EXPECT_EQ(sql_->text("SELECT state FROM outbound_history WHERE message_id='" + m.id + "'"),
+            "sent");
+  ASSERT_TRUE(other.exec("COMMIT"));
+  // Retention takes the history with the message.
+  EXPECT_EQ(db->prune(now_ms() + 1000, now_ms() + 1000), 1u);
+  EXPECT_EQ(sql_->integer("SELECT count(*) FROM outbound_history"), 0);
 }
 
 }  // namespace
