@@ -123,9 +123,27 @@ nlohmann::json last_reply_json(const store::OutboundRecipientRow& row) {
           {"text", row.last_text}};
 }
 
+// The recipient's status history (README "Bounces"): every attempt's outcome and every DSN,
+// oldest first, so a late bounce after `sent` shows both.
+nlohmann::json history_json(const store::OutboundRecipientRow& row) {
+  nlohmann::json history = nlohmann::json::array();
+  for (const store::RecipientHistory& entry : row.history) {
+    history.push_back(
+        {{"at", rfc3339(entry.at_ms)},
+         {"status", entry.state},
+         {"code", entry.code == 0 ? nlohmann::json() : nlohmann::json(entry.code)},
+         {"enhanced", entry.enhanced.empty() ? nlohmann::json() : nlohmann::json(entry.enhanced)},
+         {"text", entry.text},
+         {"dsn_id",
+          entry.inbound_id.empty() ? nlohmann::json() : nlohmann::json(entry.inbound_id)}});
+  }
+  return history;
+}
+
 nlohmann::json recipient_json(const store::OutboundRecipientRow& row) {
   bool pending = row.state == "queued" || row.state == "deferred";
   return {{"address", row.rcpt},
+          {"history", history_json(row)},
           {"status", recipient_status(row.state)},
           {"attempts", row.attempts},
           {"last_reply", last_reply_json(row)},
@@ -227,6 +245,19 @@ Reply get_message(store::Store& store, const std::string& id) {
             {"recipients", std::move(recipients)}});
 }
 
+Reply redeliver_events(store::Store& store, const std::string& id, int64_t now_ms,
+                       const std::function<void()>& requeued) {
+  store::Redelivery result = store.redeliver_events(id, now_ms);
+  if (!result.found && !store.readable()) return store_unreadable();
+  if (!result.found) return not_found("no outbound message has the id '" + id + "'");
+  if (result.deliveries == 0)
+    return problem(409, "no-events", "No Events",
+                   "no events endpoint took an event of this message: there is nothing to "
+                   "redeliver");
+  if (result.requeued > 0 && requeued) requeued();
+  return json_reply(202, {{"id", id}, {"events", result.requeued}});
+}
+
 std::string recipient_status(const std::string& state) {
   return state == "in_flight" ? "sending" : state;
 }
@@ -235,7 +266,7 @@ std::string overall_status(const std::vector<store::OutboundRecipientRow>& recip
   size_t sent = 0, failed = 0, in_flight = 0, deferred = 0, suppressed = 0;
   for (const store::OutboundRecipientRow& row : recipients) {
     sent += row.state == "sent";
-    failed += row.state == "failed";
+    failed += row.state == "failed" || row.state == "bounced";  // bounced: failed after sent
     in_flight += row.state == "in_flight";
     deferred += row.state == "deferred";
     suppressed += row.state == "suppressed";

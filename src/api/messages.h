@@ -44,6 +44,11 @@ Reply unavailable(store::Status status);
 
 // {"id","message_id","created_at","status","recipients":[...]}, or 404.
 Reply get_message(store::Store& store, const std::string& id);
+// POST /v1/messages/{id}/events/redeliver: the message's delivery events queued again (202
+// {"id","events"}), 404, or 409 when no events endpoint took any of its events. `requeued` wakes
+// the dispatcher.
+Reply redeliver_events(store::Store& store, const std::string& id, int64_t now_ms,
+                       const std::function<void()>& requeued);
 
 // The message's status from its recipients' states: sending while any is in flight, else
 // deferred while any waits for a retry, else queued while any waits for its first attempt;

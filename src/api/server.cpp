@@ -107,13 +107,15 @@ constexpr Route kSend{"/v1/messages", "/v1/messages", "POST"};
 constexpr Route kSendRaw{"/v1/messages/raw", "/v1/messages/raw", "POST"};
 constexpr Route kBatch{"/v1/messages/batch", "/v1/messages/batch", "POST"};
 constexpr Route kMessage{"/v1/messages/{id}", "/v1/messages/([^/]+)", "GET"};
+constexpr Route kEventsRedeliver{"/v1/messages/{id}/events/redeliver",
+                                 "/v1/messages/([^/]+)/events/redeliver", "POST"};
 constexpr Route kSuppressions{"/v1/suppressions", "/v1/suppressions", "GET, POST"};
 // The address is percent-decoded by httplib before matching: it may hold a "/" (atext).
 constexpr Route kSuppression{"/v1/suppressions/{address}", "/v1/suppressions/(.+)", "DELETE"};
 // In the order httplib matches them (installed in this order).
-constexpr const Route* kRoutes[] = {&kList,    &kOne,          &kRedeliver,  &kPart,
-                                    &kRaw,     &kSend,         &kSendRaw,    &kBatch,
-                                    &kMessage, &kSuppressions, &kSuppression};
+constexpr const Route* kRoutes[] = {
+    &kList,  &kOne,     &kRedeliver,       &kPart,         &kRaw,        &kSend, &kSendRaw,
+    &kBatch, &kMessage, &kEventsRedeliver, &kSuppressions, &kSuppression};
 
 std::optional<std::string> idempotency_key(const httplib::Request& req) {
   if (!req.has_header("Idempotency-Key")) return std::nullopt;
@@ -139,6 +141,7 @@ const std::map<std::string_view, Access, std::less<>> kAccess = {
     {"/v1/messages/raw", {"send", SendBody::raw}},
     {"/v1/messages/{id}", {"messages:read"}},
     {"/v1/messages/batch", {"send", SendBody::batch}},
+    {"/v1/messages/{id}/events/redeliver", {"send"}},
     {"/v1/suppressions", {"suppressions"}},
     {"/v1/suppressions/{address}", {"suppressions"}},
 };
@@ -373,6 +376,10 @@ void Server::Impl::install_routes() {
   });
   install(kMessage, [this](const httplib::Request& req, const std::string&) {
     return get_message(store, req.matches[1].str());
+  });
+  install(kEventsRedeliver, [this](const httplib::Request& req, const std::string&) {
+    return redeliver_events(store, req.matches[1].str(), common::unix_ms(common::Clock::now()),
+                            requeued);
   });
   install(kSuppressions, [this](const httplib::Request& req, const std::string&) {
     if (req.method == "POST")

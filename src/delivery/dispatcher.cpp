@@ -20,11 +20,13 @@
 
 #include "common/base64.h"
 #include "common/memory_budget.h"
+#include "common/return_path.h"
 #include "common/thread_name.h"
 #include "common/time.h"
 #include "common/url.h"
 #include "common/version.h"
 #include "config/config.h"
+#include "delivery/bounces.h"
 #include "delivery/dispatcher_events.h"
 #include "delivery/dispatcher_http.h"
 #include "delivery/dispatcher_metrics.h"
@@ -222,6 +224,7 @@ struct Dispatcher::Impl {
   void quarantine(const store::DeliveryJob& job, const std::string& label,
                   const std::string& reason);
   void orphan(const store::DeliveryJob& job);
+  void consume(const store::DeliveryJob& job);
   std::set<std::string> orphans_logged;  // endpoint names (guarded by mutex)
 };
 
@@ -338,6 +341,10 @@ void Dispatcher::Impl::run_worker() {
 
 void Dispatcher::Impl::deliver(store::DeliveryJob& job, Clients& clients, std::mt19937_64& random) {
   const store::DeliveryRow& row = job.delivery;
+  if (row.endpoint == common::kBounceEndpoint) {
+    consume(job);
+    return;
+  }
   Target target = find_target(config, row.endpoint);
   if (target.endpoint == nullptr) {
     orphan(job);
@@ -439,6 +446,22 @@ bool Dispatcher::Impl::reserve_render(uint64_t bytes, common::BudgetLease& lease
     std::lock_guard lock(mutex);
     if (stopping || std::chrono::steady_clock::now() >= deadline) return false;
   }
+}
+
+// A DSN for a VERP return path (README "Bounces"): recorded on the outbound recipient by the
+// bounce consumer, not POSTed anywhere.
+void Dispatcher::Impl::consume(const store::DeliveryJob& job) {
+  BounceOutcome outcome = consume_bounce(store, config.relay, job, now_ms());
+  Decision decision{store::DeliveryOutcome::delivered, 0, ""};
+  if (outcome.result == BounceOutcome::Result::unmatched)
+    decision = {store::DeliveryOutcome::dead, 0, outcome.reason};
+  if (outcome.result == BounceOutcome::Result::retry)
+    decision = {store::DeliveryOutcome::deferred, now_ms() + 30000, outcome.reason};
+  metrics.bounce(outcome.result == BounceOutcome::Result::recorded
+                     ? (outcome.bounced > 0 ? "bounced" : "recorded")
+                 : outcome.result == BounceOutcome::Result::retry ? "retry"
+                                                                  : "unmatched");
+  finish(job, std::string(common::kBounceEndpoint), decision, -1);
 }
 
 void Dispatcher::Impl::orphan(const store::DeliveryJob& job) {

@@ -56,6 +56,10 @@ Metrics::Metrics(obs::Registry& registry, store::Store& store)
                              "Deliveries held as orphaned because their endpoint (by name) is not "
                              "configured; delivered again when it returns.")
                     .add({})),
+      bounces_(registry.counter("smtp_bridge_bounces_total",
+                                "DSNs to return paths taken by the bounce consumer, by result: "
+                                "bounced, recorded (delayed or delivered reports), unmatched "
+                                "(not a DSN, or for no message held), retry.")),
       sampler_(std::make_shared<Sampler>()) {
   sampler_->store = &store;
   sampler_->depth =
@@ -84,6 +88,10 @@ void Metrics::attempt(const std::string& endpoint, store::DeliveryOutcome outcom
 
 void Metrics::quarantined(const std::string& endpoint) {
   quarantined_.add({{"endpoint", endpoint}}).inc();
+}
+
+void Metrics::bounce(const char* result) {
+  bounces_.add({{"result", result}}).inc();
 }
 
 void Metrics::orphaned() {

@@ -30,6 +30,10 @@ class Metrics {
   // Rows whose lease ended and that went back to the queue
   // (smtp_bridge_delivery_lease_expired_total).
   void lease_expired(uint64_t rows);
+  // A DSN the bounce consumer took (README "Bounces"): smtp_bridge_bounces_total{result} with
+  // result bounced (a recipient set to bounced), recorded (only delayed/delivered reports),
+  // unmatched (not a DSN, or for no message held) or retry (the store could not commit).
+  void bounce(const char* result);
   // Stops the collector from touching the store.
   void detach();
 
@@ -41,6 +45,7 @@ class Metrics {
   obs::Counter& lease_expired_;
   obs::Family<obs::Counter>& quarantined_;
   obs::Counter& orphaned_;
+  obs::Family<obs::Counter>& bounces_;
   std::shared_ptr<Sampler> sampler_;
 };
 

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/return_path.h"
 #include "common/thread_name.h"
 #include "common/time.h"
 #include "config/secret_file.h"
@@ -110,6 +111,9 @@ struct Relay::Impl {
   void dispatch();
   asio::awaitable<void> worker();
   asio::awaitable<void> run_job(std::unique_ptr<Client>& client, store::OutboundJob job);
+  asio::awaitable<SendResult> transact(Client& client, const store::OutboundJob& job,
+                                       std::string_view data);
+  asio::awaitable<void> pace();
   asio::awaitable<void> record(const store::OutboundJob& job, const std::vector<Reply>& replies);
   asio::awaitable<std::string> dkim_sign(const store::OutboundJob& job);
   void job_done();
@@ -245,8 +249,7 @@ asio::awaitable<void> Relay::Impl::run_job(std::unique_ptr<Client>& client,
   // Signed now, not when stored: a retry signs again with the key current then.
   std::string signed_data = co_await dkim_sign(job);
   auto started = std::chrono::steady_clock::now();
-  Envelope envelope{job.mail_from, job.rcpt_to};
-  SendResult result = co_await client->send(envelope, signed_data.empty() ? job.data : signed_data);
+  SendResult result = co_await transact(*client, job, signed_data.empty() ? job.data : signed_data);
   metrics.transaction_seconds(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   if (result.throttled) {
@@ -260,6 +263,60 @@ asio::awaitable<void> Relay::Impl::run_job(std::unique_ptr<Client>& client,
   co_await client->quit();
   client.reset();
   metrics.connections(--open_sessions);
+}
+
+// One transaction for the job; with relay.return_path_domain one per recipient, each with its
+// own VERP return path (README "Bounces"), on the same session with RSET between, the later
+// ones paced by relay.rate_limit like any transaction. When the session ends before a
+// recipient's turn, that recipient is tried again later (a local reply, code 0).
+asio::awaitable<SendResult> Relay::Impl::transact(Client& client, const store::OutboundJob& job,
+                                                  std::string_view data) {
+  SendResult all;
+  if (config.return_path_domain.empty()) {
+    Envelope envelope{job.mail_from, job.rcpt_to};  // a named local: no temporaries across
+    all = co_await client.send(envelope, data);     // co_await (GCC 12)
+    co_return all;
+  }
+  all.connection_usable = true;
+  for (size_t i = 0; i < job.rcpt_to.size(); ++i) {
+    if (i > 0) {
+      if (all.connection_usable && !draining) co_await pace();
+      if (!all.connection_usable || draining || !co_await client.reset()) {
+        all.connection_usable = false;
+        all.recipients.resize(job.rcpt_to.size(),
+                              Reply{0, "", "the session ended before this recipient's turn"});
+        break;
+      }
+    }
+    int position = i < job.positions.size() ? job.positions[i] : static_cast<int>(i);
+    Envelope envelope{common::return_path(config.return_path_domain,
+                                          config.return_path_secrets.front(), job.id, position),
+                      {job.rcpt_to[i]}};
+    SendResult one = co_await client.send(envelope, data);
+    all.recipients.push_back(one.recipients.empty() ? Reply{0, "", "no reply"}
+                                                    : one.recipients.front());
+    all.throttled = all.throttled || one.throttled;
+    all.connection_usable = one.connection_usable;
+  }
+  co_return all;
+}
+
+// Waits for a relay.rate_limit token (none configured: returns at once).
+asio::awaitable<void> Relay::Impl::pace() {
+  if (!rate) co_return;
+  asio::steady_timer timer(io);
+  auto waited_from = std::chrono::steady_clock::now();
+  bool waited = false;
+  for (;;) {
+    auto wait = rate->take(std::chrono::steady_clock::now());
+    if (wait <= Duration::zero() || draining) break;
+    waited = true;
+    timer.expires_after(wait);
+    co_await timer.async_wait(use_nothrow);
+  }
+  if (waited)
+    metrics.rate_limit_wait(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - waited_from).count());
 }
 
 // The message with its DKIM-Signature fields above it (README "DKIM signing"), or "" when it

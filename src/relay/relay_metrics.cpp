@@ -13,7 +13,8 @@ struct Metrics::Sampler {
 };
 
 namespace {
-const char* const kStates[] = {"queued", "in_flight", "deferred", "sent", "failed"};
+const char* const kStates[] = {"queued", "in_flight",  "deferred", "sent",
+                               "failed", "suppressed", "bounced"};
 }
 
 Metrics::Metrics(obs::Registry& registry)

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "common/mailbox.h"
+#include "smtp/received.h"
 #include "smtp/session.h"
 
 namespace smtp {
@@ -138,7 +139,8 @@ asio::awaitable<void> Session::cmd_rcpt(const Command& command) {
     send(Outcome::too_many_recipients);
     co_return;
   }
-  if (!config::match_route(ctx_.config.routes, rcpt.address)) {  // never an open relay
+  if (!config::match_route(ctx_.config.routes, rcpt.address) &&
+      !is_return_path(ctx_.config.relay, rcpt.address)) {  // never an open relay
     ctx_.metrics.recipient_rejected("unknown");
     send(Outcome::unknown_recipient);
     co_return;

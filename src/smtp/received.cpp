@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "common/return_path.h"
 #include "common/time.h"
 
 namespace smtp {
@@ -124,8 +125,14 @@ std::vector<store::Delivery> deliveries_for(const std::vector<config::Route>& ro
   return result;
 }
 
+bool is_return_path(const config::Relay& relay, std::string_view address) {
+  return !relay.return_path_domain.empty() &&
+         common::parse_return_path(address, relay.return_path_domain, relay.return_path_secrets);
+}
+
 store::InboundMessage make_inbound(const Envelope& envelope, std::string message,
-                                   const std::vector<config::Route>& routes) {
+                                   const std::vector<config::Route>& routes,
+                                   const config::Relay& relay) {
   auto now = std::chrono::system_clock::now();
   store::InboundMessage inbound;
   inbound.id = envelope.id;
@@ -146,7 +153,13 @@ store::InboundMessage make_inbound(const Envelope& envelope, std::string message
     inbound.data = std::move(message);
   }
   inbound.envelope_json = envelope_json(envelope);
-  inbound.deliveries = deliveries_for(routes, inbound.rcpt_to);
+  std::vector<std::string> routed, bounces;
+  for (const std::string& rcpt : inbound.rcpt_to)
+    (is_return_path(relay, rcpt) ? bounces : routed).push_back(rcpt);
+  inbound.deliveries = deliveries_for(routes, routed);
+  if (!bounces.empty())
+    inbound.deliveries.push_back(
+        store::Delivery{std::string(common::kBounceEndpoint), std::move(bounces)});
   return inbound;
 }
 

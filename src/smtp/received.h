@@ -50,8 +50,14 @@ std::string envelope_json(const Envelope& envelope);
 // in the order recipients were given. Recipients of routes without endpoints get no row.
 std::vector<store::Delivery> deliveries_for(const std::vector<config::Route>& routes,
                                             const std::vector<std::string>& rcpt_to);
-// Assembles the store row: Received: header + `message` (moved), envelope, deliveries.
+// True when `address` is a return path the relay signed (relay.return_path_domain, README
+// "Bounces"): accepted at RCPT without a route, and handed to the bounce consumer.
+bool is_return_path(const config::Relay& relay, std::string_view address);
+// Assembles the store row: Received: header + `message` (moved), envelope, deliveries; the
+// recipients that are return paths get one row for the bounce consumer
+// (common::kBounceEndpoint) instead of their routes'.
 store::InboundMessage make_inbound(const Envelope& envelope, std::string message,
-                                   const std::vector<config::Route>& routes);
+                                   const std::vector<config::Route>& routes,
+                                   const config::Relay& relay);
 
 }  // namespace smtp

@@ -330,7 +330,8 @@ asio::awaitable<void> Session::deliver(std::string message) {
     bool accepted = co_await authenticate(envelope, message);
     if (!accepted) co_return;  // refused: the reply is sent
   }
-  store::InboundMessage inbound = make_inbound(envelope, std::move(message), ctx_.config.routes);
+  store::InboundMessage inbound =
+      make_inbound(envelope, std::move(message), ctx_.config.routes, ctx_.config.relay);
   uint64_t size = inbound.data.size();
 
   conn_.suspend_deadline();  // the store's time is not the client's

@@ -491,6 +491,13 @@ class Store {
   // and rcpt tell what was found even when the write failed). The history entry's time and the
   // suppression's created_at are bounce.at_ms (0 = now).
   virtual BounceRecorded record_bounce(const Bounce& /*bounce*/) { return {}; }
+  // Replay (POST /v1/messages/{id}/events/redeliver): every event row of the outbound message
+  // goes back to queued, due at now_ms, attempts kept (dead letters and delivered ones included;
+  // a row in flight is left to finish), in one committed transaction. found = the outbound
+  // message exists; deliveries = its event rows; requeued = the rows put back.
+  virtual Redelivery redeliver_events(const std::string& /*message_id*/, int64_t /*now_ms*/) {
+    return {};
+  }
   // One message's event rows in seq order (tests, tools).
   virtual std::vector<EventRow> find_events(const std::string& /*message_id*/) { return {}; }
 

@@ -11,7 +11,7 @@ import time
 import unittest
 
 from bridge import BIN, Bridge, scaled
-from receiver import Receiver, make_secret, verifies
+from receiver import Answer, Receiver, make_secret, verifies
 from test_admin import wait_metrics
 from test_inbound_api import follow, load_openapi
 from upstream import Upstream
@@ -191,6 +191,41 @@ class DeliveryEvents(unittest.TestCase):
             "both events counted delivered")
         self.assertGreaterEqual(
             m.value("smtp_bridge_event_attempts_total", endpoint="late", outcome="deferred"), 2)
+
+    def redeliver(self, b, msg_id):
+        conn = http.client.HTTPConnection("127.0.0.1", b.port("api"), timeout=scaled(10))
+        try:
+            conn.request("POST", f"/v1/messages/{msg_id}/events/redeliver",
+                         headers={"Authorization": f"Bearer {KEY}"})
+            resp = conn.getresponse()
+            return resp.status, json.loads(resp.read() or b"null")
+        finally:
+            conn.close()
+
+    def test_dead_events_are_replayed_with_their_ids(self):
+        up = self.upstream()
+        receiver = self.receiver()
+        receiver.script("/events", [Answer(410), Answer(410)])  # Gone: dead at once
+        b = self.bridge(up, [{"name": "gone", "url": receiver.url("/events"), "secret": SECRET}])
+        msg = self.send(b, ["one@example.org"])
+        up.wait_messages(1, timeout=scaled(10))
+        end = time.monotonic() + scaled(20)
+        while [r["state"] for r in event_rows(b, msg)] != ["dead", "dead"]:
+            self.assertLess(time.monotonic(), end, f"event rows: {event_rows(b, msg)}")
+            time.sleep(0.05)
+        status, body = self.redeliver(b, msg)
+        self.assertEqual((status, body), (202, {"id": msg, "events": 2}))
+        receiver.wait_until(lambda reqs: len(reqs) >= 4, timeout=20, what="the replay")
+        events = self.events(receiver, SECRET, msg)
+        self.assertEqual([e["type"] for e in events],
+                         ["message.queued", "message.sent", "message.queued", "message.sent"])
+        self.assertEqual([e["id"] for e in events[2:]], [e["id"] for e in events[:2]])
+        end = time.monotonic() + scaled(20)
+        while [r["state"] for r in event_rows(b, msg)] != ["delivered", "delivered"]:
+            self.assertLess(time.monotonic(), end, f"event rows: {event_rows(b, msg)}")
+            time.sleep(0.05)
+        status, body = self.redeliver(b, "01900000-0000-7000-8000-000000000000")
+        self.assertEqual(status, 404, body)
 
 
 class DeliveryEventsOnReplicas(DeliveryEvents):

@@ -85,6 +85,9 @@ class PostgresStore final : public GroupCommitStore {
   Redelivery redeliver_inbound(const std::string& id, int64_t now) override {
     return run_on_writer(Redelivery{}, [&] { return writer_->redeliver(id, now); });
   }
+  Redelivery redeliver_events(const std::string& id, int64_t now) override {
+    return run_on_writer(Redelivery{}, [&] { return writer_->redeliver_events(id, now); });
+  }
 
   std::vector<InboundSummary> list_inbound(const InboundQuery& query) override {
     return readers_->list_inbound(query);

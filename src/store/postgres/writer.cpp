@@ -71,6 +71,13 @@ constexpr const char* kRequeue =
     "UPDATE inbound_deliveries SET state = 'queued', next_attempt_at = $2, updated_at = $2,"
     " render_attempts = 0 WHERE message_id = $1 AND state <> 'in_flight'";
 
+constexpr const char* kCountEvents =
+    "SELECT CASE WHEN EXISTS (SELECT 1 FROM outbound_messages WHERE id = $1)"
+    " THEN (SELECT count(*) FROM event_deliveries WHERE message_id = $1) ELSE -1 END";
+constexpr const char* kRequeueEvents =
+    "UPDATE event_deliveries SET state = 'queued', next_attempt_at = $2, updated_at = $2"
+    " WHERE message_id = $1 AND state <> 'in_flight'";
+
 int64_t now_unix_ms() {
   return common::unix_ms(common::Clock::now());
 }
@@ -334,6 +341,29 @@ Redelivery Writer::redeliver(const std::string& message_id, int64_t now_ms) {
     requeued = updated.affected();
   }
   if (!commit(requeued > 0 ? "inbound" : "")) return rollback(), result;
+  result.found = rows >= 0;
+  result.deliveries = rows > 0 ? static_cast<uint64_t>(rows) : 0;
+  result.requeued = requeued;
+  return result;
+}
+
+Redelivery Writer::redeliver_events(const std::string& message_id, int64_t now_ms) {
+  Redelivery result;
+  if (!ensure() || !begin()) return rollback(), result;
+  Params id;
+  id.text(message_id);
+  Result count = db().run("sb_count_events", kCountEvents, id);
+  if (!count.ok()) return db().fail(count), rollback(), result;
+  int64_t rows = count.integer(0, 0);
+  uint64_t requeued = 0;
+  if (rows > 0) {
+    Params params;
+    params.text(message_id).integer(now_ms);
+    Result updated = db().run("sb_requeue_events", kRequeueEvents, params);
+    if (!updated.ok()) return db().fail(updated), rollback(), result;
+    requeued = updated.affected();
+  }
+  if (!commit()) return rollback(), result;
   result.found = rows >= 0;
   result.deliveries = rows > 0 ? static_cast<uint64_t>(rows) : 0;
   result.requeued = requeued;

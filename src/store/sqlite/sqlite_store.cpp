@@ -125,6 +125,9 @@ class SqliteStore final : public GroupCommitStore {
   Redelivery redeliver_inbound(const std::string& id, int64_t now_ms) override {
     return run_on_writer(Redelivery{}, [&] { return writer_->redeliver(id, now_ms); });
   }
+  Redelivery redeliver_events(const std::string& id, int64_t now_ms) override {
+    return run_on_writer(Redelivery{}, [&] { return writer_->redeliver_events(id, now_ms); });
+  }
 
   std::vector<InboundSummary> list_inbound(const InboundQuery& query) override {
     return reader_->list_inbound(query);

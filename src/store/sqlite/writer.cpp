@@ -334,6 +334,46 @@ Redelivery Writer::redeliver(const std::string& message_id, int64_t now_ms) {
   return result;
 }
 
+Redelivery Writer::redeliver_events(const std::string& message_id, int64_t now_ms) {
+  Redelivery result;
+  if (db_.handle() == nullptr) return result;
+  // A rare operator's request: its statements are prepared here, not kept.
+  Statement count, requeue;
+  int rc = set_durable(true) ? statements_.begin.run() : SQLITE_IOERR;
+  if (rc == SQLITE_OK)
+    rc = count.prepare(db_.handle(),
+                       "SELECT (SELECT COUNT(*) FROM outbound_messages WHERE id = ?1),"
+                       " (SELECT COUNT(*) FROM event_deliveries WHERE message_id = ?1)");
+  int64_t found = 0, rows = 0;
+  if (rc == SQLITE_OK) {
+    count.bind_text(1, message_id);
+    rc = count.step();
+    if (rc == SQLITE_ROW) found = count.column_int(0), rows = count.column_int(1), rc = SQLITE_OK;
+    count.reset();
+  }
+  uint64_t requeued = 0;
+  if (rc == SQLITE_OK && rows > 0) {
+    rc = requeue.prepare(db_.handle(),
+                         "UPDATE event_deliveries SET state = 'queued', next_attempt_at = ?2,"
+                         " updated_at = ?2 WHERE message_id = ?1 AND state <> 'in_flight'");
+    if (rc == SQLITE_OK) {
+      requeue.bind_text(1, message_id);
+      requeue.bind_int(2, now_ms);
+      rc = requeue.run();
+    }
+    if (rc == SQLITE_OK) requeued = static_cast<uint64_t>(sqlite3_changes64(db_.handle()));
+  }
+  if (rc == SQLITE_OK) rc = statements_.commit.run();
+  if (rc != SQLITE_OK) {
+    fail(rc);
+    return result;
+  }
+  result.found = found > 0;
+  result.deliveries = static_cast<uint64_t>(rows);
+  result.requeued = requeued;
+  return result;
+}
+
 Status Writer::probe(size_t bytes) {
   if (db_.handle() == nullptr) return Status::closed;
   // The id cannot be a message's (those are UUIDs), and the row never commits.

@@ -7,6 +7,7 @@ smtp_bridge_unit_test(dispatcher_test
           ${CMAKE_CURRENT_SOURCE_DIR}/dispatcher_poison_test.cpp
           ${CMAKE_CURRENT_SOURCE_DIR}/dispatcher_names_test.cpp
           ${CMAKE_CURRENT_SOURCE_DIR}/dispatcher_events_test.cpp
+          ${CMAKE_CURRENT_SOURCE_DIR}/dispatcher_bounces_test.cpp
           ${CMAKE_CURRENT_SOURCE_DIR}/dispatcher_test_support.cpp
           ${PROJECT_SOURCE_DIR}/tests/unit/store/store_test_support.cpp
   LIBS delivery store config obs common PkgConfig::HTTPLIB OpenSSL::Crypto SQLite::SQLite3 test_postgres_server
