@@ -117,6 +117,8 @@ class ApiKeys(unittest.TestCase):
               "raw": "U3ViamVjdDogeA0KDQpoaQ0K"}),
             ("GET", "/v1/messages/01900000-0000-7000-8000-000000000000", "/v1/messages/{id}",
              "messages:read", None),
+            ("POST", "/v1/messages/01900000-0000-7000-8000-000000000000/events/redeliver",
+             "/v1/messages/{id}/events/redeliver", "send", None),
         ] + ([("POST", "/v1/messages/batch", "/v1/messages/batch", "send",
                {"messages": [message(["a@example.org"])]})]
              if "/v1/messages/batch" in self.doc["paths"] else []) + [

@@ -58,6 +58,7 @@ FAMILIES = {
     "smtp_bridge_delivery_dead_letters_total": "counter",
     "smtp_bridge_delivery_quarantined_total": "counter",
     "smtp_bridge_delivery_orphaned_total": "counter",
+    "smtp_bridge_bounces_total": "counter",
     "smtp_bridge_delivery_lease_expired_total": "counter",
     "smtp_bridge_delivery_queue_depth": "gauge",
     "smtp_bridge_delivery_oldest_pending_seconds": "gauge",
