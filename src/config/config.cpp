@@ -2,6 +2,8 @@
 // splitting and recipient → route matching. No I/O except gethostname(); nothing throws.
 #include "config/config.h"
 
+#include <algorithm>
+
 #include <unistd.h>
 
 #include <array>
@@ -88,6 +90,23 @@ std::optional<size_t> match_route(const std::vector<Route>& routes, std::string_
     }
   }
   return std::nullopt;
+}
+
+std::vector<RouteGroup> group_by_endpoint(const std::vector<Route>& routes,
+                                          const std::vector<std::string>& rcpt_to) {
+  std::vector<RouteGroup> groups;
+  for (const std::string& address : rcpt_to) {
+    std::optional<size_t> route = match_route(routes, address);
+    if (!route) continue;
+    for (size_t e = 0; e < routes[*route].endpoints.size(); ++e) {
+      auto group = std::find_if(groups.begin(), groups.end(), [&](const RouteGroup& g) {
+        return g.route == *route && g.endpoint == e;
+      });
+      if (group == groups.end()) group = groups.insert(groups.end(), RouteGroup{*route, e, {}});
+      group->rcpt_to.push_back(address);
+    }
+  }
+  return groups;
 }
 
 }  // namespace config

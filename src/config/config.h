@@ -391,4 +391,15 @@ std::optional<HostPort> parse_dns_server(std::string_view text);
 // and, for simplicity and safety, on the local part too), or nullopt (→ 550 5.1.1 at RCPT).
 std::optional<size_t> match_route(const std::vector<Route>& routes, std::string_view address);
 
+// The recipients of one (route, endpoint): each recipient belongs to its first matching route and
+// goes to every endpoint of it. One group per (route, endpoint) that has recipients, in the order
+// the recipients were given; recipients of no route or of routes without endpoints are in none.
+struct RouteGroup {
+  size_t route = 0;
+  size_t endpoint = 0;
+  std::vector<std::string> rcpt_to;
+};
+std::vector<RouteGroup> group_by_endpoint(const std::vector<Route>& routes,
+                                          const std::vector<std::string>& rcpt_to);
+
 }  // namespace config

@@ -30,16 +30,40 @@ const mime::DsnRecipient* group_for(const mime::Dsn& dsn, std::string_view rcpt)
   return dsn.recipients.empty() ? nullptr : &dsn.recipients.front();
 }
 
-}  // namespace
-
-BounceOutcome consume_bounce(store::Store& store, const config::Relay& relay,
-                             const store::DeliveryJob& job, int64_t now_ms) {
+// A DSN that matched nothing is routed like any message (README "Bounces"): rows for the
+// endpoints of the routes its recipients match, or a dead letter when none does.
+BounceOutcome route_unmatched(store::Store& store, const config::Config& config,
+                              const store::DeliveryJob& job, int64_t now_ms, std::string reason) {
   BounceOutcome outcome;
-  std::optional<mime::Dsn> dsn = mime::parse_dsn(job.data);
-  if (!dsn) {
-    outcome.reason = "not a delivery status notification (RFC 3464)";
+  std::vector<store::Delivery> deliveries;
+  for (config::RouteGroup& group : config::group_by_endpoint(config.routes, job.delivery.rcpt_to))
+    deliveries.push_back(store::Delivery{config.routes[group.route].endpoints[group.endpoint].url,
+                                         std::move(group.rcpt_to)});
+  if (deliveries.empty()) {
+    outcome.reason = std::move(reason);
     return outcome;
   }
+  store::Status status = store.route_inbound(job.delivery.message_id, deliveries, now_ms);
+  if (status != store::Status::ok) {
+    outcome.result = BounceOutcome::Result::retry;
+    outcome.reason =
+        std::string("the store could not route the message: ") + store::to_string(status);
+    return outcome;
+  }
+  outcome.result = BounceOutcome::Result::routed;
+  return outcome;
+}
+
+}  // namespace
+
+BounceOutcome consume_bounce(store::Store& store, const config::Config& config,
+                             const store::DeliveryJob& job, int64_t now_ms) {
+  const config::Relay& relay = config.relay;
+  BounceOutcome outcome;
+  std::optional<mime::Dsn> dsn = mime::parse_dsn(job.data);
+  if (!dsn)
+    return route_unmatched(store, config, job, now_ms,
+                           "not a delivery status notification (RFC 3464)");
   size_t recorded = 0;
   for (const std::string& rcpt : job.delivery.rcpt_to) {
     auto target =
@@ -75,10 +99,8 @@ BounceOutcome consume_bounce(store::Store& store, const config::Relay& relay,
     ++recorded;
     if (bounce.action == "failed") ++outcome.bounced;
   }
-  if (recorded == 0) {
-    outcome.reason = "a DSN for no message the store holds";
-    return outcome;
-  }
+  if (recorded == 0)
+    return route_unmatched(store, config, job, now_ms, "a DSN for no message the store holds");
   outcome.result = BounceOutcome::Result::recorded;
   return outcome;
 }

@@ -13,16 +13,18 @@
 namespace delivery {
 
 struct BounceOutcome {
-  // recorded: every return path's recipient got its DSN fields (the row is delivered);
-  // unmatched: not a DSN (an auto-reply sent to the return path), or one naming no message the
-  // store still holds (pruned) (the row is dead, with the reason: the message stays listed at
-  // GET /v1/inbound?state=dead); retry: the store could not commit (deferred).
-  enum class Result { recorded, unmatched, retry } result = Result::unmatched;
+  // recorded: a return path's recipient got its DSN fields (the row is delivered);
+  // routed: not a DSN (an auto-reply sent to the return path), or one naming no message the
+  // store still holds (pruned), whose recipients a route takes: routed like any message (rows
+  // added for the routes' endpoints; this row is delivered);
+  // unmatched: the same without a route (the row is dead, with the reason: the message stays
+  // listed at GET /v1/inbound?state=dead); retry: the store could not commit (deferred).
+  enum class Result { recorded, routed, unmatched, retry } result = Result::unmatched;
   std::string reason;  // unmatched and retry: why
   size_t bounced = 0;  // recipients set to bounced (Action failed)
 };
 
-BounceOutcome consume_bounce(store::Store& store, const config::Relay& relay,
+BounceOutcome consume_bounce(store::Store& store, const config::Config& config,
                              const store::DeliveryJob& job, int64_t now_ms);
 
 }  // namespace delivery

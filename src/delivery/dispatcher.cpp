@@ -451,7 +451,7 @@ bool Dispatcher::Impl::reserve_render(uint64_t bytes, common::BudgetLease& lease
 // A DSN for a VERP return path (README "Bounces"): recorded on the outbound recipient by the
 // bounce consumer, not POSTed anywhere.
 void Dispatcher::Impl::consume(const store::DeliveryJob& job) {
-  BounceOutcome outcome = consume_bounce(store, config.relay, job, now_ms());
+  BounceOutcome outcome = consume_bounce(store, config, job, now_ms());
   Decision decision{store::DeliveryOutcome::delivered, 0, ""};
   if (outcome.result == BounceOutcome::Result::unmatched)
     decision = {store::DeliveryOutcome::dead, 0, outcome.reason};
@@ -462,6 +462,11 @@ void Dispatcher::Impl::consume(const store::DeliveryJob& job) {
                  : outcome.result == BounceOutcome::Result::retry ? "retry"
                                                                   : "unmatched");
   finish(job, std::string(common::kBounceEndpoint), decision, -1);
+  if (outcome.result == BounceOutcome::Result::routed) {  // its new rows are due now
+    std::lock_guard lock(mutex);
+    notified = true;
+    poll_wake.notify_one();
+  }
 }
 
 void Dispatcher::Impl::orphan(const store::DeliveryJob& job) {

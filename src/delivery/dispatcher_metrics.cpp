@@ -58,8 +58,9 @@ Metrics::Metrics(obs::Registry& registry, store::Store& store)
                     .add({})),
       bounces_(registry.counter("smtp_bridge_bounces_total",
                                 "DSNs to return paths taken by the bounce consumer, by result: "
-                                "bounced, recorded (delayed or delivered reports), unmatched "
-                                "(not a DSN, or for no message held), retry.")),
+                                "bounced, recorded (delayed or delivered reports), routed "
+                                "(not a DSN, or for no message held: routed like any message), "
+                                "unmatched (the same without a route), retry.")),
       sampler_(std::make_shared<Sampler>()) {
   sampler_->store = &store;
   sampler_->depth =

@@ -32,7 +32,8 @@ class Metrics {
   void lease_expired(uint64_t rows);
   // A DSN the bounce consumer took (README "Bounces"): smtp_bridge_bounces_total{result} with
   // result bounced (a recipient set to bounced), recorded (only delayed/delivered reports),
-  // unmatched (not a DSN, or for no message held) or retry (the store could not commit).
+  // routed (not a DSN, or for no message held: routed like any message), unmatched (the same
+  // without a route: a dead letter) or retry (the store could not commit).
   void bounce(const char* result);
   // Stops the collector from touching the store.
   void detach();

@@ -98,30 +98,10 @@ std::string envelope_json(const Envelope& envelope) {
 
 std::vector<store::Delivery> deliveries_for(const std::vector<config::Route>& routes,
                                             const std::vector<std::string>& rcpt_to) {
-  struct Group {
-    size_t route;
-    size_t endpoint;
-    store::Delivery delivery;
-  };
-  std::vector<Group> groups;
-  for (const std::string& address : rcpt_to) {
-    std::optional<size_t> route = config::match_route(routes, address);
-    if (!route) continue;  // cannot happen: RCPT refused unrouted addresses
-    const auto& endpoints = routes[*route].endpoints;
-    for (size_t e = 0; e < endpoints.size(); ++e) {
-      Group* group = nullptr;
-      for (Group& g : groups)
-        if (g.route == *route && g.endpoint == e) group = &g;
-      if (!group) {
-        groups.push_back(Group{*route, e, store::Delivery{endpoints[e].url, {}}});
-        group = &groups.back();
-      }
-      group->delivery.rcpt_to.push_back(address);
-    }
-  }
   std::vector<store::Delivery> result;
-  result.reserve(groups.size());
-  for (Group& g : groups) result.push_back(std::move(g.delivery));
+  for (config::RouteGroup& group : config::group_by_endpoint(routes, rcpt_to))
+    result.push_back(store::Delivery{routes[group.route].endpoints[group.endpoint].url,
+                                     std::move(group.rcpt_to)});
   return result;
 }
 

@@ -38,6 +38,19 @@ void GroupCommitStore::enqueue_inbound(InboundMessage message, Done done) {
   if (!push(Inbound{std::move(message), done})) done(Status::closed);
 }
 
+Status GroupCommitStore::route_inbound(const std::string& message_id,
+                                       std::vector<Delivery> deliveries, int64_t now_ms) {
+  for (Delivery& delivery : deliveries) {
+    EndpointRef ref = resolve_endpoint(options_.resolve_endpoint, delivery.endpoint,
+                                       /*derive_name=*/false);
+    delivery.endpoint = std::move(ref.name);
+    delivery.origin = std::move(ref.origin);
+  }
+  if (deliveries.empty()) return Status::ok;
+  return run_on_writer(Status::closed,
+                       [&] { return add_deliveries(message_id, deliveries, now_ms); });
+}
+
 void GroupCommitStore::enqueue_outbound(OutboundMessage message,
                                         std::function<void(OutboundEnqueued)> done) {
   OutboundEnqueued closed = refused(Status::closed, message);

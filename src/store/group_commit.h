@@ -46,6 +46,8 @@ constexpr auto kRetryInterval = std::chrono::seconds(1);
 class GroupCommitStore : public Store {
  public:
   void enqueue_inbound(InboundMessage message, Done done) override;
+  Status route_inbound(const std::string& message_id, std::vector<Delivery> deliveries,
+                       int64_t now_ms) override;
   void enqueue_outbound(OutboundMessage message,
                         std::function<void(OutboundEnqueued)> done) override;
   void enqueue_outbound_batch(std::vector<OutboundMessage> messages,
@@ -102,6 +104,9 @@ class GroupCommitStore : public Store {
                        const std::vector<PendingFinish>* finishes) = 0;
   // Several outcomes in one durable transaction: ok, or the failure with all rolled back.
   virtual Status finish_rows(const std::vector<FinishRow>& finishes, int64_t now_ms) = 0;
+  // route_inbound on the writer thread, the endpoints already resolved.
+  virtual Status add_deliveries(const std::string& message_id,
+                                const std::vector<Delivery>& deliveries, int64_t now_ms) = 0;
   virtual Status finish_outbound_rows(const std::vector<OutboundFinishRow>& finishes,
                                       int64_t now_ms) = 0;
   // Whether a message of `bytes` fits now (a rolled-back write, or a size check).

@@ -402,6 +402,11 @@ class Store {
     finish_delivery(delivery_id, outcome, next_attempt_at_ms, last_error, attempt, rendered,
                     origin);
   }
+  // Adds delivery rows to a stored message, queued and due at now_ms (endpoints resolved as
+  // enqueue_inbound resolves them), in one durably committed transaction: the bounce consumer
+  // routes a DSN that matched no message like any message (README "Bounces").
+  virtual Status route_inbound(const std::string& message_id, std::vector<Delivery> deliveries,
+                               int64_t now_ms) = 0;
   // Orphaned rows whose endpoint is among `endpoints` (names) go back to queued, due at now_ms,
   // attempts kept; returns how many. The dispatcher calls it at start with the names configured.
   virtual uint64_t requeue_orphaned(const std::vector<std::string>& endpoints, int64_t now_ms) = 0;

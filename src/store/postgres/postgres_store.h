@@ -85,6 +85,10 @@ class PostgresStore final : public GroupCommitStore {
   Redelivery redeliver_inbound(const std::string& id, int64_t now) override {
     return run_on_writer(Redelivery{}, [&] { return writer_->redeliver(id, now); });
   }
+  Status add_deliveries(const std::string& message_id, const std::vector<Delivery>& deliveries,
+                        int64_t now) override {
+    return writer_->add_deliveries(message_id, deliveries, now);
+  }
   Redelivery redeliver_events(const std::string& id, int64_t now) override {
     return run_on_writer(Redelivery{}, [&] { return writer_->redeliver_events(id, now); });
   }

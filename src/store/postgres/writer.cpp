@@ -347,6 +347,29 @@ Redelivery Writer::redeliver(const std::string& message_id, int64_t now_ms) {
   return result;
 }
 
+Status Writer::add_deliveries(const std::string& message_id,
+                              const std::vector<Delivery>& deliveries, int64_t now_ms) {
+  if (closed_) return Status::closed;
+  if (!ensure() || !begin()) return rollback();
+  for (const Delivery& delivery : deliveries) {
+    Params params;
+    params.text(common::uuid_v7())
+        .text(message_id)
+        .text(delivery.endpoint)
+        .text(encode_list(delivery.rcpt_to))
+        .integer(now_ms)
+        .text("queued")
+        .integer(0)
+        .integer(0)
+        .text(std::string())
+        .text(delivery.origin);
+    Result inserted = db().run("sb_insert_delivery", kInsertDelivery, params);
+    if (!inserted.ok()) return db().fail(inserted), rollback();
+  }
+  if (!commit("inbound")) return rollback();
+  return Status::ok;
+}
+
 Redelivery Writer::redeliver_events(const std::string& message_id, int64_t now_ms) {
   Redelivery result;
   if (!ensure() || !begin()) return rollback(), result;

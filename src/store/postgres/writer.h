@@ -58,6 +58,9 @@ class Writer {
   bool requeue_dead_owners(int64_t now_ms, std::string& error);
   uint64_t requeue_orphaned(const std::vector<std::string>& endpoints, int64_t now_ms);
   Redelivery redeliver(const std::string& message_id, int64_t now_ms);
+  // Store::route_inbound: the rows queued, due at now_ms, committed durably.
+  Status add_deliveries(const std::string& message_id, const std::vector<Delivery>& deliveries,
+                        int64_t now_ms);
   // The same for an outbound message's delivery event rows (Store::redeliver_events).
   Redelivery redeliver_events(const std::string& message_id, int64_t now_ms);
   // Whether a message of `bytes` fits now (connected, and under max_size).

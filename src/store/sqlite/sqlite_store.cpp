@@ -125,6 +125,10 @@ class SqliteStore final : public GroupCommitStore {
   Redelivery redeliver_inbound(const std::string& id, int64_t now_ms) override {
     return run_on_writer(Redelivery{}, [&] { return writer_->redeliver(id, now_ms); });
   }
+  Status add_deliveries(const std::string& message_id, const std::vector<Delivery>& deliveries,
+                        int64_t now_ms) override {
+    return writer_->add_deliveries(message_id, deliveries, now_ms);
+  }
   Redelivery redeliver_events(const std::string& id, int64_t now_ms) override {
     return run_on_writer(Redelivery{}, [&] { return writer_->redeliver_events(id, now_ms); });
   }

@@ -334,6 +334,28 @@ Redelivery Writer::redeliver(const std::string& message_id, int64_t now_ms) {
   return result;
 }
 
+Status Writer::add_deliveries(const std::string& message_id,
+                              const std::vector<Delivery>& deliveries, int64_t now_ms) {
+  if (db_.handle() == nullptr) return Status::closed;
+  int rc = set_durable(true) ? statements_.begin.run() : SQLITE_IOERR;
+  for (size_t d = 0; rc == SQLITE_OK && d < deliveries.size(); ++d) {
+    Statement& row = statements_.insert_delivery;
+    row.bind_text(1, common::uuid_v7());
+    row.bind_text(2, message_id);
+    row.bind_text(3, deliveries[d].endpoint);
+    row.bind_text(4, encode_list(deliveries[d].rcpt_to));
+    row.bind_int(5, now_ms);
+    row.bind_text(6, "queued");
+    row.bind_int(7, 0);
+    row.bind_int(8, 0);
+    row.bind_text(9, std::string());
+    row.bind_text(10, deliveries[d].origin);
+    rc = row.run();
+  }
+  if (rc == SQLITE_OK) rc = statements_.commit.run();
+  return rc == SQLITE_OK ? Status::ok : fail(rc);
+}
+
 Redelivery Writer::redeliver_events(const std::string& message_id, int64_t now_ms) {
   Redelivery result;
   if (db_.handle() == nullptr) return result;

@@ -54,6 +54,9 @@ class Writer {
   // Puts every row of the message that is not in flight back to queued, due at now_ms
   // (Store::redeliver_inbound); found = false also when the transaction failed.
   Redelivery redeliver(const std::string& message_id, int64_t now_ms);
+  // Store::route_inbound: the rows queued, due at now_ms, committed durably.
+  Status add_deliveries(const std::string& message_id, const std::vector<Delivery>& deliveries,
+                        int64_t now_ms);
   // The same for an outbound message's delivery event rows (Store::redeliver_events).
   Redelivery redeliver_events(const std::string& message_id, int64_t now_ms);
   // Whether a message of `bytes` would fit now: inserts one and rolls it back (ok, full or

@@ -128,6 +128,22 @@ TEST_F(BounceConsumerTest, AnAutoReplyIsADeadLetterAndRecordsNothing) {
   EXPECT_EQ(stored->recipients[0].history.size(), 1u);
 }
 
+TEST_F(BounceConsumerTest, AnAutoReplyIsRoutedLikeAnyMessageWhenARouteTakesIt) {
+  dispatcher_test::Receiver receiver([](size_t, const dispatcher_test::Received&,
+                                        httplib::Response& response) { response.status = 204; });
+  ASSERT_TRUE(receiver.start());
+  add_endpoint(receiver.port());
+  std::string id = sent({"away@example.org"});
+  std::string path = common::return_path(kDomain, kSecret, id, 0);
+  std::string inbound =
+      receive(path, "From: away@example.org\r\nSubject: Out of office\r\n\r\nAway.\r\n");
+  start();
+  ASSERT_TRUE(wait_until([&] { return receiver.count() >= 1; }, 10s));
+  EXPECT_NE(receiver.requests()[0].body.find("Out of office"), std::string::npos);
+  ASSERT_TRUE(wait_until([&] { return state(inbound) == "delivered"; }, 10s)) << state(inbound);
+  EXPECT_EQ(store_->find_outbound(id)->recipients[0].history.size(), 1u);
+}
+
 TEST_F(BounceConsumerTest, ADsnForAMessageNotHeldIsADeadLetter) {
   std::string path = common::return_path(kDomain, kSecret, common::uuid_v7(), 0);
   std::string inbound = receive(path, dsn(path, "gone@example.org", "failed", "5.1.1"));

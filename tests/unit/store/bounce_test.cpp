@@ -393,3 +393,59 @@ TEST_P(StoreBounces, a_recipient_in_flight_keeps_its_state_and_the_rest_is_recor
 }
 
 }  // namespace
+
+namespace {
+
+// Replay (POST /v1/messages/{id}/events/redeliver): every event row of the message goes back to
+// queued, due now, attempts kept; an unknown message is not found.
+TEST_P(StoreBounces, redeliver_events_queues_every_event_row_of_the_message_again) {
+  Opened s(GetParam());
+  ASSERT_NE(s.db, nullptr);
+  auto message = make_outbound({"ok@example.org"});
+  s.relay(message, {result("ok@example.org", RecipientOutcome::sent, 250, "2.0.0", "Ok")});
+  std::vector<EventRow> claimed = s.db->claim_events(10, store_test::kFarFuture);
+  ASSERT_FALSE(claimed.empty());
+  for (const EventRow& row : claimed)
+    s.db->finish_event(row.id, store::DeliveryOutcome::dead, 0, "HTTP 410", row.attempts);
+  size_t rows = s.db->find_events(message.id).size();
+  store::Redelivery replay = s.db->redeliver_events(message.id, now_ms());
+  EXPECT_TRUE(replay.found);
+  EXPECT_EQ(replay.deliveries, rows);
+  EXPECT_EQ(replay.requeued, rows);  // the dead ones and those waiting behind them
+  for (const EventRow& row : s.db->find_events(message.id)) {
+    EXPECT_EQ(row.state, "queued") << row.type;
+    EXPECT_GE(row.attempts, 0);
+  }
+  EXPECT_FALSE(s.db->redeliver_events(common::uuid_v7(), now_ms()).found);
+}
+
+// route_inbound (the bounce consumer's DSN that matched nothing): rows added to a stored
+// message, queued, claimable, under the endpoint names given.
+TEST_P(StoreBounces, route_inbound_adds_queued_rows_to_a_stored_message) {
+  Opened s(GetParam());
+  ASSERT_NE(s.db, nullptr);
+  store::InboundMessage message;
+  message.id = common::uuid_v7();
+  message.received_at_ms = now_ms();
+  message.rcpt_to = {"bounces+x@b.example"};
+  message.envelope_json = "{}";
+  message.data = "Subject: out of office\r\n\r\naway\r\n";
+  message.deliveries.push_back({"internal bounces", {"bounces+x@b.example"}});
+  ASSERT_EQ(s.db->enqueue_inbound_wait(message), Status::ok);
+  ASSERT_EQ(s.db->route_inbound(message.id, {{"hooks", {"bounces+x@b.example"}}}, now_ms()),
+            Status::ok);
+  auto found = s.db->find_inbound(message.id);
+  ASSERT_TRUE(found.has_value());
+  ASSERT_EQ(found->deliveries.size(), 2u);
+  bool routed = false;
+  for (const store::DeliveryRow& row : found->deliveries) {
+    if (row.endpoint != "hooks") continue;
+    routed = true;
+    EXPECT_EQ(row.state, "queued");
+    EXPECT_EQ(row.rcpt_to, std::vector<std::string>{"bounces+x@b.example"});
+  }
+  EXPECT_TRUE(routed);
+  EXPECT_EQ(s.db->claim_deliveries(10, store_test::kFarFuture).size(), 2u);
+}
+
+}  // namespace
