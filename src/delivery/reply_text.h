@@ -46,6 +46,11 @@ struct HtmlReply {
 // as it came without being parsed, and `text` is empty.
 HtmlReply extract_reply_html(std::string_view html, bool with_text = true);
 
+// extract_reply_html(html), with its fast path (reply_html_scan.h: libxml2 is not handed the
+// content of the history containers it can prove are taken out whole) or without (the whole
+// document is parsed). Both give the same; tests and the fuzz target compare them.
+HtmlReply parse_reply_html(std::string_view html, bool fast_path);
+
 // False only when the HTML has none of what extract_reply_html removes: no tag naming a quote
 // container (gmail_quote, cite, divRplyFwdMsg, border-top…) and no text line of
 // "-----Original Message-----" or a forward introduction. One pass over the tags and the text.
