@@ -5,7 +5,8 @@
 // the quoted history the mail clients mark (Gmail's gmail_quote, Apple Mail's and Thunderbird's
 // blockquote type="cite" with the attribution before it, Yahoo's yahoo_quoted), and nothing from
 // Outlook's reply header on (divRplyFwdMsg, the border-top "From:" block). The text is then
-// stripped like a plain body.
+// stripped like a plain body. The content of the quote containers reply_html_scan.h can place
+// (the bulk of a long thread) is not handed to libxml2 at all: the same result, far sooner.
 #include <libxml/HTMLparser.h>
 #include <libxml/parserInternals.h>
 
@@ -160,6 +161,7 @@ struct Frame {
 // at `offset` of the input parsed, and its content must be ignored (removed, or after a cut).
 struct Watch {
   size_t offset;
+  std::string_view name;
   bool confirmed = false;
 };
 
@@ -248,7 +250,7 @@ void Stripper::start(std::string_view name, const xmlChar** atts, size_t offset)
   if (!watch_) return;
   while (watched_ < watch_->size() && (*watch_)[watched_].offset < offset) ++watched_;
   if (watched_ < watch_->size() && (*watch_)[watched_].offset == offset)
-    (*watch_)[watched_].confirmed = cut_ || skip_ > 0;
+    (*watch_)[watched_].confirmed = name == (*watch_)[watched_].name && (cut_ || skip_ > 0);
 }
 
 void Stripper::start(std::string_view name, const xmlChar** atts) {
@@ -473,7 +475,7 @@ std::optional<Parsed> parse_fast(std::string_view html, bool whole) {
   std::vector<Watch> watch;
   size_t left_out = 0;
   for (const reply::Skip& skip : skips) {
-    watch.push_back({skip.at - 1 - left_out});  // the '>' of its start tag, in what is parsed
+    watch.push_back({skip.at - 1 - left_out, skip.name});  // its '>', in what is parsed
     left_out += skip.until - skip.at;
   }
   Parsed parsed = parse(reply::without_skips(html, skips), whole, &watch);

@@ -14,8 +14,9 @@
 namespace delivery::reply {
 
 struct Skip {
-  size_t at;     // just after the '>' of the container's start tag
-  size_t until;  // where its end tag begins ("</")
+  size_t at;         // just after the '>' of the container's start tag
+  size_t until;      // where its end tag begins ("</")
+  std::string name;  // the container's element name, lower case
 };
 
 // The parts of `html` to hand to libxml2 instead of the whole: `html` without each [at, until).

@@ -102,6 +102,8 @@ TEST(ReplyFastPath, WhereTheScannerIsUnsureTheWholeDocumentIsParsed) {
       "<div id=\"divRplyFwdMsg\" dir=\"ltr\"><font face=\"Calibri\"><b>From:</b> John<br>"
       "<b>Sent:</b> Monday</font></div><div>" +
           old + "</div></body></html>",
+      // A DOCTYPE with quotes in the history: libxml2 ends it at its first '>' (fuzz_reply).
+      "<div class=\"gmail_quote\">a<!DOCTYPE x \"b></div>" + old + "<div>c\"></div><p>after</p>",
       // Never closed.
       "<div>New</div><div class=\"gmail_quote\">" + old,
       // A '<' that is no tag, "<?", CDATA, a NUL byte before the mark.
@@ -124,6 +126,33 @@ TEST(ReplyFastPath, AContainerTheParseKeepsIsNotSkipped) {
         "<div class=\"gmail_quote_like\">kept " + old + "</div>"}) {
     EXPECT_FALSE(same_as_whole_parse(html)) << html.substr(0, 100);
     EXPECT_NE(extract_reply_html(html).html.find("Old line 199"), std::string::npos);
+  }
+}
+
+// may_hold_history's one-pass search (16 bytes at a time with SSE2): every mark, in upper or
+// lower case, at every position relative to a 16-byte block and at the very end; plain text
+// without marks is not flagged.
+TEST(ReplyFastPath, HistoryMarksAreFoundAnywhereInAnyCase) {
+  const std::string filler = "Plain text, no marks: mail bridge queue webhook durable <b>x</b> ";
+  EXPECT_FALSE(may_hold_history(filler + filler + filler));
+  for (std::string mark :
+       {"quote", "gmail_", "moz-", "rplyfwd", "reference-message", "zwchr", "outlookmessageheader",
+        "border-top", "--", "forwarded message", "weitergeleiteten", "réexpédié", "reenviado",
+        "inoltrato", "doorgestuurd", "переадресованного"}) {
+    std::string upper = mark;
+    for (char& c : upper)
+      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    for (size_t at = 0; at < 40; ++at) {
+      std::string head = filler.substr(0, at);
+      EXPECT_TRUE(may_hold_history(head + mark + filler)) << mark << " at " << at;
+      EXPECT_TRUE(may_hold_history(head + upper + filler)) << upper << " at " << at;
+      EXPECT_TRUE(may_hold_history(filler + head + mark)) << mark << " at the end";
+    }
+    std::string broken = mark;
+    broken.insert(broken.size() / 2, 1, '#');  // no longer the mark ("--" stays one, split)
+    if (mark != "--") {
+      EXPECT_FALSE(may_hold_history(filler + broken + filler)) << broken;
+    }
   }
 }
 
