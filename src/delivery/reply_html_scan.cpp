@@ -19,6 +19,7 @@ namespace {
 
 constexpr size_t npos = std::string_view::npos;
 constexpr size_t kMaxOpen = 4096;  // nesting beyond this: not scanned (the parse decides)
+constexpr size_t kMaxName = 64;    // libxml2 reads names of up to 100 bytes its own way
 
 char lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
@@ -81,6 +82,7 @@ Token start_or_end_tag(std::string_view h, size_t pos) {
   if (i >= h.size() || !alpha(h[i])) return t;
   size_t name_begin = i;
   while (i < h.size() && name_char(h[i])) ++i;
+  if (i - name_begin > kMaxName) return t;
   for (size_t k = name_begin; k < i; ++k) t.name += lower(h[k]);
   if (end_tag) {
     while (i < h.size() && blank(h[i])) ++i;
@@ -103,7 +105,7 @@ Token start_or_end_tag(std::string_view h, size_t pos) {
     if (i == gap) return t;  // attributes are separated by blanks
     size_t name = i;
     while (i < h.size() && name_char(h[i])) ++i;
-    if (i == name) return t;
+    if (i == name || i - name > kMaxName) return t;
     size_t after = i;
     while (after < h.size() && blank(h[after])) ++after;
     if (after < h.size() && h[after] == '=') {

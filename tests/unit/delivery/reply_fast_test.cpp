@@ -104,6 +104,9 @@ TEST(ReplyFastPath, WhereTheScannerIsUnsureTheWholeDocumentIsParsed) {
           old + "</div></body></html>",
       // A DOCTYPE with quotes in the history: libxml2 ends it at its first '>' (fuzz_reply).
       "<div class=\"gmail_quote\">a<!DOCTYPE x \"b></div>" + old + "<div>c\"></div><p>after</p>",
+      // An element name longer than the scanner reads (libxml2 has its own rules past 100).
+      "<div class=\"gmail_quote\"><" + std::string(120, 'x') + ">" + old + "</" +
+          std::string(120, 'x') + "></div><p>after</p>",
       // Never closed.
       "<div>New</div><div class=\"gmail_quote\">" + old,
       // A '<' that is no tag, "<?", CDATA, a NUL byte before the mark.
