@@ -112,7 +112,8 @@ void write_attachment(Out& out, std::string_view raw, const mime::Message& messa
 }
 
 // message.reply (issue 15): the new text of a reply without its quoted history and signature,
-// from the text body, else from the HTML one; its HTML without the quoted history.
+// from the text body, else from the HTML one; its HTML without the quoted history. Each is ""
+// (null) when it would be the body itself.
 struct ReplyFields {
   bool present = false;
   std::string text, html, signature;
@@ -132,11 +133,11 @@ ReplyFields extract_reply(const std::string* text, const std::string* html) {
   if (html != nullptr && html->size() > kMaxReplyHtml) html = nullptr;
   if (text == nullptr && html == nullptr) return reply;
   reply.present = true;
-  if (html != nullptr) {
-    // The text comes from the text body when there is one: the HTML is parsed only when it
-    // shows quoted history to take out.
+  // An HTML without history to take out is `html` itself: not written twice (null). The text
+  // comes from the text body when there is one: the HTML is then parsed only when it shows
+  // quoted history to take out (looked for here: extract_reply_html would copy it back).
+  if (html != nullptr && (text == nullptr || may_hold_history(*html))) {
     HtmlReply stripped = extract_reply_html(*html, /*with_text=*/text == nullptr);
-    // An HTML without history to take out is `html` itself: not written twice (null).
     if (stripped.stripped) reply.html = std::move(stripped.html);
     if (text == nullptr) {
       reply.text = std::move(stripped.text.text);
@@ -144,7 +145,10 @@ ReplyFields extract_reply(const std::string* text, const std::string* html) {
     }
   }
   if (text != nullptr) {
-    Reply stripped = extract_reply_text(*text);
+    // A text body with nothing to take out is `text` itself (up to the tidying Reply::whole
+    // describes): not copied, not written twice (null), as the HTML above. mime::decode_text
+    // gave it as valid UTF-8.
+    Reply stripped = extract_reply_text(*text, {.copy_whole = false, .valid_utf8 = true});
     reply.text = std::move(stripped.text);
     reply.signature = std::move(stripped.signature);
   }

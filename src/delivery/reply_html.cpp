@@ -5,7 +5,8 @@
 // the quoted history the mail clients mark (Gmail's gmail_quote, Apple Mail's and Thunderbird's
 // blockquote type="cite" with the attribution before it, Yahoo's yahoo_quoted), and nothing from
 // Outlook's reply header on (divRplyFwdMsg, the border-top "From:" block). The text is then
-// stripped like a plain body.
+// stripped like a plain body. The content of the quote containers reply_html_scan.h can place
+// (the bulk of a long thread) is not handed to libxml2 at all: the same result, far sooner.
 #include <libxml/HTMLparser.h>
 #include <libxml/parserInternals.h>
 
@@ -13,7 +14,10 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <optional>
+#include <vector>
 
+#include "delivery/reply_html_scan.h"
 #include "delivery/reply_html_text.h"
 #include "delivery/reply_markers.h"
 #include "delivery/reply_text.h"
@@ -153,12 +157,22 @@ struct Frame {
   bool in_text_run = false;  // the last event inside it was text
 };
 
+// A container whose content the fast path left out (reply_html_scan.h): its start tag's '>' is
+// at `offset` of the input parsed, and its content must be ignored (removed, or after a cut).
+struct Watch {
+  size_t offset;
+  std::string_view name;
+  bool confirmed = false;
+};
+
 class Stripper {
  public:
-  explicit Stripper(bool whole) : whole_(whole) {}
-  void start(std::string_view name, const xmlChar** atts);
+  Stripper(bool whole, std::vector<Watch>* watch) : whole_(whole), watch_(watch) {}
+  // `offset`: where the parser is in its input (at the '>' of this start tag).
+  void start(std::string_view name, const xmlChar** atts, size_t offset);
   void end(std::string_view name);
   void characters(std::string_view s, bool raw);
+  void start(std::string_view name, const xmlChar** atts);
   void comment(std::string_view s);
   void doctype(const xmlChar* name, const xmlChar* external_id, const xmlChar* system_id);
 
@@ -188,6 +202,8 @@ class Stripper {
   size_t hr_html_ = npos;  // OWA's <hr> just before divRplyFwdMsg (only whitespace since)
   size_t hr_text_ = npos;
   size_t candidate_ = npos;  // the frame of an Outlook border div waiting for its text
+  std::vector<Watch>* watch_;
+  size_t watched_ = 0;  // the first watch not passed yet
 };
 
 // Everything from here on is history: the outputs are cut to the given sizes; open elements that
@@ -226,6 +242,15 @@ void Stripper::decide_candidate(bool ended) {
   candidate_ = npos;
   if (reply::header_field(head.substr(0, 64)) == reply::Field::from)
     cut_at(frames_[index].html_start, frames_[index].text_start);
+}
+
+void Stripper::start(std::string_view name, const xmlChar** atts, size_t offset) {
+  start(name, atts);
+  // Implied elements (html, body) come before a tag at the same offset: the tag itself is last.
+  if (!watch_) return;
+  while (watched_ < watch_->size() && (*watch_)[watched_].offset < offset) ++watched_;
+  if (watched_ < watch_->size() && (*watch_)[watched_].offset == offset)
+    (*watch_)[watched_].confirmed = name == (*watch_)[watched_].name && (cut_ || skip_ > 0);
 }
 
 void Stripper::start(std::string_view name, const xmlChar** atts) {
@@ -378,7 +403,9 @@ xmlSAXHandler handlers() {
   xmlSAXHandler sax;
   std::memset(&sax, 0, sizeof sax);
   sax.startElement = [](void* c, const xmlChar* name, const xmlChar** atts) {
-    of(c).start(reinterpret_cast<const char*>(name), atts);
+    long consumed = xmlByteConsumed(static_cast<xmlParserCtxtPtr>(c));
+    of(c).start(reinterpret_cast<const char*>(name), atts,
+                consumed < 0 ? npos : static_cast<size_t>(consumed));
   };
   sax.endElement = [](void* c, const xmlChar* name) {
     of(c).end(reinterpret_cast<const char*>(name));
@@ -402,53 +429,23 @@ bool has_document_tags(std::string_view html) {
   return false;
 }
 
-// What the parse takes out shows one of these (lower case), anywhere in the HTML: in a tag, what
-// classify() and outlook_border() look for; in text, is_original_message()'s dashes or a forward
-// introduction's words. They are looked for in tags and text alike: where a tag ends is the
-// parser's business (a quoted attribute value may hold '>').
-constexpr std::string_view kHistoryMarks[] = {"quote",
-                                              "gmail_",
-                                              "moz-",
-                                              "rplyfwd",
-                                              "reference-message",
-                                              "zwchr",
-                                              "outlookmessageheader",
-                                              "cite",
-                                              "border-top",
-                                              "--",
-                                              "forwarded message",
-                                              "weitergeleiteten",
-                                              "réexpédié",
-                                              "reenviado",
-                                              "inoltrato",
-                                              "doorgestuurd",
-                                              "переадресованного"};
-
 }  // namespace
 
-bool may_hold_history(std::string_view html) {
-  // One ASCII-lower-case copy, then memmem for each mark: glibc's search skips through text far
-  // faster than a byte-by-byte scan could test each byte.
-  std::string folded(html);
-  for (char& c : folded) c = lower(c);
-  for (std::string_view mark : kHistoryMarks)
-    if (memmem(folded.data(), folded.size(), mark.data(), mark.size()) != nullptr) return true;
-  return false;
-}
+namespace {
 
-HtmlReply extract_reply_html(std::string_view html, bool with_text) {
-  if (!with_text && !may_hold_history(html)) return {mime::valid_utf8(html), {}, false};
+struct Parsed {
+  bool removed = false;
+  std::string html, text;
+};
+
+// One SAX parse of `html` (UTF-8, at most INT_MAX bytes) through the Stripper.
+Parsed parse(std::string_view html, bool whole, std::vector<Watch>* watch) {
   static std::once_flag init;
   std::call_once(init, [] { xmlInitParser(); });
-  std::string valid;
-  if (!mime::is_valid_utf8(html)) {
-    valid = mime::valid_utf8(html);
-    html = valid;
-  }
-  if (reply::is_blank(html) || html.size() > INT_MAX) return {};
+  Parsed out;
   htmlParserCtxtPtr parser = htmlCreateMemoryParserCtxt(html.data(), static_cast<int>(html.size()));
-  if (!parser) return {};
-  Stripper stripper(has_document_tags(html));
+  if (!parser) return out;
+  Stripper stripper(whole, watch);
   xmlSAXHandler sax = handlers();
   std::memcpy(parser->sax, &sax, sizeof sax);
   parser->_private = &stripper;
@@ -459,11 +456,62 @@ HtmlReply extract_reply_html(std::string_view html, bool with_text) {
   htmlParseDocument(parser);
   if (parser->myDoc) xmlFreeDoc(parser->myDoc);
   htmlFreeParserCtxt(parser);
+  out.removed = stripper.removed();
+  out.html = stripper.take_html();
+  out.text = stripper.take_text();
+  return out;
+}
+
+// The fast path stays well under libxml2's limits without XML_PARSE_HUGE (10 MB of text in one
+// node), which a whole parse may reach and stop at: past them, only the whole parse says.
+constexpr size_t kMaxFastPath = 4 << 20;
+
+// The parse without the content of the history containers reply_html_scan.h finds, when each of
+// them is confirmed taken out whole by the Stripper (else nothing: the whole document is parsed).
+std::optional<Parsed> parse_fast(std::string_view html, bool whole) {
+  if (html.size() > kMaxFastPath) return std::nullopt;
+  std::vector<reply::Skip> skips = reply::plan_skips(html);
+  if (skips.empty()) return std::nullopt;
+  std::vector<Watch> watch;
+  size_t left_out = 0;
+  for (const reply::Skip& skip : skips) {
+    watch.push_back({skip.at - 1 - left_out, skip.name});  // its '>', in what is parsed
+    left_out += skip.until - skip.at;
+  }
+  Parsed parsed = parse(reply::without_skips(html, skips), whole, &watch);
+  for (const Watch& w : watch)
+    if (!w.confirmed) return std::nullopt;
+  return parsed;
+}
+
+}  // namespace
+
+bool reply::fast_path_taken(std::string_view html) {
+  return parse_fast(html, has_document_tags(html)).has_value();
+}
+
+HtmlReply extract_reply_html(std::string_view html, bool with_text) {
+  if (!with_text && !may_hold_history(html)) return {mime::valid_utf8(html), {}, false};
+  return parse_reply_html(html, /*fast_path=*/true);
+}
+
+HtmlReply parse_reply_html(std::string_view html, bool fast_path) {
+  std::string valid;
+  if (!mime::is_valid_utf8(html)) {
+    valid = mime::valid_utf8(html);
+    html = valid;
+  }
+  if (reply::is_blank(html) || html.size() > INT_MAX) return {};
+  // Whether to write <html> and <body>: from the whole input (the history may hold its own).
+  bool whole = has_document_tags(html);
+  std::optional<Parsed> parsed;
+  if (fast_path) parsed = parse_fast(html, whole);
+  if (!parsed) parsed = parse(html, whole, nullptr);
   HtmlReply reply;
   // Without history, the HTML is given back as it came (no rewriting of what the sender wrote).
-  reply.stripped = stripper.removed();
-  reply.html = reply.stripped ? stripper.take_html() : std::string(html);
-  reply.text = extract_reply_text(stripper.take_text());
+  reply.stripped = parsed->removed;
+  reply.html = reply.stripped ? std::move(parsed->html) : std::string(html);
+  reply.text = extract_reply_text(parsed->text);
   return reply;
 }
 

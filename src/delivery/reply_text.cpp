@@ -34,6 +34,7 @@ Line line_at(std::string_view in, size_t pos) {
 // line whatever blank lines surrounded the quote.
 class Kept {
  public:
+  static constexpr bool kProbe = false;
   // What is kept is at most the input (+ a last line end): reserved once, no growth by doubling.
   explicit Kept(size_t most) { out_.reserve(most); }
   void text(std::string_view line) {
@@ -122,15 +123,20 @@ bool quote_follows(std::string_view in, size_t pos) {
   return false;
 }
 
-// Pass 1: the body without quoted lines, attributions and the history below a history marker.
-std::string without_history(std::string_view in) {
-  Kept kept(in.size() + 1);
+// Pass 1 over the body: the lines kept go to `kept` (text() / blank()), removed() marks where
+// quoted lines were taken out. Returns whether any history was found (something taken out).
+// `Sink` is Kept, or Probe, which only wants to know whether and stops at the first removal.
+template <typename Sink>
+bool scan_history(std::string_view in, Sink& kept) {
   size_t pos = 0;
+  bool removed = false;
   while (pos < in.size()) {
     Line line = line_at(in, pos);
     pos = line.next;
     if (reply::is_quote_line(line.text)) {
       kept.removed();
+      removed = true;
+      if (Sink::kProbe) return true;
       continue;
     }
     if (reply::is_blank(line.text)) {
@@ -141,19 +147,41 @@ std::string without_history(std::string_view in) {
         (reply::header_field(line.text) == Field::from &&
          header_block_at(in, line.next, kept.last_is_separator()))) {
       kept.drop_trailing_separators();
-      break;
+      return true;
     }
     AttributionAt attribution = attribution_at(in, line);
     if (attribution.kind != Attribution::none) {
       if (quote_follows(in, attribution.next)) {
         kept.removed();
+        removed = true;
+        if (Sink::kProbe) return true;
         pos = attribution.next;
         continue;
       }
-      if (attribution.kind == Attribution::strong) break;
+      if (attribution.kind == Attribution::strong) return true;
     }
     kept.text(line.text);
   }
+  return removed;
+}
+
+// A Sink for scan_history that keeps nothing: what Kept::last_is_separator() needs, the last
+// line kept, is a view into the input.
+struct Probe {
+  static constexpr bool kProbe = true;
+  void text(std::string_view line) { last = line; }
+  void blank() {}
+  void removed() {}
+  void drop_trailing_separators() {}
+  bool last_is_separator() const { return reply::is_separator(last); }
+  std::string_view last;
+};
+
+// The body without quoted lines, attributions and the history below a history marker;
+// `found`: whether any was.
+std::string without_history(std::string_view in, bool& found) {
+  Kept kept(in.size() + 1);
+  found = scan_history(in, kept);
   return std::move(kept.str());
 }
 
@@ -229,19 +257,29 @@ void tidy(std::string& s, bool keep_line_ends) {
 
 }  // namespace
 
-Reply extract_reply_text(std::string_view text) {
+Reply extract_reply_text(std::string_view text, TextOptions options) {
   std::string valid;
-  if (!mime::is_valid_utf8(text)) {
+  if (!options.valid_utf8 && !mime::is_valid_utf8(text)) {
     valid = mime::valid_utf8(text);
     text = valid;
   }
-  std::string body = without_history(text);
+  // Nothing to take out: the caller that has the text already is spared a copy of it. The
+  // signature is looked for in the input as it is: Kept only drops blank lines at the ends and
+  // CRs, which change neither the non-blank lines nor whether a blank one follows a line.
+  if (!options.copy_whole) {
+    Probe probe;
+    if (!scan_history(text, probe) && signature_start(text) == text.size())
+      return {std::string(), std::string(), true};
+  }
+  bool found = false;
+  std::string body = without_history(text, found);
   std::string signature = body.substr(signature_start(body));
   body.resize(body.size() - signature.size());
+  bool whole = !found && signature.empty();
   tidy(body, false);
   tidy(signature, true);
   if (body.capacity() > 2 * body.size() + 4096) body.shrink_to_fit();  // a mostly quoted body
-  return {std::move(body), std::move(signature)};
+  return {std::move(body), std::move(signature), whole};
 }
 
 }  // namespace delivery

@@ -136,9 +136,11 @@ class TwentyMegabytes(LinkTest):
     def test_raw_and_unknown_messages(self):
         msg_id = smtplib_send(self.bridge, "alice@sender.example", ["bob@links.example"],
                               message_with(b"small"))
-        # bridge.v1's reply through the real binary: a message that quotes nothing is its text.
-        reply = self.document("/hook", msg_id).json()["message"]["reply"]
-        self.assertEqual(reply, {"text": "See the attachment.", "html": None, "signature": None})
+        # bridge.v1's reply through the real binary: a message that quotes and signs nothing is
+        # its text, not written twice (reply.text null, as reply.html for an HTML body).
+        message = self.document("/hook", msg_id).json()["message"]
+        self.assertEqual(message["reply"], {"text": None, "html": None, "signature": None})
+        self.assertEqual(message["text"].strip(), "See the attachment.")
         stored = self.bridge.message(msg_id)["data"]
         status, headers, body = self.get(f"{BASE}/v1/inbound/{msg_id}/raw",
                                          {"Authorization": f"Bearer {KEY}"})

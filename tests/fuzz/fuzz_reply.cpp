@@ -2,7 +2,8 @@
 // 15) on arbitrary bytes, the same input given to both. Findings: a crash or sanitizer report, an
 // output that is not valid UTF-8 (reply_text.h promises UTF-8), and an output out of proportion
 // with the input: the text can only grow where invalid bytes become U+FFFD (3 bytes), the HTML
-// where serialising escapes a character ("&" → "&amp;", '"' → "&quot;") or closes an open tag.
+// where serialising escapes a character ("&" → "&amp;", '"' → "&quot;") or closes an open tag;
+// and an HTML result of the fast path (reply_html_scan.h) that differs from the whole parse's.
 #include <cstdint>
 #include <string_view>
 
@@ -30,6 +31,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(html.text.text.size() + html.text.signature.size() <= text_bound,
              "html's text %zu + %zu > %zu", html.text.text.size(), html.text.signature.size(),
              text_bound);
+  // The fast path (libxml2 without the history containers' content) gives what the whole
+  // parse gives.
+  delivery::HtmlReply whole = delivery::parse_reply_html(input, /*fast_path=*/false);
+  FUZZ_CHECK(html.html == whole.html, "fast html differs from the whole parse's");
+  FUZZ_CHECK(html.text.text == whole.text.text, "fast text differs from the whole parse's");
+  FUZZ_CHECK(html.text.signature == whole.text.signature, "fast signature differs");
+  FUZZ_CHECK(html.stripped == whole.stripped, "fast stripped differs");
   // The fast path never skips an HTML the parse would have stripped.
   if (!delivery::reply::is_blank(input) && html.html != mime::valid_utf8(input))
     FUZZ_CHECK(delivery::may_hold_history(input), "history removed from an HTML said to hold none");

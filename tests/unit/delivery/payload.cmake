@@ -9,6 +9,7 @@ target_include_directories(payload_test PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 # Reply extraction (issue 15): the shared email_reply_parser corpus and per-client messages.
 smtp_bridge_unit_test(reply_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/reply_text_test.cpp ${CMAKE_CURRENT_SOURCE_DIR}/reply_clients_test.cpp
+          ${CMAKE_CURRENT_SOURCE_DIR}/reply_fast_test.cpp
   LIBS delivery_payload mime common)
 
 set(SMTP_BRIDGE_SCHEMA_DIR ${PROJECT_SOURCE_DIR}/tests/schema)

@@ -306,6 +306,31 @@ TEST(Payload, reply_takes_the_history_out_of_both_bodies) {
   EXPECT_TRUE(plain["html"].is_string());
 }
 
+// A text body with nothing to take out is message.text itself: reply.text is null then, as
+// reply.html is for an HTML body without history (README "The reply without its history").
+TEST(Payload, reply_text_is_null_when_it_is_the_whole_text_body) {
+  auto message = [](const std::string& type, const std::string& body) {
+    return "From: a@example.com\r\nSubject: x\r\nContent-Type: " + type +
+           "; charset=utf-8\r\n\r\n" + body;
+  };
+  std::string body = "\r\nHello Bob,\r\n\r\nsee the report.  \r\n \r\n";
+  json whole = render(message("text/plain", body))["message"];
+  EXPECT_EQ(whole["text"], body);
+  EXPECT_EQ(whole["reply"], json({{"html", nullptr}, {"signature", nullptr}, {"text", nullptr}}));
+  // A signature, a quote: something was taken out, the reply is written.
+  json signed_reply = render(message("text/plain", "Hello Bob.\r\n\r\n-- \r\nAlice\r\n"));
+  EXPECT_EQ(signed_reply["message"]["reply"]["text"], "Hello Bob.");
+  EXPECT_EQ(signed_reply["message"]["reply"]["signature"], "-- \nAlice");
+  json quoted = render(message("text/plain", "Yes.\r\n\r\n> Ready?\r\n"));
+  EXPECT_EQ(quoted["message"]["reply"]["text"], "Yes.");
+  EXPECT_TRUE(quoted["message"]["reply"]["signature"].is_null());
+  // An HTML body alone: the reply's text is made from it, not message.text: it is written.
+  json html = render(message("text/html", "<p>Hello Bob.</p>"))["message"];
+  EXPECT_TRUE(html["text"].is_null());
+  EXPECT_EQ(html["reply"]["text"], "Hello Bob.");
+  EXPECT_TRUE(html["reply"]["html"].is_null());
+}
+
 TEST(Payload, reply_is_an_object_or_null) {
   json message = render(multipart_message())["message"];
   ASSERT_TRUE(message["reply"].is_object());

@@ -7,12 +7,16 @@
 // disagreement must be listed in kDifferences with its reason.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iostream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "delivery/reply_text.h"
 #include "mime/message.h"
@@ -302,6 +306,80 @@ TEST(ReplyCorpus, BacktrackingTrapsFinishQuickly) {
   EXPECT_EQ(extract_reply_text(fixture("pathological")).text,
             "I think you're onto something. I will try to fix the problem as soon as I\n"
             "get back to a computer.");
+}
+
+// What Reply::whole promises (reply_text.h), written out independently: the body less CRs and
+// whitespace at line ends, and blank lines at its start and end.
+std::string tidied(std::string_view in) {
+  std::vector<std::string> lines;
+  size_t pos = 0;
+  while (pos <= in.size()) {
+    size_t end = std::min(in.find('\n', pos), in.size());
+    std::string line(in.substr(pos, end - pos));
+    while (!line.empty() && std::string_view(" \t\r\f\v").find(line.back()) != std::string::npos)
+      line.pop_back();
+    lines.push_back(line);
+    pos = end + 1;
+  }
+  while (!lines.empty() && lines.back().empty()) lines.pop_back();
+  size_t first = 0;
+  while (first < lines.size() && lines[first].find_first_not_of(" \t\r\f\v") == std::string::npos)
+    ++first;
+  std::string out;
+  for (size_t i = first; i < lines.size(); ++i) out += (i > first ? "\n" : "") + lines[i];
+  return out;
+}
+
+// `whole` exactly when nothing was taken out, and the same answer without the copy (bridge.v1's
+// null reply.text): on every email of the corpus, and on bodies that only differ from their
+// reply by what tidying drops. Returns whether `body` came out whole.
+bool check_whole(const std::string& name, std::string_view body) {
+  Reply full = extract_reply_text(body);
+  Reply fast = extract_reply_text(body, {.copy_whole = false});
+  Reply trusted = extract_reply_text(body, {.copy_whole = false, .valid_utf8 = true});
+  EXPECT_EQ(fast.whole, full.whole) << name;
+  EXPECT_EQ(trusted.whole, full.whole) << name;
+  if (full.whole) {
+    EXPECT_EQ(fast.text, "") << name;
+    EXPECT_EQ(fast.signature, "") << name;
+    EXPECT_EQ(full.signature, "") << name;
+    EXPECT_EQ(full.text, tidied(body)) << name;
+  } else {
+    EXPECT_EQ(fast.text, full.text) << name;
+    EXPECT_EQ(fast.signature, full.signature) << name;
+    EXPECT_EQ(trusted.text, full.text) << name;
+    // Something was taken out: the reply is not the body.
+    EXPECT_FALSE(full.signature.empty() && full.text == tidied(body)) << name;
+  }
+  return full.whole;
+}
+
+TEST(ReplyCorpus, WholeOnlyWhenNothingIsTakenOut) {
+  if (fixture("email_1_1").empty()) GTEST_SKIP() << "../shared/corpora is missing";
+  int whole = 0, total = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(kFixtures)) {
+    std::string name = entry.path().stem().string();
+    std::string body = fixture(name);
+    if (!mime::is_valid_utf8(body)) continue;
+    ++total;
+    whole += check_whole(name, body);
+  }
+  EXPECT_GT(total, 20);
+  // Three quote and sign nothing: email_1_5, email_sent_from_my_not_signature (in a sentence),
+  // email_sig_delimiter_in_middle_of_line.
+  std::cout << "corpus emails with nothing taken out: " << whole << "/" << total << "\n";
+  EXPECT_EQ(whole, 3);
+  for (const char* body : {"Hello", "\r\n\r\nHello,  \r\n\r\n\r\n  indented\t\r\n \r\nBye\r\n\r\n",
+                           "", "Here is what the manager wrote:\n\nShip it.",
+                           "a -- b\n--x\n>not at the start? no: quoted"})
+    check_whole(body, body);
+  EXPECT_TRUE(check_whole("plain", "\r\n\r\nHello,  \r\n\r\n\r\n  indented\t\r\nBye\r\n"));
+  EXPECT_TRUE(check_whole("empty", ""));
+  for (const char* body :
+       {"Yes.\n> quoted", "Yes.\n\n-- \nJane", "Yes.\n\nSent from my iPhone",
+        "-----Original Message-----\nFrom: a\nold",
+        "Yes.\n\nOn Mon, Dec 7, 2026 at 8:47 PM John <j@example.com> wrote:\nold"})
+    EXPECT_FALSE(check_whole(body, body)) << body;
 }
 
 }  // namespace
