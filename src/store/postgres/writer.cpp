@@ -324,23 +324,32 @@ uint64_t Writer::requeue_orphaned(const std::vector<std::string>& endpoints, int
 }
 
 Redelivery Writer::redeliver(const std::string& message_id, int64_t now_ms) {
+  return requeue_message(message_id, now_ms, {"sb_count_rows", kCountRows},
+                         {"sb_requeue", kRequeue}, "inbound");
+}
+
+// `count` answers the message's rows (-1 when the message is not there), `requeue` puts those
+// not in flight back to queued; one durable transaction (the API answers 202 after it), then
+// `notify` when rows were queued.
+Redelivery Writer::requeue_message(const std::string& message_id, int64_t now_ms,
+                                   const NamedSql& count_sql, const NamedSql& requeue_sql,
+                                   const std::string& notify) {
   Redelivery result;
-  // The API answers 202 "queued again" after this: durable.
   if (!ensure() || !begin()) return rollback(), result;
   Params id;
   id.text(message_id);
-  Result count = db().run("sb_count_rows", kCountRows, id);
+  Result count = db().run(count_sql.name, count_sql.sql, id);
   if (!count.ok()) return db().fail(count), rollback(), result;
   int64_t rows = count.integer(0, 0);
   uint64_t requeued = 0;
   if (rows > 0) {
     Params params;
     params.text(message_id).integer(now_ms);
-    Result updated = db().run("sb_requeue", kRequeue, params);
+    Result updated = db().run(requeue_sql.name, requeue_sql.sql, params);
     if (!updated.ok()) return db().fail(updated), rollback(), result;
     requeued = updated.affected();
   }
-  if (!commit(requeued > 0 ? "inbound" : "")) return rollback(), result;
+  if (!commit(requeued > 0 ? notify : "")) return rollback(), result;
   result.found = rows >= 0;
   result.deliveries = rows > 0 ? static_cast<uint64_t>(rows) : 0;
   result.requeued = requeued;
@@ -371,26 +380,8 @@ Status Writer::add_deliveries(const std::string& message_id,
 }
 
 Redelivery Writer::redeliver_events(const std::string& message_id, int64_t now_ms) {
-  Redelivery result;
-  if (!ensure() || !begin()) return rollback(), result;
-  Params id;
-  id.text(message_id);
-  Result count = db().run("sb_count_events", kCountEvents, id);
-  if (!count.ok()) return db().fail(count), rollback(), result;
-  int64_t rows = count.integer(0, 0);
-  uint64_t requeued = 0;
-  if (rows > 0) {
-    Params params;
-    params.text(message_id).integer(now_ms);
-    Result updated = db().run("sb_requeue_events", kRequeueEvents, params);
-    if (!updated.ok()) return db().fail(updated), rollback(), result;
-    requeued = updated.affected();
-  }
-  if (!commit()) return rollback(), result;
-  result.found = rows >= 0;
-  result.deliveries = rows > 0 ? static_cast<uint64_t>(rows) : 0;
-  result.requeued = requeued;
-  return result;
+  return requeue_message(message_id, now_ms, {"sb_count_events", kCountEvents},
+                         {"sb_requeue_events", kRequeueEvents}, "");
 }
 
 Status Writer::probe(size_t bytes) {

@@ -75,6 +75,14 @@ class Writer {
   // After a successful COMMIT, commit() announces each payload given ("" = none).
   bool begin();
   bool commit(const std::string& notify = {}, const std::string& notify2 = {});
+  // A prepared statement's name and text (Connection::run).
+  struct NamedSql {
+    const char* name;
+    const char* sql;
+  };
+  Redelivery requeue_message(const std::string& message_id, int64_t now_ms,
+                             const NamedSql& count_sql, const NamedSql& requeue_sql,
+                             const std::string& notify);
   Status rollback();
 
  private:

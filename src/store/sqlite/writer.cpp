@@ -84,6 +84,12 @@ bool Writer::open(Connection db, std::string& error) {
   prepare(statements_.requeue,
           "UPDATE inbound_deliveries SET state = 'queued', next_attempt_at = ?2, updated_at = ?2,"
           " render_attempts = 0 WHERE message_id = ?1 AND state <> 'in_flight'");
+  prepare(statements_.count_events,
+          "SELECT CASE WHEN EXISTS (SELECT 1 FROM outbound_messages WHERE id = ?1)"
+          " THEN (SELECT count(*) FROM event_deliveries WHERE message_id = ?1) ELSE -1 END");
+  prepare(statements_.requeue_events,
+          "UPDATE event_deliveries SET state = 'queued', next_attempt_at = ?2, updated_at = ?2"
+          " WHERE message_id = ?1 AND state <> 'in_flight'");
   if (rc != SQLITE_OK) {
     error = "cannot prepare the writer's statements: " + db_.error_message();
     return false;
@@ -303,13 +309,18 @@ uint64_t Writer::prune(int64_t delivered_before_ms, int64_t dead_before_ms, size
 }
 
 Redelivery Writer::redeliver(const std::string& message_id, int64_t now_ms) {
+  return requeue_message(message_id, now_ms, statements_.count_rows, statements_.requeue);
+}
+
+// `count` answers the message's rows (-1 when the message is not there), `requeue` puts those
+// not in flight back to queued; one durable transaction (the API answers 202 after it).
+Redelivery Writer::requeue_message(const std::string& message_id, int64_t now_ms, Statement& count,
+                                   Statement& requeue) {
   Redelivery result;
   if (db_.handle() == nullptr) return result;
-  // The API answers 202 "queued again" after this.
   int rc = set_durable(true) ? statements_.begin.run() : SQLITE_IOERR;
   int64_t rows = -1;
   if (rc == SQLITE_OK) {
-    Statement& count = statements_.count_rows;
     Reset reset(count);
     count.bind_text(1, message_id);
     rc = count.step();
@@ -317,7 +328,6 @@ Redelivery Writer::redeliver(const std::string& message_id, int64_t now_ms) {
   }
   uint64_t requeued = 0;
   if (rc == SQLITE_OK && rows > 0) {
-    Statement& requeue = statements_.requeue;
     requeue.bind_text(1, message_id);
     requeue.bind_int(2, now_ms);
     rc = requeue.run();
@@ -357,43 +367,7 @@ Status Writer::add_deliveries(const std::string& message_id,
 }
 
 Redelivery Writer::redeliver_events(const std::string& message_id, int64_t now_ms) {
-  Redelivery result;
-  if (db_.handle() == nullptr) return result;
-  // A rare operator's request: its statements are prepared here, not kept.
-  Statement count, requeue;
-  int rc = set_durable(true) ? statements_.begin.run() : SQLITE_IOERR;
-  if (rc == SQLITE_OK)
-    rc = count.prepare(db_.handle(),
-                       "SELECT (SELECT COUNT(*) FROM outbound_messages WHERE id = ?1),"
-                       " (SELECT COUNT(*) FROM event_deliveries WHERE message_id = ?1)");
-  int64_t found = 0, rows = 0;
-  if (rc == SQLITE_OK) {
-    count.bind_text(1, message_id);
-    rc = count.step();
-    if (rc == SQLITE_ROW) found = count.column_int(0), rows = count.column_int(1), rc = SQLITE_OK;
-    count.reset();
-  }
-  uint64_t requeued = 0;
-  if (rc == SQLITE_OK && rows > 0) {
-    rc = requeue.prepare(db_.handle(),
-                         "UPDATE event_deliveries SET state = 'queued', next_attempt_at = ?2,"
-                         " updated_at = ?2 WHERE message_id = ?1 AND state <> 'in_flight'");
-    if (rc == SQLITE_OK) {
-      requeue.bind_text(1, message_id);
-      requeue.bind_int(2, now_ms);
-      rc = requeue.run();
-    }
-    if (rc == SQLITE_OK) requeued = static_cast<uint64_t>(sqlite3_changes64(db_.handle()));
-  }
-  if (rc == SQLITE_OK) rc = statements_.commit.run();
-  if (rc != SQLITE_OK) {
-    fail(rc);
-    return result;
-  }
-  result.found = found > 0;
-  result.deliveries = static_cast<uint64_t>(rows);
-  result.requeued = requeued;
-  return result;
+  return requeue_message(message_id, now_ms, statements_.count_events, statements_.requeue_events);
 }
 
 Status Writer::probe(size_t bytes) {

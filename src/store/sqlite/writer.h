@@ -80,12 +80,15 @@ class Writer {
              std::vector<Claimed>* claimed);
   int read_due(size_t limit, int64_t now_ms, std::vector<DeliveryJob>& jobs);
   Status fail(int result_code);
+  Redelivery requeue_message(const std::string& message_id, int64_t now_ms, Statement& count,
+                             Statement& requeue);
 
   Connection db_;
   struct Statements {
     Statement begin, commit, rollback, insert_message, insert_delivery;
     Statement select_due, select_message, mark_in_flight, finish, prune;
     Statement count_rows, requeue, requeue_expired, requeue_expired_outbound, requeue_orphaned;
+    Statement count_events, requeue_events;
   } statements_;
   std::string owner_;
   int64_t lease_ms_ = 5 * 60 * 1000;
