@@ -70,6 +70,11 @@ BounceOutcome consume_bounce(store::Store& store, const config::Config& config,
         common::parse_return_path(rcpt, relay.return_path_domain, relay.return_path_secrets);
     if (!target) continue;  // its secret was rotated out since the SMTP session accepted it
     std::optional<store::StoredOutbound> sent = store.find_outbound(target->message_id);
+    if (!sent && !store.readable()) {  // "none" may mean the database is away: try again
+      outcome.result = BounceOutcome::Result::retry;
+      outcome.reason = "the store cannot be read now";
+      return outcome;
+    }
     if (!sent || target->position < 0 ||
         static_cast<size_t>(target->position) >= sent->recipients.size())
       continue;  // pruned, or never ours
